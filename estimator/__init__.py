@@ -1,0 +1,36 @@
+"""estimator: reconcile conflicting public estimates with Bayesian inference.
+
+The default data are public claims (2023-2024) about North Korean munitions
+shipped to Russia. Typical use::
+
+    import estimator
+    result = estimator.fit()            # embedded claims ledger and priors
+    result.summary()                    # headline posterior table
+
+See :mod:`estimator.model` for the equations.
+"""
+
+from estimator.claims import load_claims
+from estimator.errors import InputError, Problem
+from estimator.inference import FitResult, fit, load_result
+from estimator.model import build_model
+from estimator.priors import PriorSet, PriorSpec, load_priors
+from estimator.summaries import claim_check_table, headline_table, prob_shells_above, scope_table
+
+__all__ = [
+    "load_claims",
+    "load_priors",
+    "build_model",
+    "fit",
+    "load_result",
+    "FitResult",
+    "PriorSet",
+    "PriorSpec",
+    "InputError",
+    "Problem",
+    "headline_table",
+    "scope_table",
+    "claim_check_table",
+    "prob_shells_above",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,179 @@
+"""Command line: ``estimator fit``. Thin: parses, calls the package, writes files.
+
+Exit codes: 0 success; 2 bad input (every problem listed, no traceback);
+3 ``--strict`` and a diagnostic missed its threshold (files are still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from estimator import names as N
+from estimator.errors import InputError
+
+EXIT_INPUT, EXIT_DIAGNOSTICS = 2, 3
+
+
+def _fmt(x: float) -> str:
+    ax = abs(x)
+    if ax >= 1e9:
+        return f"{x / 1e9:.2f} bn"
+    if ax >= 1e6:
+        return f"{x / 1e6:.2f} M"
+    if ax >= 1e4:
+        return f"{x:,.0f}"
+    return f"{x:,.0f}" if ax >= 100 else f"{x:.3g}"
+
+
+def format_summary(result, wall: float | None = None) -> str:
+    """The human-readable summary the CLI prints."""
+    from estimator.summaries import headline_table, prob_shells_above, scope_table
+
+    head = headline_table(result)
+    lines = [
+        f"Posterior as of {result.manifest.get('as_of')} (median and 90% interval)",
+        f"Valuation basis: {result.priors.valuation_basis}",
+        "",
+        f"{'':46s}{'median':>12s}{'5%':>12s}{'95%':>12s}",
+    ]
+    for _, r in head.iterrows():
+        lines.append(f"{r['label']:46s}{_fmt(r['median']):>12s}{_fmt(r['q05']):>12s}{_fmt(r['q95']):>12s}")
+    lines += ["", "Containers as each source family counts them (total x family bias):"]
+    for _, r in scope_table(result).iterrows():
+        lines.append(f"  {r['label']:44s}{_fmt(r['median']):>12s}{_fmt(r['q05']):>12s}{_fmt(r['q95']):>12s}")
+    p = prob_shells_above(result)
+    lines += ["", f"P(152mm shells delivered > 2 million) = {p:.2f}"]
+    d = result.diagnostics
+    lines += [
+        "",
+        f"Diagnostics: max R-hat {d.max_rhat:.4f} (<= {d.rhat_max}), min bulk ESS {d.min_ess_bulk:.0f} (>= {d.ess_min}), "
+        f"divergences {d.divergences} (= 0)",
+    ]
+    if d.ok:
+        lines.append("All diagnostics pass.")
+    else:
+        bar = "!" * 78
+        lines += [bar, "WARNING: THE SAMPLER MISSED A THRESHOLD; do not trust these numbers yet:"]
+        lines += [f"  - {p}" for p in d.problems()]
+        lines += ["  Try more draws/tune, another seed, or check the claims and priors.", bar]
+    m = result.manifest
+    lines.append(
+        f"Sampler {m.get('sampler')}, {m.get('chains')} chains x {m.get('draws')} draws (+{m.get('tune')} tune), seed {m.get('seed')}, "
+        f"input hash {m.get('input_hash')}"
+    )
+    if wall is not None:
+        lines.append(f"Wall time {wall:.1f} s (model build and sampling {m.get('sampling_seconds', float('nan')):.1f} s)")
+    return "\n".join(lines)
+
+
+def _check_writable(out: Path) -> None:
+    """Fail before sampling, not after, when results could not be written."""
+    if out.exists() and not out.is_dir():
+        raise InputError([_problem(str(out), "--out", "exists and is not a directory")])
+    out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK):
+        raise InputError([_problem(str(out), "--out", "is not writable")])
+
+
+def _problem(file, field, message):
+    from estimator.errors import Problem
+
+    return Problem(file, "command line", field, message)
+
+
+def cmd_fit(args) -> int:
+    from estimator.claims import load_claims
+    from estimator.inference import RESULT_FILE, fit
+    from estimator.priors import load_priors
+    from estimator.summaries import headline_table, summary_dict
+
+    t0 = time.perf_counter()
+    out = Path(args.out)
+    # Validate everything before any sampling: inputs, date, output folder.
+    problems = []
+    try:
+        priors = load_priors(args.priors)
+    except InputError as exc:
+        problems += exc.problems
+        priors = None
+    try:
+        claims = load_claims(args.claims, families=set(priors.families) if priors else None)
+    except InputError as exc:
+        problems += exc.problems
+    try:
+        import datetime as dt
+
+        dt.date.fromisoformat(args.as_of)
+    except ValueError:
+        problems.append(_problem("--as-of", "--as-of", f"'{args.as_of}' is not a date (use YYYY-MM-DD)"))
+    if problems:
+        raise InputError(problems)
+    _check_writable(out)
+
+    result = fit(
+        claims,
+        priors,
+        as_of=args.as_of,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+        sampler=args.sampler,
+        progress=not args.quiet,
+    )
+    # Print first: a failure while writing files must not cost the answer.
+    wall = time.perf_counter() - t0
+    print(format_summary(result, wall))
+    result.save(out / RESULT_FILE)
+    headline_table(result).to_csv(out / "summary.csv")
+    summary = summary_dict(result)
+    summary["wall_seconds"] = round(wall, 3)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(f"Wrote {out / RESULT_FILE}, {out / 'summary.csv'}, {out / 'summary.json'}")
+    if args.strict and not result.diagnostics.ok:
+        print("--strict: exiting with status 3 because a diagnostic missed its threshold.", file=sys.stderr)
+        return EXIT_DIAGNOSTICS
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from estimator.inference import DEFAULT_SAMPLER, SAMPLERS
+
+    parser = argparse.ArgumentParser(prog="estimator", description="Reconcile conflicting public estimates with Bayesian inference.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    f = sub.add_parser("fit", help="fit the model and print the posterior summary")
+    f.add_argument("--claims", default=None, help="claims ledger CSV (default: the embedded 2023-2024 ledger)")
+    f.add_argument("--priors", default=None, help="prior file TOML (default: the embedded priors/default.toml)")
+    f.add_argument("--as-of", default="2024-02-23", help="date of the headline quantities (default 2024-02-23)")
+    f.add_argument("--draws", type=int, default=1000, help="draws per chain after tuning (default 1000)")
+    f.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (default 1000)")
+    f.add_argument("--chains", type=int, default=4, help="chains (default 4)")
+    f.add_argument("--seed", type=int, default=20240223, help="random seed (default 20240223)")
+    f.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER, help=f"NUTS implementation (default {DEFAULT_SAMPLER})")
+    f.add_argument("--out", default="estimator-run", help="output folder (default ./estimator-run)")
+    f.add_argument("--strict", action="store_true", help="exit 3 when a diagnostic misses its threshold")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.set_defaults(func=cmd_fit)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in ("draws", "tune", "chains"):
+        if getattr(args, name, 1) < 1:
+            parser.error(f"--{name} must be at least 1")
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(f"estimator: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

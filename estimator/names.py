@@ -1,0 +1,105 @@
+"""Names shared by the model, the summaries and the figures.
+
+Variable and dimension names live here once, so code that reads a posterior
+never repeats a string literal that the model defines.
+"""
+
+from __future__ import annotations
+
+# Dimensions
+CLAIM = "claim"
+FAMILY = "family"
+MONTH = "month"
+CARGO = "cargo"
+CARGO_TYPES = ("152mm", "122mm", "other")
+
+# Parameters with a prior entry: name -> support the prior must respect.
+POSITIVE, UNIT_INTERVAL, SIMPLEX = "positive", "unit interval", "simplex"
+CONTAINER_RATE_MEAN = "container_rate_mean"
+CONTAINER_RATE_VOLATILITY = "container_rate_volatility"
+CARGO_MIX = "cargo_mix"
+CONTAINER_PAYLOAD_KG = "container_payload_kg"
+SHELL_MASS_152MM_KG = "shell_mass_152mm_kg"
+FILL_152MM = "fill_152mm"
+ROUNDS_PER_CONTAINER_122MM = "rounds_per_container_122mm"
+MISSILES_DELIVERED = "missiles_delivered"
+PRICE_152MM_USD = "price_152mm_usd"
+PRICE_122MM_USD = "price_122mm_usd"
+PRICE_MISSILE_USD = "price_missile_usd"
+CONVERSION_NOISE = "conversion_noise"
+
+PARAMETERS = {
+    CONTAINER_RATE_MEAN: POSITIVE,
+    CONTAINER_RATE_VOLATILITY: POSITIVE,
+    CARGO_MIX: SIMPLEX,
+    CONTAINER_PAYLOAD_KG: POSITIVE,
+    SHELL_MASS_152MM_KG: POSITIVE,
+    FILL_152MM: UNIT_INTERVAL,
+    ROUNDS_PER_CONTAINER_122MM: POSITIVE,
+    MISSILES_DELIVERED: POSITIVE,
+    PRICE_152MM_USD: POSITIVE,
+    PRICE_122MM_USD: POSITIVE,
+    PRICE_MISSILE_USD: POSITIVE,
+    CONVERSION_NOISE: POSITIVE,
+}
+# Per source family: bias and noise, both positive.
+BIAS, NOISE = "bias", "noise"
+FAMILY_PARAMETERS = {BIAS: POSITIVE, NOISE: POSITIVE}
+
+
+def family_variable(kind: str, family: str) -> str:
+    """Name of a family's scalar parameter, e.g. ``bias_us_government``."""
+    return f"{kind}_{family}"
+
+
+# Derived quantities (Deterministics)
+RATE_INNOVATIONS = "rate_innovations"
+CONTAINER_RATE = "container_rate"
+FAMILY_BIAS = "family_bias"
+FAMILY_NOISE = "family_noise"
+SHELLS_PER_CONTAINER_152MM = "shells_per_container_152mm"
+MAX_SHELLS_PER_CONTAINER_152MM = "max_shells_per_container_152mm"
+CONTAINERS = "containers"
+SHELLS_152MM = "shells_152mm"
+ROUNDS_122MM = "rounds_122mm"
+ARTILLERY_ROUNDS = "artillery_rounds"
+VALUE_USD = "value_usd"
+VALUE_152MM_USD = "value_152mm_usd"
+VALUE_122MM_USD = "value_122mm_usd"
+VALUE_MISSILES_USD = "value_missiles_usd"
+CLAIM_LOG_MEAN = "claim_log_mean"
+CLAIM_LOG_SD = "claim_log_sd"
+CLAIMS = "claims"  # the observed node: one log-likelihood term per claim
+CONTAINERS_AS_REPORTED = "containers_as_reported"  # containers x family bias, per family
+
+# Headline quantities as of the as-of date, in the order the summary prints them.
+HEADLINE = (
+    CONTAINERS,
+    SHELLS_152MM,
+    ROUNDS_122MM,
+    ARTILLERY_ROUNDS,
+    MISSILES_DELIVERED,
+    SHELLS_PER_CONTAINER_152MM,
+    ROUNDS_PER_CONTAINER_122MM,
+    VALUE_USD,
+    VALUE_152MM_USD,
+    VALUE_122MM_USD,
+    VALUE_MISSILES_USD,
+)
+
+LABELS = {
+    CONTAINERS: "Containers shipped (modelled total)",
+    SHELLS_152MM: "152mm shells delivered",
+    ROUNDS_122MM: "122mm rounds delivered",
+    ARTILLERY_ROUNDS: "Artillery rounds delivered (152mm + 122mm)",
+    MISSILES_DELIVERED: "Ballistic missiles delivered",
+    SHELLS_PER_CONTAINER_152MM: "152mm shells per container",
+    ROUNDS_PER_CONTAINER_122MM: "122mm rounds per container",
+    VALUE_USD: "Value of deliveries (USD)",
+    VALUE_152MM_USD: "  of which 152mm shells (USD)",
+    VALUE_122MM_USD: "  of which 122mm rounds (USD)",
+    VALUE_MISSILES_USD: "  of which missiles (USD)",
+}
+
+# The intelligence threshold the summary reports P(shells > threshold) for.
+SHELLS_THRESHOLD = 2_000_000

@@ -1,0 +1,113 @@
+"""Posterior -> tidy tables: headline quantities, containers per scope, per-claim checks.
+
+Quantiles are equal-tailed (5%, 50%, 95%: a 90% interval), taken over all
+chains and draws with xarray. Per-claim checks draw each source's estimate
+from the posterior predictive, :math:`\\log \\hat S \\sim N(\\mu_i, \\sigma_i)`
+(:mod:`estimator.model`), and report where the claimed figure falls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from estimator import names as N
+
+__all__ = ["headline_table", "scope_table", "claim_check_table", "prob_shells_above", "summary_dict"]
+
+QUANTILES = (0.05, 0.5, 0.95)
+
+
+def _draws(result, var):
+    return result.posterior[var].stack(sample=("chain", "draw"))
+
+
+def headline_table(result) -> pd.DataFrame:
+    """Median and 90% interval of each headline quantity as of the as-of date."""
+    rows = []
+    for var in N.HEADLINE:
+        x = _draws(result, var)
+        q = x.quantile(QUANTILES).values
+        rows.append({"quantity": var, "label": N.LABELS[var], "median": q[1], "q05": q[0], "q95": q[2], "mean": float(x.mean())})
+    return pd.DataFrame(rows).set_index("quantity")
+
+
+def scope_table(result) -> pd.DataFrame:
+    """Containers as each source family would count them (total x family bias)."""
+    x = _draws(result, N.CONTAINERS_AS_REPORTED)
+    q = x.quantile(QUANTILES, dim="sample")
+    bias = _draws(result, N.FAMILY_BIAS)
+    rows = []
+    for fam in x[N.FAMILY].values:
+        rows.append(
+            {
+                N.FAMILY: fam,
+                "label": result.priors.families.get(str(fam), str(fam)),
+                "median": float(q.sel({N.FAMILY: fam, "quantile": 0.5})),
+                "q05": float(q.sel({N.FAMILY: fam, "quantile": 0.05})),
+                "q95": float(q.sel({N.FAMILY: fam, "quantile": 0.95})),
+                "bias_median": float(bias.sel({N.FAMILY: fam}).median()),
+            }
+        )
+    return pd.DataFrame(rows).set_index(N.FAMILY)
+
+
+def prob_shells_above(result, threshold: float = N.SHELLS_THRESHOLD) -> float:
+    """Posterior probability that 152mm shells delivered exceed ``threshold``."""
+    return float((_draws(result, N.SHELLS_152MM) > threshold).mean())
+
+
+def claim_check_table(result, seed: int = 0) -> pd.DataFrame:
+    """Each claim against its posterior predictive: interval and probability of the claim.
+
+    ``p_claim`` is the predictive probability that the source's estimate
+    satisfies the claim's qualifier (inside its bounds; for a point, within
+    +/-5% of the figure), ``pit`` the predictive probability of falling below
+    the claim's low figure.
+    """
+    rng = np.random.default_rng(seed)
+    mu = _draws(result, N.CLAIM_LOG_MEAN).transpose(N.CLAIM, "sample").values
+    sd = _draws(result, N.CLAIM_LOG_SD).transpose(N.CLAIM, "sample").values
+    pred = np.exp(mu + sd * rng.standard_normal(mu.shape))
+    rows = []
+    claims = result.claims
+    for i, cid in enumerate(result.posterior[N.CLAIM].values):
+        row = claims.loc[str(cid)]
+        lo, hi = row["low"], row["high"]
+        s = pred[i]
+        if lo == hi:
+            p = float(np.mean((s >= lo * 0.95) & (s <= hi * 1.05)))
+        else:
+            p = float(np.mean((s >= lo) & (s <= hi)))
+        q = np.quantile(s, QUANTILES)
+        rows.append(
+            {
+                N.CLAIM: str(cid),
+                "quantity": row["quantity"],
+                "kind": row["kind"],
+                "qualifier": row["qualifier"],
+                "low": lo,
+                "high": hi,
+                "pred_q05": q[0],
+                "pred_median": q[1],
+                "pred_q95": q[2],
+                "p_claim": p,
+                "pit": float(np.mean(s < lo)) if np.isfinite(lo) else np.nan,
+            }
+        )
+    return pd.DataFrame(rows).set_index(N.CLAIM)
+
+
+def summary_dict(result) -> dict:
+    """Everything the CLI prints, as plain JSON-ready data."""
+    head = headline_table(result)
+    diag = result.diagnostics
+    return {
+        "as_of": result.manifest.get("as_of"),
+        "valuation_basis": result.priors.valuation_basis,
+        "headline": {k: {c: float(v) for c, v in r.items() if c != "label"} for k, r in head.iterrows()},
+        "containers_by_scope": {k: {c: (float(v) if c != "label" else v) for c, v in r.items()} for k, r in scope_table(result).iterrows()},
+        "p_shells_152mm_above_2_million": prob_shells_above(result),
+        "diagnostics": diag.as_dict(),
+        "manifest": {k: v for k, v in result.manifest.items() if not k.endswith("_text")},
+    }
