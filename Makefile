@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make fit` (the default analysis) and `make test`.
+# Both create the virtual environment from requirements.lock on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+OUT ?= runs/default
+
+.PHONY: fit test test-fast bench lock clean
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+fit: $(VENV)/.installed
+	$(VENV)/bin/estimator fit --out $(OUT)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -m "not slow"
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_fit.py
+
+# Re-resolve the lock file from pyproject.toml in a scratch environment.
+lock:
+	rm -rf .lockenv && python3 -m venv .lockenv
+	.lockenv/bin/pip install -q --upgrade pip && .lockenv/bin/pip install -q ".[test]"
+	{ echo "# Exact versions of every dependency, resolved for Python 3.12 (pip freeze of a fresh install)."; \
+	  echo "# Regenerate with: make lock"; \
+	  .lockenv/bin/pip freeze --exclude-editable | grep -v '^estimator'; } > requirements.lock
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .hypothesis

@@ -1,0 +1,40 @@
+"""Shared fixtures: the default inputs, and one tiny fit reused by several tests."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+
+import estimator
+
+
+@pytest.fixture(scope="session")
+def priors():
+    return estimator.load_priors()
+
+
+@pytest.fixture(scope="session")
+def claims(priors):
+    return estimator.load_claims(families=set(priors.families))
+
+
+@pytest.fixture(scope="session")
+def tiny_result(claims, priors):
+    """A deliberately short fit (2 chains x 60 draws): enough to exercise the plumbing."""
+    return estimator.fit(claims, priors, draws=60, tune=60, chains=2, seed=7, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_result_path(tiny_result, tmp_path_factory):
+    path = tmp_path_factory.mktemp("run") / "result.nc"
+    tiny_result.save(path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

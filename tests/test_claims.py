@@ -1,0 +1,146 @@
+"""The claims ledger: the default loads, bad input is named precisely, qualifiers mean what they say."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import estimator
+from estimator.claims import COLUMNS, load_claims, next_round_figure
+from estimator.errors import InputError
+
+DATA = Path(__file__).parent / "data"
+FAMILIES = {"us_government", "south_korean_government", "ukrainian_government", "press_intelligence"}
+
+
+def test_default_ledger_holds_every_reference_claim(claims):
+    reference_ids = {
+        "us-nsc-2023-10-13",
+        "kr-mnd-2023-10-16",
+        "kr-nis-2023-11-01",
+        "kr-mnd-2023-12-29",
+        "us-wh-2024-01-04",
+        "ua-pgo-2024-02-16",
+        "us-state-2024-02-23",
+        "bloomberg-2024-02-23",
+        "kr-mnd-2024-02-26",
+    }
+    assert reference_ids <= set(claims.index)
+    assert claims.attrs["source"].endswith("claims-2023-2024.csv")
+
+
+@pytest.mark.parametrize(
+    "x, expected",
+    [(1000, 2000), (10_000, 20_000), (2_000_000, 3_000_000), (6700, 6800), (400_000, 500_000), (24, 25), (1.5, 1.6)],
+)
+def test_next_round_figure_adds_one_unit_of_the_last_digit(x, expected):
+    assert next_round_figure(x) == pytest.approx(expected)
+
+
+def test_more_than_claim_brackets_the_estimate_below_the_next_round_figure(claims):
+    us = claims.loc["us-state-2024-02-23"]
+    assert (us["low"], us["high"]) == (10_000, 20_000)
+
+
+def test_launches_bound_deliveries_from_below_only(claims):
+    ua = claims.loc["ua-pgo-2024-02-16"]
+    assert ua["low"] == 24 and math.isinf(ua["high"])
+
+
+def test_capacity_conversion_is_per_container_not_a_count(claims):
+    conv = claims.loc["kr-mnd-2024-02-26-cap152"]
+    assert conv["kind"] == "capacity"
+    assert conv["low"] == conv["high"] == pytest.approx(3_000_000 / 6700)
+
+
+def test_good_fixture_matches_the_default(claims):
+    df = load_claims(DATA / "good_ledger.csv", families=FAMILIES)
+    assert list(df.index) == list(claims.index)
+
+
+@pytest.mark.parametrize(
+    "fixture, line, field, words",
+    [
+        ("bad_missing_column.csv", "header", "qualifier", "missing"),
+        ("bad_unknown_quantity.csv", "line 4", "quantity", "did you mean 'shells_152mm'"),
+        ("bad_unknown_qualifier.csv", "line 2", "qualifier", "did you mean 'more_than'"),
+        ("bad_figure_not_positive.csv", "line 5", "figure", "not a positive number"),
+        ("bad_low_above_high.csv", "line 8", "figure_high", "not below"),
+        ("bad_date.csv", "line 6", "date_said", "not a date"),
+        ("bad_period_reversed.csv", "line 2", "period_end", "before it starts"),
+        ("bad_duplicate_id.csv", "line 5", "id", "duplicate id"),
+        ("bad_unknown_family.csv", "line 10", "source_family", "did you mean 'us_government'"),
+    ],
+)
+def test_bad_ledger_names_file_row_and_field(fixture, line, field, words):
+    with pytest.raises(InputError) as info:
+        load_claims(DATA / fixture, families=FAMILIES)
+    problems = info.value.problems
+    assert len(problems) == 1, str(info.value)
+    p = problems[0]
+    assert p.file.endswith(fixture) and p.row.startswith(line) and p.field == field
+    assert words in str(info.value)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(InputError) as info:
+        load_claims(DATA / "bad_several.csv", families=FAMILIES)
+    fields = sorted(p.field for p in info.value.problems)
+    assert fields == ["date_said", "figure", "qualifier"]
+
+
+def test_missing_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        load_claims(tmp_path / "nope.csv")
+
+
+_GOOD = (DATA / "good_ledger.csv").read_text()
+_LINES = _GOOD.splitlines()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    line=st.integers(min_value=0, max_value=len(_LINES) - 1),
+    cut=st.integers(min_value=0, max_value=400),
+    junk=st.text(alphabet=st.sampled_from(list(',"\n-0123456789abcxyz_ .')), max_size=12),
+)
+def test_mangled_ledgers_fail_cleanly_or_load(line, cut, junk):
+    """Whatever the damage, the loader either returns a valid table or raises InputError."""
+    lines = list(_LINES)
+    text = lines[line]
+    lines[line] = text[:cut] + junk + text[cut + len(junk) :]
+    try:
+        df = load_claims(text="\n".join(lines) + "\n", name="mangled.csv", families=FAMILIES)
+    except InputError as exc:
+        assert exc.problems and all(p.file == "mangled.csv" for p in exc.problems)
+        return
+    assert (df["figure"] > 0).all()
+    assert (df["low"] <= df["high"]).all()
+    assert set(COLUMNS) <= set(df.columns)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    column=st.sampled_from(["figure", "figure_high", "date_said", "period_start", "quantity", "qualifier", "kind"]),
+    value=st.one_of(st.text(max_size=8), st.floats(allow_nan=True, allow_infinity=True).map(str)),
+    row=st.integers(min_value=0, max_value=13),
+)
+def test_generated_bad_fields_never_raise_anything_but_input_error(column, value, row):
+    import csv
+    import io
+
+    records = list(csv.DictReader(io.StringIO(_GOOD)))
+    records[row][column] = value
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(records[0]))
+    w.writeheader()
+    w.writerows(records)
+    try:
+        df = load_claims(text=buf.getvalue(), name="gen.csv", families=FAMILIES)
+    except InputError as exc:
+        assert any(p.field == column or p.field in ("figure_high", "period_end", "basis_containers", "quantity", "qualifier") for p in exc.problems)
+        return
+    assert np.isfinite(df["figure"]).all()

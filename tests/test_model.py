@@ -1,0 +1,107 @@
+"""The model builder: pure, one likelihood term per claim, numerically stable interval likelihoods."""
+
+import copy
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+from scipy import stats
+
+import estimator
+from estimator import names as N
+from estimator.model import ModelLayout, _claims_logp_factory, log_diff_normal_cdf, log_normal_cdf
+
+
+def _fn(expr, *inputs):
+    return pytensor.function(list(inputs), expr)
+
+
+def test_log_diff_normal_cdf_matches_scipy_in_both_tails():
+    """Reference: scipy's log of Phi(b) - Phi(a) computed in the tail where it is accurate.
+
+    Tolerance 1e-8 relative: both sides are double-precision evaluations of the same function.
+    """
+    a, b = pt.dvector("a"), pt.dvector("b")
+    f = _fn(log_diff_normal_cdf(a, b), a, b)
+    av = np.array([-40.0, -8.0, -1.0, 0.5, 8.0, 30.0])
+    bv = np.array([-39.0, -7.0, 1.0, 2.0, 9.0, 31.0])
+    # scipy: the lower tail for intervals below zero, the upper tail (logsf) for those above.
+    ref = np.empty_like(av)
+    up = av > 0
+    la, lb = stats.norm.logsf(av[up]), stats.norm.logsf(bv[up])
+    ref[up] = la + np.log1p(-np.exp(lb - la))
+    la, lb = stats.norm.logcdf(av[~up]), stats.norm.logcdf(bv[~up])
+    ref[~up] = lb + np.log1p(-np.exp(la - lb))
+    np.testing.assert_allclose(f(av, bv), ref, rtol=1e-8)
+
+
+def test_naive_difference_fails_where_ours_does_not():
+    """Far in the upper tail, Phi(b) - Phi(a) rounds to 0 in double precision; ours stays finite."""
+    assert stats.norm.cdf(31.0) - stats.norm.cdf(30.0) == 0.0
+    a, b = pt.dvector("a"), pt.dvector("b")
+    out = _fn(log_diff_normal_cdf(a, b), a, b)(np.array([30.0]), np.array([31.0]))
+    assert np.isfinite(out).all() and out[0] == pytest.approx(stats.norm.logsf(30.0), rel=1e-6)
+
+
+def test_log_normal_cdf_gradient_is_finite_everywhere():
+    z = pt.dvector("z")
+    g = _fn(pytensor.grad(log_normal_cdf(z).sum(), z), z)
+    vals = g(np.array([-200.0, -40.0, -1.0, 0.0, 40.0, 200.0]))
+    assert np.isfinite(vals).all()
+
+
+def test_building_leaves_the_callers_inputs_unchanged(claims, priors):
+    claims_before, priors_before = claims.copy(deep=True), copy.deepcopy(priors)
+    estimator.build_model(claims, priors)
+    assert claims.equals(claims_before)
+    assert priors.parameters == priors_before.parameters and priors.family_priors == priors_before.family_priors
+
+
+def test_one_log_likelihood_term_per_claim(claims, priors):
+    m = estimator.build_model(claims, priors)
+    terms = m.compile_fn(m.logp(vars=[m[N.CLAIMS]], sum=False)[0], inputs=m.value_vars, on_unused_input="ignore")
+    out = terms(m.initial_point())
+    assert out.shape == (len(claims),) and np.isfinite(out).all()
+
+
+def _claim_logp_at(claims, claim_id, log_means, sigma=0.2):
+    """Log-likelihood of one claim when the source's expected log figure is each of ``log_means``."""
+    logp, observed = _claims_logp_factory(claims)
+    mu, sd = pt.dvector("mu"), pt.dvector("sd")
+    f = pytensor.function([mu, sd], logp(pt.as_tensor(observed), mu, sd))
+    i = list(claims.index).index(claim_id)
+    out = []
+    for v in log_means:
+        m = np.zeros(len(claims))
+        m[i] = v
+        out.append(f(m, np.full(len(claims), sigma))[i])
+    return np.array(out)
+
+
+def test_more_than_claim_never_puts_mass_below_its_figure(claims, priors):
+    """'More than 10,000': the likelihood falls as the source's expected figure drops below 10,000."""
+    lp = _claim_logp_at(claims, "us-state-2024-02-23", np.log([2_000, 5_000, 9_000, 14_000]))
+    assert lp[0] < lp[1] < lp[2] < lp[3]
+
+
+def test_cumulative_containers_never_decrease(claims, priors):
+    layout = ModelLayout(claims, priors, "2024-02-23")
+    rates = np.random.default_rng(0).lognormal(3, 1, size=len(layout.months))
+    curve = layout.exposure_edges @ rates
+    assert np.all(np.diff(curve) >= 0)
+    # Claim periods are counted in days: Sep 7 - Oct 1 2023 inclusive is 25 days.
+    row = list(claims.index).index("us-nsc-2023-10-13")
+    assert layout.exposure_claims[row].sum() == 25
+
+
+def test_as_of_before_start_is_refused(claims, priors):
+    with pytest.raises(ValueError, match="before the start"):
+        estimator.build_model(claims, priors, as_of="2023-01-01")
+
+
+def test_about_claim_peaks_at_its_figure_and_launches_only_bound_below(claims):
+    about = _claim_logp_at(claims, "kr-mnd-2024-02-26", np.log([3_000, 6_700, 15_000]))
+    assert about[1] > about[0] and about[1] > about[2]
+    launched = _claim_logp_at(claims, "ua-pgo-2024-02-16", np.log([5, 24, 500, 5_000]))
+    assert launched[0] < launched[1] < launched[2] and launched[3] == pytest.approx(0.0, abs=1e-12)
