@@ -232,6 +232,12 @@ def _parse_positive(text):
     return value
 
 
+_PARSED = (
+    (("date_said", "period_start", "period_end"), _parse_date, None, "is not a date (use YYYY-MM-DD)"),
+    (("figure", "figure_high", "basis_containers"), _parse_positive, np.nan, "is not a positive number"),
+)
+
+
 def load_claims(
     path: str | Path | None = None,
     *,
@@ -310,24 +316,14 @@ def load_claims(
             else:
                 seen_ids[cid] = line
 
-        for c in ("date_said", "period_start", "period_end"):
-            if rec.get(c, ""):
-                try:
-                    out[c] = _parse_date(rec[c])
-                except ValueError:
-                    bad(c, f"'{rec[c]}' is not a date (use YYYY-MM-DD)")
-                    out[c] = None
-            else:
-                out[c] = None
-        for c in ("figure", "figure_high", "basis_containers"):
-            if rec.get(c, ""):
-                try:
-                    out[c] = _parse_positive(rec[c])
-                except ValueError:
-                    bad(c, f"'{rec[c]}' is not a positive number")
-                    out[c] = np.nan
-            else:
-                out[c] = np.nan
+        for cols, parse, missing, complaint in _PARSED:
+            for c in cols:
+                out[c] = missing
+                if rec.get(c, ""):
+                    try:
+                        out[c] = parse(rec[c])
+                    except ValueError:
+                        bad(c, f"'{rec[c]}' {complaint}")
 
         q = rec.get("quantity", "")
         if q and q not in QUANTITIES:
