@@ -197,14 +197,34 @@ def claim_forms(claims: pd.DataFrame) -> np.ndarray:
     return forms
 
 
-def _claims_logp_factory(claims: pd.DataFrame):
-    """logp(value, mu, sigma) of the ledger's claims, one term per claim."""
+def claim_data(claims: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The ledger's numbers as the model's data: log figure and log bounds per claim.
+
+    These are ``pm.Data`` in the model, so a compiled model can be refit on a
+    simulated ledger of the same shape (same qualifiers, periods, sources).
+    """
     forms = claim_forms(claims)
     log_low = np.log(claims["low"].to_numpy(float))
     log_high = np.log(claims["high"].to_numpy(float))
+    # The observed value: the log figure for points, a log bound otherwise.
+    observed = np.where(forms == UPPER, log_high, log_low)
+    return {CLAIM_LOG_FIGURE: observed, CLAIM_LOG_LOW: log_low, CLAIM_LOG_HIGH: log_high}
+
+
+CLAIM_LOG_FIGURE, CLAIM_LOG_LOW, CLAIM_LOG_HIGH = "claim_log_figure", "claim_log_low", "claim_log_high"
+
+
+def _claims_logp_factory(claims: pd.DataFrame):
+    """logp(value, mu, sigma, log_low, log_high): one term per claim.
+
+    The likelihood form of each claim is fixed by its qualifier, so each
+    formula is applied only to the claims it suits (static index sets): no
+    branch ever sees inputs it cannot handle (e.g. an infinite bound).
+    """
+    forms = claim_forms(claims)
     idx = {f: np.flatnonzero(forms == f) for f in (POINT, LOWER, UPPER, INTERVAL)}
 
-    def logp(value, mu, sigma):
+    def logp(value, mu, sigma, log_low, log_high):
         out = pt.zeros_like(mu)
         i = idx[POINT]
         if i.size:
@@ -223,9 +243,7 @@ def _claims_logp_factory(claims: pd.DataFrame):
             out = pt.set_subtensor(out[i], log_diff_normal_cdf(a, b))
         return out
 
-    # The observed value: log figure for points, log bound otherwise (points use it).
-    observed = np.where(forms == UPPER, log_high, log_low)
-    return logp, observed
+    return logp
 
 
 def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF) -> pm.Model:
@@ -252,7 +270,7 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF) 
     q_idx = np.array([quantities.index(q) for q in claims["quantity"]])
     is_capacity = (claims["kind"] == C.CAPACITY).to_numpy()
     cap_idx = np.array([C.CAPACITY_QUANTITIES.index(q) if k else 0 for q, k in zip(claims["quantity"], is_capacity)])
-    logp, observed = _claims_logp_factory(claims)
+    logp = _claims_logp_factory(claims)
 
     coords = {
         N.CLAIM: list(claims.index),
@@ -337,5 +355,15 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF) 
         sigma = pt.switch(is_capacity, conv_noise, noise[fam_idx])
         mu = pm.Deterministic(N.CLAIM_LOG_MEAN, mu, dims=N.CLAIM)
         sigma = pm.Deterministic(N.CLAIM_LOG_SD, sigma, dims=N.CLAIM)
-        pm.CustomDist(N.CLAIMS, mu, sigma, logp=logp, observed=observed, dims=N.CLAIM)
+        data = {k: pm.Data(k, v, dims=N.CLAIM) for k, v in claim_data(claims).items()}
+        pm.CustomDist(
+            N.CLAIMS,
+            mu,
+            sigma,
+            data[CLAIM_LOG_LOW],
+            data[CLAIM_LOG_HIGH],
+            logp=logp,
+            observed=data[CLAIM_LOG_FIGURE],
+            dims=N.CLAIM,
+        )
     return model

@@ -10,7 +10,16 @@ from scipy import stats
 
 import estimator
 from estimator import names as N
-from estimator.model import ModelLayout, _claims_logp_factory, log_diff_normal_cdf, log_normal_cdf
+from estimator.model import (
+    CLAIM_LOG_FIGURE,
+    CLAIM_LOG_HIGH,
+    CLAIM_LOG_LOW,
+    ModelLayout,
+    _claims_logp_factory,
+    claim_data,
+    log_diff_normal_cdf,
+    log_normal_cdf,
+)
 
 
 def _fn(expr, *inputs):
@@ -67,9 +76,13 @@ def test_one_log_likelihood_term_per_claim(claims, priors):
 
 def _claim_logp_at(claims, claim_id, log_means, sigma=0.2):
     """Log-likelihood of one claim when the source's expected log figure is each of ``log_means``."""
-    logp, observed = _claims_logp_factory(claims)
+    logp = _claims_logp_factory(claims)
+    data = claim_data(claims)
     mu, sd = pt.dvector("mu"), pt.dvector("sd")
-    f = pytensor.function([mu, sd], logp(pt.as_tensor(observed), mu, sd))
+    f = pytensor.function(
+        [mu, sd],
+        logp(pt.as_tensor(data[CLAIM_LOG_FIGURE]), mu, sd, pt.as_tensor(data[CLAIM_LOG_LOW]), pt.as_tensor(data[CLAIM_LOG_HIGH])),
+    )
     i = list(claims.index).index(claim_id)
     out = []
     for v in log_means:
