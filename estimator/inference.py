@@ -120,8 +120,12 @@ class Diagnostics:
         }
 
 
-def diagnose(tree) -> Diagnostics:
-    """R-hat, bulk ESS (ArviZ) and divergences of a sampled DataTree."""
+def diagnose(tree, ess_min: float = ESS_MIN) -> Diagnostics:
+    """R-hat, bulk ESS (ArviZ) and divergences of a sampled DataTree.
+
+    ``ess_min`` defaults to 400 (four chains x 100); runs with fewer chains
+    may pass ``100 * chains``.
+    """
     import arviz as az
 
     post = tree["posterior"].to_dataset()
@@ -147,7 +151,7 @@ def diagnose(tree) -> Diagnostics:
     worst_rhat, max_rhat = extreme(rhat, np.max)
     worst_ess, min_ess = extreme(ess, np.min)
     div = int(tree["sample_stats"]["diverging"].sum()) if "sample_stats" in tree.children else 0
-    return Diagnostics(max_rhat, min_ess, div, worst_rhat, worst_ess)
+    return Diagnostics(max_rhat, min_ess, div, worst_rhat, worst_ess, ess_min=ess_min)
 
 
 @dataclass

@@ -132,12 +132,13 @@ class ModelLayout:
         Days of each month before each month edge (cumulative curve).
     """
 
-    def __init__(self, claims: pd.DataFrame, priors: PriorSet, as_of):
+    def __init__(self, claims: pd.DataFrame, priors: PriorSet, as_of, horizon=None):
         self.start = dt.date.fromisoformat(priors.start_date)
         self.as_of = _as_date(as_of)
         if self.as_of < self.start:
             raise ValueError(f"as-of date {self.as_of} is before the start of shipments {self.start}")
-        last = max([self.as_of, *claims["period_end"], *claims["date_said"]])
+        extra = [_as_date(horizon)] if horizon is not None else []
+        last = max([self.as_of, *extra, *claims["period_end"], *claims["date_said"]])
         self.months = []
         m = self.start.replace(day=1)
         while m <= last:
@@ -212,6 +213,7 @@ def claim_data(claims: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 CLAIM_LOG_FIGURE, CLAIM_LOG_LOW, CLAIM_LOG_HIGH = "claim_log_figure", "claim_log_low", "claim_log_high"
+EXPOSURE_AS_OF = "exposure_as_of"
 
 
 def _claims_logp_factory(claims: pd.DataFrame):
@@ -246,7 +248,7 @@ def _claims_logp_factory(claims: pd.DataFrame):
     return logp
 
 
-def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF) -> pm.Model:
+def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, horizon=None) -> pm.Model:
     """Build the reconciliation model (pure: no I/O, no sampling, inputs untouched).
 
     Parameters
@@ -257,13 +259,16 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF) 
         Validated priors from :func:`estimator.load_priors`.
     as_of : date or str
         Date of the headline quantities (default 2024-02-23).
+    horizon : date or str, optional
+        Model months up to this date too, so that the as-of date (the
+        ``pm.Data`` ``exposure_as_of``) can later be moved up to it.
 
     Returns
     -------
     pymc.Model
     """
     check_families_used(priors, claims)
-    layout = ModelLayout(claims, priors, as_of)
+    layout = ModelLayout(claims, priors, as_of, horizon)
     families = list(priors.families)
     fam_idx = np.array([families.index(f) for f in claims["source_family"]])
     quantities = list(C.QUANTITIES)
@@ -323,7 +328,8 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF) 
         # Headline quantities as of the as-of date.
         per_container_152 = mix[0] * k152
         per_container_122 = mix[1] * k122
-        containers = pm.Deterministic(N.CONTAINERS, pt.dot(layout.exposure_as_of, rate))
+        exposure_as_of = pm.Data(EXPOSURE_AS_OF, layout.exposure_as_of, dims=N.MONTH)
+        containers = pm.Deterministic(N.CONTAINERS, pt.dot(exposure_as_of, rate))
         shells = pm.Deterministic(N.SHELLS_152MM, containers * per_container_152)
         rounds = pm.Deterministic(N.ROUNDS_122MM, containers * per_container_122)
         pm.Deterministic(N.ARTILLERY_ROUNDS, shells + rounds)

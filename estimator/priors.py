@@ -420,3 +420,31 @@ def check_families_used(priors: PriorSet, claims) -> None:
     ]
     if problems:
         raise InputError(problems)
+
+
+def reelicit(spec: PriorSpec, changes: dict, *, file: str, where: str) -> PriorSpec:
+    """Elicit ``spec`` again with some of its statement changed (e.g. a new interval).
+
+    ``changes`` maps elicitation fields (``lower``, ``upper``, ``mass``,
+    ``median``, ``quartiles``, ``mode``, ``bound``, ``params``) to new values;
+    the distribution family stays the same. Raises InputError naming ``file``,
+    ``where`` and the field.
+    """
+    entry = {
+        "distribution": spec.distribution,
+        **spec.elicited,
+        "rationale": spec.rationale,
+        "citation": spec.citation,
+        "unit": spec.unit,
+    }
+    if "params" in changes:
+        for key in ("lower", "upper", "mass", "median", "quartiles", "mode", "bound"):
+            entry.pop(key, None)
+    elif any(k in changes for k in ("lower", "upper", "mass", "median", "quartiles", "mode", "bound")):
+        entry.pop("params", None)
+    entry.update(changes)
+    problems: list[Problem] = []
+    new = _elicit(spec.name, entry, where, file, problems)
+    if problems:
+        raise InputError(problems)
+    return new

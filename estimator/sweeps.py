@@ -1,0 +1,572 @@
+"""Parameter sweeps: many "what if" refits of one model, compiled once, resumable.
+
+Sweep file (TOML)
+-----------------
+::
+
+    [base]                       # everything optional
+    claims = "my-claims.csv"     # relative to the sweep file; default: embedded ledger
+    priors = "my-priors.toml"    # default: embedded priors
+    as_of = "2024-02-23"
+    seed = 7                     # sweep seed; each point's seed derives from it and the point
+    draws = 500                  # per chain, exact refits
+    tune = 500
+    chains = 2
+    reference_draws = 2000       # per chain, the reference posterior of approximate mode
+
+    [grid]                       # product of lists ...
+    "price_152mm_usd.lower" = [400, 900, 1400]
+    "price_152mm_usd.upper" = [600, 1100, 1600]   # (zipped? no: every combination)
+    "fill_152mm" = [{label = "low", lower = 0.3, upper = 0.6}, {label = "high", lower = 0.7, upper = 0.95}]
+
+    [[points]]                   # ... or an explicit list of overrides
+    "price_152mm_usd" = {lower = 400, upper = 600}
+    as_of = "2024-01-31"
+
+An override key is a prior name (a parameter such as ``price_152mm_usd`` or a
+family prior such as ``bias_us_government``), optionally with one field of
+its elicited statement (``.lower``, ``.upper``, ``.mass``, ``.median``, or
+``.params.<name>``); a table value replaces several fields at once (``label``
+names it in tables and figures). The distribution family never changes within
+a sweep, so every point is the same compiled model with other ``pm.Data``.
+``as_of`` is the one model option that can be swept (dates up to the latest
+one in the sweep).
+
+Modes
+-----
+*exact*: each worker process compiles the model once with nutpie and refits
+every point with ``CompiledModel.with_data(...)``.
+
+*approx*: one reference posterior at the base settings is reweighted for each
+point by importance sampling, :math:`\\log w_s = \\sum_j \\log p_j^{new}(\\theta_s)
+- \\log p_j^{base}(\\theta_s)` over the overridden priors :math:`j`, smoothed by
+PSIS (Vehtari et al. 2024; ArviZ ``psislw``) with diagnostic :math:`\\hat k`.
+Points with :math:`\\hat k > 0.7` are refit exactly. Sweeping ``as_of`` is not
+a prior change, so such points are always exact.
+
+Reproducibility and resumption
+------------------------------
+Each point's seed is derived from the sweep seed and the point's own
+overrides, never from its position or worker, so results do not depend on the
+number or kind of workers. Each finished point is written atomically
+(temporary file, then rename) to ``points/<id>.json``; a rerun skips the
+points already there, so a killed sweep resumes and ends with the same table
+as an uninterrupted one (``wall_seconds`` aside, which is measured).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import itertools
+import json
+import os
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from estimator import names as N
+from estimator.errors import InputError, Problem, did_you_mean
+
+__all__ = ["SweepSpec", "load_sweep", "run_sweep", "sweep_table_to_dataset", "point_seed", "EXACT", "APPROX"]
+
+EXACT, APPROX = "exact", "approx"
+KHAT_MAX = 0.7
+_BASE_KEYS = {"claims", "priors", "as_of", "seed", "draws", "tune", "chains", "reference_draws"}
+_FIELDS = {"lower", "upper", "mass", "median", "quartiles", "mode", "bound", "params"}
+AS_OF = "as_of"
+# Headline quantities reported per point.
+QUANTITIES = (N.CONTAINERS, N.SHELLS_152MM, N.ROUNDS_122MM, N.MISSILES_DELIVERED, N.SHELLS_PER_CONTAINER_152MM, N.VALUE_USD)
+
+
+@dataclasses.dataclass
+class SweepSpec:
+    """A validated sweep: base inputs and settings, the points, and the grid's dimensions."""
+
+    source: str
+    claims_path: str | None
+    priors_path: str | None
+    as_of: str
+    seed: int
+    draws: int
+    tune: int
+    chains: int
+    reference_draws: int
+    points: list[dict]
+    grid_keys: list[str] | None  # set when the points are a full grid
+    text: str = ""
+
+    def base_payload(self) -> dict:
+        """What a worker needs to rebuild the base model (plain data, picklable)."""
+        return {
+            "source": self.source,
+            "claims_path": self.claims_path,
+            "priors_path": self.priors_path,
+            "as_of": self.as_of,
+            "horizon": max([self.as_of, *(str(p[AS_OF]) for p in self.points if AS_OF in p)]),
+            "draws": self.draws,
+            "tune": self.tune,
+            "chains": self.chains,
+        }
+
+
+def _canonical(value):
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def point_id(overrides: dict) -> str:
+    """Stable 12-hex-digit identifier of a point (its overrides, canonically ordered)."""
+    return hashlib.sha256(_canonical(overrides).encode()).hexdigest()[:12]
+
+
+def point_seed(sweep_seed: int, overrides: dict) -> int:
+    """Seed of one point: a function of the sweep seed and the point alone."""
+    digest = int(point_id(overrides), 16)
+    return int(np.random.SeedSequence([int(sweep_seed), digest]).generate_state(1)[0])
+
+
+def _label(value) -> str | float:
+    if isinstance(value, dict):
+        return str(value.get("label", _canonical({k: v for k, v in value.items() if k != "label"})))
+    return value
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    """Load and validate a sweep file; every problem is reported at once (file, table, field)."""
+    from estimator.claims import load_claims
+    from estimator.priors import load_priors
+
+    path = Path(path)
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError([Problem(name, "file", "-", "file not found")]) from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError([Problem(name, "file", "-", f"not valid TOML: {exc}")]) from None
+    problems: list[Problem] = []
+    for key in doc:
+        if key not in ("base", "grid", "points"):
+            problems.append(Problem(name, f"[{key}]", "-", "unknown table" + did_you_mean(key, ("base", "grid", "points"))))
+    base = doc.get("base", {})
+    for key in base:
+        if key not in _BASE_KEYS:
+            problems.append(Problem(name, "[base]", key, "unknown setting" + did_you_mean(key, _BASE_KEYS)))
+
+    def rel(p):
+        return None if not p else str((path.parent / p).resolve())
+
+    settings = {"seed": 0, "draws": 500, "tune": 500, "chains": 2, "reference_draws": 2000}
+    for key, default in settings.items():
+        v = base.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v < (0 if key == "seed" else 1):
+            problems.append(Problem(name, "[base]", key, f"'{v}' must be a whole number >= {0 if key == 'seed' else 1}"))
+        settings[key] = v
+    as_of = str(base.get("as_of", "2024-02-23"))
+    try:
+        dt.date.fromisoformat(as_of)
+    except ValueError:
+        problems.append(Problem(name, "[base]", "as_of", f"'{as_of}' is not a date (use YYYY-MM-DD)"))
+
+    grid, listed = doc.get("grid"), doc.get("points")
+    points: list[dict] = []
+    grid_keys = None
+    if (grid is None) == (listed is None):
+        problems.append(Problem(name, "file", "-", "give exactly one of [grid] (a product of lists) or [[points]] (a list of overrides)"))
+    elif grid is not None:
+        bad = [k for k, v in grid.items() if not isinstance(v, list) or not v]
+        for k in bad:
+            problems.append(Problem(name, "[grid]", k, "must be a non-empty list of values"))
+        if not bad:
+            grid_keys = list(grid)
+            for combo in itertools.product(*(grid[k] for k in grid_keys)):
+                points.append(dict(zip(grid_keys, combo)))
+    else:
+        if not isinstance(listed, list) or not listed:
+            problems.append(Problem(name, "[[points]]", "-", "must be a non-empty list of tables"))
+        else:
+            points = [dict(p) for p in listed]
+    if problems:
+        raise InputError(problems)
+
+    spec = SweepSpec(name, rel(base.get("claims")), rel(base.get("priors")), as_of, settings["seed"], settings["draws"],
+                     settings["tune"], settings["chains"], settings["reference_draws"], points, grid_keys, text)
+    # Validate every override against the base priors now, before any sampling.
+    priors = load_priors(spec.priors_path)
+    load_claims(spec.claims_path, families=set(priors.families))
+    for i, point in enumerate(points):
+        where = f"[grid] point {i + 1}" if grid_keys else f"[[points]] {i + 1}"
+        try:
+            apply_overrides(priors, point, file=name, where=where, start=priors.start_date)
+        except InputError as exc:
+            problems += exc.problems
+    ids = [point_id(p) for p in points]
+    if len(set(ids)) != len(ids):
+        problems.append(Problem(name, "points", "-", "two points have identical overrides"))
+    if problems:
+        raise InputError(problems)
+    return spec
+
+
+def apply_overrides(priors, overrides: dict, *, file: str, where: str, start: str | None = None):
+    """Return (PriorSet with the overrides applied, model options). The input PriorSet is untouched."""
+    from estimator.priors import reelicit
+
+    specs = priors.all_specs()
+    changes: dict[str, dict] = {}
+    options: dict = {}
+    problems: list[Problem] = []
+    for key, value in overrides.items():
+        if key == AS_OF:
+            try:
+                d = dt.date.fromisoformat(str(value))
+                if start and d < dt.date.fromisoformat(start):
+                    raise ValueError
+                options[AS_OF] = str(d)
+            except ValueError:
+                problems.append(Problem(file, where, key, f"'{value}' is not a date on or after the start of shipments"))
+            continue
+        var, _, field = key.partition(".")
+        if var not in specs:
+            problems.append(Problem(file, where, key, f"no prior named '{var}'" + did_you_mean(var, [*specs, AS_OF])))
+            continue
+        if field:
+            top = field.split(".")[0]
+            if top not in _FIELDS:
+                problems.append(Problem(file, where, key, f"unknown field '{top}'" + did_you_mean(top, _FIELDS)))
+                continue
+            if top == "params":
+                pname = field.partition(".")[2]
+                changes.setdefault(var, {}).setdefault("params", dict(specs[var].params))[pname] = value
+            else:
+                changes.setdefault(var, {})[top] = value
+        elif isinstance(value, dict):
+            fields = {k: v for k, v in value.items() if k != "label"}
+            unknown = [k for k in fields if k not in _FIELDS]
+            for k in unknown:
+                problems.append(Problem(file, where, f"{key}.{k}", "unknown field" + did_you_mean(k, _FIELDS)))
+            changes.setdefault(var, {}).update(fields)
+        else:
+            problems.append(Problem(file, where, key, "give a table of fields or name one field, e.g. price_152mm_usd.lower"))
+    updates = {}
+    for var, change in changes.items():
+        try:
+            updates[var] = reelicit(specs[var], change, file=file, where=f"{where}: {var}")
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    new = priors.with_params({var: spec.params for var, spec in updates.items()})
+    return new, options
+
+
+def _data_updates(priors, options, payload) -> dict[str, np.ndarray]:
+    """The pm.Data values of a point: every prior parameter, and the as-of exposure."""
+    from estimator.model import EXPOSURE_AS_OF, ModelLayout, prior_data_name
+
+    out = {}
+    for var, spec in priors.all_specs().items():
+        for p, v in spec.params.items():
+            out[prior_data_name(var, p)] = np.asarray(v, dtype=float)
+    as_of = options.get(AS_OF, payload["as_of"])
+    layout = _worker_state(payload)["layout_for"](as_of)
+    out[EXPOSURE_AS_OF] = layout.exposure_as_of
+    return out
+
+
+# ---------------------------------------------------------------- workers
+
+_STATE: dict[str, dict] = {}
+
+
+def _worker_state(payload: dict) -> dict:
+    """Per-process cache: inputs loaded and the model compiled once per base payload."""
+    key = _canonical(payload)
+    if key in _STATE:
+        return _STATE[key]
+    from estimator.claims import load_claims
+    from estimator.model import ModelLayout, build_model
+    from estimator.priors import load_priors
+
+    priors = load_priors(payload["priors_path"])
+    claims = load_claims(payload["claims_path"], families=set(priors.families))
+    model = build_model(claims, priors, as_of=payload["as_of"], horizon=payload["horizon"])
+    horizon = payload["horizon"]
+
+    def layout_for(as_of):
+        return ModelLayout(claims, priors, as_of, horizon)
+
+    state = {"priors": priors, "claims": claims, "model": model, "layout_for": layout_for, "compiled": None}
+    _STATE.clear()  # one sweep per process at a time: free the previous compiled model
+    _STATE[key] = state
+    return state
+
+
+def _compiled(state):
+    if state["compiled"] is None:
+        import nutpie
+
+        # Keep pm.Data as shared variables so with_data() can swap them without recompiling.
+        # Store only what the sweep reads (headline quantities and the free parameters the
+        # importance weights need): a smaller expansion function compiles faster.
+        keep = [*QUANTITIES, *(rv.name for rv in state["model"].free_RVs)]
+        state["compiled"] = nutpie.compile_pymc_model(state["model"], freeze_model=False, var_names=keep)
+    return state["compiled"]
+
+
+def _exact_fit(payload, overrides, seed):
+    """Refit one point with the compiled model; return its posterior and sample stats."""
+    import nutpie
+
+    from estimator.inference import TARGET_ACCEPT
+
+    state = _worker_state(payload)
+    priors, options = apply_overrides(state["priors"], overrides, file=payload["source"], where="point")
+    compiled = _compiled(state).with_data(**_data_updates(priors, options, payload))
+    return nutpie.sample(
+        compiled,
+        draws=payload["draws"],
+        tune=payload["tune"],
+        chains=payload["chains"],
+        cores=1,
+        seed=seed,
+        progress_bar=False,
+        target_accept=TARGET_ACCEPT["nutpie"],
+        adaptation="low_rank",
+        save_warmup=False,
+    )
+
+
+def _summarise(posterior, weights=None) -> dict:
+    """Median, 5% and 95% of each quantity, and P(shells > 2 million); weighted if given."""
+    row = {}
+    for var in QUANTITIES:
+        x = np.asarray(posterior[var]).ravel()
+        q = np.quantile(x, [0.05, 0.5, 0.95]) if weights is None else weighted_quantiles(x, weights, [0.05, 0.5, 0.95])
+        row[f"{var}_q05"], row[f"{var}_median"], row[f"{var}_q95"] = (float(v) for v in q)
+    shells = np.asarray(posterior[N.SHELLS_152MM]).ravel() > N.SHELLS_THRESHOLD
+    row["p_shells_152mm_above_2m"] = float(shells.mean() if weights is None else np.sum(weights * shells))
+    return row
+
+
+def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs) -> np.ndarray:
+    """Quantiles of draws ``x`` under normalised weights ``w`` (inverse of the weighted ECDF)."""
+    order = np.argsort(x)
+    cw = np.cumsum(w[order])
+    cw /= cw[-1]
+    idx = np.searchsorted(cw, qs)
+    return x[order][np.minimum(idx, x.size - 1)]
+
+
+def run_point(payload: dict, overrides: dict, seed: int, mode: str, out_dir: str, reference: dict | None = None) -> dict:
+    """Run one point (exact, or approximate with an exact fallback) and write its result file."""
+    from estimator.inference import diagnose
+
+    t0 = time.perf_counter()
+    row = {"point_id": point_id(overrides), "seed": seed, "status": "ok", "error": ""}
+    try:
+        done = False
+        if mode == APPROX and reference is not None and AS_OF not in overrides:
+            khat, weights = _psis_weights(payload, overrides, reference)
+            row["khat"] = khat
+            if khat <= KHAT_MAX:
+                row.update(_summarise(reference["draws"], weights))
+                row.update({"method": "approx", "max_rhat": np.nan, "min_ess_bulk": np.nan, "divergences": 0, "diagnostics_ok": True})
+                done = True
+        if not done:
+            tree = _exact_fit(payload, overrides, seed)
+            post = tree["posterior"].to_dataset()
+            row.update(_summarise({v: post[v].values for v in QUANTITIES}))
+            d = diagnose(tree, ess_min=100 * payload["chains"])
+            row.update(
+                {
+                    "method": "exact" if mode == EXACT else ("exact (k-hat > 0.7)" if "khat" in row else "exact"),
+                    "max_rhat": d.max_rhat,
+                    "min_ess_bulk": d.min_ess_bulk,
+                    "divergences": d.divergences,
+                    "diagnostics_ok": d.ok,
+                }
+            )
+    except Exception as exc:  # a failed point is recorded, not fatal to the sweep
+        row.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
+    row["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    row["overrides"] = _canonical(overrides)
+    _write_atomic(Path(out_dir) / "points" / f"{row['point_id']}.json", row)
+    return row
+
+
+def _write_atomic(path: Path, row: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(row, default=float))
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- approximate mode
+
+
+def _reference(payload: dict, reference_draws: int, seed: int) -> dict:
+    """The reference posterior: an exact fit at the base settings with many draws."""
+    state = _worker_state(payload)
+    big = {**payload, "draws": reference_draws}
+    tree = _exact_fit(big, {}, seed)
+    post = tree["posterior"].to_dataset()
+    names = [v.name for v in state["model"].free_RVs]
+    full = _posterior_of_free_rvs(state, tree)
+    return {"draws": {v: post[v].values.ravel() for v in QUANTITIES}, "params": {n: full[n] for n in names}}
+
+
+def _posterior_of_free_rvs(state, tree):
+    post = tree["posterior"].to_dataset()
+    out = {}
+    for rv in state["model"].free_RVs:
+        if rv.name in post:
+            x = post[rv.name].values
+            out[rv.name] = x.reshape(-1, *x.shape[2:])
+    return out
+
+
+def _prior_logpdf(spec, x):
+    d = spec.preliz()
+    if spec.distribution == "Dirichlet":
+        return np.asarray([d.logpdf(row) for row in x])
+    return np.asarray(d.logpdf(x), dtype=float)
+
+
+def _psis_weights(payload, overrides, reference):
+    """PSIS-smoothed normalised weights for a point and their k-hat."""
+    from arviz_stats.base import array_stats
+
+    state = _worker_state(payload)
+    base_specs = state["priors"].all_specs()
+    new_priors, _ = apply_overrides(state["priors"], overrides, file=payload["source"], where="point")
+    new_specs = new_priors.all_specs()
+    log_ratio = np.zeros(next(iter(reference["draws"].values())).size)
+    for var, spec in new_specs.items():
+        if spec.params != base_specs[var].params:
+            x = reference["params"][var]
+            log_ratio += _prior_logpdf(spec, x) - _prior_logpdf(base_specs[var], x)
+    if not log_ratio.any():
+        return 0.0, np.full(log_ratio.size, 1.0 / log_ratio.size)
+    lw, khat = array_stats.psislw(log_ratio, r_eff=1.0, axis=-1)
+    w = np.exp(lw - lw.max())
+    return float(khat), w / w.sum()
+
+
+# ---------------------------------------------------------------- driver
+
+
+def run_sweep(
+    spec: SweepSpec | str | Path,
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    mode: str = EXACT,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run (or resume) a sweep; return the tidy table, also written to ``out``.
+
+    Parameters
+    ----------
+    spec : SweepSpec or path
+    out : path
+        Folder for ``points/``, ``sweep.csv``, ``sweep.parquet``, ``sweep.nc``.
+    workers : int, optional
+        Local worker processes (default 1: in this process). Ignored with ``scheduler``.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler, or a ``distributed.Client``.
+    mode : {"exact", "approx"}
+    """
+    from tqdm.auto import tqdm
+
+    if not isinstance(spec, SweepSpec):
+        spec = load_sweep(spec)
+    if mode not in (EXACT, APPROX):
+        raise ValueError(f"mode must be '{EXACT}' or '{APPROX}'")
+    out = Path(out)
+    (out / "points").mkdir(parents=True, exist_ok=True)
+    payload = spec.base_payload()
+    todo = []
+    rows = {}
+    for p in spec.points:
+        pid = point_id(p)
+        f = out / "points" / f"{pid}.json"
+        if f.exists():
+            rows[pid] = json.loads(f.read_text())
+        else:
+            todo.append(p)
+    reference = None
+    if mode == APPROX and todo:
+        reference = _reference(payload, spec.reference_draws, point_seed(spec.seed, {"reference": True}))
+    bar = tqdm(total=len(spec.points), initial=len(rows), desc="sweep points", unit="pt", disable=not progress)
+    failures = sum(r["status"] == "failed" for r in rows.values())
+
+    def record(row):
+        nonlocal failures
+        rows[row["point_id"]] = row
+        failures += row["status"] == "failed"
+        bar.set_postfix(failed=failures)
+        bar.update(1)
+
+    args = [(payload, p, point_seed(spec.seed, p), mode, str(out), reference) for p in todo]
+    if scheduler is not None:
+        from distributed import Client, as_completed
+
+        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+        futures = [client.submit(run_point, *a, pure=False) for a in args]
+        for fut in as_completed(futures):
+            record(fut.result())
+        if client is not scheduler:
+            client.close()
+    elif (workers or 1) > 1 and len(args) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed as done
+
+        # forkserver: workers start clean (no inherited threads from numba or BLAS).
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver")) as pool:
+            for fut in done([pool.submit(run_point, *a) for a in args]):
+                record(fut.result())
+    else:
+        for a in args:
+            record(run_point(*a))
+    bar.close()
+    table = _table(spec, rows)
+    table.to_csv(out / "sweep.csv", index=False)
+    try:
+        table.to_parquet(out / "sweep.parquet", index=False)
+    except ImportError:
+        pass
+    ds = sweep_table_to_dataset(table, spec)
+    ds.to_netcdf(out / "sweep.nc", engine="h5netcdf")
+    return table
+
+
+def _table(spec: SweepSpec, rows: dict) -> pd.DataFrame:
+    records = []
+    for i, p in enumerate(spec.points):
+        r = rows[point_id(p)]
+        rec = {"point": i, **{k: _label(v) for k, v in p.items()}}
+        rec.update({k: v for k, v in r.items() if k != "overrides"})
+        records.append(rec)
+    return pd.DataFrame.from_records(records)
+
+
+def sweep_table_to_dataset(table: pd.DataFrame, spec: SweepSpec):
+    """The sweep as an xarray Dataset: one dimension per swept setting (grids), else ``point``."""
+    import xarray as xr
+
+    value_cols = [c for c in table.columns if c.endswith(("_median", "_q05", "_q95")) or c in ("p_shells_152mm_above_2m", "max_rhat", "min_ess_bulk", "divergences", "wall_seconds", "khat")]
+    if spec.grid_keys:
+        idx = table.set_index(spec.grid_keys)[value_cols]
+        ds = xr.Dataset.from_dataframe(idx)
+    else:
+        ds = xr.Dataset.from_dataframe(table.set_index("point")[value_cols])
+    ds.attrs["sweep"] = spec.source
+    return ds
