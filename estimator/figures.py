@@ -509,8 +509,9 @@ def plot_containers_over_time(curves: pd.DataFrame, marks: pd.DataFrame, ax=None
     fam_handles = [Line2D([], [], ls="none", marker="s", ms=8, color=colors[f], label=f"{families[f]} claim") for f in dict.fromkeys(marks["family"])]
     leg = ax.legend(handles=scope_handles + fam_handles, loc="upper left", fontsize=8, frameon=False, title="Median, 50% and 90% bands; claims by source", title_fontsize=8)
     ax.add_artist(leg)
+    # A "between" claim is a vertical bar on the curve, so its legend glyph is one too.
     shape_handles = [
-        Line2D([], [], ls="none", marker=mk, ms=10 if mk in ("_", ARROW_UP) else 7, mew=2 if mk in ("_", ARROW_UP) else 1, color="#333333", mfc="white" if mk == CAPACITY_MARKER else "#333333", label=text)
+        Line2D([], [], ls="none", marker="|" if mk == "_" else mk, ms=10 if mk in ("_", ARROW_UP) else 7, mew=2 if mk in ("_", ARROW_UP) else 1, color="#333333", mfc="white" if mk == CAPACITY_MARKER else "#333333", label=text)
         for mk, text in QUALIFIER_LEGEND.items()
         if mk in set(marks["marker"])
     ]
@@ -916,12 +917,14 @@ def plot_family_biases(data: pd.DataFrame, ax=None):
             ax.plot([r["q25"], r["q75"]], [i - dy] * 2, color=col, lw=5 if source == POSTERIOR else 3.5, solid_capstyle="butt")
             ax.plot([r["q50"]], [i - dy], ls="none", marker="o", ms=7 if source == POSTERIOR else 5, color=col, mec="white")
             if source == POSTERIOR:
-                ax.annotate(f"{r['q50']:.2f}×", (r["q50"], i - dy), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=8, color=col)
+                ax.annotate(f"median {r['q50']:.2f}×", (r["q95"], i - dy), xytext=(5, 0), textcoords="offset points", ha="left", va="center", fontsize=8, color=col)
     counts = data.drop_duplicates("family").set_index("family")["n_claims"]
     ax.set_yticks(range(len(fams)), [f"{data.attrs['families'][f]}\n({counts[f]} claim{'s' if counts[f] != 1 else ''})" for f in fams], fontsize=9)
     ax.set_ylim(len(fams) - 0.2, -0.6)
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(ticker.FixedLocator([0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 2.5]))
+    # Room right of the widest interval for the median labels.
+    ax.set_xlim(data["q05"].min() * 0.95, data["q95"].max() * 1.3)
+    ax.xaxis.set_major_locator(ticker.FixedLocator([0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 2.5, 3, 4]))
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
     ax.xaxis.set_minor_locator(ticker.NullLocator())
     ax.axvline(1, color="#555555", lw=0.9, ls=":")
