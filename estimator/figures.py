@@ -35,6 +35,7 @@ deficiencies.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import warnings
 
 import matplotlib.pyplot as plt
@@ -186,9 +187,16 @@ def sample_prior(result, draws: int = PRIOR_DRAWS, seed: int = PRIOR_SEED) -> xr
         N.CARGO_MIX,
         N.FAMILY_BIAS,
     ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        idata = pm.sample_prior_predictive(draws=draws, model=model, var_names=names, random_seed=seed)
+    # PyMC logs which variables it samples; a figure command has no use for that line.
+    pymc_log = logging.getLogger("pymc")
+    level = pymc_log.level
+    pymc_log.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            idata = pm.sample_prior_predictive(draws=draws, model=model, var_names=names, random_seed=seed)
+    finally:
+        pymc_log.setLevel(level)
     return idata["prior"].to_dataset()
 
 
