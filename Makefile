@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= runs/default
 
-.PHONY: fit test test-fast bench lock clean
+.PHONY: fit test test-fast bench lock clean figures
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -36,3 +36,10 @@ lock:
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis
+
+# Figures of the default run: refits the default model (about a minute on two
+# cores) and redraws figures/ with its report.
+RUN ?= build/default-run
+figures: $(VENV)/.installed
+	$(VENV)/bin/estimator fit --out $(RUN) --quiet
+	$(VENV)/bin/estimator report $(RUN)/result.nc --out figures

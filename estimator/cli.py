@@ -141,7 +141,82 @@ def cmd_fit(args) -> int:
     return 0
 
 
+FIGURE_FORMATS = ("png", "svg", "pdf")
+FIGURE_DPI = 110  # small PNGs that stay sharp on screen
+REPORT_FILE = "report.md"
+# Without creation dates and version stamps, redrawing an unchanged run leaves figure files unchanged.
+_NO_TIMESTAMPS = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+
+
+def _load_for_drawing(args):
+    """Validate the result path and formats, then load the run (no refitting)."""
+    from estimator.inference import load_result
+
+    problems = []
+    path = Path(args.result)
+    if not path.is_file():
+        problems.append(_problem(str(path), "RESULT", "file not found (run `estimator fit` first)"))
+    formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
+    for f in formats:
+        if f not in FIGURE_FORMATS:
+            problems.append(_problem(args.format, "--format", f"unknown format '{f}'; one of {', '.join(FIGURE_FORMATS)}"))
+    if not formats:
+        problems.append(_problem(args.format, "--format", "name at least one format"))
+    if problems:
+        raise InputError(problems)
+    out = Path(args.out) if args.out else path.parent
+    _check_writable(out)
+    return load_result(path), out, formats
+
+
+def _write_figures(result, out: Path, formats, dpi: int) -> dict[str, Path]:
+    """Draw the standard figures and write each in every format; return name -> first file."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed, none opened
+    import matplotlib.pyplot as plt
+
+    from estimator.figures import standard_figures
+
+    written = {}
+    for name, (fig, _) in standard_figures(result).items():
+        for fmt in formats:
+            path = out / f"{name}.{fmt}"
+            # Explicit bbox: some imports switch the savefig default, and legends sit outside the axes.
+            fig.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=0.12, metadata=_NO_TIMESTAMPS.get(fmt))
+            written.setdefault(name, path)
+        plt.close(fig)
+    return written
+
+
+def cmd_figures(args) -> int:
+    result, out, formats = _load_for_drawing(args)
+    written = _write_figures(result, out, formats, args.dpi)
+    print(f"Wrote {len(written)} figures ({', '.join(formats)}) to {out}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from estimator.report import report_markdown
+
+    result, out, formats = _load_for_drawing(args)
+    written = _write_figures(result, out, formats, args.dpi)
+    # Link the PNG when there is one: every Markdown viewer shows it.
+    links = {name: path.with_suffix(".png").name if "png" in formats else path.name for name, path in written.items()}
+    (out / REPORT_FILE).write_text(report_markdown(result, links), encoding="utf-8")
+    print(f"Wrote {out / REPORT_FILE} and {len(written)} figures ({', '.join(formats)})")
+    return 0
+
+
+def _add_drawing_arguments(p) -> None:
+    p.add_argument("result", metavar="RESULT", help="a saved run (result.nc from `estimator fit`)")
+    p.add_argument("--out", default=None, help="output folder (default: the folder holding RESULT)")
+    p.add_argument("--format", default="png", help=f"comma-separated figure formats from {', '.join(FIGURE_FORMATS)} (default png)")
+    p.add_argument("--dpi", type=int, default=FIGURE_DPI, help=f"resolution of raster figures (default {FIGURE_DPI})")
+
+
 def build_parser() -> argparse.ArgumentParser:
+
     from estimator.inference import DEFAULT_SAMPLER, SAMPLERS
 
     parser = argparse.ArgumentParser(prog="estimator", description="Reconcile conflicting public estimates with Bayesian inference.")
@@ -159,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--strict", action="store_true", help="exit 3 when a diagnostic misses its threshold")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=cmd_fit)
+    g = sub.add_parser("figures", help="draw the standard figures of a saved run (no refitting)")
+    _add_drawing_arguments(g)
+    g.set_defaults(func=cmd_figures)
+    r = sub.add_parser("report", help="write a Markdown report of a saved run, with its figures")
+    _add_drawing_arguments(r)
+    r.set_defaults(func=cmd_report)
     return parser
 
 

@@ -71,6 +71,8 @@ CLAIM_LOG_MEAN = "claim_log_mean"
 CLAIM_LOG_SD = "claim_log_sd"
 CLAIMS = "claims"  # the observed node: one log-likelihood term per claim
 CONTAINERS_AS_REPORTED = "containers_as_reported"  # containers x family bias, per family
+CONTAINERS_CUMULATIVE = "containers_cumulative"  # cumulative containers at each month edge
+MONTH_EDGE = "month_edge"  # dimension of CONTAINERS_CUMULATIVE: first day of each month, and the end
 
 # Headline quantities as of the as-of date, in the order the summary prints them.
 HEADLINE = (

@@ -32,6 +32,18 @@ def tiny_result_path(tiny_result, tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def small_run_path(tiny_result_path):
+    """The tiny run's file, as the figure and report commands take it."""
+    return tiny_result_path
+
+
+@pytest.fixture(scope="session")
+def small_run(small_run_path):
+    """The tiny run as loaded back from its file, as the figure commands see it."""
+    return estimator.load_result(small_run_path)
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield
