@@ -17,7 +17,7 @@ fit: $(VENV)/.installed
 	$(VENV)/bin/estimator fit --out $(OUT)
 
 test: $(VENV)/.installed
-	$(PY) -m pytest
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest
 
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest -m "not slow"

@@ -10,7 +10,16 @@ shipped to Russia. Typical use::
 See :mod:`estimator.model` for the equations.
 """
 
-from estimator.claims import load_claims
+import os
+
+# One BLAS thread, set before numpy loads BLAS: with more threads, OpenBLAS rounds
+# differently, and sampling amplifies the last bit into different draws, so the same
+# seed would give different results in this process, a worker process or a Dask worker
+# (Dask sets one thread). The model's arrays are tiny: one thread costs nothing.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from estimator.claims import load_claims  # noqa: E402
 from estimator.errors import InputError, Problem
 from estimator.inference import FitResult, fit, load_result
 from estimator.model import build_model

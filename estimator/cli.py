@@ -208,6 +208,33 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from estimator.figures import plot_sweep
+    from estimator.sweeps import load_sweep, run_sweep
+
+    spec = load_sweep(args.file)
+    out = Path(args.out)
+    _check_writable(out)
+    table = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler, mode=args.mode, progress=not args.quiet)
+    for quantity in (N.SHELLS_152MM, N.VALUE_USD):
+        fig, _ = plot_sweep(table, quantity, spec.grid_keys)
+        fig.savefig(out / f"sweep_{quantity}.png", dpi=FIGURE_DPI, bbox_inches="tight")
+        plt.close(fig)
+    failed = int((table["status"] != "ok").sum())
+    missed = int((~table["diagnostics_ok"].astype(bool)).sum())
+    cols = [c for c in (*(spec.grid_keys or []), "shells_152mm_median", "value_usd_median", "method", "diagnostics_ok") if c in table]
+    print(table[cols].to_string(index=False))
+    print(f"{len(table)} points: {failed} failed, {missed} missed a diagnostic threshold. Wrote {out}/sweep.csv, sweep.parquet, sweep.nc and figures.")
+    if "method" in table:
+        print("Methods: " + ", ".join(f"{m} {c}" for m, c in table["method"].value_counts().items()))
+    return 0
+
+
 def _add_drawing_arguments(p) -> None:
     p.add_argument("result", metavar="RESULT", help="a saved run (result.nc from `estimator fit`)")
     p.add_argument("--out", default=None, help="output folder (default: the folder holding RESULT)")
@@ -240,13 +267,21 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="write a Markdown report of a saved run, with its figures")
     _add_drawing_arguments(r)
     r.set_defaults(func=cmd_report)
+    s = sub.add_parser("sweep", help="refit the model at many prior settings (a grid or a list), resumably")
+    s.add_argument("file", metavar="FILE", help="sweep file (TOML; see sweeps/prices-and-fill.toml)")
+    s.add_argument("--out", default="sweep-run", help="output folder (default ./sweep-run); rerunning resumes")
+    s.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    s.add_argument("--scheduler", default=None, help="address of a Dask distributed scheduler (instead of local workers)")
+    s.add_argument("--mode", choices=("exact", "approx"), default="exact", help="exact refits, or PSIS reweighting of one reference fit")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_sweep)
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in ("draws", "tune", "chains"):
+    for name in ("draws", "tune", "chains", "workers"):
         if getattr(args, name, 1) < 1:
             parser.error(f"--{name} must be at least 1")
     try:

@@ -329,7 +329,10 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, 
         per_container_152 = mix[0] * k152
         per_container_122 = mix[1] * k122
         exposure_as_of = pm.Data(EXPOSURE_AS_OF, layout.exposure_as_of, dims=N.MONTH)
-        containers = pm.Deterministic(N.CONTAINERS, pt.dot(exposure_as_of, rate))
+        # Sums of products rather than pt.dot: BLAS rounds differently with its thread
+        # count, and sampling amplifies that last bit into different draws; these
+        # arrays are tiny, so plain sums cost nothing and make results reproducible.
+        containers = pm.Deterministic(N.CONTAINERS, (exposure_as_of * rate).sum())
         shells = pm.Deterministic(N.SHELLS_152MM, containers * per_container_152)
         rounds = pm.Deterministic(N.ROUNDS_122MM, containers * per_container_122)
         pm.Deterministic(N.ARTILLERY_ROUNDS, shells + rounds)
@@ -338,10 +341,10 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, 
         vmis = pm.Deterministic(N.VALUE_MISSILES_USD, missiles * p_missile)
         pm.Deterministic(N.VALUE_USD, v152 + v122 + vmis)
         pm.Deterministic(N.CONTAINERS_AS_REPORTED, containers * bias, dims=N.FAMILY)
-        pm.Deterministic("containers_cumulative", pt.dot(layout.exposure_edges, rate), dims="month_edge")
+        pm.Deterministic("containers_cumulative", (layout.exposure_edges * rate).sum(axis=-1), dims="month_edge")
 
         # Each claim's expected log figure and noise.
-        containers_claim = pt.dot(layout.exposure_claims, rate)
+        containers_claim = (layout.exposure_claims * rate).sum(axis=-1)
         zero = pt.zeros(())
         per_container = pt.stack(
             [

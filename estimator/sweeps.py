@@ -192,14 +192,17 @@ def load_sweep(path: str | Path) -> SweepSpec:
             problems.append(Problem(name, "[[points]]", "-", "must be a non-empty list of tables"))
         else:
             points = [dict(p) for p in listed]
-    if problems:
+    if not points:
         raise InputError(problems)
 
     spec = SweepSpec(name, rel(base.get("claims")), rel(base.get("priors")), as_of, settings["seed"], settings["draws"],
                      settings["tune"], settings["chains"], settings["reference_draws"], points, grid_keys, text)
     # Validate every override against the base priors now, before any sampling.
-    priors = load_priors(spec.priors_path)
-    load_claims(spec.claims_path, families=set(priors.families))
+    try:
+        priors = load_priors(spec.priors_path)
+        load_claims(spec.claims_path, families=set(priors.families))
+    except InputError as exc:
+        raise InputError([*problems, *exc.problems]) from None
     for i, point in enumerate(points):
         where = f"[grid] point {i + 1}" if grid_keys else f"[[points]] {i + 1}"
         try:
@@ -287,7 +290,9 @@ _STATE: dict[str, dict] = {}
 
 def _worker_state(payload: dict) -> dict:
     """Per-process cache: inputs loaded and the model compiled once per base payload."""
-    key = _canonical(payload)
+    # Keyed on what defines the model, not on sampler settings, so the reference fit
+    # (more draws) and the points share one compiled model.
+    key = _canonical({k: payload[k] for k in ("claims_path", "priors_path", "as_of", "horizon")})
     if key in _STATE:
         return _STATE[key]
     from estimator.claims import load_claims
@@ -329,6 +334,12 @@ def _exact_fit(payload, overrides, seed):
     state = _worker_state(payload)
     priors, options = apply_overrides(state["priors"], overrides, file=payload["source"], where="point")
     compiled = _compiled(state).with_data(**_data_updates(priors, options, payload))
+    return _sample(nutpie, compiled, payload, seed)
+
+
+def _sample(nutpie, compiled, payload, seed):
+    from estimator.inference import TARGET_ACCEPT
+
     return nutpie.sample(
         compiled,
         draws=payload["draws"],
@@ -454,7 +465,9 @@ def _psis_weights(payload, overrides, reference):
             log_ratio += _prior_logpdf(spec, x) - _prior_logpdf(base_specs[var], x)
     if not log_ratio.any():
         return 0.0, np.full(log_ratio.size, 1.0 / log_ratio.size)
-    lw, khat = array_stats.psislw(log_ratio, r_eff=1.0, axis=-1)
+    # ArviZ's psislw takes log-likelihood-like values and negates them (PSIS-LOO
+    # convention), so the log importance ratios go in with their sign flipped.
+    lw, khat = array_stats.psislw(-log_ratio, r_eff=1.0, axis=-1)
     w = np.exp(lw - lw.max())
     return float(khat), w / w.sum()
 
@@ -493,6 +506,15 @@ def run_sweep(
     out = Path(out)
     (out / "points").mkdir(parents=True, exist_ok=True)
     payload = spec.base_payload()
+    # Point files are only reusable by the same sweep: refuse a folder holding another one.
+    manifest = {"base": payload, "seed": spec.seed, "mode": mode, "reference_draws": spec.reference_draws}
+    mpath = out / "sweep-manifest.json"
+    if mpath.exists() and json.loads(mpath.read_text()) != json.loads(_canonical(manifest)):
+        raise InputError([Problem(str(out), "--out", "-", "holds the results of a different sweep (base settings, seed or mode differ); choose another folder")])
+    mpath.write_text(_canonical(manifest))
+    # A worker killed while writing leaves only its hidden temporary file: discard it.
+    for stale in (out / "points").glob(".*.tmp"):
+        stale.unlink()
     todo = []
     rows = {}
     for p in spec.points:

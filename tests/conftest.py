@@ -1,12 +1,12 @@
 """Shared fixtures: the default inputs, and one tiny fit reused by several tests."""
 
+# estimator first: it fixes BLAS to one thread before numpy loads it (see estimator/__init__.py).
+import estimator  # isort: skip
+
 import matplotlib
-
-matplotlib.use("Agg")
-
 import pytest
 
-import estimator
+matplotlib.use("Agg")
 
 
 @pytest.fixture(scope="session")
