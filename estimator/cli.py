@@ -242,6 +242,60 @@ def _add_drawing_arguments(p) -> None:
     p.add_argument("--dpi", type=int, default=FIGURE_DPI, help=f"resolution of raster figures (default {FIGURE_DPI})")
 
 
+def cmd_sensitivity(args) -> int:
+    """Print the sensitivity tables; write them as CSV and the two figures as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from estimator import sensitivity as S
+    from estimator.inference import load_result
+    from estimator.sensitivity_plots import plot_influence_tornado, plot_variance_shares
+
+    path = Path(args.result)
+    if not path.is_file():
+        raise InputError([_problem(str(path), "RESULT", "file not found (give the result.nc that 'estimator fit' wrote)")])
+    out = Path(args.out)
+    _check_writable(out)
+    result = load_result(path)
+    method = "auto" if args.refit else S.PSIS
+    source = f"Source: estimator sensitivity, run {result.manifest.get('input_hash')} ({path.name})"
+
+    psense = S.sensitivity_table(result)
+    influence = S.influence_table(result, method=method)
+    recon = S.reconciliation_table(result, method=method)
+    shares = S.value_variance_shares(result)
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 110, "display.float_format", "{:,.3g}".format):
+        print("Power-scaling sensitivity (>= 0.05 flags a component):")
+        print(psense[["prior", "likelihood", "in_words"]].to_string())
+        print("\nInfluence: shift of each median when a claim or family is left out (%):")
+        wide = influence.pivot_table(index=["level", "left_out"], columns="quantity", values="shift_median_pct", sort=False)
+        meta = influence.drop_duplicates(["level", "left_out"]).set_index(["level", "left_out"])[["method", "khat", "reliable"]]
+        print(wide.join(meta).to_string())
+        print(f"\nReconciliation of {N.LABELS[N.SHELLS_152MM]}:")
+        print(recon.drop(columns="claims").to_string())
+        print(recon.attrs["conflict"])
+        print("\nShare of the posterior variance of value:")
+        print(shares.to_string())
+    if not args.refit and not influence["reliable"].all():
+        print("\nSome PSIS rows have k-hat above the threshold (reliable = False); rerun with --refit for exact refits.")
+
+    psense.to_csv(out / "sensitivity_psense.csv")
+    influence.to_csv(out / "sensitivity_influence.csv", index=False)
+    recon.to_csv(out / "sensitivity_reconciliation.csv")
+    shares.to_csv(out / "sensitivity_variance_shares.csv")
+    for name, (fig, _) in {
+        "sensitivity_tornado.png": plot_influence_tornado(influence, source=source),
+        "sensitivity_variance_shares.png": plot_variance_shares(shares, source=source),
+    }.items():
+        fig.savefig(out / name, dpi=150)
+        plt.close(fig)
+    print(f"Wrote sensitivity_*.csv, sensitivity_tornado.png and sensitivity_variance_shares.png to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
 
     from estimator.inference import DEFAULT_SAMPLER, SAMPLERS
@@ -275,6 +329,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", choices=("exact", "approx"), default="exact", help="exact refits, or PSIS reweighting of one reference fit")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_sweep)
+    v = sub.add_parser("sensitivity", help="prior/likelihood sensitivity, claim influence, reconciliation and variance shares of a run")
+    v.add_argument("result", help="result.nc written by 'estimator fit'")
+    v.add_argument("--out", default="estimator-sensitivity", help="output folder (default ./estimator-sensitivity)")
+    v.add_argument(
+        "--refit",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="refit exactly where PSIS k-hat is too high (default); --no-refit reweights only and flags those rows",
+    )
+    v.set_defaults(func=cmd_sensitivity)
     return parser
 
 

@@ -1,0 +1,590 @@
+r"""What the answer hinges on: prior and likelihood sensitivity, claim influence, reconciliation, variance shares.
+
+Power-scaling sensitivity (Kallioinen et al. 2024)
+    The prior or the likelihood is raised to a power :math:`\alpha` near 1,
+    :math:`p_\alpha(\theta \mid y) \propto p(\theta)^\alpha p(y \mid \theta)` (or
+    :math:`p(\theta) p(y \mid \theta)^\alpha`), by importance-reweighting the
+    existing draws; the sensitivity of a quantity is the rate at which its
+    posterior moves (cumulative Jensen-Shannon distance per unit of
+    :math:`\log_2 \alpha`). ArviZ's :func:`arviz_stats.psense_summary` flags a
+    value of 0.05 or more. Only the elicited priors are scaled, not the
+    standard-normal innovations of the container-rate walk: those are a
+    reparametrisation device, and scaling them would report a "prior" nobody
+    elicited.
+
+Influence of a claim or a source family
+    Leaving out the claims :math:`S` turns the posterior into
+    :math:`p_{-S}(\theta) \propto p(\theta \mid y) / \prod_{i \in S} p(y_i \mid \theta)`.
+    Each posterior draw gets the importance ratio
+    :math:`r_s = \exp(-\sum_{i \in S} \ell_{is})` from the pointwise
+    log-likelihood :math:`\ell_{is}`; the ratios are Pareto-smoothed (PSIS,
+    Vehtari et al. 2024) and the left-out posterior's median and 5%/95%
+    quantiles are the weighted quantiles of the draws. PSIS is trusted while
+    the Pareto shape estimate :math:`\hat k` is at most
+    :math:`\min(1 - 1/\log_{10} S, 0.7)` for :math:`S` draws (0.7 from about
+    2,200 draws up; ArviZ's rule); above it the model is refitted without
+    :math:`S` (an exact refit). When the left-out log-likelihood is constant
+    over the draws (spread at most :data:`FLAT_TOL`), the weights are uniform and
+    nothing moves; :math:`\hat k` is then undefined and reported as NaN.
+
+Reconciliation
+    Shells implied by the count x capacity chain alone (container counts and
+    capacity conversions), by the direct estimates alone (counts of 152mm
+    shells or of all artillery rounds), and by both, each obtained by leaving
+    the other claims out as above. Their conflict is the overlap coefficient of
+    the two one-source posteriors, :math:`\mathrm{OVL} = \int \min(f_1, f_2)`
+    (1: identical, 0: disjoint), estimated by weighted Gaussian kernel
+    densities of :math:`\log_{10}` shells (the overlap is unchanged by a
+    monotone transformation, and the log scale suits the kernel).
+
+Variance shares of value
+    The first-order index of a group of factors :math:`X_g` is
+    :math:`S_g = \operatorname{Var}(E[V \mid X_g]) / \operatorname{Var}(V)` over
+    the posterior. :math:`E[V \mid X_g]` is estimated by least squares of
+    :math:`V` on a full quadratic polynomial in the standardised members of
+    :math:`X_g`, and :math:`S_g` is the adjusted :math:`R^2`. Because
+    :math:`V = C (s_{152} k_{152} p_{152} + s_{122} k_{122} p_{122}) + N p_N` is
+    linear in each group when the groups are independent, the quadratic basis
+    captures the conditional mean then; otherwise a fit on a restricted basis
+    explains at most the variance of the true conditional mean, so the estimate
+    is a lower bound up to sampling noise. With independent factors the indices
+    sum to at most 1 and the remainder is the share of interactions. The
+    posterior makes factors dependent (claims on shells tie the container count
+    to the load per container), and then indices may overlap and their sum can
+    exceed 1: a share is "what knowing this factor alone would explain", not
+    an exclusive slice.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import itertools
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from estimator import claims as C
+from estimator import names as N
+
+__all__ = [
+    "INFLUENCE_QUANTITIES",
+    "PSIS",
+    "REFIT",
+    "FLAT",
+    "METHODS",
+    "RefitSettings",
+    "LeftOut",
+    "khat_threshold",
+    "weighted_quantile",
+    "leave_out",
+    "sensitivity_table",
+    "influence_table",
+    "reconciliation_table",
+    "overlap_coefficient",
+    "conflict_in_words",
+    "first_order_indices",
+    "VALUE_FACTORS",
+    "value_variance_shares",
+]
+
+# Headline quantities whose movement the influence analysis reports.
+INFLUENCE_QUANTITIES = (N.SHELLS_152MM, N.CONTAINERS, N.VALUE_USD)
+QUANTILES = (0.05, 0.5, 0.95)
+SAMPLE_DIMS = ("chain", "draw")
+
+PSIS, REFIT, FLAT = "psis", "refit", "flat likelihood"
+# "auto": PSIS where k-hat allows, refit elsewhere; "psis": never refit (rows
+# above the k-hat threshold are flagged unreliable); "refit": always refit.
+METHODS = ("auto", PSIS, REFIT)
+# Spread of the left-out log-likelihood below which all weights are equal to
+# within a relative 1e-8: reweighting cannot move any quantile.
+FLAT_TOL = 1e-8
+PSENSE_THRESHOLD = 0.05
+
+# Groups of factors of the value of deliveries: label -> (variable, cargo type or None).
+VALUE_FACTORS = {
+    "container count": ((N.CONTAINERS, None),),
+    "per-container capacity": ((N.SHELLS_PER_CONTAINER_152MM, None), (N.ROUNDS_PER_CONTAINER_122MM, None)),
+    # Two shares determine the third (they sum to one).
+    "cargo mix": ((N.CARGO_MIX, N.CARGO_TYPES[0]), (N.CARGO_MIX, N.CARGO_TYPES[1])),
+    "unit price": ((N.PRICE_152MM_USD, None), (N.PRICE_122MM_USD, None), (N.PRICE_MISSILE_USD, None)),
+    "missiles delivered": ((N.MISSILES_DELIVERED, None),),
+}
+REMAINDER = "no single factor (interactions, dependence)"
+
+CHAIN, DIRECT, BOTH, FULL = "count x capacity chain", "direct estimates", "chain and direct together", "full ledger"
+
+
+def khat_threshold(n_draws: int) -> float:
+    r"""Largest Pareto :math:`\hat k` at which PSIS is trusted: :math:`\min(1 - 1/\log_{10} S, 0.7)`."""
+    return float(min(1.0 - 1.0 / np.log10(n_draws), 0.7))
+
+
+def weighted_quantile(x, weights, q) -> np.ndarray:
+    r"""Quantiles of draws ``x`` with normalised importance ``weights``.
+
+    The weighted empirical CDF is interpolated linearly between the midpoints
+    of each draw's weight, :math:`F_j = \sum_{i<j} w_{(i)} + w_{(j)}/2` over the
+    sorted draws; with equal weights this is Hazen's plotting-position
+    quantile, so a reweighting that changes nothing shifts nothing.
+    """
+    x = np.asarray(x, dtype=float).ravel()
+    w = np.asarray(weights, dtype=float).ravel()
+    order = np.argsort(x)
+    xs, ws = x[order], w[order] / w.sum()
+    cdf = np.cumsum(ws) - ws / 2
+    return np.interp(np.asarray(q, dtype=float), cdf, xs)
+
+
+@dataclass(frozen=True)
+class RefitSettings:
+    """Sampler settings of an exact refit (PyMC's NUTS; ``seed=None``: the run's own seed)."""
+
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 2
+    seed: int | None = None
+
+
+@dataclass
+class LeftOut:
+    """The posterior with some claims left out, as draws and weights.
+
+    Attributes
+    ----------
+    claims : tuple of str
+        Claims left out.
+    method : str
+        :data:`PSIS`, :data:`REFIT` or :data:`FLAT`.
+    khat : float
+        Pareto shape estimate of the importance ratios (NaN when flat).
+    threshold : float
+        Largest trusted :math:`\\hat k` for the run's number of draws.
+    draws : dict of str -> ndarray
+        Draws of each requested quantity (refit draws after a refit).
+    weights : ndarray
+        Normalised weight of each draw (uniform after a refit).
+    """
+
+    claims: tuple
+    method: str
+    khat: float
+    threshold: float
+    draws: dict
+    weights: np.ndarray
+
+    @property
+    def reliable(self) -> bool:
+        """False when PSIS was used although :math:`\\hat k` exceeds its threshold."""
+        return self.method != PSIS or self.khat <= self.threshold
+
+    def quantiles(self, var: str, q=QUANTILES) -> np.ndarray:
+        """Weighted quantiles of ``var`` under the left-out posterior."""
+        return weighted_quantile(self.draws[var], self.weights, q)
+
+
+def _flat_draws(result, var) -> np.ndarray:
+    return result.posterior[var].transpose(*SAMPLE_DIMS).values.ravel()
+
+
+def _log_lik(result):
+    return result.tree["log_likelihood"][N.CLAIMS]
+
+
+def _r_eff(result) -> float:
+    """Relative efficiency of the draws: mean ESS of the sampled parameters over the draw count."""
+    import arviz_stats  # noqa: F401  (registers the .azstats accessor used here and by leave_out)
+
+    post = result.posterior
+    free = [v for v in result.tree["log_prior"].to_dataset().data_vars if v in post]
+    ess = post[free].azstats.ess(method="mean")
+    n = post.sizes["chain"] * post.sizes["draw"]
+    return float(np.mean(np.hstack([ess[v].values.ravel() for v in ess.data_vars])) / n)
+
+
+def _claims_subset(claims: pd.DataFrame, keep: list[str]) -> pd.DataFrame:
+    """Rows ``keep`` of a ledger, with the ledger text cut to the same rows."""
+    out = claims.loc[keep].copy()
+    text = claims.attrs.get("text", "")
+    if text:
+        rows = list(csv.reader(io.StringIO(text)))
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(rows[0])
+        id_col = rows[0].index("id")
+        writer.writerows(r for r in rows[1:] if r and r[id_col] in set(keep))
+        text = buf.getvalue()
+    out.attrs = {
+        **claims.attrs,
+        "text": text,
+        "source": f"{claims.attrs.get('source', '<claims>')} ({len(keep)} of {len(claims)} claims)",
+    }
+    return out
+
+
+def _priors_subset(priors, families_kept):
+    """A copy of the priors without the families that no longer have a claim."""
+    new = copy.deepcopy(priors)
+    for fam in list(new.families):
+        if fam not in families_kept:
+            del new.families[fam]
+            del new.family_priors[fam]
+    return new
+
+
+def _refit(result, keep: list[str], quantities, settings: RefitSettings) -> dict:
+    from estimator.inference import fit
+
+    claims = _claims_subset(result.claims, keep)
+    priors = _priors_subset(result.priors, set(claims["source_family"]))
+    seed = settings.seed if settings.seed is not None else int(result.manifest.get("seed", 0))
+    refit = fit(
+        claims,
+        priors,
+        as_of=result.manifest.get("as_of", "2024-02-23"),
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        seed=seed,
+        sampler="pymc",
+        progress=False,
+    )
+    return {v: _flat_draws(refit, v) for v in quantities}
+
+
+def leave_out(result, claim_ids, *, quantities=INFLUENCE_QUANTITIES, method="auto", refit=RefitSettings(), r_eff=None) -> LeftOut:
+    """The posterior without some claims: PSIS where :math:`\\hat k` allows, else an exact refit.
+
+    Parameters
+    ----------
+    result : FitResult
+        A fitted run with a ``log_likelihood`` group (one term per claim).
+    claim_ids : iterable of str
+        Claims to leave out (at least one; not all).
+    quantities : sequence of str
+        Posterior variables whose draws to keep.
+    method : {"auto", "psis", "refit"}
+        "auto" refits only when :math:`\\hat k` exceeds :func:`khat_threshold`.
+    refit : RefitSettings
+        Sampler settings of an exact refit.
+    r_eff : float, optional
+        Relative efficiency of the draws (computed when not given).
+
+    Returns
+    -------
+    LeftOut
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method '{method}'; one of {', '.join(METHODS)}")
+    ids = tuple(str(c) for c in claim_ids)
+    all_ids = [str(c) for c in result.claims.index]
+    unknown = [c for c in ids if c not in all_ids]
+    if unknown:
+        raise KeyError(f"no claim named {', '.join(unknown)} in this run")
+    keep = [c for c in all_ids if c not in ids]
+    if not ids or not keep:
+        raise ValueError("leave out at least one claim and keep at least one")
+
+    ll = _log_lik(result).sel({N.CLAIM: list(ids)}).sum(N.CLAIM).transpose(*SAMPLE_DIMS)
+    n = ll.size
+    threshold = khat_threshold(n)
+    if np.ptp(ll.values) <= FLAT_TOL:
+        return LeftOut(ids, FLAT, np.nan, threshold, {v: _flat_draws(result, v) for v in quantities}, np.full(n, 1.0 / n))
+    # psislw takes the log-likelihood and smooths the leave-out ratios exp(-ll).
+    log_w, khat = ll.azstats.psislw(r_eff=_r_eff(result) if r_eff is None else r_eff, dim=list(SAMPLE_DIMS))
+    khat = float(khat)
+    if method == REFIT or (method == "auto" and not khat <= threshold):
+        draws = _refit(result, keep, quantities, refit)
+        m = len(next(iter(draws.values())))
+        return LeftOut(ids, REFIT, khat, threshold, draws, np.full(m, 1.0 / m))
+    w = np.exp(log_w.transpose(*SAMPLE_DIMS).values.ravel())
+    return LeftOut(ids, PSIS, khat, threshold, {v: _flat_draws(result, v) for v in quantities}, w / w.sum())
+
+
+def sensitivity_table(result, var_names=None, threshold: float = PSENSE_THRESHOLD) -> pd.DataFrame:
+    """Power-scaling prior and likelihood sensitivity, with ArviZ's diagnosis in plain words.
+
+    Parameters
+    ----------
+    result : FitResult
+        Needs the ``log_prior`` and ``log_likelihood`` groups.
+    var_names : list of str, optional
+        Posterior variables (default: every elicited parameter and every
+        headline quantity).
+    threshold : float
+        Sensitivity at or above which ArviZ flags a component (0.05).
+
+    Returns
+    -------
+    DataFrame
+        Index: variable (vector entries as ``name[coord]``); columns ``prior``,
+        ``likelihood`` (sensitivities), ``diagnosis`` (ArviZ's words) and
+        ``in_words``.
+    """
+    from arviz_stats import psense_summary
+
+    specs = list(result.priors.all_specs())
+    if var_names is None:
+        var_names = [*specs, *(v for v in N.HEADLINE if v not in specs)]
+    # psense_summary logs a generic pointer whenever it flags anything; the
+    # in_words column says what each flag means here.
+    log = logging.getLogger("arviz_stats.psense")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        df = psense_summary(result.tree, var_names=list(var_names), threshold=threshold, prior_var_names=specs, round_to=4)
+    finally:
+        log.setLevel(level)
+    df = df.rename(columns=str)
+    df["in_words"] = [_psense_words(p, lk, threshold) for p, lk in zip(df["prior"], df["likelihood"])]
+    df.index.name = "variable"
+    return df
+
+
+def _psense_words(prior: float, likelihood: float, threshold: float) -> str:
+    if prior >= threshold and likelihood >= threshold:
+        return "prior and claims both move it and pull apart (possible prior-data conflict): check they describe the same thing"
+    if prior >= threshold:
+        return "the claims say little about it: the answer mostly restates the prior"
+    if likelihood >= threshold:
+        return "driven by the claims; the prior matters little"
+    return "barely moves when either the prior or the claims are scaled"
+
+
+def _influence_rows(result, label, level, lo: LeftOut, base: dict) -> list[dict]:
+    rows = []
+    for var in base:
+        q05, med, q95 = lo.quantiles(var)
+        b05, bmed, b95 = base[var]
+        rows.append(
+            {
+                "left_out": label,
+                "level": level,
+                "n_claims": len(lo.claims),
+                "quantity": var,
+                "median": med,
+                "q05": q05,
+                "q95": q95,
+                "shift_median": med - bmed,
+                "shift_median_pct": 100.0 * (med - bmed) / bmed,
+                "shift_q05": q05 - b05,
+                "shift_q95": q95 - b95,
+                "method": lo.method,
+                "khat": lo.khat,
+                "khat_threshold": lo.threshold,
+                "reliable": lo.reliable,
+            }
+        )
+    return rows
+
+
+def influence_table(result, *, quantities=INFLUENCE_QUANTITIES, method="auto", refit=RefitSettings(), families=True) -> pd.DataFrame:
+    """How median and 90% interval move when each claim, and each source family, is left out.
+
+    Parameters
+    ----------
+    result : FitResult
+    quantities : sequence of str
+        Headline quantities (default: 152mm shells, containers, value).
+    method : {"auto", "psis", "refit"}
+        See :func:`leave_out`.
+    refit : RefitSettings
+        Sampler settings of exact refits.
+    families : bool
+        Also leave out every claim of each source family at once.
+
+    Returns
+    -------
+    DataFrame
+        One row per left-out claim or family and quantity: ``left_out``,
+        ``level`` ("claim" or "family"), ``n_claims``, ``quantity``,
+        ``median``, ``q05``, ``q95`` without it, their shifts from the full
+        posterior (``shift_median``, ``shift_median_pct``, ``shift_q05``,
+        ``shift_q95``), ``method`` used, ``khat``, ``khat_threshold`` and
+        ``reliable`` (False only for PSIS above the threshold).
+
+    Notes
+    -----
+    A refit carries its own Monte Carlo error: with the default
+    :class:`RefitSettings` (2 chains x 1,000 draws) the standard error of a
+    median is about 1% of it on the default run, so refit shifts within about
+    2% are noise. PSIS rows reuse the run's draws and share their error.
+    """
+    n = _log_lik(result).sizes["chain"] * _log_lik(result).sizes["draw"]
+    uniform = np.full(n, 1.0 / n)
+    # The baseline uses the same quantile rule as the left-out posteriors, so
+    # an ignored claim shifts nothing by construction of the estimator.
+    base = {v: weighted_quantile(_flat_draws(result, v), uniform, QUANTILES) for v in quantities}
+    r_eff = _r_eff(result)
+    targets = [(str(c), "claim", [str(c)]) for c in result.claims.index]
+    if families:
+        fam = result.claims["source_family"]
+        targets += [(f, "family", [str(c) for c in fam.index[fam == f]]) for f in dict.fromkeys(fam)]
+    done: dict[frozenset, LeftOut] = {}
+    rows = []
+    for label, level, ids in targets:
+        key = frozenset(ids)
+        if key not in done:
+            done[key] = leave_out(result, ids, quantities=quantities, method=method, refit=refit, r_eff=r_eff)
+        rows += _influence_rows(result, label, level, done[key], base)
+    return pd.DataFrame(rows)
+
+
+def _evidence_sets(claims: pd.DataFrame) -> dict[str, list[str]]:
+    is_count = claims["kind"] == C.COUNT
+    chain = claims.index[(is_count & (claims["quantity"] == C.CONTAINERS)) | (claims["kind"] == C.CAPACITY)]
+    direct = claims.index[is_count & claims["quantity"].isin([C.SHELLS_152MM, C.ARTILLERY_ROUNDS])]
+    return {CHAIN: list(chain), DIRECT: list(direct), BOTH: [*chain, *direct]}
+
+
+def overlap_coefficient(x1, w1, x2, w2, grid_size: int = 512) -> float:
+    r"""Overlap :math:`\int \min(f_1, f_2)` of two weighted samples' densities.
+
+    Densities are weighted Gaussian kernel estimates (Scott's bandwidth on the
+    effective sample size), integrated by the trapezoid rule on a common grid
+    extending three bandwidths past the pooled range. Pass positive quantities
+    on a log scale.
+    """
+    from scipy.stats import gaussian_kde
+
+    k1 = gaussian_kde(np.asarray(x1, float), weights=w1)
+    k2 = gaussian_kde(np.asarray(x2, float), weights=w2)
+    pad = 3 * max(np.sqrt(k1.covariance[0, 0]), np.sqrt(k2.covariance[0, 0]))
+    lo = min(np.min(x1), np.min(x2)) - pad
+    hi = max(np.max(x1), np.max(x2)) + pad
+    grid = np.linspace(lo, hi, grid_size)
+    return float(np.clip(np.trapezoid(np.minimum(k1(grid), k2(grid)), grid), 0.0, 1.0))
+
+
+def conflict_in_words(overlap: float, median_chain: float, median_direct: float) -> str:
+    """The overlap of the two one-source posteriors, said in words."""
+    ratio = median_chain / median_direct
+    direction = f"the chain's median is {ratio:.2f} times the direct estimates' median"
+    # Cut-offs are a reading aid, not a test: two broad posteriors whose
+    # medians differ by half still overlap by about 60%.
+    if overlap >= 0.7:
+        verdict = "The two sources largely agree"
+    elif overlap >= 0.4:
+        verdict = "The two sources partly agree: there is some tension between them"
+    elif overlap >= 0.1:
+        verdict = "The two sources barely overlap: a clear conflict, and the combined answer is a compromise neither supports well"
+    else:
+        verdict = "The two sources do not overlap: under this model they contradict each other"
+    return f"{verdict} (overlap {100 * overlap:.0f}%; {direction})."
+
+
+def reconciliation_table(result, *, quantity=N.SHELLS_152MM, method="auto", refit=RefitSettings()) -> pd.DataFrame:
+    """Shells from the count x capacity chain alone, the direct estimates alone, both, and the full ledger.
+
+    Parameters
+    ----------
+    result : FitResult
+    quantity : str
+        Posterior variable compared (default 152mm shells delivered).
+    method : {"auto", "psis", "refit"}
+        See :func:`leave_out`.
+    refit : RefitSettings
+
+    Returns
+    -------
+    DataFrame
+        Index: evidence set; columns ``claims`` (ids used), ``n_claims``,
+        ``median``, ``q05``, ``q95``, ``method``, ``khat``, ``reliable``.
+        ``attrs["overlap"]`` holds the overlap coefficient of the chain-alone
+        and direct-alone posteriors and ``attrs["conflict"]`` says it in words.
+    """
+    sets = _evidence_sets(result.claims)
+    empty = [k for k in (CHAIN, DIRECT) if not sets[k]]
+    if empty:
+        raise ValueError(f"the ledger has no claims for: {', '.join(empty)}")
+    all_ids = [str(c) for c in result.claims.index]
+    r_eff = _r_eff(result)
+    rows, left = [], {}
+    for label, ids in sets.items():
+        out = [c for c in all_ids if c not in ids]
+        if out:
+            lo = leave_out(result, out, quantities=[quantity], method=method, refit=refit, r_eff=r_eff)
+        else:
+            n = _log_lik(result).size // len(all_ids)
+            lo = LeftOut((), "none", np.nan, khat_threshold(n), {quantity: _flat_draws(result, quantity)}, np.full(n, 1.0 / n))
+        left[label] = lo
+        q05, med, q95 = lo.quantiles(quantity)
+        rows.append({"evidence": label, "claims": ", ".join(ids), "n_claims": len(ids), "median": med, "q05": q05, "q95": q95, "method": lo.method, "khat": lo.khat, "reliable": lo.reliable})
+    x = _flat_draws(result, quantity)
+    q05, med, q95 = np.quantile(x, QUANTILES)
+    rows.append({"evidence": FULL, "claims": ", ".join(all_ids), "n_claims": len(all_ids), "median": med, "q05": q05, "q95": q95, "method": "none", "khat": np.nan, "reliable": True})
+    df = pd.DataFrame(rows).set_index("evidence")
+    a, b = left[CHAIN], left[DIRECT]
+    ovl = overlap_coefficient(np.log10(a.draws[quantity]), a.weights, np.log10(b.draws[quantity]), b.weights)
+    df.attrs["overlap"] = ovl
+    df.attrs["conflict"] = conflict_in_words(ovl, df.loc[CHAIN, "median"], df.loc[DIRECT, "median"])
+    return df
+
+
+def _quadratic_basis(X: np.ndarray) -> np.ndarray:
+    """Intercept, standardised columns and all their products of degree two."""
+    Z = (X - X.mean(axis=0)) / np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+    cols = [np.ones(len(Z)), *Z.T]
+    cols += [Z[:, i] * Z[:, j] for i, j in itertools.combinations_with_replacement(range(Z.shape[1]), 2)]
+    return np.column_stack(cols)
+
+
+def first_order_indices(y, factors: dict) -> pd.DataFrame:
+    r"""First-order variance shares :math:`\operatorname{Var}(E[y \mid X_g])/\operatorname{Var}(y)` from joint draws.
+
+    Parameters
+    ----------
+    y : array (n,)
+        Draws of the output.
+    factors : dict of str -> array (n,) or (n, d)
+        Draws of each group of factors, aligned with ``y``.
+
+    Returns
+    -------
+    DataFrame
+        Index: factor, plus a last row :data:`REMAINDER` holding one minus the
+        sum; column ``share``. Each share is the adjusted :math:`R^2` of a
+        least-squares fit of ``y`` on a full quadratic polynomial in the
+        group's standardised members, clipped at zero (see the module notes).
+    """
+    y = np.asarray(y, dtype=float).ravel()
+    n = len(y)
+    tss = np.sum((y - y.mean()) ** 2)
+    shares = {}
+    for name, X in factors.items():
+        X = np.asarray(X, dtype=float).reshape(n, -1)
+        B = _quadratic_basis(X)
+        coef, *_ = np.linalg.lstsq(B, y, rcond=None)
+        rss = np.sum((y - B @ coef) ** 2)
+        p = B.shape[1] - 1
+        shares[name] = max(0.0, 1.0 - (rss / (n - p - 1)) / (tss / (n - 1)))
+    shares[REMAINDER] = 1.0 - sum(shares.values())
+    return pd.DataFrame({"share": pd.Series(shares)}).rename_axis("factor")
+
+
+def value_variance_shares(result) -> pd.DataFrame:
+    """Share of the posterior variance of value due to each factor group (:data:`VALUE_FACTORS`).
+
+    Returns
+    -------
+    DataFrame
+        As :func:`first_order_indices`, with a ``variables`` column naming
+        each group's members.
+    """
+    post = result.posterior
+    factors, members = {}, {}
+    for label, parts in VALUE_FACTORS.items():
+        cols = []
+        for var, cargo in parts:
+            da = post[var] if cargo is None else post[var].sel({N.CARGO: cargo})
+            cols.append(da.transpose(*SAMPLE_DIMS).values.ravel())
+        factors[label] = np.column_stack(cols)
+        members[label] = ", ".join(v if c is None else f"{v}[{c}]" for v, c in parts)
+    df = first_order_indices(_flat_draws(result, N.VALUE_USD), factors)
+    df["variables"] = pd.Series(members)
+    df.loc[REMAINDER, "variables"] = ""
+    return df

@@ -1,0 +1,175 @@
+"""Sensitivity, influence and variance shares.
+
+The ledger in ``tests/data/claims-sensitivity.csv`` has four synthetic claims:
+a container count and a capacity conversion (the count x capacity chain), a
+direct shell count far above what the chain implies ("decisive"), and a
+container range from one to a trillion that carries no information
+("vacuous"). One tiny fit is shared by the whole module; one exact refit
+checks the decisive claim.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import estimator
+from estimator import names as N
+from estimator import sensitivity as S
+from estimator.cli import main
+from estimator.sensitivity_plots import plot_influence_tornado, plot_variance_shares
+
+DATA = Path(__file__).parent / "data"
+DECISIVE, VACUOUS = "syn-decisive", "syn-vacuous"
+
+
+@pytest.fixture(scope="module")
+def synthetic_fit():
+    priors = estimator.load_priors()
+    claims = estimator.load_claims(DATA / "claims-sensitivity.csv", families=set(priors.families))
+    return estimator.fit(claims, priors, draws=100, tune=100, chains=2, seed=1, progress=False)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_a_claim_with_a_vacuous_range_moves_no_headline_quantity(synthetic_fit):
+    table = S.influence_table(synthetic_fit, method=S.PSIS)
+    rows = table[table["left_out"] == VACUOUS]
+    assert set(rows["quantity"]) == set(S.INFLUENCE_QUANTITIES)
+    # Its log-likelihood is constant to ~1e-12 over the draws: the weights are
+    # uniform, and the left-out quantiles equal the full ones to rounding.
+    assert (rows["method"] == S.FLAT).all()
+    assert np.abs(rows["shift_median_pct"]).max() < 1e-9
+    rel_q = np.abs(rows[["shift_q05", "shift_q95"]].to_numpy() / rows[["q05", "q95"]].to_numpy())
+    assert rel_q.max() < 1e-12
+
+
+def test_leaving_out_the_decisive_claim_lowers_the_shell_median(synthetic_fit):
+    full = np.median(synthetic_fit.posterior[N.SHELLS_152MM].values)
+    settings = S.RefitSettings(draws=200, tune=200, chains=2, seed=2)
+    exact = S.leave_out(synthetic_fit, [DECISIVE], method="auto", refit=settings)
+    # auto refits exactly when PSIS cannot be trusted, and reweights otherwise.
+    assert exact.method == (S.REFIT if exact.khat > exact.threshold else S.PSIS)
+    reweighted = S.leave_out(synthetic_fit, [DECISIVE], method=S.PSIS)
+    # The claim says 6 million; without it the chain (8,000 containers, about
+    # 375 shells each at most, part of them 152mm) implies far fewer.
+    assert exact.quantiles(N.SHELLS_152MM)[1] < 0.8 * full
+    assert reweighted.quantiles(N.SHELLS_152MM)[1] < full
+
+
+def test_an_exact_refit_leaves_the_runs_priors_and_claims_untouched(synthetic_fit):
+    families = dict(synthetic_fit.priors.families)
+    n_claims = len(synthetic_fit.claims)
+    subset = S._claims_subset(synthetic_fit.claims, [DECISIVE])
+    reduced = S._priors_subset(synthetic_fit.priors, set(subset["source_family"]))
+    assert list(reduced.families) == ["press_intelligence"]
+    assert dict(synthetic_fit.priors.families) == families
+    assert len(synthetic_fit.claims) == n_claims
+    # The subset's ledger text holds the header and exactly the kept rows.
+    lines = subset.attrs["text"].strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith(DECISIVE)
+
+
+def _levels(k: int) -> np.ndarray:
+    """k equally spaced values with mean exactly 0 and variance exactly 1."""
+    u = np.linspace(-1.0, 1.0, k)
+    return (u - u.mean()) / u.std()
+
+
+def test_additive_variance_shares_match_the_hand_computed_ones():
+    # A full factorial design makes the factors exactly uncorrelated with unit
+    # variance, so the shares are exactly those computed by hand (no sampling
+    # noise): only the adjusted-R^2 correction, O(terms / n), remains.
+    x = np.array(np.meshgrid(_levels(20), _levels(20), _levels(20))).reshape(3, -1).T
+    y = x[:, 0] + 2 * x[:, 1] + 3 * x[:, 2]
+    shares = S.first_order_indices(y, {"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "a and b": x[:, :2]})["share"]
+    # Var(y) = 1 + 4 + 9 = 14: shares 1/14, 4/14, 9/14; a group's share is the sum.
+    expected = {"a": 1 / 14, "b": 4 / 14, "c": 9 / 14, "a and b": 5 / 14}
+    for name, value in expected.items():
+        assert shares[name] == pytest.approx(value, abs=1e-3)
+    assert shares[["a", "b", "c"]].sum() <= 1 + 1e-3
+
+
+def test_product_variance_shares_leave_the_interaction_as_remainder():
+    a, b = np.meshgrid(2.0 + _levels(60), 3.0 + _levels(60))
+    a, b = a.ravel(), b.ravel()
+    table = S.first_order_indices(a * b, {"a": a, "b": b})["share"]
+    # Independent, unit variances: Var(ab) = mu_b^2 + mu_a^2 + 1 = 14; a
+    # explains 9/14, b 4/14, and the interaction 1/14 is left over.
+    assert table["a"] == pytest.approx(9 / 14, abs=1e-3)
+    assert table["b"] == pytest.approx(4 / 14, abs=1e-3)
+    assert table[S.REMAINDER] == pytest.approx(1 / 14, abs=1e-3)
+    assert table[["a", "b"]].sum() <= 1 + 1e-3
+
+
+def test_noisy_independent_draws_give_shares_near_the_exact_ones():
+    # The same additive case from random draws: sampling noise in the
+    # realised correlations moves each share by about 0.01 at n = 20,000.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((20_000, 3))
+    shares = S.first_order_indices(x @ [1.0, 2.0, 3.0], {"a": x[:, 0], "b": x[:, 1], "c": x[:, 2]})["share"]
+    assert shares[["a", "b", "c"]].to_numpy() == pytest.approx([1 / 14, 4 / 14, 9 / 14], abs=0.03)
+    assert shares[["a", "b", "c"]].sum() <= 1 + 0.01
+
+
+def test_value_shares_cover_every_factor_and_lie_in_the_unit_interval(synthetic_fit):
+    shares = S.value_variance_shares(synthetic_fit)
+    factors = [f for f in shares.index if f != S.REMAINDER]
+    assert factors == list(S.VALUE_FACTORS)
+    assert shares.loc[factors, "share"].between(0, 1).all()
+
+
+def test_sensitivity_table_says_each_diagnosis_in_words(synthetic_fit):
+    table = S.sensitivity_table(synthetic_fit)
+    assert {N.SHELLS_152MM, N.CONTAINERS, N.VALUE_USD, N.FILL_152MM} <= set(table.index)
+    assert table["in_words"].str.len().gt(20).all()
+    assert (table[["prior", "likelihood"]] >= 0).all().all()
+
+
+def test_reconciliation_reports_the_three_evidence_sets_and_their_overlap(synthetic_fit):
+    table = S.reconciliation_table(synthetic_fit, method=S.PSIS)
+    assert list(table.index) == [S.CHAIN, S.DIRECT, S.BOTH, S.FULL]
+    assert table.loc[S.DIRECT, "claims"] == DECISIVE
+    assert 0 <= table.attrs["overlap"] <= 1
+    assert "overlap" in table.attrs["conflict"]
+
+
+def test_overlap_of_identical_samples_is_one_and_of_distant_ones_zero():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(4000)
+    w = np.full(4000, 1 / 4000)
+    assert S.overlap_coefficient(x, w, x, w) == pytest.approx(1.0, abs=1e-6)
+    assert S.overlap_coefficient(x, w, x + 20, w) < 1e-6
+
+
+def test_plots_draw_on_a_given_axes(synthetic_fit):
+    fig, ax = plt.subplots()
+    out_fig, out_ax = plot_influence_tornado(S.influence_table(synthetic_fit, method=S.PSIS), ax=ax)
+    assert out_ax is ax and out_fig is fig and ax.get_title()
+    fig2, ax2 = plot_variance_shares(S.value_variance_shares(synthetic_fit))
+    assert "%" in ax2.get_xlabel()
+
+
+def test_cli_sensitivity_prints_tables_and_writes_both_figures(synthetic_fit, tmp_path, capsys):
+    path = synthetic_fit.save(tmp_path / "result.nc")
+    out = tmp_path / "sens"
+    assert main(["sensitivity", str(path), "--out", str(out), "--no-refit"]) == 0
+    printed = capsys.readouterr().out
+    assert "Power-scaling sensitivity" in printed and "overlap" in printed
+    for name in ("sensitivity_tornado.png", "sensitivity_variance_shares.png", "sensitivity_influence.csv"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_cli_sensitivity_names_a_missing_result(tmp_path, capsys):
+    assert main(["sensitivity", str(tmp_path / "nope.nc"), "--out", str(tmp_path)]) == 2
+    assert "file not found" in capsys.readouterr().err
