@@ -45,3 +45,15 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` when ``value`` is close to a choice."""
     close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def parse_toml_tables(text: str, name: str, allowed: tuple[str, ...]) -> tuple[dict, list[Problem]]:
+    """Parse TOML text; raise on a syntax error, return (document, problems with unknown tables)."""
+    import tomllib
+
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError([Problem(name, "file", "-", f"not valid TOML: {exc}")]) from None
+    problems = [Problem(name, f"[{key}]", "-", "unknown table" + did_you_mean(key, allowed)) for key in doc if key not in allowed]
+    return doc, problems

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import math
-import tomllib
 import warnings
 from dataclasses import dataclass, field
 from importlib import resources
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from estimator import names as N
-from estimator.errors import InputError, Problem, did_you_mean
+from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
 
 __all__ = ["PriorSpec", "PriorSet", "load_priors", "read_priors_text", "DEFAULT_PRIORS", "DISTRIBUTIONS"]
 
@@ -342,14 +341,7 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
     if text is None:
         name, text = read_priors_text(path)
     name = name or "<priors>"
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError([Problem(name, "file", "-", f"not valid TOML: {exc}")]) from None
-    problems: list[Problem] = []
-    for key in doc:
-        if key not in ("meta", "parameters", "families"):
-            problems.append(Problem(name, f"[{key}]", "-", "unknown table" + did_you_mean(key, ("meta", "parameters", "families"))))
+    doc, problems = parse_toml_tables(text, name, ("meta", "parameters", "families"))
     meta = doc.get("meta", {})
     start_date = str(meta.get("start_date", ""))
     try:

@@ -63,14 +63,13 @@ import itertools
 import json
 import os
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from estimator import names as N
-from estimator.errors import InputError, Problem, did_you_mean
+from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
 
 __all__ = ["SweepSpec", "load_sweep", "run_sweep", "sweep_table_to_dataset", "point_seed", "EXACT", "APPROX"]
 
@@ -146,14 +145,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError([Problem(name, "file", "-", "file not found")]) from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError([Problem(name, "file", "-", f"not valid TOML: {exc}")]) from None
-    problems: list[Problem] = []
-    for key in doc:
-        if key not in ("base", "grid", "points"):
-            problems.append(Problem(name, f"[{key}]", "-", "unknown table" + did_you_mean(key, ("base", "grid", "points"))))
+    doc, problems = parse_toml_tables(text, name, ("base", "grid", "points"))
     base = doc.get("base", {})
     for key in base:
         if key not in _BASE_KEYS:
