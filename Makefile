@@ -24,6 +24,7 @@ test-fast: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_fit.py
+	$(PY) benchmarks/bench_sweep.py
 
 # Re-resolve the lock file from pyproject.toml in a scratch environment.
 lock:
