@@ -227,7 +227,8 @@ def cmd_sweep(args) -> int:
         plt.close(fig)
     failed = int((table["status"] != "ok").sum())
     missed = int((~table["diagnostics_ok"].astype(bool)).sum())
-    cols = [c for c in (*(spec.grid_keys or []), "shells_152mm_median", "value_usd_median", "method", "diagnostics_ok") if c in table]
+    swept = list(dict.fromkeys(k for p in spec.points for k in p))
+    cols = [c for c in (*swept, "shells_152mm_median", "value_usd_median", "method", "diagnostics_ok") if c in table]
     print(table[cols].to_string(index=False))
     print(f"{len(table)} points: {failed} failed, {missed} missed a diagnostic threshold. Wrote {out}/sweep.csv, sweep.parquet, sweep.nc and figures.")
     if "method" in table:
