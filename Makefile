@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= runs/default
 
-.PHONY: fit test test-fast bench lock clean figures
+.PHONY: fit test test-fast bench lock clean figures notebook-kernel notebooks
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -44,3 +44,13 @@ RUN ?= build/default-run
 figures: $(VENV)/.installed
 	$(VENV)/bin/estimator fit --out $(RUN) --quiet
 	$(VENV)/bin/estimator report $(RUN)/result.nc --out figures
+
+# Register this environment as the Jupyter kernel "Python (estimator)" for the current user,
+# so JupyterLab, Notebook or VS Code, wherever installed, run the notebooks with its packages.
+notebook-kernel: $(VENV)/.installed
+	$(PY) -m ipykernel install --user --name estimator --display-name "Python (estimator)"
+
+# The notebooks are kept as percent-format .py files; this writes (or updates) the paired
+# .ipynb next to each, which git ignores.
+notebooks: $(VENV)/.installed
+	$(VENV)/bin/jupytext --sync notebooks/*.py

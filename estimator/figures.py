@@ -186,6 +186,9 @@ def sample_prior(result, draws: int = PRIOR_DRAWS, seed: int = PRIOR_SEED) -> xr
         N.MAX_SHELLS_PER_CONTAINER_152MM,
         N.CARGO_MIX,
         N.FAMILY_BIAS,
+        # What each source would say: the prior predictive check of the claims.
+        N.CLAIM_LOG_MEAN,
+        N.CLAIM_LOG_SD,
     ]
     # PyMC logs which variables it samples; a figure command has no use for that line.
     pymc_log = logging.getLogger("pymc")

@@ -21,6 +21,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 
@@ -190,6 +191,158 @@ class FitResult:
 
         return headline_table(self)
 
+    def draws(self, var_names=None) -> pd.DataFrame:
+        """Posterior draws as a tidy DataFrame (see :func:`estimator.summaries.draws_table`).
+
+        Parameters
+        ----------
+        var_names : str or list of str, optional
+            Posterior variables (default: the headline quantities).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``variable``, ``chain``, ``draw``, one per other dimension, ``value``.
+        """
+        from estimator.summaries import draws_table
+
+        return draws_table(self, var_names)
+
+    @cached_property
+    def prior(self) -> xr.Dataset:
+        """Draws from the run's prior (see :func:`estimator.figures.sample_prior`).
+
+        Drawn once with the fixed seed on first use and kept, so the plots that
+        show prior against posterior do not sample the prior again each time.
+        """
+        from estimator.figures import sample_prior
+
+        return sample_prior(self)
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return (
+            f"FitResult({len(self.claims)} claims, as of {m.get('as_of')}, {m.get('chains')} chains x "
+            f"{m.get('draws')} draws, seed {m.get('seed')}, run {m.get('input_hash')})"
+        )
+
+    def _repr_html_(self) -> str:
+        from estimator.display import result_html
+
+        return result_html(self)
+
+    # Plot methods: one per standard figure (:mod:`estimator.figures`). Each
+    # returns the matplotlib Figure, which Jupyter draws inline when it is the
+    # cell's last value.
+
+    def plot_containers(self, ax=None):
+        """Cumulative containers over time, with every claim at the end of the period it counts.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw (default: a new figure).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from estimator import figures as F
+
+        return _inline(F.plot_containers_over_time(F.containers_over_time(self), F.claim_marks(self), ax=ax), ax)
+
+    def plot_delivered(self, ax=None):
+        """152mm shells and all artillery rounds delivered: prior against posterior.
+
+        Parameters
+        ----------
+        ax : matplotlib two Axes, optional
+            Where to draw (default: a new figure).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from estimator import figures as F
+
+        return _inline(F.plot_delivered(F.delivered_densities(self, self.prior), ax=ax), ax)
+
+    def plot_value(self, ax=None):
+        """Implied value of deliveries and its parts.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw (default: a new figure).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from estimator import figures as F
+
+        return _inline(F.plot_value(F.value_densities(self), ax=ax), ax)
+
+    def plot_loads(self, ax=None):
+        """152mm shells per container and the cargo mix: prior against posterior.
+
+        Parameters
+        ----------
+        ax : matplotlib two Axes, optional
+            Where to draw (default: a new figure).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from estimator import figures as F
+
+        return _inline(F.plot_loads(F.load_densities(self, self.prior), ax=ax), ax)
+
+    def plot_claim_checks(self, ax=None):
+        """Each claim against what the fitted model predicts its source would say.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw (default: a new figure).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from estimator import figures as F
+
+        return _inline(F.plot_claim_checks(F.claim_checks(self), ax=ax), ax)
+
+    def plot_family_biases(self, ax=None):
+        """Each source family's multiplicative bias: prior against posterior.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw (default: a new figure).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from estimator import figures as F
+
+        return _inline(F.plot_family_biases(F.family_biases(self, self.prior), ax=ax), ax)
+
+    def standard_figures(self) -> dict:
+        """Every standard figure, drawn but not saved.
+
+        Returns
+        -------
+        dict
+            Figure name (:data:`estimator.figures.FIGURES`) -> Figure.
+        """
+        from estimator import figures as F
+
+        return {name: _inline(drawn, None) for name, drawn in F.standard_figures(self, self.prior).items()}
+
     def save(self, path: str | Path) -> Path:
         """Write the run to one netCDF file (atomically: temp file, then rename)."""
         path = Path(path)
@@ -200,6 +353,22 @@ class FitResult:
         tree.to_netcdf(tmp, engine="h5netcdf")
         tmp.replace(path)
         return path
+
+
+def _inline(drawn, ax):
+    """The Figure of a ``(fig, ax)`` pair, ready to be a notebook cell's value.
+
+    A figure the plot function created is released from pyplot: Jupyter's
+    inline backend draws every figure pyplot still holds at the end of a
+    cell, so a returned figure it also held would appear twice. A figure the
+    caller passed Axes of stays the caller's.
+    """
+    fig, _ = drawn
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return fig
 
 
 def _clean_tree(tree):

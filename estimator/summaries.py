@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from estimator import names as N
+from estimator.errors import did_you_mean
 
-__all__ = ["headline_table", "scope_table", "claim_check_table", "prob_shells_above", "summary_dict"]
+__all__ = ["headline_table", "scope_table", "claim_check_table", "prob_shells_above", "summary_dict", "draws_table"]
 
 QUANTILES = (0.05, 0.5, 0.95)
 
@@ -30,6 +31,37 @@ def headline_table(result) -> pd.DataFrame:
         q = x.quantile(QUANTILES).values
         rows.append({"quantity": var, "label": N.LABELS[var], "median": q[1], "q05": q[0], "q95": q[2], "mean": float(x.mean())})
     return pd.DataFrame(rows).set_index("quantity")
+
+
+def draws_table(result, var_names=None) -> pd.DataFrame:
+    """Posterior draws as a long (tidy) table: one row per draw and coordinate.
+
+    Parameters
+    ----------
+    result : FitResult
+    var_names : str or list of str, optional
+        Posterior variables (default: the headline quantities).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``variable``, ``chain``, ``draw``, one column per other
+        dimension of the variables asked for (empty where a variable lacks
+        it), and ``value``.
+    """
+    post = result.posterior
+    names = list(N.HEADLINE) if var_names is None else [var_names] if isinstance(var_names, str) else list(var_names)
+    unknown = [v for v in names if v not in post.data_vars]
+    if unknown:
+        raise KeyError("; ".join(f"no posterior variable '{v}'{did_you_mean(v, post.data_vars)}" for v in unknown))
+    frames = []
+    for var in names:
+        df = post[var].to_dataframe(name="value").reset_index()
+        df.insert(0, "variable", var)
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    # concat appends a dimension first met in a later variable after "value": keep "value" last.
+    return out[[c for c in out.columns if c != "value"] + ["value"]]
 
 
 def scope_table(result) -> pd.DataFrame:
@@ -57,21 +89,26 @@ def prob_shells_above(result, threshold: float = N.SHELLS_THRESHOLD) -> float:
     return float((_draws(result, N.SHELLS_152MM) > threshold).mean())
 
 
-def claim_check_table(result, seed: int = 0) -> pd.DataFrame:
+def claim_check_table(result, seed: int = 0, draws=None) -> pd.DataFrame:
     """Each claim against its posterior predictive: interval and probability of the claim.
 
     ``p_claim`` is the predictive probability that the source's estimate
     satisfies the claim's qualifier (inside its bounds; for a point, within
     +/-5% of the figure), ``pit`` the predictive probability of falling below
     the claim's low figure.
+
+    ``draws`` (an xarray Dataset with ``claim_log_mean`` and ``claim_log_sd``)
+    replaces the posterior: ``draws=result.prior`` gives the prior predictive
+    check, what the model expected each source to say before seeing any claim.
     """
+    ds = result.posterior if draws is None else draws
     rng = np.random.default_rng(seed)
-    mu = _draws(result, N.CLAIM_LOG_MEAN).transpose(N.CLAIM, "sample").values
-    sd = _draws(result, N.CLAIM_LOG_SD).transpose(N.CLAIM, "sample").values
+    mu = ds[N.CLAIM_LOG_MEAN].stack(sample=("chain", "draw")).transpose(N.CLAIM, "sample").values
+    sd = ds[N.CLAIM_LOG_SD].stack(sample=("chain", "draw")).transpose(N.CLAIM, "sample").values
     pred = np.exp(mu + sd * rng.standard_normal(mu.shape))
     rows = []
     claims = result.claims
-    for i, cid in enumerate(result.posterior[N.CLAIM].values):
+    for i, cid in enumerate(ds[N.CLAIM].values):
         row = claims.loc[str(cid)]
         lo, hi = row["low"], row["high"]
         s = pred[i]

@@ -1,0 +1,87 @@
+"""A run as HTML for Jupyter: the headline table and the sampler diagnostics.
+
+:func:`result_html` is what a notebook shows for a :class:`~estimator.FitResult`
+(its ``_repr_html_``). The numbers are those of the command-line summary and
+the Markdown report: medians and equal-tailed 90% intervals
+(:mod:`estimator.summaries`), diagnostics against the thresholds of
+:mod:`estimator.inference`. When a threshold is missed, a red box at the top
+says so before any number is read.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from estimator import names as N
+from estimator.report import _num
+from estimator.summaries import headline_table, prob_shells_above
+
+__all__ = ["result_html"]
+
+MONEY = {N.VALUE_USD, N.VALUE_152MM_USD, N.VALUE_122MM_USD, N.VALUE_MISSILES_USD}
+_WARNING_BOX = "border:2px solid #b00020;background:#fdecea;color:#5f0010;padding:6px 10px;margin:4px 0 8px 0"
+_PASS_LINE = "color:#1b5e20;margin:4px 0 8px 0"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _diagnostics_html(d) -> str:
+    table = _table(
+        ["check", "value", "threshold", "worst variable"],
+        [
+            ["max R-hat", f"{d.max_rhat:.3f}", f"≤ {d.rhat_max}", d.worst_rhat],
+            ["min bulk ESS", f"{d.min_ess_bulk:,.0f}", f"≥ {d.ess_min:,}", d.worst_ess],
+            ["divergent transitions", str(d.divergences), "0", ""],
+        ],
+    )
+    if d.ok:
+        return f'<p style="{_PASS_LINE}">&#10004; All sampler diagnostics pass.</p>' + table
+    items = "".join(f"<li>{escape(p)}</li>" for p in d.problems())
+    return (
+        f'<div style="{_WARNING_BOX}"><strong>&#9888; The sampler missed a threshold: '
+        f"do not report these numbers yet.</strong><ul>{items}</ul></div>" + table
+    )
+
+
+def result_html(result) -> str:
+    """HTML summary of a run: diagnostics, headline quantities and the run's identity.
+
+    Parameters
+    ----------
+    result : FitResult
+        A fitted or loaded run.
+
+    Returns
+    -------
+    str
+        An HTML fragment. A red box opens it when any diagnostic misses its
+        threshold; then the diagnostics table, the headline table (median and
+        90% interval), P(152mm shells > 2 million) and the run manifest line.
+    """
+    m = result.manifest
+    head = headline_table(result)
+    rows = [
+        [r["label"].strip(), _num(r["median"], q in MONEY), _num(r["q05"], q in MONEY), _num(r["q95"], q in MONEY)]
+        for q, r in head.iterrows()
+    ]
+    identity = (
+        f"{len(result.claims)} claims, {m.get('chains')} chains × {m.get('draws')} draws "
+        f"({m.get('sampler')}), seed {m.get('seed')}, run {m.get('input_hash')}"
+    )
+    return "".join(
+        [
+            '<div class="estimator-result">',
+            f"<h4>estimator run: posterior as of {escape(str(m.get('as_of')))}</h4>",
+            f"<p>{escape(identity)}</p>",
+            _diagnostics_html(result.diagnostics),
+            "<p><strong>Headline quantities</strong> (median and 90% interval)</p>",
+            _table(["quantity", "median", "5%", "95%"], rows),
+            f"<p>P(152mm shells delivered &gt; {escape(_num(N.SHELLS_THRESHOLD))}) = {prob_shells_above(result):.2f}. "
+            f"Valuation basis: {escape(result.priors.valuation_basis)}.</p>",
+            "</div>",
+        ]
+    )
