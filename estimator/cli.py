@@ -327,18 +327,21 @@ def cmd_validate(args) -> int:
     from estimator.validation_plots import plot_sbc_ecdf, plot_sbc_ranks
 
     t0 = time.perf_counter()
-    table = V.run_sbc(args.simulations, out, seed=args.seed, workers=args.workers, draws=args.draws, tune=args.tune, chains=args.chains, progress=not args.quiet)
+    table = V.run_sbc(args.simulations, out, seed=args.seed, claims=args.claims, priors=args.priors, workers=args.workers, draws=args.draws, tune=args.tune, chains=args.chains, progress=not args.quiet)
     summary = V.sbc_summary(table)
     summary.to_csv(out / "sbc_summary.csv")
     with pd.option_context("display.width", 200, "display.float_format", "{:,.3f}".format):
         print(summary.to_string())
     missed = int((~table["diagnostics_ok"].astype(bool)).sum())
-    note = (f"Source: estimator validate sbc, {len(table)} simulations, seed {args.seed}, {args.chains} chains × {args.draws} draws each; "
-            f"{missed} refits missed a diagnostic threshold (kept: dropping them would bias the ranks).")
+    reasons = (f"{int((table['divergences'] > 0).sum())} with divergences, {int((table['max_rhat'] > 1.01).sum())} with R-hat > 1.01, "
+               f"{int((table['min_ess_bulk'] < 100 * args.chains).sum())} with bulk ESS < {100 * args.chains}")
+    ledger = f" (ledger {Path(args.claims).name})" if args.claims else ""
+    note = (f"Source: estimator validate sbc{ledger}, {len(table)} simulations, seed {args.seed}, {args.chains} chains × {args.draws} draws each. "
+            f"Refits missing a diagnostic threshold are kept (dropping them would bias the ranks): {reasons}.")
     for name, (fig, _) in {"sbc_ecdf_difference.png": plot_sbc_ecdf(table, summary, note=note), "sbc_rank_histograms.png": plot_sbc_ranks(table, note=note)}.items():
         fig.savefig(out / name, dpi=FIGURE_DPI, bbox_inches="tight")
         plt.close(fig)
-    print(f"{len(table)} simulations in {time.perf_counter() - t0:.0f} s; {missed} missed a diagnostic threshold. "
+    print(f"{len(table)} simulations in {time.perf_counter() - t0:.0f} s; {missed} missed a diagnostic threshold ({reasons}). "
           f"Wrote {out}/sbc.csv, sbc_summary.csv, sbc_ecdf_difference.png, sbc_rank_histograms.png")
     return 0
 
@@ -432,6 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="simulation-based calibration, or compare a run with an importance-sampling reference")
     val.add_argument("action", choices=("sbc", "reference"), help="sbc: calibrate the default model; reference: check RESULT against importance sampling")
     val.add_argument("result", nargs="?", metavar="RESULT", help="result.nc (reference only)")
+    val.add_argument("--claims", default=None, help="ledger whose shape SBC simulates (default: the embedded ledger)")
+    val.add_argument("--priors", default=None, help="prior file for SBC (default: the embedded priors)")
     val.add_argument("--simulations", type=int, default=200, help="SBC simulations (default 200)")
     val.add_argument("--workers", type=int, default=1, help="local worker processes for SBC (default 1)")
     val.add_argument("--draws", type=int, default=500, help="draws per chain of each SBC refit (default 500)")

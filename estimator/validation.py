@@ -130,9 +130,10 @@ def fractional_rank(draws: np.ndarray, truth: float, rng: np.random.Generator) -
     return rank, int(kept.size), float(u)
 
 
-def _sbc_payload(as_of: str, draws: int, tune: int, chains: int) -> dict:
-    """Worker payload for the default ledger and priors (see :mod:`estimator.sweeps`)."""
-    return {"source": "<sbc>", "claims_path": None, "priors_path": None, "as_of": as_of, "horizon": as_of, "draws": draws, "tune": tune, "chains": chains}
+def _sbc_payload(claims, priors, as_of: str, draws: int, tune: int, chains: int) -> dict:
+    """Worker payload (see :mod:`estimator.sweeps`); ``None`` paths mean the embedded inputs."""
+    paths = [None if p is None else str(Path(p).resolve()) for p in (claims, priors)]
+    return {"source": "<sbc>", "claims_path": paths[0], "priors_path": paths[1], "as_of": as_of, "horizon": as_of, "draws": draws, "tune": tune, "chains": chains}
 
 
 def run_sbc_simulation(payload: dict, index: int, seed: int, out_dir: str) -> dict:
@@ -171,6 +172,8 @@ def run_sbc(
     out: str | Path,
     *,
     seed: int = 20240223,
+    claims: str | Path | None = None,
+    priors: str | Path | None = None,
     workers: int = 1,
     draws: int = 500,
     tune: int = 500,
@@ -178,7 +181,7 @@ def run_sbc(
     as_of: str = "2024-02-23",
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Run (or resume) simulation-based calibration of the default model.
+    """Run (or resume) simulation-based calibration of the model on a ledger's shape.
 
     Parameters
     ----------
@@ -189,6 +192,8 @@ def run_sbc(
         rerun skips them) and ``sbc.csv``.
     seed : int
         SBC seed; simulation :math:`j` uses :func:`sbc_seeds` ``(seed, j)``.
+    claims, priors : path, optional
+        Ledger whose shape is simulated, and prior file (default: embedded).
     workers : int
         Local worker processes (forkserver), each compiling the model once.
     draws, tune, chains : int
@@ -206,7 +211,7 @@ def run_sbc(
 
     out = Path(out)
     (out / "sims").mkdir(parents=True, exist_ok=True)
-    payload = _sbc_payload(as_of, draws, tune, chains)
+    payload = _sbc_payload(claims, priors, as_of, draws, tune, chains)
     manifest = {"payload": payload, "seed": seed}
     mpath = out / SBC_MANIFEST
     if mpath.exists() and json.loads(mpath.read_text()) != json.loads(_canonical(manifest)):
@@ -505,7 +510,8 @@ def score_claims(result, new_claims: pd.DataFrame, *, horizon=None, seed: int = 
         Per claim: ``pred_q05 .. pred_q95`` (5/25/50/75/95% predictive
         quantiles, in the claim's model units), ``pit_low``/``pit_high``
         (:math:`F` at the claim's bounds), ``p_figure``, ``p_meaning``,
-        ``in_50``, ``in_90``, ``months_extrapolated``. ``attrs`` hold the
+        ``in_50``, ``in_90``, ``months_extrapolated`` (months of the random
+        walk's continuation a container-based count relies on). ``attrs`` hold the
         last fitted month and the horizon.
     """
     post_months = [str(m) for m in result.posterior[N.MONTH].values]
@@ -533,7 +539,9 @@ def score_claims(result, new_claims: pd.DataFrame, *, horizon=None, seed: int = 
             p_fig, meaning = f_hi, "P(estimate at most the figure)"
         else:
             p_fig, meaning = f_hi - f_lo, "P(estimate inside the range)"
-        end_month = _months_between(last_fitted, r["period_end"].replace(day=1))
+        # Missiles are one latent total and capacities have no date: only container-based counts extrapolate.
+        dated = r["kind"] != C.CAPACITY and r["quantity"] not in (C.MISSILES_DELIVERED, C.MISSILES_LAUNCHED)
+        end_month = _months_between(last_fitted, r["period_end"].replace(day=1)) if dated else 0
         rows.append(
             {
                 N.CLAIM: cid,

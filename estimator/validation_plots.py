@@ -13,12 +13,13 @@ histogram's band is pointwise: the central 95% of Binomial(J, 1/B) counts.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib import transforms
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy.stats import binom
 
 from estimator import names as N
-from estimator.figures import OKABE_ITO, _finish, _new_axes
+from estimator.figures import OKABE_ITO, QUANTITY_LABELS, _finish, _new_axes
 from estimator.validation import SBC_QUANTITIES
 
 __all__ = ["plot_sbc_ecdf", "plot_sbc_ranks", "plot_claim_scores"]
@@ -103,7 +104,7 @@ def plot_sbc_ecdf(table, summary, ax=None, note: str = ""):
         a.step(x, ecdf - x, where="post", color=OKABE_ITO["blue"], lw=1.4)
         a.axhline(0, color="#777777", lw=0.7)
         p = summary.loc[var, "uniformity_p"]
-        a.set_title(f"{_SHORT[var]}\nuniformity p = {p:.2f}", fontsize=9, loc="left", color=OKABE_ITO["vermillion"] if p < 0.05 else "black")
+        a.set_title(f"{_SHORT[var]}\nuniformity p = {p:.3f}", fontsize=9, loc="left", color=OKABE_ITO["vermillion"] if p < 0.05 else "black")
         a.set_xlim(0, 1)
         a.tick_params(labelsize=8)
         a.spines[["top", "right"]].set_visible(False)
@@ -114,7 +115,7 @@ def plot_sbc_ecdf(table, summary, ax=None, note: str = ""):
         axes,
         len(SBC_QUANTITIES),
         handles,
-        "A curve leaving the band: the fit is\nmiscalibrated for that quantity. Above\nzero, the truth tends to sit low in the\nposterior (it overestimates); below, high.\nTitles in red: uniformity p < 0.05.",
+        "A curve leaving the band: the fit is\nmiscalibrated for that quantity. Above\nzero, the truth tends to sit low in the\nposterior (it overestimates); below, high.\nOrange titles: uniformity p < 0.05.",
     )
     _finish(fig, f"Simulation-based calibration: {len(table)} simulated ledgers", note)
     return fig, axes
@@ -128,14 +129,20 @@ def plot_sbc_ranks(table, bins: int = 10, ax=None, note: str = ""):
     edges = np.linspace(0, 1, bins + 1)
     for a, var in zip(axes, SBC_QUANTITIES):
         a.axhspan(lo, hi, color=BAND_COLOR, lw=0)
-        a.axhline(n / bins, color="#777777", lw=0.7)
-        a.hist(table[f"{var}_u"].to_numpy(float), bins=edges, color=OKABE_ITO["blue"], alpha=0.85, edgecolor="white")
+        a.hist(table[f"{var}_u"].to_numpy(float), bins=edges, color=OKABE_ITO["sky_blue"], edgecolor="white")
+        # The band's edges and the expected count are drawn over the bars, so they stay visible.
+        for y, style in ((lo, "--"), (hi, "--"), (n / bins, "-")):
+            a.axhline(y, color="#555555", lw=0.8, ls=style)
         a.set_title(_SHORT[var], fontsize=9, loc="left")
         a.set_xlim(0, 1)
         a.tick_params(labelsize=8)
         a.spines[["top", "right"]].set_visible(False)
     _label_axes(axes, len(SBC_QUANTITIES), "simulations", "fractional rank of the true value")
-    handles = [Patch(color=OKABE_ITO["blue"], alpha=0.85, label="simulations per rank bin"), Patch(color=BAND_COLOR, label="95% pointwise band\nunder calibration")]
+    handles = [
+        Patch(color=OKABE_ITO["sky_blue"], label="simulations per rank bin"),
+        Line2D([], [], color="#555555", lw=0.8, label="expected count"),
+        Patch(facecolor=BAND_COLOR, edgecolor="#555555", ls="--", label="95% pointwise band\nunder calibration"),
+    ]
     _key(
         fig,
         axes,
@@ -156,7 +163,7 @@ def plot_claim_scores(scores, ax=None, note: str = "", title: str = "Where each 
     forecasts, how many months past the fitted ones the claim reaches.
     """
     n = len(scores)
-    fig, ax = _new_axes(ax, 1, figsize=(10, 1.6 + 0.38 * n))
+    fig, ax = _new_axes(ax, 1, figsize=(10, 2.4 + 0.38 * n))
     ax.axvspan(0.05, 0.95, color="#e8e8e8", lw=0)
     ax.axvspan(0.25, 0.75, color="#cfcfcf", lw=0)
     for i, (cid, r) in enumerate(scores.iterrows()):
@@ -167,7 +174,7 @@ def plot_claim_scores(scores, ax=None, note: str = "", title: str = "Where each 
             ax.plot([a], [i], "o", color=col, ms=6)
         else:
             ax.plot([a, b], [i, i], color=col, lw=2.2, marker="|", ms=9, mew=1.8, solid_capstyle="butt")
-    labels = [f"{cid}  ({r['quantity'].replace('_', ' ')}, {r['qualifier'].replace('_', ' ')})" for cid, r in scores.iterrows()]
+    labels = [f"{cid}  ({QUANTITY_LABELS.get(r['quantity'], r['quantity'])}, {r['qualifier'].replace('_', ' ')})" for cid, r in scores.iterrows()]
     ax.set_yticks(range(n), labels, fontsize=7.5)
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_xlim(0, 1)
@@ -188,10 +195,12 @@ def plot_claim_scores(scores, ax=None, note: str = "", title: str = "Where each 
         Line2D([], [], color=OKABE_ITO["blue"], lw=2.2, marker="|", ms=8, label="bound or range the wording allows"),
         Line2D([], [], color=OKABE_ITO["vermillion"], lw=2.2, label="p < 0.05 (surprising)"),
     ]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09 - 0.6 / max(n, 1)), ncol=3, fontsize=7.5, frameon=False)
-    horizon = scores.attrs.get("last_fitted_month")
+    # Anchored a fixed distance under the x label, whatever the number of claims.
+    below_xlabel = transforms.offset_copy(ax.transAxes, fig=fig, y=-34, units="points")
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below_xlabel, ncol=3, fontsize=7.5, frameon=False)
+    last_fitted = scores.attrs.get("last_fitted_month")
     sub = "p: for a point, the two-sided tail probability; for a bound, P(beyond it); for a range, P(inside)."
-    if horizon:
-        sub += f"\nFitted months end {horizon}; '+k mo' marks a forecast k months past them (random walk continued)."
+    if last_fitted and scores["months_extrapolated"].any():
+        sub += f"\nFitted months end {last_fitted}; '+k mo' marks a forecast k months past them (random walk continued)."
     _finish(fig, title, note, sub, ax)
     return fig, ax
