@@ -297,6 +297,99 @@ def cmd_sensitivity(args) -> int:
     return 0
 
 
+def cmd_validate(args) -> int:
+    """``validate sbc``: simulation-based calibration; ``validate reference``: IS reference vs a run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from estimator import validation as V
+
+    out = Path(args.out)
+    _check_writable(out)
+    if args.action == "reference":
+        from estimator.inference import load_result
+
+        path = Path(args.result)
+        if not path.is_file():
+            raise InputError([_problem(str(path), "RESULT", "file not found (give the result.nc that 'estimator fit' wrote)")])
+        result = load_result(path)
+        ref = V.reference_posterior(result.claims, result.priors, as_of=result.manifest.get("as_of"), draws=args.reference_draws, seed=args.seed)
+        table = V.compare_with_reference(result, ref)
+        with pd.option_context("display.width", 200, "display.float_format", "{:,.4g}".format):
+            print(table.to_string(index=False))
+        print(f"Importance sampling: {ref['draws']:,} prior draws, ESS {ref['ess']:,.0f}, Pareto k-hat {ref['khat']:.2f} (reliable below 0.7)")
+        table.to_csv(out / "reference_comparison.csv", index=False)
+        (out / "reference_diagnostics.json").write_text(json.dumps({k: ref[k] for k in ("draws", "ess", "khat")}, indent=2) + "\n")
+        print(f"{int(table['agrees'].sum())} of {len(table)} quantiles agree within 4 standard errors. Wrote {out}/reference_comparison.csv")
+        return 0
+    from estimator.validation_plots import plot_sbc_ecdf, plot_sbc_ranks
+
+    t0 = time.perf_counter()
+    table = V.run_sbc(args.simulations, out, seed=args.seed, claims=args.claims, priors=args.priors, workers=args.workers, draws=args.draws, tune=args.tune, chains=args.chains, progress=not args.quiet)
+    summary = V.sbc_summary(table)
+    summary.to_csv(out / "sbc_summary.csv")
+    with pd.option_context("display.width", 200, "display.float_format", "{:,.3f}".format):
+        print(summary.to_string())
+    missed = int((~table["diagnostics_ok"].astype(bool)).sum())
+    reasons = (f"{int((table['divergences'] > 0).sum())} with divergences, {int((table['max_rhat'] > 1.01).sum())} with R-hat > 1.01, "
+               f"{int((table['min_ess_bulk'] < 100 * args.chains).sum())} with bulk ESS < {100 * args.chains}")
+    ledger = f" (ledger {Path(args.claims).name})" if args.claims else ""
+    note = (f"Source: estimator validate sbc{ledger}, {len(table)} simulations, seed {args.seed}, {args.chains} chains × {args.draws} draws each. "
+            f"Refits missing a diagnostic threshold are kept (dropping them would bias the ranks): {reasons}.")
+    for name, (fig, _) in {"sbc_ecdf_difference.png": plot_sbc_ecdf(table, summary, note=note), "sbc_rank_histograms.png": plot_sbc_ranks(table, note=note)}.items():
+        fig.savefig(out / name, dpi=FIGURE_DPI, bbox_inches="tight")
+        plt.close(fig)
+    print(f"{len(table)} simulations in {time.perf_counter() - t0:.0f} s; {missed} missed a diagnostic threshold ({reasons}). "
+          f"Wrote {out}/sbc.csv, sbc_summary.csv, sbc_ecdf_difference.png, sbc_rank_histograms.png")
+    return 0
+
+
+def cmd_score(args) -> int:
+    """Score claims (new ones, or without --claims the fitted ones) against a run's posterior predictive."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from estimator.claims import load_claims
+    from estimator.figures import source_note
+    from estimator.inference import load_result
+    from estimator.validation import coverage_summary, score_claims
+    from estimator.validation_plots import plot_claim_scores
+
+    path = Path(args.result)
+    if not path.is_file():
+        raise InputError([_problem(str(path), "RESULT", "file not found (give the result.nc that 'estimator fit' wrote)")])
+    out = Path(args.out)
+    _check_writable(out)
+    result = load_result(path)
+    claims = load_claims(args.claims, families=set(result.priors.families)) if args.claims else result.claims
+    scores = score_claims(result, claims, horizon=args.horizon, seed=args.seed)
+    summary = coverage_summary(scores)
+    cols = ["quantity", "qualifier", "low", "high", "pred_q05", "pred_q50", "pred_q95", "p_figure", "in_50", "in_90", "months_extrapolated"]
+    with pd.option_context("display.width", 220, "display.max_columns", 20, "display.float_format", "{:,.4g}".format):
+        print(scores[cols].to_string())
+    what = "new claims" if args.claims else "fitted claims (posterior predictive check)"
+    print(f"\n{summary['claims']} {what}: coverage of the 50% interval {summary['coverage_50']:.2f} (nominal 0.50), "
+          f"of the 90% interval {summary['coverage_90']:.2f} (nominal 0.90)")
+    print(f"Surprising (p < {summary['surprise_threshold']}): {', '.join(summary['surprising']) or 'none'}")
+    print(f"Fitted months end {summary['last_fitted_month']}; forecasts extrapolate the rate's random walk up to "
+          f"{summary['max_months_extrapolated']} months past them (horizon {summary['horizon']}).")
+    stem = "scores" if args.claims else "fitted_scores"
+    scores.to_csv(out / f"{stem}.csv")
+    (out / f"{stem}_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    title = "How surprising is each new claim?" if args.claims else "Where each fitted claim falls in its posterior predictive"
+    fig, _ = plot_claim_scores(scores, note=source_note(result), title=title)
+    fig.savefig(out / f"{stem}.png", dpi=FIGURE_DPI, bbox_inches="tight")
+    plt.close(fig)
+    print(f"Wrote {out}/{stem}.csv, {stem}_summary.json and {stem}.png")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
 
     from estimator.inference import DEFAULT_SAMPLER, SAMPLERS
@@ -340,15 +433,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="refit exactly where PSIS k-hat is too high (default); --no-refit reweights only and flags those rows",
     )
     v.set_defaults(func=cmd_sensitivity)
+    val = sub.add_parser("validate", help="simulation-based calibration, or compare a run with an importance-sampling reference")
+    val.add_argument("action", choices=("sbc", "reference"), help="sbc: calibrate the default model; reference: check RESULT against importance sampling")
+    val.add_argument("result", nargs="?", metavar="RESULT", help="result.nc (reference only)")
+    val.add_argument("--claims", default=None, help="ledger whose shape SBC simulates (default: the embedded ledger)")
+    val.add_argument("--priors", default=None, help="prior file for SBC (default: the embedded priors)")
+    val.add_argument("--simulations", type=int, default=200, help="SBC simulations (default 200)")
+    val.add_argument("--workers", type=int, default=1, help="local worker processes for SBC (default 1)")
+    val.add_argument("--draws", type=int, default=500, help="draws per chain of each SBC refit (default 500)")
+    val.add_argument("--tune", type=int, default=500, help="tuning steps per chain of each SBC refit (default 500)")
+    val.add_argument("--chains", type=int, default=2, help="chains of each SBC refit (default 2)")
+    val.add_argument("--reference-draws", type=int, default=4_000_000, help="prior draws of the importance-sampling reference (default 4 million)")
+    val.add_argument("--seed", type=int, default=20240223, help="seed (default 20240223)")
+    val.add_argument("--out", default="estimator-validation", help="output folder (default ./estimator-validation); an SBC rerun resumes")
+    val.add_argument("--quiet", action="store_true", help="no progress bar")
+    val.set_defaults(func=cmd_validate)
+    sc = sub.add_parser("score", help="score claims not used in a fit (or, without --claims, the fitted ones) against its posterior predictive")
+    sc.add_argument("result", metavar="RESULT", help="result.nc written by 'estimator fit'")
+    sc.add_argument("--claims", default=None, help="ledger of claims to score (same format); default: the fitted claims")
+    sc.add_argument("--horizon", default=None, help="latest date a claim may speak of (default: 24 months after the fitted months)")
+    sc.add_argument("--seed", type=int, default=0, help="seed of the random-walk continuation for forecasts (default 0)")
+    sc.add_argument("--out", default="estimator-scores", help="output folder (default ./estimator-scores)")
+    sc.set_defaults(func=cmd_score)
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in ("draws", "tune", "chains", "workers"):
+    for name in ("draws", "tune", "chains", "workers", "simulations", "reference_draws"):
         if getattr(args, name, 1) < 1:
             parser.error(f"--{name} must be at least 1")
+    if getattr(args, "action", None) == "reference" and not args.result:
+        parser.error("validate reference needs RESULT (a result.nc from 'estimator fit')")
     try:
         return args.func(args)
     except InputError as exc:

@@ -205,8 +205,12 @@ def claim_data(claims: pd.DataFrame) -> dict[str, np.ndarray]:
     simulated ledger of the same shape (same qualifiers, periods, sources).
     """
     forms = claim_forms(claims)
-    log_low = np.log(claims["low"].to_numpy(float))
-    log_high = np.log(claims["high"].to_numpy(float))
+    low, high = claims["low"].to_numpy(float), claims["high"].to_numpy(float)
+    # An "up to" count has low = -inf, whose log is NaN, which pm.Data refuses;
+    # its log bound is -inf (it is never read: the claim's form is UPPER).
+    log_low = np.full(low.shape, -np.inf)
+    np.log(low, out=log_low, where=low > 0)
+    log_high = np.log(high)
     # The observed value: the log figure for points, a log bound otherwise.
     observed = np.where(forms == UPPER, log_high, log_low)
     return {CLAIM_LOG_FIGURE: observed, CLAIM_LOG_LOW: log_low, CLAIM_LOG_HIGH: log_high}

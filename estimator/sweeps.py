@@ -327,9 +327,9 @@ def _compiled(state):
         import nutpie
 
         # Keep pm.Data as shared variables so with_data() can swap them without recompiling.
-        # Store only what the sweep reads (headline quantities and the free parameters the
-        # importance weights need): a smaller expansion function compiles faster.
-        keep = [*QUANTITIES, *(rv.name for rv in state["model"].free_RVs)]
+        # Store only the headline quantities (sweeps, calibration) and the free parameters
+        # the importance weights need: a smaller expansion function compiles faster.
+        keep = list(dict.fromkeys([*N.HEADLINE, *(rv.name for rv in state["model"].free_RVs)]))
         state["compiled"] = nutpie.compile_pymc_model(state["model"], freeze_model=False, var_names=keep)
     return state["compiled"]
 

@@ -1,0 +1,178 @@
+"""Validation: SBC machinery, agreement with an importance-sampling reference, scoring claims."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import estimator
+from estimator import names as N
+from estimator.cli import main
+from estimator.errors import InputError
+from estimator.validation import (
+    SBC_QUANTITIES,
+    _predictive_moments,
+    compare_with_reference,
+    coverage_summary,
+    fractional_rank,
+    reference_posterior,
+    sbc_seeds,
+    score_claims,
+)
+
+DATA = Path(__file__).parent / "data"
+NEW_CLAIMS = DATA / "new_claims.csv"
+
+
+def test_simulation_seeds_depend_on_the_sbc_seed_and_index_only():
+    assert sbc_seeds(7, 3) == sbc_seeds(7, 3)
+    assert len({sbc_seeds(7, 3), sbc_seeds(7, 4), sbc_seeds(8, 3)}) == 3
+
+
+def test_fractional_ranks_of_exact_posterior_draws_are_uniform():
+    """Truth and 'posterior' drawn from the same N(0, 1): the ranks must pass the uniformity test.
+
+    300 replicates; the test rejects a uniform sample with probability 1% (fixed seed).
+    """
+    from arviz_stats.base import array_stats
+
+    rng = np.random.default_rng(1)
+    us = []
+    for _ in range(300):
+        rank, n, u = fractional_rank(rng.standard_normal((2, 100)), rng.standard_normal(), rng)
+        assert 0 <= rank <= n and 0 < u < 1
+        us.append(u)
+    assert float(array_stats.uniformity_test(np.array(us), method="pot_c")[0]) > 0.01
+
+
+def test_fractional_rank_thins_autocorrelated_chains():
+    rng = np.random.default_rng(2)
+    ar = np.zeros((2, 1000))
+    for t in range(1, 1000):
+        ar[:, t] = 0.95 * ar[:, t - 1] + rng.standard_normal(2)
+    _, n, _ = fractional_rank(ar, 0.0, rng)
+    assert n < 400  # an AR(1) with rho 0.95 has an ESS near 2000 x 0.05 / 1.95 ~ 50
+
+
+@pytest.mark.slow
+def test_reduced_sbc_command_writes_ranks_summary_and_figures(tmp_path, capsys):
+    """Machinery only (2 simulations, tiny refits): no statistical claim is made here."""
+    out = tmp_path / "sbc"
+    code = main(["validate", "sbc", "--simulations", "2", "--draws", "40", "--tune", "60", "--chains", "1", "--out", str(out), "--quiet"])
+    assert code == 0
+    table = pd.read_csv(out / "sbc.csv")
+    assert list(table["simulation"]) == [0, 1]
+    for var in SBC_QUANTITIES:
+        assert table[f"{var}_rank"].between(0, table[f"{var}_n"]).all()
+        assert table[f"{var}_u"].between(0, 1).all()
+    assert len(list((out / "sims").glob("*.json"))) == 2
+    for name in ("sbc_summary.csv", "sbc_ecdf_difference.png", "sbc_rank_histograms.png"):
+        assert (out / name).stat().st_size > 0
+    # A rerun with more simulations keeps the finished ones (resumes) and adds the rest.
+    before = (out / "sims" / "00000.json").read_text()
+    main(["validate", "sbc", "--simulations", "3", "--draws", "40", "--tune", "60", "--chains", "1", "--out", str(out), "--quiet"])
+    assert (out / "sims" / "00000.json").read_text() == before
+    assert len(pd.read_csv(out / "sbc.csv")) == 3
+
+
+@pytest.mark.slow
+def test_mcmc_quantiles_agree_with_the_importance_sampling_reference(claims, priors):
+    """5/50/95% quantiles of containers, 152mm shells and value: NUTS against prior importance sampling.
+
+    Tolerance: on the probability scale the reference CDF at each MCMC quantile must be within 4
+    standard errors of its level p, se = sqrt(p(1-p)(1/ESS_quantile + 1/ESS_IS)) (both Monte Carlo
+    errors; see compare_with_reference). Nine comparisons at 4 se fail by chance with probability
+    below 1e-3. 500,000 prior draws give an IS effective sample size of about 1,000 (measured).
+    """
+    result = estimator.fit(claims, priors, draws=500, tune=500, chains=2, seed=11, progress=False)
+    ref = reference_posterior(claims, priors, draws=500_000, seed=5)
+    assert ref["khat"] < 0.7 and ref["ess"] > 500
+    table = compare_with_reference(result, ref)
+    assert set(table["quantity"]) >= {N.SHELLS_152MM, N.VALUE_USD}
+    assert table["agrees"].all(), table.to_string()
+    # On the natural scale the medians agree to a few percent as well.
+    med = table[table["p"] == 0.5]
+    assert (abs(med["mcmc"] / med["reference"] - 1) < 0.1).all()
+
+
+def test_scoring_fitted_claims_reproduces_the_models_own_claim_means(tiny_result):
+    """No extrapolation: the scoring graph must give exactly the claim means the fit stored."""
+    post = tiny_result.posterior
+    last = pd.Timestamp(str(post[N.MONTH].values[-1]) + "-01").date()
+    mu, sd, _, _ = _predictive_moments(tiny_result, tiny_result.claims, last, seed=0)
+    stored_mu = post[N.CLAIM_LOG_MEAN].stack(sample=("chain", "draw")).transpose(N.CLAIM, "sample").values
+    stored_sd = post[N.CLAIM_LOG_SD].stack(sample=("chain", "draw")).transpose(N.CLAIM, "sample").values
+    np.testing.assert_allclose(mu, stored_mu, rtol=1e-10)
+    np.testing.assert_allclose(sd, stored_sd, rtol=1e-10)
+
+
+@pytest.fixture(scope="module")
+def new_scores(tiny_result):
+    new = estimator.load_claims(NEW_CLAIMS, families=set(tiny_result.priors.families))
+    return score_claims(tiny_result, new, seed=0)
+
+
+def test_more_than_claim_reports_the_probability_of_exceeding_its_figure(tiny_result, new_scores):
+    r = new_scores.loc["fixture-us-containers-2024-01"]
+    assert r["p_figure"] == pytest.approx(1 - r["pit_low"])
+    assert r["p_meaning"] == "P(estimate exceeds the figure)"
+    # Simulated check of F(figure): one predictive draw per posterior draw, 2 se tolerance.
+    new = estimator.load_claims(NEW_CLAIMS, families=set(tiny_result.priors.families))
+    mu, sd, _, _ = _predictive_moments(tiny_result, new, pd.Timestamp("2026-01-01").date(), seed=0)
+    rng = np.random.default_rng(0)
+    sims = np.exp(mu[1][:, None] + sd[1][:, None] * rng.standard_normal((mu.shape[1], 200)))
+    p = float(np.mean(sims > 7000))
+    assert abs(p - r["p_figure"]) < 2 * np.sqrt(0.25 / sims.size) + 0.01
+
+
+def test_forecasts_say_how_far_they_extrapolate_and_widen_with_it(new_scores):
+    assert new_scores.attrs["last_fitted_month"] == "2024-02"
+    assert new_scores.loc["fixture-us-containers-2024-01", "months_extrapolated"] == 0
+    assert new_scores.loc["fixture-kr-containers-2024-06", "months_extrapolated"] == 4
+    assert new_scores.loc["fixture-press-shells-2024-09", "months_extrapolated"] == 7
+    # A later count carries the random walk's extra uncertainty.
+    width = np.log(new_scores["pred_q95"] / new_scores["pred_q05"])
+    assert width["fixture-kr-containers-2024-06"] > width["fixture-us-containers-2024-01"]
+
+
+def test_interval_shares_and_coverage_are_probabilities(new_scores):
+    assert new_scores[["p_figure", "in_50", "in_90"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert (new_scores["in_90"] >= new_scores["in_50"]).all()
+    point = new_scores.loc["fixture-kr-containers-2024-06"]
+    assert point["in_50"] in (0.0, 1.0) and point["p_figure"] == pytest.approx(2 * min(point["pit_low"], 1 - point["pit_low"]))
+    summary = coverage_summary(new_scores)
+    assert summary["claims"] == 4 and summary["max_months_extrapolated"] == 7
+    assert 0 <= summary["coverage_50"] <= summary["coverage_90"] <= 1
+
+
+def test_claims_after_the_horizon_are_refused_with_every_offender_named(tiny_result):
+    new = estimator.load_claims(NEW_CLAIMS, families=set(tiny_result.priors.families))
+    with pytest.raises(InputError) as info:
+        score_claims(tiny_result, new, horizon="2024-05-31")
+    text = str(info.value)
+    assert "fixture-kr-containers-2024-06" in text and "fixture-press-shells-2024-09" in text
+    assert "fixture-us-containers-2024-01" not in text
+
+
+def test_score_command_prints_coverage_and_writes_table_and_figure(tiny_result, tiny_result_path, tmp_path, capsys):
+    out = tmp_path / "scores"
+    assert main(["score", str(tiny_result_path), "--claims", str(NEW_CLAIMS), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "coverage of the 50% interval" in text and "months past them" in text
+    assert len(pd.read_csv(out / "scores.csv")) == 4
+    assert json.loads((out / "scores_summary.json").read_text())["max_months_extrapolated"] == 7
+    assert (out / "scores.png").stat().st_size > 0
+    # Without --claims: the posterior predictive check of the fitted claims.
+    assert main(["score", str(tiny_result_path), "--out", str(out)]) == 0
+    assert len(pd.read_csv(out / "fitted_scores.csv")) == len(tiny_result.claims)
+
+
+def test_validate_reference_command_writes_the_comparison(tiny_result_path, tmp_path, capsys):
+    """Plumbing only: a 2 x 60-draw run against 100,000 prior draws (no agreement is asserted)."""
+    out = tmp_path / "reference"
+    assert main(["validate", "reference", str(tiny_result_path), "--reference-draws", "100000", "--out", str(out)]) == 0
+    assert "Pareto k-hat" in capsys.readouterr().out
+    assert len(pd.read_csv(out / "reference_comparison.csv")) == 9
+    assert json.loads((out / "reference_diagnostics.json").read_text())["draws"] == 100_000
