@@ -243,6 +243,18 @@ def _add_drawing_arguments(p) -> None:
     p.add_argument("--dpi", type=int, default=FIGURE_DPI, help=f"resolution of raster figures (default {FIGURE_DPI})")
 
 
+def _saved_run_and_out(args):
+    """Load RESULT and prepare --out, naming a missing file before anything is computed."""
+    from estimator.inference import load_result
+
+    path = Path(args.result)
+    if not path.is_file():
+        raise InputError([_problem(str(path), "RESULT", "file not found (give the result.nc that 'estimator fit' wrote)")])
+    out = Path(args.out)
+    _check_writable(out)
+    return load_result(path), path, out
+
+
 def cmd_sensitivity(args) -> int:
     """Print the sensitivity tables; write them as CSV and the two figures as PNG."""
     import matplotlib
@@ -252,15 +264,9 @@ def cmd_sensitivity(args) -> int:
     import pandas as pd
 
     from estimator import sensitivity as S
-    from estimator.inference import load_result
     from estimator.sensitivity_plots import plot_influence_tornado, plot_variance_shares
 
-    path = Path(args.result)
-    if not path.is_file():
-        raise InputError([_problem(str(path), "RESULT", "file not found (give the result.nc that 'estimator fit' wrote)")])
-    out = Path(args.out)
-    _check_writable(out)
-    result = load_result(path)
+    result, path, out = _saved_run_and_out(args)
     method = "auto" if args.refit else S.PSIS
     source = f"Source: estimator sensitivity, run {result.manifest.get('input_hash')} ({path.name})"
 
@@ -357,16 +363,10 @@ def cmd_score(args) -> int:
 
     from estimator.claims import load_claims
     from estimator.figures import source_note
-    from estimator.inference import load_result
     from estimator.validation import coverage_summary, score_claims
     from estimator.validation_plots import plot_claim_scores
 
-    path = Path(args.result)
-    if not path.is_file():
-        raise InputError([_problem(str(path), "RESULT", "file not found (give the result.nc that 'estimator fit' wrote)")])
-    out = Path(args.out)
-    _check_writable(out)
-    result = load_result(path)
+    result, _, out = _saved_run_and_out(args)
     claims = load_claims(args.claims, families=set(result.priors.families)) if args.claims else result.claims
     scores = score_claims(result, claims, horizon=args.horizon, seed=args.seed)
     summary = coverage_summary(scores)
