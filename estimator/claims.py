@@ -23,6 +23,7 @@ Columns (required ones marked *):
 ``figure``\\*        the number quoted (positive)
 ``figure_high``     upper figure for ``between``; optional override of the
                     next-round-figure rule for ``more_than``/``at_least``
+                    (``inf`` reads the bound one-sided, :math:`S \\ge x`)
 ``basis_containers`` container count behind a capacity conversion
 ``period_start``    start of the period counted (empty: since shipments began)
 ``period_end``      end of the period counted (empty: ``date_said``)
@@ -42,8 +43,9 @@ Let :math:`S` be the source's own (unobserved) estimate. Then
   its last non-zero digit: 1,000 -> 2,000; 10,000 -> 20,000;
   2,000,000 -> 3,000,000; 6,700 -> 6,800), because a source whose estimate had
   reached :math:`x^+` would have quoted it. ``figure_high`` overrides
-  :math:`x^+`. For ``missiles_launched`` the bound is one-sided
-  (:math:`S \\ge x` only), since launches bound deliveries from below;
+  :math:`x^+`; ``figure_high = inf`` makes the bound one-sided. For
+  ``missiles_launched`` the bound is always one-sided (:math:`S \\ge x`
+  only), since launches bound deliveries from below;
 * ``between`` x, y: :math:`x \\le S \\le y`;
 * ``up_to`` x on a count: :math:`S \\le x`; ``up_to`` / ``could_hold`` on a
   capacity conversion: the stated capacity per container is
@@ -232,9 +234,16 @@ def _parse_positive(text):
     return value
 
 
+def _parse_positive_or_inf(text):
+    if text.strip().lower() in ("inf", "infinity"):
+        return math.inf
+    return _parse_positive(text)
+
+
 _PARSED = (
     (("date_said", "period_start", "period_end"), _parse_date, None, "is not a date (use YYYY-MM-DD)"),
-    (("figure", "figure_high", "basis_containers"), _parse_positive, np.nan, "is not a positive number"),
+    (("figure", "basis_containers"), _parse_positive, np.nan, "is not a positive number"),
+    (("figure_high",), _parse_positive_or_inf, np.nan, "is not a positive number or 'inf'"),
 )
 
 
@@ -353,6 +362,8 @@ def load_claims(
             bad("figure_high", "a 'between' claim needs figure_high")
         if rec.get("figure_high", "") and qual not in (BETWEEN, MORE_THAN, AT_LEAST) and qual in QUALIFIERS:
             bad("figure_high", f"figure_high has no meaning for qualifier '{qual}'")
+        if qual == BETWEEN and high == math.inf:
+            bad("figure_high", "a 'between' range needs a finite figure_high (for an open bound use 'more_than' with figure_high inf)")
         if not (np.isnan(fig) or np.isnan(high)) and high <= fig:
             bad("figure_high", f"low figure {fig:g} is not below figure_high {high:g}")
         if k == CAPACITY:
