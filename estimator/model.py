@@ -64,15 +64,16 @@ from estimator import claims as C
 from estimator import names as N
 from estimator.priors import PriorSet, check_families_used
 
-__all__ = ["build_model", "ModelLayout", "model_layout", "log_diff_normal_cdf", "log_normal_cdf", "prior_data_name", "DEFAULT_AS_OF"]
+__all__ = ["build_model", "ModelLayout", "model_layout", "log_diff_normal_cdf", "log_normal_cdf", "claims_logp", "claim_data", "prior_data_name", "DEFAULT_AS_OF"]
 
 DEFAULT_AS_OF = dt.date(2024, 2, 23)
 
 # PreliZ and PyMC agree on parameter names but for these.
 _PYMC_PARAM = {("Dirichlet", "alpha"): "a"}
 
-# Likelihood forms (fixed by the ledger, so no branch is ever evaluated on
-# inputs it cannot handle).
+# Likelihood forms. The form of each claim is data (``claim_form``), not
+# structure, so one compiled model serves every ledger of the same length,
+# including simulated ledgers whose one-sided claims flip side.
 POINT, LOWER, UPPER, INTERVAL = 0, 1, 2, 3
 
 
@@ -199,57 +200,60 @@ def claim_forms(claims: pd.DataFrame) -> np.ndarray:
 
 
 def claim_data(claims: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The ledger's numbers as the model's data: log figure and log bounds per claim.
+    """The ledger's numbers as the model's data: form, log figure and log bounds per claim.
 
-    These are ``pm.Data`` in the model, so a compiled model can be refit on a
-    simulated ledger of the same shape (same qualifiers, periods, sources).
+    These are ``pm.Data`` in the model, so a compiled model can be refit on
+    another ledger with as many claims (a simulated one, or the same ledger
+    with a qualifier changed).
+
+    Every likelihood form is evaluated for every claim and the claim's own is
+    selected, so every form must see finite inputs with low < high: a bound a
+    form does not read is set :data:`UNUSED_BOUND_OFFSET` log units beyond
+    the one it does (``switch`` passes a zero gradient to the branch not
+    taken, but zero times an infinite gradient is NaN).
     """
     forms = claim_forms(claims)
     low, high = claims["low"].to_numpy(float), claims["high"].to_numpy(float)
-    # An "up to" count has low = -inf, whose log is NaN, which pm.Data refuses;
-    # its log bound is -inf (it is never read: the claim's form is UPPER).
     log_low = np.full(low.shape, -np.inf)
     np.log(low, out=log_low, where=low > 0)
     log_high = np.log(high)
     # The observed value: the log figure for points, a log bound otherwise.
     observed = np.where(forms == UPPER, log_high, log_low)
-    return {CLAIM_LOG_FIGURE: observed, CLAIM_LOG_LOW: log_low, CLAIM_LOG_HIGH: log_high}
+    safe_low = np.where(np.isfinite(log_low), log_low, log_high - UNUSED_BOUND_OFFSET)
+    safe_high = np.where(np.isfinite(log_high) & (forms != POINT), log_high, safe_low + UNUSED_BOUND_OFFSET)
+    return {
+        CLAIM_FORM: forms.astype(np.int64),
+        CLAIM_LOG_FIGURE: observed,
+        CLAIM_LOG_LOW: safe_low,
+        CLAIM_LOG_HIGH: safe_high,
+    }
 
 
+CLAIM_FORM = "claim_form"
 CLAIM_LOG_FIGURE, CLAIM_LOG_LOW, CLAIM_LOG_HIGH = "claim_log_figure", "claim_log_low", "claim_log_high"
 EXPOSURE_AS_OF = "exposure_as_of"
+UNUSED_BOUND_OFFSET = 1.0
 
 
-def _claims_logp_factory(claims: pd.DataFrame):
-    """logp(value, mu, sigma, log_low, log_high): one term per claim.
+def claims_logp(value, mu, sigma, log_low, log_high, form):
+    r"""One log-likelihood term per claim, by its form (see :mod:`estimator.claims`).
 
-    The likelihood form of each claim is fixed by its qualifier, so each
-    formula is applied only to the claims it suits (static index sets): no
-    branch ever sees inputs it cannot handle (e.g. an infinite bound).
+    With :math:`z(x) = (x - \mu)/\sigma`: a point is the normal log density
+    of the log figure; "at least" is :math:`\log \Phi(-z(\ell))`; "at most"
+    :math:`\log \Phi(z(h))`; a range :math:`\log(\Phi(z(h)) - \Phi(z(\ell)))`.
+    All four are computed for every claim (cheap: a dozen claims) from the
+    finite inputs :func:`claim_data` guarantees, and ``form`` selects one.
     """
-    forms = claim_forms(claims)
-    idx = {f: np.flatnonzero(forms == f) for f in (POINT, LOWER, UPPER, INTERVAL)}
-
-    def logp(value, mu, sigma, log_low, log_high):
-        out = pt.zeros_like(mu)
-        i = idx[POINT]
-        if i.size:
-            z = (value[i] - mu[i]) / sigma[i]
-            out = pt.set_subtensor(out[i], -0.5 * z**2 - pt.log(sigma[i]) - 0.5 * np.log(2 * np.pi))
-        i = idx[LOWER]
-        if i.size:
-            out = pt.set_subtensor(out[i], log_normal_cdf((mu[i] - log_low[i]) / sigma[i]))
-        i = idx[UPPER]
-        if i.size:
-            out = pt.set_subtensor(out[i], log_normal_cdf((log_high[i] - mu[i]) / sigma[i]))
-        i = idx[INTERVAL]
-        if i.size:
-            a = (log_low[i] - mu[i]) / sigma[i]
-            b = (log_high[i] - mu[i]) / sigma[i]
-            out = pt.set_subtensor(out[i], log_diff_normal_cdf(a, b))
-        return out
-
-    return logp
+    z = (value - mu) / sigma
+    point = -0.5 * z**2 - pt.log(sigma) - 0.5 * np.log(2 * np.pi)
+    lower = log_normal_cdf((mu - log_low) / sigma)
+    upper = log_normal_cdf((log_high - mu) / sigma)
+    interval = log_diff_normal_cdf((log_low - mu) / sigma, (log_high - mu) / sigma)
+    return pt.switch(
+        pt.eq(form, POINT),
+        point,
+        pt.switch(pt.eq(form, LOWER), lower, pt.switch(pt.eq(form, UPPER), upper, interval)),
+    )
 
 
 def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, horizon=None) -> pm.Model:
@@ -279,7 +283,6 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, 
     q_idx = np.array([quantities.index(q) for q in claims["quantity"]])
     is_capacity = (claims["kind"] == C.CAPACITY).to_numpy()
     cap_idx = np.array([C.CAPACITY_QUANTITIES.index(q) if k else 0 for q, k in zip(claims["quantity"], is_capacity)])
-    logp = _claims_logp_factory(claims)
 
     coords = {
         N.CLAIM: list(claims.index),
@@ -375,7 +378,8 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, 
             sigma,
             data[CLAIM_LOG_LOW],
             data[CLAIM_LOG_HIGH],
-            logp=logp,
+            data[CLAIM_FORM],
+            logp=claims_logp,
             observed=data[CLAIM_LOG_FIGURE],
             dims=N.CLAIM,
         )
