@@ -1,18 +1,28 @@
 """Simulate a claims ledger of the same shape as a real one, from known parameters.
 
-Used for parameter-recovery tests and simulation-based calibration. For each
-claim the source's estimate is drawn as in the model,
+Used for parameter-recovery tests and simulation-based calibration, where the
+simulator must be the model's own generative story: a ledger written any
+other way makes a correct posterior look miscalibrated. For each claim the
+source's estimate is drawn as in the model,
 :math:`\\hat S_i = \\exp(\\mu_i + \\sigma_i \\varepsilon_i)`, and then written
-back in the claim's own qualifier so the simulated ledger speaks like the
-real one:
+in the claim's own terms so that the model's reading of the written claim
+(:mod:`estimator.claims`) is exactly the event the draw fell in:
 
-* ``about`` / capacity ``could_hold``/``up_to``: the figure is
-  :math:`\\hat S_i` rounded to three significant digits;
-* ``more_than`` / ``at_least``: the figure is :math:`\\hat S_i` rounded
-  *down* to one significant digit, so :math:`\\hat S_i` lies in the bracket the
-  next-round-figure rule implies;
-* ``between``: the bracket of one significant digit around :math:`\\hat S_i`;
-* ``up_to`` on a count: :math:`\\hat S_i` rounded *up* to one significant digit.
+* a point (``about``; ``could_hold``/``up_to`` on a capacity): the figure is
+  :math:`\\hat S_i` to three significant digits (a relative error of at most
+  0.5%, standard deviation at most 0.3%: negligible against source noise,
+  whose default prior puts 95% of its mass above 8%);
+* a bracket (``more_than``/``at_least`` read two-sided, ``between``): the
+  bracket of one significant digit holding :math:`\\hat S_i`, written as
+  "more than" the rounded-down figure (or "between" the figure and the next
+  round one);
+* a one-sided bound (``at_least`` launches, ``up_to`` on a count, any bound
+  with ``figure_high = inf``): the threshold :math:`x` stays as in the real
+  ledger (a bound's figure is fixed by whoever set it, not drawn), and only
+  which side of it :math:`\\hat S_i` fell on is written: "at least x" if
+  :math:`\\hat S_i \\ge x`, "up to x" otherwise. That is a censored
+  observation, and its likelihood, :math:`\\Phi` on the side written, is the
+  model's.
 """
 
 from __future__ import annotations
@@ -27,17 +37,17 @@ from estimator import claims as C
 from estimator import names as N
 from estimator.model import build_model
 
-__all__ = ["draw_truth", "simulate_claims"]
+__all__ = ["draw_truth", "simulate_claims", "SIMULATOR_VERSION"]
+
+# Bumped whenever simulate_claims writes ledgers differently, so that a resumed
+# SBC run never mixes simulations from two generative stories (2: one-sided
+# bounds are censored at their threshold instead of rounded).
+SIMULATOR_VERSION = 2
 
 
 def _floor_sig(x: float) -> float:
     unit = 10.0 ** math.floor(math.log10(x))
     return math.floor(x / unit) * unit
-
-
-def _ceil_sig(x: float) -> float:
-    unit = 10.0 ** math.floor(math.log10(x))
-    return math.ceil(x / unit) * unit
 
 
 def _round_sig(x: float, digits: int = 3) -> float:
@@ -54,6 +64,28 @@ def draw_truth(claims: pd.DataFrame, priors, *, as_of, seed: int) -> dict:
     return {k: np.asarray(ds[k].values[0, 0]) for k in names}
 
 
+def _one_sided(row) -> str | None:
+    """``"lower"`` / ``"upper"`` for a one-sided bound (as the model reads it), else ``None``."""
+    low, high = C.claim_bounds(row)
+    if math.isinf(high):
+        return "lower"
+    if math.isinf(low):
+        return "upper"
+    return None
+
+
+def _censored(row, value: float) -> tuple[str, float]:
+    """Qualifier and figure_high saying on which side of the row's threshold ``value`` fell."""
+    if row["kind"] == C.CAPACITY:
+        # "up to" on a capacity is a point, so "could hold fewer than x" has no qualifier.
+        raise ValueError(f"claim {row.name!r}: a one-sided capacity conversion cannot be simulated (no qualifier says 'fewer than')")
+    x = float(row["figure"])
+    if value < x:
+        return C.UP_TO, np.nan
+    # At or above the threshold: "at least x", open-ended (launches are one-sided by rule).
+    return C.AT_LEAST, (np.nan if row["quantity"] == C.MISSILES_LAUNCHED else math.inf)
+
+
 def simulate_claims(claims: pd.DataFrame, truth: dict, *, seed: int) -> pd.DataFrame:
     """A ledger like ``claims`` whose figures are drawn from ``truth`` (see module docstring)."""
     rng = np.random.default_rng(seed)
@@ -61,7 +93,7 @@ def simulate_claims(claims: pd.DataFrame, truth: dict, *, seed: int) -> pd.DataF
     sd = np.asarray(truth[N.CLAIM_LOG_SD], dtype=float)
     s = np.exp(mu + sd * rng.standard_normal(mu.shape))
     out = claims.copy()
-    figures, highs = [], []
+    figures, highs, qualifiers = [], [], []
     for (_, row), est in zip(claims.iterrows(), s):
         basis = float(row["basis_containers"]) if row["kind"] == C.CAPACITY else 1.0
         value = est * basis
@@ -69,15 +101,18 @@ def simulate_claims(claims: pd.DataFrame, truth: dict, *, seed: int) -> pd.DataF
         high = np.nan
         if q == C.ABOUT or (row["kind"] == C.CAPACITY and q in (C.UP_TO, C.COULD_HOLD)):
             fig = _round_sig(value)
+        elif _one_sided(row) is not None:
+            fig = float(row["figure"])
+            q, high = _censored(row, value)
         elif q in (C.MORE_THAN, C.AT_LEAST):
             fig = _floor_sig(value)
-        elif q == C.BETWEEN:
+        else:  # between
             fig = _floor_sig(value)
             high = C.next_round_figure(fig)
-        else:  # up_to on a count
-            fig = _ceil_sig(value)
         figures.append(fig)
         highs.append(high)
+        qualifiers.append(q)
+    out["qualifier"] = qualifiers
     out["figure"] = figures
     out["figure_high"] = highs
     bounds = [C.claim_bounds(r) for _, r in out.iterrows()]

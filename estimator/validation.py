@@ -212,10 +212,12 @@ def run_sbc(
     out = Path(out)
     (out / "sims").mkdir(parents=True, exist_ok=True)
     payload = _sbc_payload(claims, priors, as_of, draws, tune, chains)
-    manifest = {"payload": payload, "seed": seed}
+    from estimator.simulate import SIMULATOR_VERSION
+
+    manifest = {"payload": payload, "seed": seed, "simulator": SIMULATOR_VERSION}
     mpath = out / SBC_MANIFEST
     if mpath.exists() and json.loads(mpath.read_text()) != json.loads(_canonical(manifest)):
-        raise InputError([Problem(str(out), "--out", "-", "holds an SBC run with other settings or seed; choose another folder")])
+        raise InputError([Problem(str(out), "--out", "-", "holds an SBC run with other settings, seed or simulator version; choose another folder")])
     mpath.write_text(_canonical(manifest))
     for stale in (out / "sims").glob(".*.tmp"):
         stale.unlink()
