@@ -77,6 +77,22 @@ def test_reduced_sbc_command_writes_ranks_summary_and_figures(tmp_path, capsys):
     assert len(pd.read_csv(out / "sbc.csv")) == 3
 
 
+def test_an_sbc_folder_from_another_simulator_is_refused_before_any_work(tmp_path):
+    """Ranks from two generative stories must never be mixed by a resume."""
+    from estimator.simulate import SIMULATOR_VERSION
+    from estimator.validation import SBC_MANIFEST, _sbc_payload, run_sbc
+
+    out = tmp_path / "sbc"
+    out.mkdir()
+    manifest = {"payload": _sbc_payload(None, None, "2024-02-23", 500, 500, 2), "seed": 20240223, "simulator": SIMULATOR_VERSION}
+    (out / SBC_MANIFEST).write_text(json.dumps(manifest))
+    run_sbc(0, out, progress=False)  # same settings and simulator: accepted
+    (out / SBC_MANIFEST).write_text(json.dumps({**manifest, "simulator": SIMULATOR_VERSION - 1}))
+    with pytest.raises(InputError, match="simulator version"):
+        run_sbc(1, out, progress=False)
+    assert not list((out / "sims").glob("*.json"))
+
+
 @pytest.mark.slow
 def test_mcmc_quantiles_agree_with_the_importance_sampling_reference(claims, priors):
     """5/50/95% quantiles of containers, 152mm shells and value: NUTS against prior importance sampling.
