@@ -84,12 +84,12 @@ def test_an_sbc_folder_from_another_simulator_is_refused_before_any_work(tmp_pat
 
     out = tmp_path / "sbc"
     out.mkdir()
-    manifest = {"payload": _sbc_payload(None, None, "2024-02-23", 500, 500, 2), "seed": 20240223, "simulator": SIMULATOR_VERSION}
+    manifest = {"payload": _sbc_payload(None, None, "2024-02-23", 40, 60, 1), "seed": 20240223, "simulator": SIMULATOR_VERSION}
     (out / SBC_MANIFEST).write_text(json.dumps(manifest))
-    run_sbc(0, out, progress=False)  # same settings and simulator: accepted
+    run_sbc(0, out, draws=40, tune=60, chains=1, progress=False)  # same settings and simulator: accepted
     (out / SBC_MANIFEST).write_text(json.dumps({**manifest, "simulator": SIMULATOR_VERSION - 1}))
     with pytest.raises(InputError, match="simulator version"):
-        run_sbc(1, out, progress=False)
+        run_sbc(1, out, draws=40, tune=60, chains=1, progress=False)
     assert not list((out / "sims").glob("*.json"))
 
 
