@@ -400,8 +400,9 @@ def influence_table(result, *, quantities=INFLUENCE_QUANTITIES, method="auto", r
     Returns
     -------
     DataFrame
-        One row per left-out claim or family and quantity: ``left_out``,
-        ``level`` ("claim" or "family"), ``n_claims``, ``quantity``,
+        One row per left-out claim or family and quantity: ``left_out``
+        (claim id or family key), ``label`` (claim id or the family's display
+        label), ``level`` ("claim" or "family"), ``n_claims``, ``quantity``,
         ``median``, ``q05``, ``q95`` without it, their shifts from the full
         posterior (``shift_median``, ``shift_median_pct``, ``shift_q05``,
         ``shift_q95``), ``method`` used, ``khat``, ``khat_threshold`` and
@@ -431,7 +432,11 @@ def influence_table(result, *, quantities=INFLUENCE_QUANTITIES, method="auto", r
         if key not in done:
             done[key] = leave_out(result, ids, quantities=quantities, method=method, refit=refit, r_eff=r_eff)
         rows += _influence_rows(result, label, level, done[key], base)
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    # Families by the prior file's display label ("US government"), claims by their id.
+    names = dict(result.priors.families)
+    df["label"] = [names.get(n, n) if lvl == "family" else n for n, lvl in zip(df["left_out"], df["level"])]
+    return df
 
 
 def _evidence_sets(claims: pd.DataFrame) -> dict[str, list[str]]:

@@ -83,8 +83,9 @@ def plot_influence_tornado(influence, ax=None, source: str = ""):
     labels = []
     for level, name in order:
         method = meta.loc[(level, name), "method"]
-        prefix = "all of " if level == "family" else ""
-        labels.append(f"{prefix}{name}{_METHOD_MARK.get(method, '')}")
+        shown = meta.loc[(level, name), "label"] if "label" in meta.columns else name
+        prefix = "all claims of " if level == "family" else ""
+        labels.append(f"{prefix}{shown}{_METHOD_MARK.get(method, '')}")
     ax.set_yticks(y, labels, fontsize=8)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel("Shift of the posterior median when left out (% of the full-ledger median)")

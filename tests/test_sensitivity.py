@@ -156,6 +156,11 @@ def test_plots_draw_on_a_given_axes(synthetic_fit):
     fig, ax = plt.subplots()
     out_fig, out_ax = plot_influence_tornado(S.influence_table(synthetic_fit, method=S.PSIS), ax=ax)
     assert out_ax is ax and out_fig is fig and ax.get_title()
+    # Families are named as the prior file labels them, not by their keys.
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    for key, label in synthetic_fit.priors.families.items():
+        if key in set(synthetic_fit.claims["source_family"]):
+            assert any(t.startswith(f"all claims of {label}") for t in ticks), (label, ticks)
     fig2, ax2 = plot_variance_shares(S.value_variance_shares(synthetic_fit))
     assert "%" in ax2.get_xlabel()
 
