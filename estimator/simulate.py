@@ -35,9 +35,10 @@ import pymc as pm
 
 from estimator import claims as C
 from estimator import names as N
+from estimator.errors import InputError, Problem
 from estimator.model import build_model
 
-__all__ = ["draw_truth", "simulate_claims", "SIMULATOR_VERSION"]
+__all__ = ["draw_truth", "simulate_claims", "check_simulable", "SIMULATOR_VERSION"]
 
 # Bumped whenever simulate_claims writes ledgers differently, so that a resumed
 # SBC run never mixes simulations from two generative stories (2: one-sided
@@ -74,11 +75,29 @@ def _one_sided(row) -> str | None:
     return None
 
 
+def check_simulable(claims: pd.DataFrame) -> None:
+    """Raise :class:`InputError` naming every row :func:`simulate_claims` cannot write.
+
+    A one-sided capacity conversion ("could hold more than x", with
+    ``figure_high = inf``) is the only such row: "up to" on a capacity is a
+    point, so no qualifier says the source's figure fell below x.
+    """
+    problems = [
+        Problem(
+            claims.attrs.get("source", "<ledger>"),
+            f"line {row['line']} (id {cid})" if "line" in row else f"id {cid}",
+            "figure_high",
+            "a one-sided capacity conversion cannot be simulated (no qualifier says 'could hold fewer than'); give it a finite figure_high",
+        )
+        for cid, row in claims.iterrows()
+        if row["kind"] == C.CAPACITY and _one_sided(row) is not None
+    ]
+    if problems:
+        raise InputError(problems)
+
+
 def _censored(row, value: float) -> tuple[str, float]:
     """Qualifier and figure_high saying on which side of the row's threshold ``value`` fell."""
-    if row["kind"] == C.CAPACITY:
-        # "up to" on a capacity is a point, so "could hold fewer than x" has no qualifier.
-        raise ValueError(f"claim {row.name!r}: a one-sided capacity conversion cannot be simulated (no qualifier says 'fewer than')")
     x = float(row["figure"])
     if value < x:
         return C.UP_TO, np.nan
@@ -88,6 +107,7 @@ def _censored(row, value: float) -> tuple[str, float]:
 
 def simulate_claims(claims: pd.DataFrame, truth: dict, *, seed: int) -> pd.DataFrame:
     """A ledger like ``claims`` whose figures are drawn from ``truth`` (see module docstring)."""
+    check_simulable(claims)
     rng = np.random.default_rng(seed)
     mu = np.asarray(truth[N.CLAIM_LOG_MEAN], dtype=float)
     sd = np.asarray(truth[N.CLAIM_LOG_SD], dtype=float)

@@ -209,10 +209,16 @@ def run_sbc(
 
     from estimator.sweeps import _canonical
 
+    from estimator.claims import load_claims
+    from estimator.priors import load_priors
+    from estimator.simulate import SIMULATOR_VERSION, check_simulable
+
+    # Bad input fails here, in this process, before any folder or worker exists.
+    prior_set = load_priors(priors)
+    check_simulable(load_claims(claims, families=set(prior_set.families)))
     out = Path(out)
     (out / "sims").mkdir(parents=True, exist_ok=True)
     payload = _sbc_payload(claims, priors, as_of, draws, tune, chains)
-    from estimator.simulate import SIMULATOR_VERSION
 
     manifest = {"payload": payload, "seed": seed, "simulator": SIMULATOR_VERSION}
     mpath = out / SBC_MANIFEST
