@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= runs/default
 
-.PHONY: fit test test-fast bench lock clean figures notebook-kernel notebooks
+.PHONY: fit test test-fast bench lock clean figures validation notebook-kernel notebooks
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -44,6 +44,20 @@ RUN ?= build/default-run
 figures: $(VENV)/.installed
 	$(VENV)/bin/estimator fit --out $(RUN) --quiet
 	$(VENV)/bin/estimator report $(RUN)/result.nc --out figures
+
+# Validation figures of the default model (figures/validation/): SBC with 300
+# simulations (about 5 minutes on two cores), the importance-sampling
+# reference against the default run, and scores of the fitted and test claims.
+VAL ?= build/validation
+validation: $(VENV)/.installed
+	$(VENV)/bin/estimator fit --out $(RUN) --quiet
+	$(VENV)/bin/estimator validate sbc --simulations 300 --workers 2 --out $(VAL)/sbc --quiet
+	$(VENV)/bin/estimator validate reference $(RUN)/result.nc --out $(VAL)/reference
+	$(VENV)/bin/estimator score $(RUN)/result.nc --out $(VAL)/scores
+	$(VENV)/bin/estimator score $(RUN)/result.nc --claims tests/data/new_claims.csv --out $(VAL)/scores
+	mkdir -p figures/validation
+	cp $(VAL)/sbc/sbc_summary.csv $(VAL)/sbc/sbc_ecdf_difference.png $(VAL)/sbc/sbc_rank_histograms.png \
+	   $(VAL)/reference/reference_comparison.csv $(VAL)/scores/fitted_scores.png $(VAL)/scores/scores.png figures/validation/
 
 # Register this environment as the Jupyter kernel "Python (estimator)" for the current user,
 # so JupyterLab, Notebook or VS Code, wherever installed, run the notebooks with its packages.
