@@ -36,7 +36,7 @@ import pymc as pm
 from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
-from estimator.model import build_model
+from estimator.model import LOWER, UPPER, build_model, claim_forms
 
 __all__ = ["draw_truth", "simulate_claims", "check_simulable", "SIMULATOR_VERSION"]
 
@@ -65,16 +65,6 @@ def draw_truth(claims: pd.DataFrame, priors, *, as_of, seed: int) -> dict:
     return {k: np.asarray(ds[k].values[0, 0]) for k in names}
 
 
-def _one_sided(row) -> str | None:
-    """``"lower"`` / ``"upper"`` for a one-sided bound (as the model reads it), else ``None``."""
-    low, high = C.claim_bounds(row)
-    if math.isinf(high):
-        return "lower"
-    if math.isinf(low):
-        return "upper"
-    return None
-
-
 def check_simulable(claims: pd.DataFrame) -> None:
     """Raise :class:`InputError` naming every row :func:`simulate_claims` cannot write.
 
@@ -89,8 +79,8 @@ def check_simulable(claims: pd.DataFrame) -> None:
             "figure_high",
             "a one-sided capacity conversion cannot be simulated (no qualifier says 'could hold fewer than'); give it a finite figure_high",
         )
-        for cid, row in claims.iterrows()
-        if row["kind"] == C.CAPACITY and _one_sided(row) is not None
+        for (cid, row), form in zip(claims.iterrows(), claim_forms(claims))
+        if row["kind"] == C.CAPACITY and form in (LOWER, UPPER)
     ]
     if problems:
         raise InputError(problems)
@@ -114,14 +104,15 @@ def simulate_claims(claims: pd.DataFrame, truth: dict, *, seed: int) -> pd.DataF
     s = np.exp(mu + sd * rng.standard_normal(mu.shape))
     out = claims.copy()
     figures, highs, qualifiers = [], [], []
-    for (_, row), est in zip(claims.iterrows(), s):
+    # One-sided exactly when the model reads the claim so (its likelihood form).
+    for (_, row), est, form in zip(claims.iterrows(), s, claim_forms(claims)):
         basis = float(row["basis_containers"]) if row["kind"] == C.CAPACITY else 1.0
         value = est * basis
         q = row["qualifier"]
         high = np.nan
         if q == C.ABOUT or (row["kind"] == C.CAPACITY and q in (C.UP_TO, C.COULD_HOLD)):
             fig = _round_sig(value)
-        elif _one_sided(row) is not None:
+        elif form in (LOWER, UPPER):
             fig = float(row["figure"])
             q, high = _censored(row, value)
         elif q in (C.MORE_THAN, C.AT_LEAST):

@@ -207,19 +207,15 @@ def run_sbc(
     """
     from tqdm.auto import tqdm
 
-    from estimator.sweeps import _canonical
-
-    from estimator.claims import load_claims
-    from estimator.priors import load_priors
     from estimator.simulate import SIMULATOR_VERSION, check_simulable
+    from estimator.sweeps import _canonical, _worker_state
 
-    # Bad input fails here, in this process, before any folder or worker exists.
-    prior_set = load_priors(priors)
-    check_simulable(load_claims(claims, families=set(prior_set.families)))
+    payload = _sbc_payload(claims, priors, as_of, draws, tune, chains)
+    # Bad input fails here, in this process, before any folder or worker exists; the
+    # loaded inputs stay in this process's worker cache for in-process simulations.
+    check_simulable(_worker_state(payload)["claims"])
     out = Path(out)
     (out / "sims").mkdir(parents=True, exist_ok=True)
-    payload = _sbc_payload(claims, priors, as_of, draws, tune, chains)
-
     manifest = {"payload": payload, "seed": seed, "simulator": SIMULATOR_VERSION}
     mpath = out / SBC_MANIFEST
     if mpath.exists() and json.loads(mpath.read_text()) != json.loads(_canonical(manifest)):

@@ -19,6 +19,27 @@ def claims(priors):
     return estimator.load_claims(families=set(priors.families))
 
 
+def _edit_default_ledger(claim_id: str, column: str, value: str) -> tuple[str, int]:
+    """The default ledger's text with one cell replaced, and the file line of that row."""
+    from estimator.claims import read_claims_text
+
+    lines = read_claims_text()[1].splitlines()
+    col = lines[0].split(",").index(column)
+    row = next(i for i, line in enumerate(lines) if line.startswith(claim_id + ","))
+    # Splitting on every comma is safe up to ``column`` as long as no earlier cell of the
+    # row is quoted with a comma inside; later cells are split and rejoined unchanged.
+    cells = lines[row].split(",")
+    cells[col] = value
+    lines[row] = ",".join(cells)
+    return "\n".join(lines) + "\n", row + 1
+
+
+@pytest.fixture(scope="session")
+def edit_default_ledger():
+    """``edit(claim_id, column, value) -> (text, line)``: the default ledger with one cell changed."""
+    return _edit_default_ledger
+
+
 @pytest.fixture(scope="session")
 def tiny_result(claims, priors):
     """A deliberately short fit (2 chains x 60 draws): enough to exercise the plumbing."""

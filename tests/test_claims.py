@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import estimator
-from estimator.claims import COLUMNS, load_claims, next_round_figure, read_claims_text
+from estimator.claims import COLUMNS, load_claims, next_round_figure
 from estimator.errors import InputError
 
 DATA = Path(__file__).parent / "data"
@@ -146,28 +146,16 @@ def test_generated_bad_fields_never_raise_anything_but_input_error(column, value
     assert np.isfinite(df["figure"]).all()
 
 
-def _with_figure_high(claim_id: str, value: str) -> str:
-    """The default ledger's text with one row's figure_high set to ``value``."""
-    text = read_claims_text()[1]
-    lines = text.splitlines()
-    header = lines[0].split(",")
-    col = header.index("figure_high")
-    for i, line in enumerate(lines):
-        if line.startswith(claim_id + ","):
-            cells = line.split(",")  # the columns up to figure_high hold no quoted commas in these rows
-            cells[col] = value
-            lines[i] = ",".join(cells)
-    return "\n".join(lines) + "\n"
-
-
-def test_figure_high_inf_reads_a_more_than_claim_one_sided():
-    df = load_claims(text=_with_figure_high("us-state-2024-02-23", "inf"), name="edited.csv", families=FAMILIES)
+def test_figure_high_inf_reads_a_more_than_claim_one_sided(edit_default_ledger):
+    text, _ = edit_default_ledger("us-state-2024-02-23", "figure_high", "inf")
+    df = load_claims(text=text, name="edited.csv", families=FAMILIES)
     us = df.loc["us-state-2024-02-23"]
     assert us["low"] == 10_000 and math.isinf(us["high"])
 
 
-def test_figure_high_inf_is_refused_for_a_range():
+def test_figure_high_inf_is_refused_for_a_range(edit_default_ledger):
+    text, line = edit_default_ledger("us-wh-2024-01-04", "figure_high", "inf")
     with pytest.raises(InputError) as info:
-        load_claims(text=_with_figure_high("us-wh-2024-01-04", "inf"), name="edited.csv", families=FAMILIES)
+        load_claims(text=text, name="edited.csv", families=FAMILIES)
     msg = str(info.value)
-    assert "edited.csv" in msg and "figure_high" in msg and "finite" in msg
+    assert "edited.csv" in msg and f"line {line}" in msg and "figure_high" in msg and "finite" in msg

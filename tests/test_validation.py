@@ -194,20 +194,11 @@ def test_validate_reference_command_writes_the_comparison(tiny_result_path, tmp_
     assert json.loads((out / "reference_diagnostics.json").read_text())["draws"] == 100_000
 
 
-def test_sbc_refuses_a_ledger_it_cannot_simulate_before_any_work(tmp_path, capsys):
+def test_sbc_refuses_a_ledger_it_cannot_simulate_before_any_work(tmp_path, capsys, edit_default_ledger):
     """A one-sided capacity conversion has no 'could hold fewer than' to write: named, exit 2, no folder."""
-    from estimator.claims import read_claims_text
-
-    lines = read_claims_text()[1].splitlines()
-    col = lines[0].split(",").index("figure_high")
-    for i, line in enumerate(lines):
-        if line.startswith("kr-mnd-2023-12-29-cap152,"):
-            cells = line.split(",")  # no quoted commas before figure_high in this row
-            cells[col] = "inf"
-            lines[i] = ",".join(cells)
-            bad_line = i + 1
+    text, bad_line = edit_default_ledger("kr-mnd-2023-12-29-cap152", "figure_high", "inf")
     ledger = tmp_path / "one-sided-capacity.csv"
-    ledger.write_text("\n".join(lines) + "\n")
+    ledger.write_text(text)
     out = tmp_path / "sbc"
     code = main(["validate", "sbc", "--claims", str(ledger), "--simulations", "1", "--out", str(out), "--quiet"])
     err = capsys.readouterr().err
