@@ -80,6 +80,8 @@ __all__ = [
     "read_claims_text",
     "next_round_figure",
     "claim_bounds",
+    "subset_claims",
+    "claims_known_by",
 ]
 
 # Quantity names (also used as variable names in the model).
@@ -399,3 +401,42 @@ def load_claims(
     df.attrs["source"] = name
     df.attrs["text"] = text
     return df
+
+
+def subset_claims(claims: pd.DataFrame, keep, label: str | None = None) -> pd.DataFrame:
+    """Rows ``keep`` (ids) of a ledger, with the ledger text cut to the same rows.
+
+    The text is what a saved run stores as its ledger, so it must hold
+    exactly the claims fitted.
+    """
+    keep = list(keep)
+    out = claims.loc[keep].copy()
+    text = claims.attrs.get("text", "")
+    if text:
+        rows = list(csv.reader(io.StringIO(text)))
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(rows[0])
+        id_col = rows[0].index("id")
+        kept = set(keep)
+        writer.writerows(r for r in rows[1:] if r and r[id_col] in kept)
+        text = buf.getvalue()
+    source = claims.attrs.get("source", "<claims>")
+    out.attrs = {**claims.attrs, "text": text, "source": f"{source} ({label or f'{len(keep)} of {len(claims)} claims'})"}
+    return out
+
+
+def claims_known_by(claims: pd.DataFrame, known_by) -> pd.DataFrame:
+    """The vintage of a ledger: only the claims said on or before ``known_by``.
+
+    Raises
+    ------
+    InputError
+        When no claim was said by then.
+    """
+    day = known_by if isinstance(known_by, dt.date) else dt.date.fromisoformat(str(known_by))
+    keep = [cid for cid, said in claims["date_said"].items() if said <= day]
+    if not keep:
+        first = min(claims["date_said"])
+        raise InputError([Problem(claims.attrs.get("source", "<claims>"), "--known-by", "known_by", f"no claim was said by {day}; the first was said on {first}")])
+    return subset_claims(claims, keep, label=f"claims known by {day}: {len(keep)} of {len(claims)}")

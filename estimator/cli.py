@@ -32,11 +32,12 @@ def _fmt(x: float) -> str:
 
 def format_summary(result, wall: float | None = None) -> str:
     """The human-readable summary the CLI prints."""
+    from estimator.inference import vintage_label
     from estimator.summaries import headline_table, prob_shells_above, scope_table
 
     head = headline_table(result)
     lines = [
-        f"Posterior as of {result.manifest.get('as_of')} (median and 90% interval)",
+        f"Posterior {vintage_label(result.manifest)} (median and 90% interval)",
         f"Valuation basis: {result.priors.valuation_basis}",
         "",
         f"{'':46s}{'median':>12s}{'5%':>12s}{'95%':>12s}",
@@ -63,7 +64,7 @@ def format_summary(result, wall: float | None = None) -> str:
         lines += ["  Try more draws/tune, another seed, or check the claims and priors.", bar]
     m = result.manifest
     lines.append(
-        f"Sampler {m.get('sampler')}, {m.get('chains')} chains x {m.get('draws')} draws (+{m.get('tune')} tune), seed {m.get('seed')}, "
+        f"Sampler {m.get('sampler')}, {m.get('dynamics')} rate dynamics, {m.get('chains')} chains x {m.get('draws')} draws (+{m.get('tune')} tune), seed {m.get('seed')}, "
         f"input hash {m.get('input_hash')}"
     )
     if wall is not None:
@@ -105,12 +106,14 @@ def cmd_fit(args) -> int:
         claims = load_claims(args.claims, families=set(priors.families) if priors else None)
     except InputError as exc:
         problems += exc.problems
-    try:
-        import datetime as dt
+    import datetime as dt
 
-        dt.date.fromisoformat(args.as_of)
-    except ValueError:
-        problems.append(_problem("--as-of", "--as-of", f"'{args.as_of}' is not a date (use YYYY-MM-DD)"))
+    for flag, value in (("--as-of", args.as_of), ("--known-by", args.known_by)):
+        try:
+            if value is not None:
+                dt.date.fromisoformat(value)
+        except ValueError:
+            problems.append(_problem(flag, flag, f"'{value}' is not a date (use YYYY-MM-DD)"))
     if problems:
         raise InputError(problems)
     _check_writable(out)
@@ -119,6 +122,8 @@ def cmd_fit(args) -> int:
         claims,
         priors,
         as_of=args.as_of,
+        known_by=args.known_by,
+        dynamics=args.dynamics,
         draws=args.draws,
         tune=args.tune,
         chains=args.chains,
@@ -322,7 +327,7 @@ def cmd_validate(args) -> int:
         if not path.is_file():
             raise InputError([_problem(str(path), "RESULT", "file not found (give the result.nc that 'estimator fit' wrote)")])
         result = load_result(path)
-        ref = V.reference_posterior(result.claims, result.priors, as_of=result.manifest.get("as_of"), draws=args.reference_draws, seed=args.seed)
+        ref = V.reference_posterior(result.claims, result.priors, as_of=result.manifest.get("as_of"), dynamics=result.manifest.get("dynamics"), draws=args.reference_draws, seed=args.seed)
         table = V.compare_with_reference(result, ref)
         with pd.option_context("display.width", 200, "display.float_format", "{:,.4g}".format):
             print(table.to_string(index=False))
@@ -390,16 +395,68 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_backtest(args) -> int:
+    """Leave-future-out backtest over vintages: scores, beliefs, figures and a summary."""
+    import datetime as dt
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from estimator.backtest import run_backtest
+    from estimator.backtest_plots import plot_backtest_beliefs, plot_backtest_pit
+
+    vintages = None
+    if args.vintages:
+        vintages, problems = [], []
+        for v in args.vintages.split(","):
+            try:
+                vintages.append(dt.date.fromisoformat(v.strip()))
+            except ValueError:
+                problems.append(_problem("--vintages", "--vintages", f"'{v.strip()}' is not a date (use YYYY-MM-DD, comma-separated)"))
+        if problems:
+            raise InputError(problems)
+    out = Path(args.out)
+    _check_writable(out)
+    res = run_backtest(
+        out, claims=args.claims, priors=args.priors, vintages=vintages, horizon_months=args.horizon_months, dynamics=args.dynamics,
+        method=args.method, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, workers=args.workers,
+        scheduler=args.scheduler, progress=not args.quiet,
+    )
+    s = res.summary
+    print(f"Backtest ({s.get('dynamics')} rate dynamics, method {s.get('method')}): {s.get('vintages')} vintages, {s.get('exact_fits')} exact fits, "
+          f"{s.get('pairs', 0)} (vintage, later claim) pairs over {s.get('claims_scored', 0)} claims, horizon {s.get('horizon_months')} months")
+    if s.get("pairs"):
+        print(f"Coverage of later claims: 50% interval {s['coverage_50']:.2f} (nominal 0.50), 90% interval {s['coverage_90']:.2f} (nominal 0.90)")
+        print(f"Mean log predictive density per claim, on the {s['pairs_common']} pairs every method scores:")
+        print(f"  model {s['model_lpd']:.3f}   prior only {s['prior_lpd']:.3f}   latest claim carried forward {s['persistence_lpd']:.3f}")
+        print(f"  (over all {s['pairs']} pairs: model {s['model_lpd_all']:.3f}, prior only {s['prior_lpd_all']:.3f})")
+    if s.get("fits_missing_diagnostics"):
+        print(f"WARNING: {s['fits_missing_diagnostics']} of {s['exact_fits']} exact fits missed a sampler diagnostic threshold (see beliefs.csv).", file=sys.stderr)
+    note = f"Source: {len(res.claims)} public claims, leave-future-out fits at {s.get('vintages')} vintages ({s.get('dynamics')} rate dynamics); estimator backtest."
+    formats = args.format.split(",")
+    for name, (fig, _) in (("backtest_beliefs", plot_backtest_beliefs(res.beliefs, res.claims, note=note)), ("backtest_pit", plot_backtest_pit(res.scores, note=note))):
+        for fmt in formats:
+            fig.savefig(out / f"{name}.{fmt}", dpi=args.dpi, bbox_inches="tight", pad_inches=0.12, metadata=_NO_TIMESTAMPS.get(fmt))
+        plt.close(fig)
+    print(f"Wrote {out}/backtest.csv, backtest.nc, beliefs.csv, summary.json and the figures backtest_beliefs, backtest_pit ({args.format})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
 
     from estimator.inference import DEFAULT_SAMPLER, SAMPLERS
+    from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, FORECAST_MONTHS
 
     parser = argparse.ArgumentParser(prog="estimator", description="Reconcile conflicting public estimates with Bayesian inference.")
     sub = parser.add_subparsers(dest="command", required=True)
     f = sub.add_parser("fit", help="fit the model and print the posterior summary")
     f.add_argument("--claims", default=None, help="claims ledger CSV (default: the embedded 2023-2024 ledger)")
     f.add_argument("--priors", default=None, help="prior file TOML (default: the embedded priors/default.toml)")
-    f.add_argument("--as-of", default="2024-02-23", help="date of the headline quantities (default 2024-02-23)")
+    f.add_argument("--as-of", default=None, help=f"date of the headline quantities (default: the latest claim's date; a later date is a forecast, up to {FORECAST_MONTHS} months)")
+    f.add_argument("--known-by", default=None, metavar="DATE", help="use only the claims said on or before DATE (a vintage; default: every claim)")
+    f.add_argument("--dynamics", choices=DYNAMICS, default=DEFAULT_DYNAMICS, help=f"rate dynamics of containers and missiles over time (default {DEFAULT_DYNAMICS})")
     f.add_argument("--draws", type=int, default=1000, help="draws per chain after tuning (default 1000)")
     f.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (default 1000)")
     f.add_argument("--chains", type=int, default=4, help="chains (default 4)")
@@ -455,6 +512,29 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--seed", type=int, default=0, help="seed of the random-walk continuation for forecasts (default 0)")
     sc.add_argument("--out", default="estimator-scores", help="output folder (default ./estimator-scores)")
     sc.set_defaults(func=cmd_score)
+    bt = sub.add_parser(
+        "backtest",
+        help="leave-future-out backtest: fit at each vintage, score every later claim, against two baselines",
+        description="For each vintage (default: every month end from the first claim to the last), fit on the claims known then and score every later claim, against forward Monte Carlo from the priors and the latest claim carried forward.",
+        epilog="example: estimator backtest --out backtest-run --workers 2",
+    )
+    bt.add_argument("--claims", default=None, help="claims ledger CSV (default: the embedded ledger)")
+    bt.add_argument("--priors", default=None, help="prior file TOML (default: the embedded priors)")
+    bt.add_argument("--vintages", default=None, help="comma-separated vintage dates (default: every month end from the first claim to the last)")
+    bt.add_argument("--horizon-months", type=int, default=12, help="score claims at most this many months past the vintage (default 12)")
+    bt.add_argument("--dynamics", choices=DYNAMICS, default=DEFAULT_DYNAMICS, help=f"rate dynamics (default {DEFAULT_DYNAMICS})")
+    bt.add_argument("--method", choices=("auto", "exact"), default="auto", help="auto: PSIS from the latest exact fit where k-hat allows (default); exact: refit every vintage")
+    bt.add_argument("--draws", type=int, default=1000, help="draws per chain of each exact fit (default 1000)")
+    bt.add_argument("--tune", type=int, default=1000, help="tuning steps per chain of each exact fit (default 1000)")
+    bt.add_argument("--chains", type=int, default=2, help="chains of each exact fit (default 2)")
+    bt.add_argument("--seed", type=int, default=20240223, help="seed (default 20240223)")
+    bt.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    bt.add_argument("--scheduler", default=None, help="address of a Dask distributed scheduler (instead of local workers)")
+    bt.add_argument("--out", default="estimator-backtest", help="output folder (default ./estimator-backtest); rerunning resumes")
+    bt.add_argument("--format", default="png", help="figure formats, comma-separated: png, svg, pdf (default png)")
+    bt.add_argument("--dpi", type=int, default=FIGURE_DPI, help=f"figure resolution (default {FIGURE_DPI})")
+    bt.add_argument("--quiet", action="store_true", help="no progress bar")
+    bt.set_defaults(func=cmd_backtest)
     return parser
 
 

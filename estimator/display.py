@@ -13,6 +13,7 @@ from __future__ import annotations
 from html import escape
 
 from estimator import names as N
+from estimator.inference import vintage_label
 from estimator.report import _num
 from estimator.summaries import headline_table, prob_shells_above
 
@@ -75,7 +76,7 @@ def result_html(result) -> str:
     return "".join(
         [
             '<div class="estimator-result">',
-            f"<h4>estimator run: posterior as of {escape(str(m.get('as_of')))}</h4>",
+            f"<h4>estimator run: posterior {escape(vintage_label(m))}</h4>",
             f"<p>{escape(identity)}</p>",
             _diagnostics_html(result.diagnostics),
             "<p><strong>Headline quantities</strong> (median and 90% interval)</p>",

@@ -151,9 +151,7 @@ def _samples(ds: xr.Dataset, var: str) -> xr.DataArray:
 
 
 def _as_of(result) -> dt.date:
-    from estimator.model import DEFAULT_AS_OF
-
-    return dt.date.fromisoformat(str(result.manifest.get("as_of", DEFAULT_AS_OF)))
+    return dt.date.fromisoformat(str(result.manifest["as_of"]))
 
 
 def sample_prior(result, draws: int = PRIOR_DRAWS, seed: int = PRIOR_SEED) -> xr.Dataset:
@@ -175,9 +173,9 @@ def sample_prior(result, draws: int = PRIOR_DRAWS, seed: int = PRIOR_SEED) -> xr
     """
     import pymc as pm
 
-    from estimator.model import build_model
+    from estimator.inference import result_model
 
-    model = build_model(result.claims, result.priors, as_of=_as_of(result))
+    model = result_model(result)
     names = [
         N.CONTAINERS_CUMULATIVE,
         N.SHELLS_152MM,
@@ -208,8 +206,10 @@ def source_note(result) -> str:
     cl = result.claims
     first, last = min(cl["date_said"]), max(cl["date_said"])
     m = result.manifest
+    from estimator.inference import vintage_label
+
     return (
-        f"Source: {len(cl)} public claims ({first:%d %b %Y} – {last:%d %b %Y}) reconciled by a Bayesian model; "
+        f"Source: {len(cl)} public claims ({first:%d %b %Y} – {last:%d %b %Y}) reconciled by a Bayesian model, {vintage_label(m)};\n"
         f"estimator {m.get('versions', {}).get('estimator', '?')}, {m.get('chains')} chains × {m.get('draws')} draws, "
         f"seed {m.get('seed')}, input hash {m.get('input_hash')}."
     )

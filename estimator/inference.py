@@ -30,8 +30,9 @@ import pandas as pd
 import xarray as xr
 
 from estimator import names as N
-from estimator.claims import load_claims
-from estimator.model import DEFAULT_AS_OF, build_model
+from estimator.claims import claims_known_by, load_claims
+from estimator.errors import InputError, Problem
+from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, RANDOM_WALK, build_model, default_as_of, months_between
 from estimator.priors import PriorSet, load_priors
 
 __all__ = [
@@ -45,6 +46,9 @@ __all__ = [
     "SAMPLERS",
     "DEFAULT_SAMPLER",
     "input_hash",
+    "result_model",
+    "resolve_as_of",
+    "vintage_label",
 ]
 
 RHAT_MAX = 1.01
@@ -130,7 +134,7 @@ def diagnose(tree, ess_min: float = ESS_MIN) -> Diagnostics:
     import arviz as az
 
     post = tree["posterior"].to_dataset()
-    skip = {N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD, "containers_cumulative", N.CONTAINER_RATE}
+    skip = {N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD, N.CONTAINERS_CUMULATIVE, N.MISSILES_CUMULATIVE, N.CONTAINER_RATE, N.MISSILE_RATE}
     names = [v for v in post.data_vars if v not in skip]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -222,7 +226,7 @@ class FitResult:
     def __repr__(self) -> str:
         m = self.manifest
         return (
-            f"FitResult({len(self.claims)} claims, as of {m.get('as_of')}, {m.get('chains')} chains x "
+            f"FitResult({len(self.claims)} claims, {vintage_label(m)}, {m.get('chains')} chains x "
             f"{m.get('draws')} draws, seed {m.get('seed')}, run {m.get('input_hash')})"
         )
 
@@ -427,11 +431,62 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, co
     return _clean_tree(tree)
 
 
+def resolve_as_of(claims: pd.DataFrame, as_of=None, *, horizon_months: int = FORECAST_MONTHS, source: str = "--as-of"):
+    """The as-of date of a fit and the months it extrapolates past the last claim.
+
+    ``None`` means the latest claim's date said. A date after every claim is
+    a forecast, allowed up to ``horizon_months`` calendar months past the
+    month of the latest date any claim speaks of (said or counted to).
+
+    Returns
+    -------
+    (datetime.date, int)
+        The date and the months of extrapolation (0 within the claims).
+
+    Raises
+    ------
+    InputError
+        A date that is not a date, or past the horizon.
+    """
+    import datetime as dt
+
+    if as_of is None:
+        return default_as_of(claims), 0
+    try:
+        day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
+    except ValueError:
+        raise InputError([Problem(source, source, "as_of", f"'{as_of}' is not a date (use YYYY-MM-DD)")]) from None
+    last = max([*claims["date_said"], *claims["period_end"]])
+    months = max(0, months_between(last, day))
+    if months > horizon_months:
+        raise InputError([Problem(source, source, "as_of", f"{day} is {months} months past the latest claim ({last}); forecasts reach at most {horizon_months} months")])
+    return day, months
+
+
+def vintage_label(manifest: dict) -> str:
+    """'as of DATE, claims known by DATE' in words, with any months of forecast."""
+    known = manifest.get("known_by")
+    text = f"as of {manifest.get('as_of')}, " + (f"claims known by {known}" if known else "all claims in the ledger")
+    months = int(manifest.get("months_extrapolated") or 0)
+    if months:
+        text += f"; a forecast {months} month{'s' if months > 1 else ''} past the latest claim"
+    return text
+
+
+def result_model(result, **kwargs):
+    """The PyMC model of a fitted run (its claims, priors, as-of date and dynamics)."""
+    m = result.manifest
+    options = {"as_of": m.get("as_of"), "dynamics": m.get("dynamics", RANDOM_WALK), **kwargs}
+    return build_model(result.claims, result.priors, **options)
+
+
 def fit(
     claims=None,
     priors=None,
     *,
-    as_of=DEFAULT_AS_OF,
+    as_of=None,
+    known_by=None,
+    dynamics: str = DEFAULT_DYNAMICS,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
@@ -444,11 +499,19 @@ def fit(
     Parameters
     ----------
     claims : path, DataFrame or None
-        Claims ledger (``None``: the embedded 2023-2024 ledger).
+        Claims ledger (``None``: the embedded ledger).
     priors : path, PriorSet or None
         Prior file (``None``: the embedded default priors).
-    as_of : date or str
-        Date of the headline quantities.
+    as_of : date or str, optional
+        Date of the headline quantities; default the latest claim's date
+        said. A later date is a forecast, allowed up to
+        :data:`estimator.model.FORECAST_MONTHS` months past the claims
+        (:func:`resolve_as_of`); the manifest records the months extrapolated.
+    known_by : date or str, optional
+        Use only the claims said on or before this date (a vintage: what
+        could be known then). Families with no claim by then are left out.
+    dynamics : {"ar1", "random_walk"}
+        Rate dynamics of the container and missile flows (:mod:`estimator.model`).
     draws, tune, chains, seed : int
         Sampler settings; the seed fixes the result.
     sampler : {"pymc", "nutpie"}
@@ -464,8 +527,14 @@ def fit(
         priors = load_priors(priors)
     if not isinstance(claims, pd.DataFrame):
         claims = load_claims(claims, families=set(priors.families))
+    if known_by is not None:
+        claims = claims_known_by(claims, known_by)
+        priors = priors.restricted_to(set(claims["source_family"]))
+    as_of, extrapolated = resolve_as_of(claims, as_of)
     settings = {
         "as_of": str(as_of),
+        "known_by": None if known_by is None else str(known_by),
+        "dynamics": dynamics,
         "draws": draws,
         "tune": tune,
         "chains": chains,
@@ -475,15 +544,17 @@ def fit(
         "prior_overrides": priors.overrides,
     }
     t0 = time.perf_counter()
-    model = build_model(claims, priors, as_of=as_of)
+    model = build_model(claims, priors, as_of=as_of, dynamics=dynamics)
     tree = sample_model(model, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, progress=progress)
     wall = time.perf_counter() - t0
     manifest = {
         **settings,
+        "months_extrapolated": extrapolated,
         "claims_source": claims.attrs.get("source", ""),
         "claims_text": claims.attrs.get("text", ""),
         "priors_source": priors.source,
         "priors_text": priors.text,
+        "priors_families": list(priors.families),
         "versions": _versions(),
         "input_hash": input_hash(claims.attrs.get("text", ""), priors.text, settings),
         "sampling_seconds": round(wall, 3),
@@ -507,6 +578,8 @@ def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:
     overrides = manifest.get("prior_overrides") or {}
     if overrides:
         pri = pri.with_params(overrides)
+    if "priors_families" in manifest:
+        pri = pri.restricted_to(set(manifest["priors_families"]))
     cl = load_claims(text=manifest["claims_text"], name=manifest.get("claims_source", "<stored claims>"), families=set(pri.families))
     from estimator.claims import read_claims_text
     from estimator.priors import read_priors_text

@@ -2,19 +2,35 @@ r"""The reconciliation model: claims ledger + priors -> a PyMC model.
 
 Notation (all variable names are in :mod:`estimator.names`).
 
-Containers over time
+Containers and missiles over time
     Shipments start at :math:`t_0` (prior file, ``start_date``). Month
-    :math:`m = 1..M` has a constant daily rate :math:`r_m > 0`,
+    :math:`m = 1..M` has a constant daily container rate :math:`r_m > 0` and
+    a constant daily missile delivery rate :math:`\lambda_m > 0`, each a
+    positive series :math:`\log r_m = \log \bar r + x_m` whose departures
+    :math:`x_m` follow the chosen *rate dynamics* (non-centred, innovations
+    :math:`z_m \sim N(0, 1)`):
 
-    .. math::
-        \log r_m = \log \bar r + \tau\,(w_m - \bar w), \quad
-        w_1 = 0,\; w_m = w_{m-1} + z_m,\; z_m \sim N(0, 1),
+    * ``random_walk``: :math:`w_1 = 0,\; w_m = w_{m-1} + z_m`,
+      :math:`x_m = \tau (w_m - \bar w)`: the rate wanders without bound and
+      :math:`\bar r` is its geometric mean over the modelled months;
+    * ``ar1`` (mean-reverting): :math:`x_1 = \tau z_1 / \sqrt{1 - \phi^2}`,
+      :math:`x_m = \phi\, x_{m-1} + \tau z_m`: stationary, with median rate
+      :math:`\bar r`, marginal log-scale spread :math:`\tau/\sqrt{1-\phi^2}`
+      and half-life :math:`\log 0.5 / \log \phi` months, so a forecast many
+      months ahead stays within a bounded spread.
 
     (``container_rate_mean`` :math:`\bar r`, ``container_rate_volatility``
-    :math:`\tau`; a non-centred random walk). Cumulative containers
-    :math:`C(t) = \sum_m r_m\, d_m(t)`, with :math:`d_m(t)` the days of month
-    :math:`m` in :math:`[t_0, t)`, are non-decreasing and defined at every date.
-    A claim about period :math:`[a, b]` counts :math:`C(b+1) - C(a)`.
+    :math:`\tau`, ``container_rate_persistence`` :math:`\phi`, and the same
+    three ``missile_rate_*`` entries for :math:`\lambda`.) Cumulative counts
+    :math:`C(t) = \sum_m r_m\, d_m(t)` and :math:`M(t) = \sum_m \lambda_m\,
+    d_m(t)`, with :math:`d_m(t)` the days of month :math:`m` in
+    :math:`[t_0, t)`, are non-decreasing and defined at every date. A claim
+    about period :math:`[a, b]` counts :math:`C(b+1) - C(a)` (or
+    :math:`M(b+1) - M(a)`); missiles *launched* by :math:`b` are bounded by
+    the missiles delivered by then, :math:`M(b+1)`, whatever the period of
+    the launches. A claim about a date after the last claim is a forecast of
+    the same series: months without claims follow the dynamics' prior given
+    the months before.
 
 Cargo
     Shares :math:`(s_{152}, s_{122}, s_{other}) \sim` Dirichlet (``cargo_mix``).
@@ -25,10 +41,15 @@ Cargo
 
 Delivered and value, as of date :math:`t`
     :math:`S_{152}(t) = C(t)\, s_{152} k_{152}`,
-    :math:`R_{122}(t) = C(t)\, s_{122} k_{122}`, missiles :math:`N` (one latent
-    total: the claims do not resolve missile timing), and value
-    :math:`V = S_{152} p_{152} + R_{122} p_{122} + N p_N` with unit prices
-    :math:`p` on the valuation basis named in the prior file.
+    :math:`R_{122}(t) = C(t)\, s_{122} k_{122}`, missiles :math:`M(t)`, and
+    value :math:`V = S_{152} p_{152} + R_{122} p_{122} + M p_M` with unit
+    prices :math:`p` on the valuation basis named in the prior file.
+
+    The cargo mix :math:`s` and the loads :math:`k` are constant over time:
+    no claim in the record dates a change of mix (the South Korean "it could
+    possibly be a mix of the two" of 2024-02-26 speaks of all containers to
+    date), and a drifting mix would be identified only by the prior. A claim
+    of shells at a later date therefore moves with the container count.
 
 Claims
     Each count claim :math:`i` from source family :math:`f` reports the
@@ -48,7 +69,10 @@ Claims
 
 The builder is pure: it reads no files, samples nothing and does not modify
 its inputs. Prior parameters are ``pm.Data`` so a compiled model can be refit
-with other prior settings.
+with other prior settings, and so is each claim's weight :math:`w_i \in
+\{0, 1\}` (``claim_weight``; the log-likelihood is :math:`\sum_i w_i \log
+p(y_i \mid \theta)`), so one compiled model of a whole ledger is refit on
+the claims known at any vintage (:mod:`estimator.backtest`).
 """
 
 from __future__ import annotations
@@ -64,9 +88,34 @@ from estimator import claims as C
 from estimator import names as N
 from estimator.priors import PriorSet, check_families_used
 
-__all__ = ["build_model", "ModelLayout", "model_layout", "log_diff_normal_cdf", "log_normal_cdf", "claims_logp", "claim_data", "prior_data_name", "DEFAULT_AS_OF"]
+__all__ = [
+    "build_model",
+    "ModelLayout",
+    "model_layout",
+    "log_diff_normal_cdf",
+    "log_normal_cdf",
+    "claims_logp",
+    "claim_loglik",
+    "claim_data",
+    "prior_data_name",
+    "default_as_of",
+    "forecast_log_rates",
+    "DYNAMICS",
+    "DEFAULT_DYNAMICS",
+    "FORECAST_MONTHS",
+    "SEED_ERA_AS_OF",
+]
 
-DEFAULT_AS_OF = dt.date(2024, 2, 23)
+# The date of the seed-era analysis (the US and Bloomberg figures of 2024-02-23).
+SEED_ERA_AS_OF = dt.date(2024, 2, 23)
+# Kept for callers of the seed era's API; the default as-of date is now the latest claim's.
+DEFAULT_AS_OF = SEED_ERA_AS_OF
+RANDOM_WALK, AR1 = "random_walk", "ar1"
+DYNAMICS = (AR1, RANDOM_WALK)
+# Chosen by the leave-future-out backtest (README, "Through time").
+DEFAULT_DYNAMICS = AR1
+# How far past the last claim an as-of date or a scored claim may reach.
+FORECAST_MONTHS = 24
 
 # PreliZ and PyMC agree on parameter names but for these.
 _PYMC_PARAM = {("Dirichlet", "alpha"): "a"}
@@ -150,7 +199,9 @@ class ModelLayout:
         rows = []
         for _, row in claims.iterrows():
             end = self.exposure(row["period_end"] + dt.timedelta(days=1))
-            start = self.exposure(row["period_start"]) if row["period_start"] is not None else 0.0
+            # Launches by a date are bounded by everything delivered by then, whenever launched.
+            from_start = row["period_start"] is None or row["quantity"] == C.MISSILES_LAUNCHED
+            start = 0.0 if from_start else self.exposure(row["period_start"])
             rows.append(end - start)
         self.exposure_claims = np.array(rows, dtype=float)
         self.exposure_edges = np.array([self.exposure(e) for e in self.month_edges], dtype=float)
@@ -176,9 +227,37 @@ def _as_date(value) -> dt.date:
     return dt.date.fromisoformat(str(value))
 
 
-def model_layout(claims, priors, as_of=DEFAULT_AS_OF) -> ModelLayout:
+def model_layout(claims, priors, as_of=None) -> ModelLayout:
     """The time grid and claim design the model would use (no PyMC involved)."""
-    return ModelLayout(claims, priors, as_of)
+    return ModelLayout(claims, priors, default_as_of(claims) if as_of is None else as_of)
+
+
+def default_as_of(claims: pd.DataFrame) -> dt.date:
+    """The default as-of date: the day the latest claim of the ledger was said."""
+    return max(claims["date_said"])
+
+
+def months_between(a: dt.date, b: dt.date) -> int:
+    """Whole calendar months from the month of ``a`` to the month of ``b``."""
+    return (b.year - a.year) * 12 + (b.month - a.month)
+
+
+def forecast_log_rates(dynamics: str, log_rate_last, log_mean, volatility, persistence, months: int, rng) -> np.ndarray:
+    r"""Continue each draw's log rate ``months`` months past its last modelled month.
+
+    The same dynamics as the model (module docstring), draw by draw:
+    ``random_walk`` :math:`\log r_{M+k} = \log r_{M+k-1} + \tau z`;
+    ``ar1`` :math:`x_{M+k} = \phi x_{M+k-1} + \tau z` about
+    :math:`\log \bar r`. Arrays are per draw (shape ``(S,)``); returns
+    ``(S, months)``.
+    """
+    z = rng.standard_normal((np.shape(log_rate_last)[0], months))
+    out = np.empty_like(z)
+    x = np.asarray(log_rate_last, dtype=float) - (0.0 if dynamics == RANDOM_WALK else log_mean)
+    for k in range(months):
+        x = (x if dynamics == RANDOM_WALK else persistence * x) + volatility * z[:, k]
+        out[:, k] = x
+    return out if dynamics == RANDOM_WALK else out + np.asarray(log_mean)[:, None]
 
 
 def _prior_rv(name, spec, dims=None):
@@ -199,7 +278,7 @@ def claim_forms(claims: pd.DataFrame) -> np.ndarray:
     return forms
 
 
-def claim_data(claims: pd.DataFrame) -> dict[str, np.ndarray]:
+def claim_data(claims: pd.DataFrame, weight=None) -> dict[str, np.ndarray]:
     """The ledger's numbers as the model's data: form, log figure and log bounds per claim.
 
     These are ``pm.Data`` in the model, so a compiled model can be refit on
@@ -226,37 +305,92 @@ def claim_data(claims: pd.DataFrame) -> dict[str, np.ndarray]:
         CLAIM_LOG_FIGURE: observed,
         CLAIM_LOG_LOW: safe_low,
         CLAIM_LOG_HIGH: safe_high,
+        CLAIM_WEIGHT: np.ones(len(claims)) if weight is None else np.asarray(weight, dtype=float),
     }
 
 
 CLAIM_FORM = "claim_form"
 CLAIM_LOG_FIGURE, CLAIM_LOG_LOW, CLAIM_LOG_HIGH = "claim_log_figure", "claim_log_low", "claim_log_high"
+CLAIM_WEIGHT = "claim_weight"
 EXPOSURE_AS_OF = "exposure_as_of"
 UNUSED_BOUND_OFFSET = 1.0
 
 
-def claims_logp(value, mu, sigma, log_low, log_high, form):
+def claims_logp(value, mu, sigma, log_low, log_high, form, weight=1.0):
     r"""One log-likelihood term per claim, by its form (see :mod:`estimator.claims`).
 
     With :math:`z(x) = (x - \mu)/\sigma`: a point is the normal log density
     of the log figure; "at least" is :math:`\log \Phi(-z(\ell))`; "at most"
     :math:`\log \Phi(z(h))`; a range :math:`\log(\Phi(z(h)) - \Phi(z(\ell)))`.
     All four are computed for every claim (cheap: a dozen claims) from the
-    finite inputs :func:`claim_data` guarantees, and ``form`` selects one.
+    finite inputs :func:`claim_data` guarantees, and ``form`` selects one;
+    ``weight`` (1: the claim is known, 0: not yet said) multiplies the term.
     """
     z = (value - mu) / sigma
     point = -0.5 * z**2 - pt.log(sigma) - 0.5 * np.log(2 * np.pi)
     lower = log_normal_cdf((mu - log_low) / sigma)
     upper = log_normal_cdf((log_high - mu) / sigma)
     interval = log_diff_normal_cdf((log_low - mu) / sigma, (log_high - mu) / sigma)
-    return pt.switch(
+    return weight * pt.switch(
         pt.eq(form, POINT),
         point,
         pt.switch(pt.eq(form, LOWER), lower, pt.switch(pt.eq(form, UPPER), upper, interval)),
     )
 
 
-def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, horizon=None) -> pm.Model:
+def _log_rate_series(prefix: str, P, dynamics: str, n_months: int, innovations: str):
+    """Log daily rate per month of one flow (containers or missiles), by ``dynamics``."""
+    mean = _prior_rv(f"{prefix}_rate_mean", P[f"{prefix}_rate_mean"])
+    volatility = _prior_rv(f"{prefix}_rate_volatility", P[f"{prefix}_rate_volatility"])
+    if dynamics == RANDOM_WALK:
+        if n_months > 1:
+            z = pm.Normal(innovations, 0.0, 1.0, dims=f"{innovations}_step")
+            walk = pt.concatenate([pt.zeros(1), pt.cumsum(z)])
+        else:
+            walk = pt.zeros(1)
+        return pt.log(mean) + volatility * (walk - walk.mean())
+    # AR(1), non-centred: x = L (c * z) with L[m, k] = phi^(m - k) for k <= m and
+    # c = tau (1 / sqrt(1 - phi^2) for the first, stationary month). Sums of
+    # products, not pt.dot, for the reason given in build_model.
+    phi = _prior_rv(f"{prefix}_rate_persistence", P[f"{prefix}_rate_persistence"])
+    z = pm.Normal(innovations, 0.0, 1.0, dims=N.MONTH)
+    m = np.arange(n_months)
+    lag = np.maximum(m[:, None] - m[None, :], 0).astype(float)
+    lower = (m[:, None] >= m[None, :]).astype(float)
+    scale = pt.set_subtensor(pt.ones(n_months)[0], 1.0 / pt.sqrt(1.0 - phi**2)) * volatility
+    x = (lower * phi**lag * (scale * z)[None, :]).sum(axis=1)
+    return pt.log(mean) + x
+
+
+_CLAIM_LOGLIK_FN = None
+
+
+def claim_loglik(claims: pd.DataFrame, mu, sigma) -> np.ndarray:
+    """Each claim's log-likelihood term under predictive moments, draw by draw (numpy in and out).
+
+    ``mu`` and ``sigma`` have shape (claim, draw): the log estimate's mean and
+    sd (``claim_log_mean``, ``claim_log_sd``). The term is the model's own,
+    :func:`claims_logp` (compiled once per process): the log probability of
+    the claim's interval or bound, or the log density of a point's log figure.
+    """
+    global _CLAIM_LOGLIK_FN
+    if _CLAIM_LOGLIK_FN is None:
+        import pytensor
+
+        v, m, sd, lo, hi = (pt.matrix(n) for n in ("value", "mu", "sigma", "log_low", "log_high"))
+        form = pt.matrix("form", dtype="int64")
+        _CLAIM_LOGLIK_FN = pytensor.function([v, m, sd, lo, hi, form], claims_logp(v, m, sd, lo, hi, form))
+    mu = np.asarray(mu, dtype=float)
+    d = claim_data(claims)
+
+    def col(x):
+        return np.broadcast_to(np.asarray(x)[:, None], mu.shape)
+
+    sigma = np.broadcast_to(np.asarray(sigma, dtype=float), mu.shape)
+    return _CLAIM_LOGLIK_FN(col(d[CLAIM_LOG_FIGURE]), mu, sigma, col(d[CLAIM_LOG_LOW]), col(d[CLAIM_LOG_HIGH]), col(d[CLAIM_FORM]).astype(np.int64))
+
+
+def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=None, horizon=None, dynamics: str = DEFAULT_DYNAMICS) -> pm.Model:
     """Build the reconciliation model (pure: no I/O, no sampling, inputs untouched).
 
     Parameters
@@ -265,48 +399,45 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, 
         Validated ledger from :func:`estimator.load_claims`.
     priors : PriorSet
         Validated priors from :func:`estimator.load_priors`.
-    as_of : date or str
-        Date of the headline quantities (default 2024-02-23).
+    as_of : date or str, optional
+        Date of the headline quantities (default: the latest claim's date said).
     horizon : date or str, optional
         Model months up to this date too, so that the as-of date (the
         ``pm.Data`` ``exposure_as_of``) can later be moved up to it.
+    dynamics : {"ar1", "random_walk"}
+        Rate dynamics of both flows (module docstring).
 
     Returns
     -------
     pymc.Model
     """
+    if dynamics not in DYNAMICS:
+        raise ValueError(f"unknown rate dynamics '{dynamics}'; one of {', '.join(DYNAMICS)}")
     check_families_used(priors, claims)
+    as_of = default_as_of(claims) if as_of is None else as_of
     layout = ModelLayout(claims, priors, as_of, horizon)
     families = list(priors.families)
     fam_idx = np.array([families.index(f) for f in claims["source_family"]])
-    quantities = list(C.QUANTITIES)
-    q_idx = np.array([quantities.index(q) for q in claims["quantity"]])
     is_capacity = (claims["kind"] == C.CAPACITY).to_numpy()
     cap_idx = np.array([C.CAPACITY_QUANTITIES.index(q) if k else 0 for q, k in zip(claims["quantity"], is_capacity)])
+    n_months = len(layout.months)
 
     coords = {
         N.CLAIM: list(claims.index),
         N.FAMILY: families,
         N.MONTH: layout.month_labels,
-        "month_edge": [e.isoformat() for e in layout.month_edges],
-        "innovation": layout.month_labels[1:],
+        N.MONTH_EDGE: [e.isoformat() for e in layout.month_edges],
+        f"{N.RATE_INNOVATIONS}_step": layout.month_labels[1:],
+        f"{N.MISSILE_RATE_INNOVATIONS}_step": layout.month_labels[1:],
         N.CARGO: list(N.CARGO_TYPES),
     }
     P = priors.parameters
     with pm.Model(coords=coords) as model:
-        # Containers over time: non-centred random walk on the log daily rate.
-        rate_mean = _prior_rv(N.CONTAINER_RATE_MEAN, P[N.CONTAINER_RATE_MEAN])
-        volatility = _prior_rv(N.CONTAINER_RATE_VOLATILITY, P[N.CONTAINER_RATE_VOLATILITY])
-        n_months = len(layout.months)
-        if n_months > 1:
-            z = pm.Normal(N.RATE_INNOVATIONS, 0.0, 1.0, dims="innovation")
-            walk = pt.concatenate([pt.zeros(1), pt.cumsum(z)])
-        else:
-            walk = pt.zeros(1)
-        log_rate = pt.log(rate_mean) + volatility * (walk - walk.mean())
-        rate = pm.Deterministic(N.CONTAINER_RATE, pt.exp(log_rate), dims=N.MONTH)
+        # Two flows over time, each a positive monthly daily rate with the chosen dynamics.
+        rate = pm.Deterministic(N.CONTAINER_RATE, pt.exp(_log_rate_series("container", P, dynamics, n_months, N.RATE_INNOVATIONS)), dims=N.MONTH)
+        missile_rate = pm.Deterministic(N.MISSILE_RATE, pt.exp(_log_rate_series("missile", P, dynamics, n_months, N.MISSILE_RATE_INNOVATIONS)), dims=N.MONTH)
 
-        # Cargo: mix and per-container loads (152mm bounded by weight).
+        # Cargo: mix and per-container loads (152mm bounded by weight), constant over time.
         mix = _prior_rv(N.CARGO_MIX, P[N.CARGO_MIX], dims=N.CARGO)
         payload = _prior_rv(N.CONTAINER_PAYLOAD_KG, P[N.CONTAINER_PAYLOAD_KG])
         shell_mass = _prior_rv(N.SHELL_MASS_152MM_KG, P[N.SHELL_MASS_152MM_KG])
@@ -314,7 +445,6 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, 
         k_max = pm.Deterministic(N.MAX_SHELLS_PER_CONTAINER_152MM, payload / shell_mass)
         k152 = pm.Deterministic(N.SHELLS_PER_CONTAINER_152MM, k_max * fill)
         k122 = _prior_rv(N.ROUNDS_PER_CONTAINER_122MM, P[N.ROUNDS_PER_CONTAINER_122MM])
-        missiles = _prior_rv(N.MISSILES_DELIVERED, P[N.MISSILES_DELIVERED])
         p152 = _prior_rv(N.PRICE_152MM_USD, P[N.PRICE_152MM_USD])
         p122 = _prior_rv(N.PRICE_122MM_USD, P[N.PRICE_122MM_USD])
         p_missile = _prior_rv(N.PRICE_MISSILE_USD, P[N.PRICE_MISSILE_USD])
@@ -340,6 +470,7 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, 
         # count, and sampling amplifies that last bit into different draws; these
         # arrays are tiny, so plain sums cost nothing and make results reproducible.
         containers = pm.Deterministic(N.CONTAINERS, (exposure_as_of * rate).sum())
+        missiles = pm.Deterministic(N.MISSILES_DELIVERED, (exposure_as_of * missile_rate).sum())
         shells = pm.Deterministic(N.SHELLS_152MM, containers * per_container_152)
         rounds = pm.Deterministic(N.ROUNDS_122MM, containers * per_container_122)
         pm.Deterministic(N.ARTILLERY_ROUNDS, shells + rounds)
@@ -348,24 +479,30 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, 
         vmis = pm.Deterministic(N.VALUE_MISSILES_USD, missiles * p_missile)
         pm.Deterministic(N.VALUE_USD, v152 + v122 + vmis)
         pm.Deterministic(N.CONTAINERS_AS_REPORTED, containers * bias, dims=N.FAMILY)
-        pm.Deterministic("containers_cumulative", (layout.exposure_edges * rate).sum(axis=-1), dims="month_edge")
+        pm.Deterministic(N.CONTAINERS_CUMULATIVE, (layout.exposure_edges * rate).sum(axis=-1), dims=N.MONTH_EDGE)
+        pm.Deterministic(N.MISSILES_CUMULATIVE, (layout.exposure_edges * missile_rate).sum(axis=-1), dims=N.MONTH_EDGE)
 
-        # Each claim's expected log figure and noise.
+        # Each claim's expected log figure and noise: a count is (containers over its
+        # period) x (its quantity per container) + (missiles over its period) x (its
+        # quantity per missile); the mapping names each quantity, so no order can drift.
         containers_claim = (layout.exposure_claims * rate).sum(axis=-1)
-        zero = pt.zeros(())
-        per_container = pt.stack(
-            [
-                pt.ones(()),  # containers
-                per_container_152,  # shells_152mm
-                per_container_122,  # rounds_122mm
-                per_container_152 + per_container_122,  # artillery_rounds
-                zero,  # missiles_delivered
-                zero,  # missiles_launched
-                per_container_152 * p152 + per_container_122 * p122,  # value_usd
-            ]
-        )
-        per_missile = pt.stack([zero, zero, zero, zero, pt.ones(()), pt.ones(()), p_missile])
-        count_truth = containers_claim * per_container[q_idx] + missiles * per_missile[q_idx]
+        missiles_claim = (layout.exposure_claims * missile_rate).sum(axis=-1)
+        zero, one = pt.zeros(()), pt.ones(())
+        factors = {
+            C.CONTAINERS: (one, zero),
+            C.SHELLS_152MM: (per_container_152, zero),
+            C.ROUNDS_122MM: (per_container_122, zero),
+            C.ARTILLERY_ROUNDS: (per_container_152 + per_container_122, zero),
+            C.MISSILES_DELIVERED: (zero, one),
+            C.MISSILES_LAUNCHED: (zero, one),
+            C.VALUE_USD: (per_container_152 * p152 + per_container_122 * p122, p_missile),
+        }
+        assert set(factors) == set(C.QUANTITIES), "every claimable quantity needs its factors"
+        order = list(factors)
+        q_idx = np.array([order.index(q) for q in claims["quantity"]])
+        per_container = pt.stack([factors[q][0] for q in order])
+        per_missile = pt.stack([factors[q][1] for q in order])
+        count_truth = containers_claim * per_container[q_idx] + missiles_claim * per_missile[q_idx]
         capacity_truth = pt.stack([k152, k122])[cap_idx]
         mu = pt.switch(is_capacity, pt.log(capacity_truth), pt.log(count_truth) + pt.log(bias)[fam_idx])
         sigma = pt.switch(is_capacity, conv_noise, noise[fam_idx])
@@ -379,6 +516,7 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, 
             data[CLAIM_LOG_LOW],
             data[CLAIM_LOG_HIGH],
             data[CLAIM_FORM],
+            data[CLAIM_WEIGHT],
             logp=claims_logp,
             observed=data[CLAIM_LOG_FIGURE],
             dims=N.CLAIM,

@@ -17,12 +17,15 @@ CARGO_TYPES = ("152mm", "122mm", "other")
 POSITIVE, UNIT_INTERVAL, SIMPLEX = "positive", "unit interval", "simplex"
 CONTAINER_RATE_MEAN = "container_rate_mean"
 CONTAINER_RATE_VOLATILITY = "container_rate_volatility"
+CONTAINER_RATE_PERSISTENCE = "container_rate_persistence"
+MISSILE_RATE_MEAN = "missile_rate_mean"
+MISSILE_RATE_VOLATILITY = "missile_rate_volatility"
+MISSILE_RATE_PERSISTENCE = "missile_rate_persistence"
 CARGO_MIX = "cargo_mix"
 CONTAINER_PAYLOAD_KG = "container_payload_kg"
 SHELL_MASS_152MM_KG = "shell_mass_152mm_kg"
 FILL_152MM = "fill_152mm"
 ROUNDS_PER_CONTAINER_122MM = "rounds_per_container_122mm"
-MISSILES_DELIVERED = "missiles_delivered"
 PRICE_152MM_USD = "price_152mm_usd"
 PRICE_122MM_USD = "price_122mm_usd"
 PRICE_MISSILE_USD = "price_missile_usd"
@@ -31,12 +34,15 @@ CONVERSION_NOISE = "conversion_noise"
 PARAMETERS = {
     CONTAINER_RATE_MEAN: POSITIVE,
     CONTAINER_RATE_VOLATILITY: POSITIVE,
+    CONTAINER_RATE_PERSISTENCE: UNIT_INTERVAL,
+    MISSILE_RATE_MEAN: POSITIVE,
+    MISSILE_RATE_VOLATILITY: POSITIVE,
+    MISSILE_RATE_PERSISTENCE: UNIT_INTERVAL,
     CARGO_MIX: SIMPLEX,
     CONTAINER_PAYLOAD_KG: POSITIVE,
     SHELL_MASS_152MM_KG: POSITIVE,
     FILL_152MM: UNIT_INTERVAL,
     ROUNDS_PER_CONTAINER_122MM: POSITIVE,
-    MISSILES_DELIVERED: POSITIVE,
     PRICE_152MM_USD: POSITIVE,
     PRICE_122MM_USD: POSITIVE,
     PRICE_MISSILE_USD: POSITIVE,
@@ -55,6 +61,12 @@ def family_variable(kind: str, family: str) -> str:
 # Derived quantities (Deterministics)
 RATE_INNOVATIONS = "rate_innovations"
 CONTAINER_RATE = "container_rate"
+MISSILE_RATE_INNOVATIONS = "missile_rate_innovations"
+MISSILE_RATE = "missile_rate"
+MISSILES_DELIVERED = "missiles_delivered"
+MISSILES_CUMULATIVE = "missiles_cumulative"  # cumulative missiles delivered at each month edge
+# Parameters that only some rate dynamics use (the AR(1) persistence).
+DYNAMICS_PARAMETERS = {"random_walk": (), "ar1": (CONTAINER_RATE_PERSISTENCE, MISSILE_RATE_PERSISTENCE)}
 FAMILY_BIAS = "family_bias"
 FAMILY_NOISE = "family_noise"
 SHELLS_PER_CONTAINER_152MM = "shells_per_container_152mm"

@@ -157,6 +157,15 @@ class PriorSet:
         new.overrides = {**self.overrides, **updates}
         return new
 
+    def restricted_to(self, families) -> "PriorSet":
+        """A copy without the families not in ``families`` (e.g. those with no claim at a vintage)."""
+        new = copy.deepcopy(self)
+        for fam in list(new.families):
+            if fam not in families:
+                del new.families[fam]
+                del new.family_priors[fam]
+        return new
+
     def table(self):
         """Tidy table of the priors: name, distribution, elicited, fitted, rationale, citation."""
         import pandas as pd

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from estimator import claims as C
 from estimator import names as N
+from estimator.inference import vintage_label
 from estimator.summaries import claim_check_table, headline_table, prob_shells_above, scope_table
 
 __all__ = ["report_markdown", "FIGURE_CAPTIONS"]
@@ -84,7 +85,7 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
     m = result.manifest
     money = {N.VALUE_USD, N.VALUE_152MM_USD, N.VALUE_122MM_USD, N.VALUE_MISSILES_USD}
     out = [
-        f"# Estimator report: posterior as of {m.get('as_of')}",
+        f"# Estimator report: posterior {vintage_label(m)}",
         "",
         f"Run `{m.get('input_hash')}`: {len(result.claims)} claims, {m.get('chains')} chains × {m.get('draws')} draws, seed {m.get('seed')}. "
         f"Valuation basis: {result.priors.valuation_basis}.",
@@ -153,7 +154,7 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
     out += [f"- {p}" for p in d.problems()]
 
     out += ["", "## Run manifest", ""]
-    settings = ["as_of", "seed", "sampler", "chains", "draws", "tune", "target_accept", "input_hash", "claims_source", "priors_source", "sampling_seconds"]
+    settings = ["as_of", "known_by", "months_extrapolated", "dynamics", "seed", "sampler", "chains", "draws", "tune", "target_accept", "input_hash", "claims_source", "priors_source", "sampling_seconds"]
     rows = [[k, f"`{m[k]}`"] for k in settings if k in m]
     rows.append(["prior_overrides", f"`{m.get('prior_overrides') or {}}`"])
     rows += [[f"version: {pkg}", f"`{v}`"] for pkg, v in m.get("versions", {}).items()]

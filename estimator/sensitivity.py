@@ -206,46 +206,17 @@ def _r_eff(result) -> float:
     return float(np.mean(np.hstack([ess[v].values.ravel() for v in ess.data_vars])) / n)
 
 
-def _claims_subset(claims: pd.DataFrame, keep: list[str]) -> pd.DataFrame:
-    """Rows ``keep`` of a ledger, with the ledger text cut to the same rows."""
-    out = claims.loc[keep].copy()
-    text = claims.attrs.get("text", "")
-    if text:
-        rows = list(csv.reader(io.StringIO(text)))
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(rows[0])
-        id_col = rows[0].index("id")
-        writer.writerows(r for r in rows[1:] if r and r[id_col] in set(keep))
-        text = buf.getvalue()
-    out.attrs = {
-        **claims.attrs,
-        "text": text,
-        "source": f"{claims.attrs.get('source', '<claims>')} ({len(keep)} of {len(claims)} claims)",
-    }
-    return out
-
-
-def _priors_subset(priors, families_kept):
-    """A copy of the priors without the families that no longer have a claim."""
-    new = copy.deepcopy(priors)
-    for fam in list(new.families):
-        if fam not in families_kept:
-            del new.families[fam]
-            del new.family_priors[fam]
-    return new
-
-
 def _refit(result, keep: list[str], quantities, settings: RefitSettings) -> dict:
     from estimator.inference import fit
 
-    claims = _claims_subset(result.claims, keep)
-    priors = _priors_subset(result.priors, set(claims["source_family"]))
+    claims = C.subset_claims(result.claims, keep)
+    priors = result.priors.restricted_to(set(claims["source_family"]))
     seed = settings.seed if settings.seed is not None else int(result.manifest.get("seed", 0))
     refit = fit(
         claims,
         priors,
-        as_of=result.manifest.get("as_of", "2024-02-23"),
+        as_of=result.manifest["as_of"],
+        dynamics=result.manifest.get("dynamics", "random_walk"),
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,

@@ -36,7 +36,7 @@ import pymc as pm
 from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
-from estimator.model import LOWER, UPPER, build_model, claim_forms
+from estimator.model import LOWER, UPPER, claim_forms
 
 __all__ = ["draw_truth", "simulate_claims", "check_simulable", "SIMULATOR_VERSION"]
 
@@ -55,9 +55,11 @@ def _round_sig(x: float, digits: int = 3) -> float:
     return float(f"{x:.{digits}g}")
 
 
-def draw_truth(claims: pd.DataFrame, priors, *, as_of, seed: int) -> dict:
-    """One joint draw from the prior: every parameter, headline quantity and claim mean/sd."""
-    model = build_model(claims, priors, as_of=as_of)
+def draw_truth(model, *, seed: int) -> dict:
+    """One joint draw from a model's prior: every parameter, headline quantity and claim mean/sd.
+
+    ``model`` is :func:`estimator.model.build_model` of the ledger to simulate.
+    """
     names = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
     with model:
         prior = pm.sample_prior_predictive(draws=1, var_names=names, random_seed=seed)

@@ -7,7 +7,8 @@ Sweep file (TOML)
     [base]                       # everything optional
     claims = "my-claims.csv"     # relative to the sweep file; default: embedded ledger
     priors = "my-priors.toml"    # default: embedded priors
-    as_of = "2024-02-23"
+    as_of = "2024-02-23"         # default: the latest claim's date said
+    dynamics = "ar1"             # rate dynamics (default: the model's default)
     seed = 7                     # sweep seed; each point's seed derives from it and the point
     draws = 500                  # per chain, exact refits
     tune = 500
@@ -70,12 +71,14 @@ import pandas as pd
 
 from estimator import names as N
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
+from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, default_as_of
+from estimator.workers import canonical, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
 
 __all__ = ["SweepSpec", "load_sweep", "run_sweep", "sweep_table_to_dataset", "point_seed", "EXACT", "APPROX"]
 
 EXACT, APPROX = "exact", "approx"
 KHAT_MAX = 0.7
-_BASE_KEYS = {"claims", "priors", "as_of", "seed", "draws", "tune", "chains", "reference_draws"}
+_BASE_KEYS = {"claims", "priors", "as_of", "dynamics", "seed", "draws", "tune", "chains", "reference_draws"}
 _FIELDS = {"lower", "upper", "mass", "median", "quartiles", "mode", "bound", "params"}
 AS_OF = "as_of"
 # Headline quantities reported per point.
@@ -98,6 +101,7 @@ class SweepSpec:
     points: list[dict]
     grid_keys: list[str] | None  # set when the points are a full grid
     text: str = ""
+    dynamics: str = DEFAULT_DYNAMICS
 
     def base_payload(self) -> dict:
         """What a worker needs to rebuild the base model (plain data, picklable)."""
@@ -107,19 +111,16 @@ class SweepSpec:
             "priors_path": self.priors_path,
             "as_of": self.as_of,
             "horizon": max([self.as_of, *(str(p[AS_OF]) for p in self.points if AS_OF in p)]),
+            "dynamics": self.dynamics,
             "draws": self.draws,
             "tune": self.tune,
             "chains": self.chains,
         }
 
 
-def _canonical(value):
-    return json.dumps(value, sort_keys=True, default=str)
-
-
 def point_id(overrides: dict) -> str:
     """Stable 12-hex-digit identifier of a point (its overrides, canonically ordered)."""
-    return hashlib.sha256(_canonical(overrides).encode()).hexdigest()[:12]
+    return hashlib.sha256(canonical(overrides).encode()).hexdigest()[:12]
 
 
 def point_seed(sweep_seed: int, overrides: dict) -> int:
@@ -130,7 +131,7 @@ def point_seed(sweep_seed: int, overrides: dict) -> int:
 
 def _label(value) -> str | float:
     if isinstance(value, dict):
-        return str(value.get("label", _canonical({k: v for k, v in value.items() if k != "label"})))
+        return str(value.get("label", canonical({k: v for k, v in value.items() if k != "label"})))
     return value
 
 
@@ -160,11 +161,16 @@ def load_sweep(path: str | Path) -> SweepSpec:
         if isinstance(v, bool) or not isinstance(v, int) or v < (0 if key == "seed" else 1):
             problems.append(Problem(name, "[base]", key, f"'{v}' must be a whole number >= {0 if key == 'seed' else 1}"))
         settings[key] = v
-    as_of = str(base.get("as_of", "2024-02-23"))
-    try:
-        dt.date.fromisoformat(as_of)
-    except ValueError:
-        problems.append(Problem(name, "[base]", "as_of", f"'{as_of}' is not a date (use YYYY-MM-DD)"))
+    as_of = base.get("as_of")
+    if as_of is not None:
+        as_of = str(as_of)
+        try:
+            dt.date.fromisoformat(as_of)
+        except ValueError:
+            problems.append(Problem(name, "[base]", "as_of", f"'{as_of}' is not a date (use YYYY-MM-DD)"))
+    dynamics = str(base.get("dynamics", DEFAULT_DYNAMICS))
+    if dynamics not in DYNAMICS:
+        problems.append(Problem(name, "[base]", "dynamics", f"unknown rate dynamics '{dynamics}'{did_you_mean(dynamics, DYNAMICS)}; one of {', '.join(DYNAMICS)}"))
 
     grid, listed = doc.get("grid"), doc.get("points")
     points: list[dict] = []
@@ -187,14 +193,16 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if not points:
         raise InputError(problems)
 
-    spec = SweepSpec(name, rel(base.get("claims")), rel(base.get("priors")), as_of, settings["seed"], settings["draws"],
-                     settings["tune"], settings["chains"], settings["reference_draws"], points, grid_keys, text)
-    # Validate every override against the base priors now, before any sampling.
+    # Validate the inputs and every override against the base priors now, before any sampling.
     try:
-        priors = load_priors(spec.priors_path)
-        load_claims(spec.claims_path, families=set(priors.families))
+        priors = load_priors(rel(base.get("priors")))
+        claims = load_claims(rel(base.get("claims")), families=set(priors.families))
     except InputError as exc:
         raise InputError([*problems, *exc.problems]) from None
+    if as_of is None:
+        as_of = str(default_as_of(claims))
+    spec = SweepSpec(name, rel(base.get("claims")), rel(base.get("priors")), as_of, settings["seed"], settings["draws"],
+                     settings["tune"], settings["chains"], settings["reference_draws"], points, grid_keys, text, dynamics)
     for i, point in enumerate(points):
         where = f"[grid] point {i + 1}" if grid_keys else f"[[points]] {i + 1}"
         try:
@@ -223,7 +231,7 @@ _ELICITED: dict[tuple[str, str, str], object] = {}
 def _reelicit_cached(spec, change, *, file, where):
     from estimator.priors import reelicit
 
-    key = (spec.name, _canonical(spec.params), _canonical(change))
+    key = (spec.name, canonical(spec.params), canonical(change))
     if key not in _ELICITED:
         _ELICITED[key] = reelicit(spec, change, file=file, where=where)
     return _ELICITED[key]
@@ -287,80 +295,20 @@ def _data_updates(priors, options, payload) -> dict[str, np.ndarray]:
         for p, v in spec.params.items():
             out[prior_data_name(var, p)] = np.asarray(v, dtype=float)
     as_of = options.get(AS_OF, payload["as_of"])
-    layout = _worker_state(payload)["layout_for"](as_of)
+    layout = worker_state(payload).layout_for(as_of)
     out[EXPOSURE_AS_OF] = layout.exposure_as_of
     return out
 
 
 # ---------------------------------------------------------------- workers
 
-_STATE: dict[str, dict] = {}
-
-
-def _worker_state(payload: dict) -> dict:
-    """Per-process cache: inputs loaded and the model compiled once per base payload."""
-    # Keyed on what defines the model, not on sampler settings, so the reference fit
-    # (more draws) and the points share one compiled model.
-    key = _canonical({k: payload[k] for k in ("claims_path", "priors_path", "as_of", "horizon")})
-    if key in _STATE:
-        return _STATE[key]
-    from estimator.claims import load_claims
-    from estimator.model import ModelLayout, build_model
-    from estimator.priors import load_priors
-
-    priors = load_priors(payload["priors_path"])
-    claims = load_claims(payload["claims_path"], families=set(priors.families))
-    model = build_model(claims, priors, as_of=payload["as_of"], horizon=payload["horizon"])
-    horizon = payload["horizon"]
-
-    def layout_for(as_of):
-        return ModelLayout(claims, priors, as_of, horizon)
-
-    state = {"priors": priors, "claims": claims, "model": model, "layout_for": layout_for, "compiled": None}
-    _STATE.clear()  # one sweep per process at a time: free the previous compiled model
-    _STATE[key] = state
-    return state
-
-
-def _compiled(state):
-    if state["compiled"] is None:
-        import nutpie
-
-        # Keep pm.Data as shared variables so with_data() can swap them without recompiling.
-        # Store only the headline quantities (sweeps, calibration) and the free parameters
-        # the importance weights need: a smaller expansion function compiles faster.
-        keep = list(dict.fromkeys([*N.HEADLINE, *(rv.name for rv in state["model"].free_RVs)]))
-        state["compiled"] = nutpie.compile_pymc_model(state["model"], freeze_model=False, var_names=keep)
-    return state["compiled"]
-
 
 def _exact_fit(payload, overrides, seed):
     """Refit one point with the compiled model; return its posterior and sample stats."""
-    import nutpie
-
-    from estimator.inference import TARGET_ACCEPT
-
-    state = _worker_state(payload)
-    priors, options = apply_overrides(state["priors"], overrides, file=payload["source"], where="point")
-    compiled = _compiled(state).with_data(**_data_updates(priors, options, payload))
-    return _sample(nutpie, compiled, payload, seed)
-
-
-def _sample(nutpie, compiled, payload, seed):
-    from estimator.inference import TARGET_ACCEPT
-
-    return nutpie.sample(
-        compiled,
-        draws=payload["draws"],
-        tune=payload["tune"],
-        chains=payload["chains"],
-        cores=1,
-        seed=seed,
-        progress_bar=False,
-        target_accept=TARGET_ACCEPT["nutpie"],
-        adaptation="low_rank",
-        save_warmup=False,
-    )
+    state = worker_state(payload)
+    priors, options = apply_overrides(state.priors, overrides, file=payload["source"], where="point")
+    compiled = compiled_model(state).with_data(**_data_updates(priors, options, payload))
+    return sample_compiled(compiled, payload, seed)
 
 
 def _summarise(posterior, weights=None, order=None) -> dict:
@@ -424,16 +372,9 @@ def run_point(payload: dict, overrides: dict, seed: int, mode: str, out_dir: str
     except Exception as exc:  # a failed point is recorded, not fatal to the sweep
         row.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
     row["wall_seconds"] = round(time.perf_counter() - t0, 3)
-    row["overrides"] = _canonical(overrides)
-    _write_atomic(Path(out_dir) / "points" / f"{row['point_id']}.json", row)
+    row["overrides"] = canonical(overrides)
+    write_atomic(Path(out_dir) / "points" / f"{row['point_id']}.json", row)
     return row
-
-
-def _write_atomic(path: Path, row: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(row, default=float))
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- approximate mode
@@ -441,11 +382,11 @@ def _write_atomic(path: Path, row: dict) -> None:
 
 def _reference(payload: dict, reference_draws: int, seed: int) -> dict:
     """The reference posterior: an exact fit at the base settings with many draws."""
-    state = _worker_state(payload)
+    state = worker_state(payload)
     big = {**payload, "draws": reference_draws}
     tree = _exact_fit(big, {}, seed)
     post = tree["posterior"].to_dataset()
-    names = [v.name for v in state["model"].free_RVs]
+    names = [v.name for v in state.model.free_RVs]
     full = _posterior_of_free_rvs(state, tree)
     draws = {v: post[v].values.ravel() for v in QUANTITIES}
     return {"draws": draws, "order": {v: np.argsort(x) for v, x in draws.items()}, "params": {n: full[n] for n in names}}
@@ -454,7 +395,7 @@ def _reference(payload: dict, reference_draws: int, seed: int) -> dict:
 def _posterior_of_free_rvs(state, tree):
     post = tree["posterior"].to_dataset()
     out = {}
-    for rv in state["model"].free_RVs:
+    for rv in state.model.free_RVs:
         if rv.name in post:
             x = post[rv.name].values
             out[rv.name] = x.reshape(-1, *x.shape[2:])
@@ -472,9 +413,9 @@ def _psis_weights(payload, overrides, reference):
     """PSIS-smoothed normalised weights for a point and their k-hat."""
     from arviz_stats.base import array_stats
 
-    state = _worker_state(payload)
-    base_specs = state["priors"].all_specs()
-    updates, _ = changed_specs(state["priors"], overrides, file=payload["source"], where="point")
+    state = worker_state(payload)
+    base_specs = state.priors.all_specs()
+    updates, _ = changed_specs(state.priors, overrides, file=payload["source"], where="point")
     n = next(iter(reference["draws"].values())).size
     log_ratio = np.zeros(n)
     cache = reference.setdefault("log_ratio_cache", {})
@@ -482,7 +423,7 @@ def _psis_weights(payload, overrides, reference):
         if spec.params == base_specs[var].params:
             continue
         # Each prior setting's log density ratio is computed once per sweep, then summed.
-        key = (var, _canonical(spec.params))
+        key = (var, canonical(spec.params))
         if key not in cache:
             x = reference["params"][var]
             cache[key] = _prior_logpdf(spec, x) - _prior_logpdf(base_specs[var], x)
@@ -533,9 +474,9 @@ def run_sweep(
     # Point files are only reusable by the same sweep: refuse a folder holding another one.
     manifest = {"base": payload, "seed": spec.seed, "mode": mode, "reference_draws": spec.reference_draws}
     mpath = out / "sweep-manifest.json"
-    if mpath.exists() and json.loads(mpath.read_text()) != json.loads(_canonical(manifest)):
+    if mpath.exists() and json.loads(mpath.read_text()) != json.loads(canonical(manifest)):
         raise InputError([Problem(str(out), "--out", "-", "holds the results of a different sweep (base settings, seed or mode differ); choose another folder")])
-    mpath.write_text(_canonical(manifest))
+    mpath.write_text(canonical(manifest))
     # A worker killed while writing leaves only its hidden temporary file: discard it.
     for stale in (out / "points").glob(".*.tmp"):
         stale.unlink()
@@ -562,26 +503,7 @@ def run_sweep(
         bar.update(1)
 
     args = [(payload, p, point_seed(spec.seed, p), mode, str(out), reference) for p in todo]
-    if scheduler is not None:
-        from distributed import Client, as_completed
-
-        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-        futures = [client.submit(run_point, *a, pure=False) for a in args]
-        for fut in as_completed(futures):
-            record(fut.result())
-        if client is not scheduler:
-            client.close()
-    elif (workers or 1) > 1 and len(args) > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed as done
-
-        # forkserver: workers start clean (no inherited threads from numba or BLAS).
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver")) as pool:
-            for fut in done([pool.submit(run_point, *a) for a in args]):
-                record(fut.result())
-    else:
-        for a in args:
-            record(run_point(*a))
+    run_tasks(run_point, args, workers=workers, scheduler=scheduler, on_result=record)
     bar.close()
     table = _table(spec, rows)
     table.to_csv(out / "sweep.csv", index=False)

@@ -65,6 +65,7 @@ from scipy.special import ndtr
 from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
+from estimator.model import FORECAST_MONTHS, months_between
 
 __all__ = [
     "SBC_QUANTITIES",
@@ -81,8 +82,6 @@ __all__ = [
 SBC_QUANTITIES = N.HEADLINE
 REFERENCE_QUANTITIES = (N.CONTAINERS, N.SHELLS_152MM, N.VALUE_USD)
 QUANTILES = (0.05, 0.5, 0.95)
-# Months a forecast may run past the fitted months unless the caller sets a horizon.
-DEFAULT_FORECAST_MONTHS = 24
 SBC_MANIFEST = "sbc-manifest.json"
 
 
@@ -130,30 +129,34 @@ def fractional_rank(draws: np.ndarray, truth: float, rng: np.random.Generator) -
     return rank, int(kept.size), float(u)
 
 
-def _sbc_payload(claims, priors, as_of: str, draws: int, tune: int, chains: int) -> dict:
-    """Worker payload (see :mod:`estimator.sweeps`); ``None`` paths mean the embedded inputs."""
+def _sbc_payload(claims, priors, as_of, draws: int, tune: int, chains: int, dynamics: str | None = None) -> dict:
+    """Worker payload (see :mod:`estimator.workers`); ``None`` paths mean the embedded inputs."""
+    from estimator.model import DEFAULT_DYNAMICS
+
     paths = [None if p is None else str(Path(p).resolve()) for p in (claims, priors)]
-    return {"source": "<sbc>", "claims_path": paths[0], "priors_path": paths[1], "as_of": as_of, "horizon": as_of, "draws": draws, "tune": tune, "chains": chains}
+    as_of = None if as_of is None else str(as_of)
+    return {
+        "source": "<sbc>", "claims_path": paths[0], "priors_path": paths[1], "as_of": as_of, "horizon": as_of,
+        "dynamics": dynamics or DEFAULT_DYNAMICS, "draws": draws, "tune": tune, "chains": chains,
+    }
 
 
 def run_sbc_simulation(payload: dict, index: int, seed: int, out_dir: str) -> dict:
     """One SBC simulation: prior draw, simulated ledger, refit, ranks; written to ``sims/<index>.json``."""
-    import nutpie
-
     from estimator.inference import diagnose
     from estimator.model import claim_data
     from estimator.simulate import draw_truth, simulate_claims
-    from estimator.sweeps import _compiled, _sample, _worker_state, _write_atomic
+    from estimator.workers import compiled_model, sample_compiled, worker_state, write_atomic
 
     t0 = time.perf_counter()
     truth_seed, claims_seed, sampler_seed = sbc_seeds(seed, index)
-    state = _worker_state(payload)
+    state = worker_state(payload)
     # PyMC logs the variables of every prior draw: hundreds of identical lines in an SBC run.
     logging.getLogger("pymc").setLevel(logging.WARNING)
-    truth = draw_truth(state["claims"], state["priors"], as_of=payload["as_of"], seed=truth_seed)
-    sim = simulate_claims(state["claims"], truth, seed=claims_seed)
-    compiled = _compiled(state).with_data(**claim_data(sim))
-    tree = _sample(nutpie, compiled, payload, sampler_seed)
+    truth = draw_truth(state.model, seed=truth_seed)
+    sim = simulate_claims(state.claims, truth, seed=claims_seed)
+    compiled = compiled_model(state).with_data(**claim_data(sim))
+    tree = sample_compiled(compiled, payload, sampler_seed)
     post = tree["posterior"].to_dataset()
     rng = np.random.default_rng(claims_seed)
     row = {"simulation": index, "seed": sampler_seed}
@@ -163,7 +166,7 @@ def run_sbc_simulation(payload: dict, index: int, seed: int, out_dir: str) -> di
     d = diagnose(tree, ess_min=100 * payload["chains"])
     row.update({"max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences, "diagnostics_ok": d.ok})
     row["wall_seconds"] = round(time.perf_counter() - t0, 3)
-    _write_atomic(Path(out_dir) / "sims" / f"{index:05d}.json", row)
+    write_atomic(Path(out_dir) / "sims" / f"{index:05d}.json", row)
     return row
 
 
@@ -175,10 +178,12 @@ def run_sbc(
     claims: str | Path | None = None,
     priors: str | Path | None = None,
     workers: int = 1,
+    scheduler=None,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 2,
-    as_of: str = "2024-02-23",
+    as_of=None,
+    dynamics: str | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Run (or resume) simulation-based calibration of the model on a ledger's shape.
@@ -196,6 +201,12 @@ def run_sbc(
         Ledger whose shape is simulated, and prior file (default: embedded).
     workers : int
         Local worker processes (forkserver), each compiling the model once.
+    scheduler : str or distributed.Client, optional
+        A Dask scheduler to run the simulations on instead.
+    as_of : date or str, optional
+        Date of the headline quantities ranked (default: the ledger's latest claim).
+    dynamics : str, optional
+        Rate dynamics (default: the model's default).
     draws, tune, chains : int
         Sampler settings of each refit (nutpie, low-rank adaptation).
 
@@ -208,19 +219,19 @@ def run_sbc(
     from tqdm.auto import tqdm
 
     from estimator.simulate import SIMULATOR_VERSION, check_simulable
-    from estimator.sweeps import _canonical, _worker_state
+    from estimator.workers import canonical, run_tasks, worker_state
 
-    payload = _sbc_payload(claims, priors, as_of, draws, tune, chains)
+    payload = _sbc_payload(claims, priors, as_of, draws, tune, chains, dynamics)
     # Bad input fails here, in this process, before any folder or worker exists; the
     # loaded inputs stay in this process's worker cache for in-process simulations.
-    check_simulable(_worker_state(payload)["claims"])
+    check_simulable(worker_state(payload).claims)
     out = Path(out)
     (out / "sims").mkdir(parents=True, exist_ok=True)
     manifest = {"payload": payload, "seed": seed, "simulator": SIMULATOR_VERSION}
     mpath = out / SBC_MANIFEST
-    if mpath.exists() and json.loads(mpath.read_text()) != json.loads(_canonical(manifest)):
+    if mpath.exists() and json.loads(mpath.read_text()) != json.loads(canonical(manifest)):
         raise InputError([Problem(str(out), "--out", "-", "holds an SBC run with other settings, seed or simulator version; choose another folder")])
-    mpath.write_text(_canonical(manifest))
+    mpath.write_text(canonical(manifest))
     for stale in (out / "sims").glob(".*.tmp"):
         stale.unlink()
     rows = {}
@@ -230,19 +241,11 @@ def run_sbc(
             rows[r["simulation"]] = r
     todo = [i for i in range(simulations) if i not in rows]
     bar = tqdm(total=simulations, initial=len(rows), desc="SBC simulations", unit="sim", disable=not progress)
-    if workers > 1 and len(todo) > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    def record(r):
+        rows[r["simulation"]] = r
+        bar.update(1)
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver")) as pool:
-            for fut in as_completed([pool.submit(run_sbc_simulation, payload, i, seed, str(out)) for i in todo]):
-                r = fut.result()
-                rows[r["simulation"]] = r
-                bar.update(1)
-    else:
-        for i in todo:
-            rows[i] = run_sbc_simulation(payload, i, seed, str(out))
-            bar.update(1)
+    run_tasks(run_sbc_simulation, [(payload, i, seed, str(out)) for i in todo], workers=workers, scheduler=scheduler, on_result=record)
     bar.close()
     table = pd.DataFrame.from_records([rows[i] for i in sorted(rows)])
     table.to_csv(out / "sbc.csv", index=False)
@@ -277,13 +280,13 @@ def sbc_summary(table: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- reference posterior
 
 
-def _unconstrained_model(claims, priors, as_of, horizon=None):
+def _unconstrained_model(claims, priors, as_of, horizon=None, dynamics=None):
     """The model with value transforms removed: its value variables are the parameters themselves."""
     from pymc.model.transform.conditioning import remove_value_transforms
 
-    from estimator.model import build_model
+    from estimator.model import DEFAULT_DYNAMICS, build_model
 
-    return remove_value_transforms(build_model(claims, priors, as_of=as_of, horizon=horizon))
+    return remove_value_transforms(build_model(claims, priors, as_of=as_of, horizon=horizon, dynamics=dynamics or DEFAULT_DYNAMICS))
 
 
 def _batched_function(model, outputs, replace=None, mode=None):
@@ -320,7 +323,7 @@ def _prior_draws(model, priors, n: int, rng: np.random.Generator) -> dict[str, n
         shape = np.shape(point[model.rvs_to_values[rv].name])
         if rv.name in specs:
             x = specs[rv.name].preliz().rvs(n, random_state=rng)
-        elif rv.name == N.RATE_INNOVATIONS:
+        elif rv.name in (N.RATE_INNOVATIONS, N.MISSILE_RATE_INNOVATIONS):
             x = rng.standard_normal((n, *shape))
         else:  # pragma: no cover - every other parameter has a prior entry (checked on load)
             raise KeyError(rv.name)
@@ -328,7 +331,7 @@ def _prior_draws(model, priors, n: int, rng: np.random.Generator) -> dict[str, n
     return out
 
 
-def reference_posterior(claims, priors, *, as_of="2024-02-23", draws: int = 2_000_000, seed: int = 20240223, chunk: int = 250_000, quantities=REFERENCE_QUANTITIES) -> dict:
+def reference_posterior(claims, priors, *, as_of=None, dynamics=None, draws: int = 2_000_000, seed: int = 20240223, chunk: int = 250_000, quantities=REFERENCE_QUANTITIES) -> dict:
     """Posterior of headline quantities by self-normalised importance sampling from the prior.
 
     Parameters
@@ -350,7 +353,7 @@ def reference_posterior(claims, priors, *, as_of="2024-02-23", draws: int = 2_00
     """
     from arviz_stats.base import array_stats
 
-    model = _unconstrained_model(claims, priors, as_of)
+    model = _unconstrained_model(claims, priors, as_of, dynamics=dynamics)
     loglik = model.logp(vars=model.observed_RVs, sum=True)
     # Numba: the vectorised graph runs about 20x faster than in the default C mode.
     fn, names = _batched_function(model, [loglik, *(model[q] for q in quantities)], mode="NUMBA")
@@ -423,25 +426,26 @@ def compare_with_reference(result, reference: dict, *, z: float = 4.0) -> pd.Dat
 # ---------------------------------------------------------------- scoring claims
 
 
-def _months_between(a: dt.date, b: dt.date) -> int:
-    return (b.year - a.year) * 12 + (b.month - a.month)
-
-
 def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed: int):
     """Per claim and posterior draw, :math:`\\mu` and :math:`\\sigma` of the log estimate.
 
     The claims are appended to the fitted ledger (so every family is in use),
-    the model is built up to ``horizon``, and its ``container_rate`` is
-    replaced by the fitted months' posterior rates followed by the random
-    walk's continuation (module docstring). Returns ``(mu, sigma, months)``
-    with ``mu``, ``sigma`` of shape (claim, draw).
+    the model is built up to ``horizon``, and its monthly rates (containers
+    and missiles) are replaced by the fitted months' posterior rates followed
+    by each draw's continuation under the run's own rate dynamics
+    (:func:`estimator.model.forecast_log_rates`). Returns ``(mu, sigma,
+    months, fitted)`` with ``mu``, ``sigma`` of shape (claim, draw).
     """
+    import pytensor.tensor as pt
+
+    from estimator.model import RANDOM_WALK, forecast_log_rates
+
     post = result.posterior
-    as_of = result.manifest.get("as_of", "2024-02-23")
+    dynamics = result.manifest.get("dynamics", RANDOM_WALK)
     combined = pd.concat([result.claims, new_claims])
     # Internal ids: a scored claim may repeat a fitted one.
     combined.index = [f"row{i}" for i in range(len(combined))]
-    model = _unconstrained_model(combined, result.priors, as_of, horizon)
+    model = _unconstrained_model(combined, result.priors, result.manifest["as_of"], horizon, dynamics)
     months = list(model.coords[N.MONTH])
     fitted = [str(m) for m in post[N.MONTH].values]
     if months[: len(fitted)] != fitted:
@@ -451,29 +455,30 @@ def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed
         x = post[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
         return np.asarray(x, dtype=float)
 
-    rate = stacked(N.CONTAINER_RATE)
+    rng = np.random.default_rng(seed)
     extra = len(months) - len(fitted)
-    if extra:
-        rng = np.random.default_rng(seed)
-        tau = stacked(N.CONTAINER_RATE_VOLATILITY)
-        steps = tau[:, None] * np.cumsum(rng.standard_normal((rate.shape[0], extra)), axis=1)
-        rate = np.concatenate([rate, rate[:, -1:] * np.exp(steps)], axis=1)
-    import pytensor.tensor as pt
-
-    rate_in = pt.vector("container_rate_draw")
-    fn, names = _batched_function(model, [model[N.CLAIM_LOG_MEAN], model[N.CLAIM_LOG_SD]], replace={model[N.CONTAINER_RATE]: rate_in})
-    mu, sd = fn(*(stacked(name) for name in names), rate)
+    rates = {}
+    for prefix, var in (("container", N.CONTAINER_RATE), ("missile", N.MISSILE_RATE)):
+        rate = stacked(var)
+        if extra:
+            phi = stacked(f"{prefix}_rate_persistence") if dynamics != RANDOM_WALK else None
+            ahead = forecast_log_rates(dynamics, np.log(rate[:, -1]), np.log(stacked(f"{prefix}_rate_mean")), stacked(f"{prefix}_rate_volatility"), phi, extra, rng)
+            rate = np.concatenate([rate, np.exp(ahead)], axis=1)
+        rates[var] = rate
+    inputs = {model[var]: pt.vector(f"{var}_draw") for var in rates}
+    fn, names = _batched_function(model, [model[N.CLAIM_LOG_MEAN], model[N.CLAIM_LOG_SD]], replace=inputs)
+    mu, sd = fn(*(stacked(name) for name in names), *rates.values())
     n_new = len(new_claims)
     return mu[:, -n_new:].T, sd[:, -n_new:].T, months, fitted
 
 
-def _mixture_cdf(x, mu, sd):
-    """:math:`F(x) = \\text{mean}_s\\, \\Phi((\\log x - \\mu_s)/\\sigma_s)`; 0 at 0, 1 at infinity."""
+def mixture_cdf(x, mu, sd, weights=None):
+    """:math:`F(x) = \\sum_s w_s\\, \\Phi((\\log x - \\mu_s)/\\sigma_s)` (equal weights by default); 0 at 0, 1 at infinity."""
     if x <= 0:
         return 0.0
     if not np.isfinite(x):
         return 1.0
-    return float(np.mean(ndtr((math.log(x) - mu) / sd)))
+    return float(np.average(ndtr((math.log(x) - mu) / sd), weights=weights))
 
 
 def _mixture_quantile(p, mu, sd):
@@ -483,7 +488,7 @@ def _mixture_quantile(p, mu, sd):
     return math.exp(brentq(lambda y: float(np.mean(ndtr((y - mu) / sd))) - p, lo, hi, xtol=1e-10))
 
 
-def _share_inside(a: float, b: float, level: float) -> float:
+def share_inside(a: float, b: float, level: float) -> float:
     """Share of the PIT range [a, b] inside the central ``level`` interval (a point when a == b)."""
     lo, hi = (1 - level) / 2, (1 + level) / 2
     if b - a <= 1e-12:
@@ -520,7 +525,7 @@ def score_claims(result, new_claims: pd.DataFrame, *, horizon=None, seed: int = 
     """
     post_months = [str(m) for m in result.posterior[N.MONTH].values]
     last_fitted = dt.date.fromisoformat(post_months[-1] + "-01")
-    horizon = _as_date(horizon) if horizon is not None else _add_months(last_fitted, DEFAULT_FORECAST_MONTHS + 1) - dt.timedelta(days=1)
+    horizon = _as_date(horizon) if horizon is not None else _add_months(last_fitted, FORECAST_MONTHS + 1) - dt.timedelta(days=1)
     late = [
         Problem(new_claims.attrs.get("source", "<claims>"), f"claim '{cid}'", "period_end", f"{r['period_end']} is after the forecast horizon {horizon}")
         for cid, r in new_claims.iterrows()
@@ -533,7 +538,7 @@ def score_claims(result, new_claims: pd.DataFrame, *, horizon=None, seed: int = 
     rows = []
     for i, (cid, r) in enumerate(new_claims.iterrows()):
         lo, hi = float(r["low"]), float(r["high"])
-        f_lo, f_hi = _mixture_cdf(lo, mu[i], sd[i]), _mixture_cdf(hi, mu[i], sd[i])
+        f_lo, f_hi = mixture_cdf(lo, mu[i], sd[i]), mixture_cdf(hi, mu[i], sd[i])
         q = [_mixture_quantile(p, mu[i], sd[i]) for p in levels]
         if lo == hi:
             p_fig, meaning = 2 * min(f_lo, 1 - f_lo), "two-sided tail probability of the figure"
@@ -543,9 +548,9 @@ def score_claims(result, new_claims: pd.DataFrame, *, horizon=None, seed: int = 
             p_fig, meaning = f_hi, "P(estimate at most the figure)"
         else:
             p_fig, meaning = f_hi - f_lo, "P(estimate inside the range)"
-        # Missiles are one latent total and capacities have no date: only container-based counts extrapolate.
-        dated = r["kind"] != C.CAPACITY and r["quantity"] not in (C.MISSILES_DELIVERED, C.MISSILES_LAUNCHED)
-        end_month = _months_between(last_fitted, r["period_end"].replace(day=1)) if dated else 0
+        # Capacities have no date: only counts (of containers or missiles) extrapolate.
+        dated = r["kind"] != C.CAPACITY
+        end_month = months_between(last_fitted, r["period_end"]) if dated else 0
         rows.append(
             {
                 N.CLAIM: cid,
@@ -562,8 +567,8 @@ def score_claims(result, new_claims: pd.DataFrame, *, horizon=None, seed: int = 
                 "pit_high": f_hi,
                 "p_figure": p_fig,
                 "p_meaning": meaning,
-                "in_50": _share_inside(f_lo, f_hi, 0.5),
-                "in_90": _share_inside(f_lo, f_hi, 0.9),
+                "in_50": share_inside(f_lo, f_hi, 0.5),
+                "in_90": share_inside(f_lo, f_hi, 0.9),
                 "months_extrapolated": max(0, end_month),
             }
         )

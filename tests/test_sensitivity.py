@@ -3,7 +3,7 @@
 The ledger in ``tests/data/claims-sensitivity.csv`` has four synthetic claims:
 a container count and a capacity conversion (the count x capacity chain), a
 direct shell count far above what the chain implies ("decisive"), and a
-container range from one to a trillion that carries no information
+container range from a millionth to a thousand trillion that carries no information
 ("vacuous"). One tiny fit is shared by the whole module; one exact refit
 checks the decisive claim.
 """

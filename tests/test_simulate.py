@@ -11,6 +11,7 @@ import pytest
 from estimator import claims as C
 from estimator import names as N
 from estimator.model import LOWER, UPPER, claim_forms
+from estimator.model import build_model
 from estimator.simulate import draw_truth, simulate_claims
 
 LAUNCHED = "ua-pgo-2024-02-16"
@@ -26,7 +27,7 @@ def _estimates(truth, seed):
 @pytest.mark.parametrize("seed", range(5))
 def test_every_simulated_claim_holds_the_estimate_it_was_written_from(claims, priors, seed):
     """Points within rounding (3 significant digits: at most 0.5%); bounds and brackets contain it exactly."""
-    truth = draw_truth(claims, priors, as_of="2024-02-23", seed=seed)
+    truth = draw_truth(build_model(claims, priors, as_of="2024-02-23"), seed=seed)
     sim = simulate_claims(claims, truth, seed=seed)
     est = _estimates(truth, seed)
     for (cid, row), s in zip(sim.iterrows(), est):
@@ -45,7 +46,7 @@ def test_a_one_sided_bound_keeps_its_threshold_and_records_the_side(claims, prio
 
     The expected log figure is moved 3 log units (15 noise sd at most) from log 24, so the side is certain.
     """
-    truth = draw_truth(claims, priors, as_of="2024-02-23", seed=0)
+    truth = draw_truth(build_model(claims, priors, as_of="2024-02-23"), seed=0)
     i = list(claims.index).index(LAUNCHED)
     mu = np.array(truth[N.CLAIM_LOG_MEAN], dtype=float)
     mu[i] = math.log(24) + shift
@@ -66,7 +67,7 @@ def test_an_open_ended_more_than_claim_is_simulated_as_a_censored_bound(claims, 
     """
     ledger = claims.copy()
     ledger.loc["us-state-2024-02-23", ["figure_high", "high"]] = [math.inf, math.inf]
-    truth = draw_truth(ledger, priors, as_of="2024-02-23", seed=0)
+    truth = draw_truth(build_model(ledger, priors, as_of="2024-02-23"), seed=0)
     i = list(ledger.index).index("us-state-2024-02-23")
     mu = np.array(truth[N.CLAIM_LOG_MEAN], dtype=float)
     mu[i] = math.log(10_000)

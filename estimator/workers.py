@@ -1,0 +1,167 @@
+"""Many refits of one compiled model: the per-process worker state and the executor.
+
+Sweeps, simulation-based calibration and backtests all refit one model many
+times with other ``pm.Data`` (prior parameters, claims, claim weights, the
+as-of exposure). Compiling is the expensive step, so each worker process
+builds and compiles the model once per *payload* (the plain, picklable
+description of the base model: ledger and prior paths, as-of date, horizon,
+rate dynamics) and reuses it for every task it is handed.
+
+:func:`run_tasks` is the one executor: in this process, in local worker
+processes (``forkserver``: workers start without the parent's threads), or on
+a Dask ``distributed`` scheduler. Results come back as they finish; callers
+make their output independent of order and worker count by seeding each task
+from its own identity and writing one file per task (:func:`write_atomic`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from estimator import names as N
+
+__all__ = ["WorkerState", "worker_state", "compiled_model", "sample_compiled", "run_tasks", "write_atomic", "canonical", "MODEL_KEYS"]
+
+# What defines the model a payload describes (not the sampler settings), so a
+# reference fit with more draws and the refits share one compiled model.
+MODEL_KEYS = ("claims_path", "priors_path", "as_of", "horizon", "dynamics")
+
+
+def canonical(value) -> str:
+    """Canonical JSON text of plain data (sorted keys): identities and manifests compare by it."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+@dataclass
+class WorkerState:
+    """Inputs loaded, the model built and (on first use) compiled, once per process and payload."""
+
+    priors: Any
+    claims: Any
+    model: Any
+    horizon: Any
+    dynamics: str
+    compiled: Any = None
+    cache: dict = field(default_factory=dict)
+
+    def layout_for(self, as_of):
+        """The time grid and claim design at another as-of date (same months)."""
+        from estimator.model import ModelLayout
+
+        return ModelLayout(self.claims, self.priors, as_of, self.horizon)
+
+
+_STATE: dict[str, WorkerState] = {}
+
+
+def worker_state(payload: dict) -> WorkerState:
+    """This process's state for ``payload`` (built on first call, then reused)."""
+    key = canonical({k: payload.get(k) for k in MODEL_KEYS})
+    if key in _STATE:
+        return _STATE[key]
+    from estimator.claims import load_claims
+    from estimator.model import DEFAULT_DYNAMICS, build_model
+    from estimator.priors import load_priors
+
+    priors = load_priors(payload["priors_path"])
+    claims = load_claims(payload["claims_path"], families=set(priors.families))
+    dynamics = payload.get("dynamics") or DEFAULT_DYNAMICS
+    model = build_model(claims, priors, as_of=payload["as_of"], horizon=payload["horizon"], dynamics=dynamics)
+    state = WorkerState(priors, claims, model, payload["horizon"], dynamics)
+    _STATE.clear()  # one base model per process at a time: free the previous compiled model
+    _STATE[key] = state
+    return state
+
+
+def compiled_model(state: WorkerState, extra_vars: Iterable[str] = ()):
+    """The state's model compiled by nutpie (once), its ``pm.Data`` left swappable.
+
+    Only the headline quantities, the free parameters (importance weights
+    need them), the claims' predictive moments (backtests score with them)
+    and ``extra_vars`` are stored: a smaller expansion function compiles faster.
+    """
+    if state.compiled is None:
+        import nutpie
+
+        keep = list(dict.fromkeys([*N.HEADLINE, N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD, *(rv.name for rv in state.model.free_RVs), *extra_vars]))
+        state.compiled = nutpie.compile_pymc_model(state.model, freeze_model=False, var_names=keep)
+    return state.compiled
+
+
+def sample_compiled(compiled, payload: dict, seed: int):
+    """Sample a compiled model with the payload's draws, tune and chains (one core per worker)."""
+    import nutpie
+
+    from estimator.inference import TARGET_ACCEPT
+
+    return nutpie.sample(
+        compiled,
+        draws=payload["draws"],
+        tune=payload["tune"],
+        chains=payload["chains"],
+        cores=1,
+        seed=seed,
+        progress_bar=False,
+        target_accept=TARGET_ACCEPT["nutpie"],
+        adaptation="low_rank",
+        save_warmup=False,
+    )
+
+
+def write_atomic(path: Path, row: dict) -> None:
+    """Write ``row`` as JSON to ``path`` by temporary file and rename: a killed worker leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(row, default=float))
+    os.replace(tmp, path)
+
+
+def run_tasks(fn: Callable, tasks: list[tuple], *, workers: int | None = None, scheduler=None, on_result: Callable | None = None) -> list:
+    """Run ``fn(*task)`` for every task; return the results in completion order.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function (it is pickled to worker processes).
+    tasks : list of tuple
+        Positional arguments of each call.
+    workers : int, optional
+        Local worker processes (default 1: in this process). Ignored with ``scheduler``.
+    scheduler : str or distributed.Client, optional
+        Address of a Dask distributed scheduler, or a client. Dask is imported only here.
+    on_result : callable, optional
+        Called with each result as it arrives (progress bars, bookkeeping).
+    """
+    results = []
+
+    def record(r):
+        results.append(r)
+        if on_result is not None:
+            on_result(r)
+
+    if scheduler is not None:
+        from distributed import Client, as_completed
+
+        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+        try:
+            for fut in as_completed([client.submit(fn, *t, pure=False) for t in tasks]):
+                record(fut.result())
+        finally:
+            if client is not scheduler:
+                client.close()
+    elif (workers or 1) > 1 and len(tasks) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed as done
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver")) as pool:
+            for fut in done([pool.submit(fn, *t) for t in tasks]):
+                record(fut.result())
+    else:
+        for t in tasks:
+            record(fn(*t))
+    return results
