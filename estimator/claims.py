@@ -153,7 +153,7 @@ REQUIRED = (
 )
 _OPTIONAL = tuple(c for c in COLUMNS if c not in REQUIRED)
 
-DEFAULT_LEDGER = "claims-2023-2024.csv"
+DEFAULT_LEDGER = "claims.csv"
 
 
 def next_round_figure(x: float) -> float:

@@ -29,7 +29,7 @@ def test_default_ledger_holds_every_reference_claim(claims):
         "kr-mnd-2024-02-26",
     }
     assert reference_ids <= set(claims.index)
-    assert claims.attrs["source"].endswith("claims-2023-2024.csv")
+    assert claims.attrs["source"].endswith("claims.csv")
 
 
 @pytest.mark.parametrize(
