@@ -254,10 +254,10 @@ def _beliefs(state, fit: dict, log_w: np.ndarray, vintage: dt.date) -> dict:
     return row
 
 
-def _payload(ledger: Path, priors_path, horizon: dt.date, dynamics: str, draws: int, tune: int, chains: int) -> dict:
+def _payload(claims_path, priors_path, horizon: dt.date, dynamics: str, draws: int, tune: int, chains: int) -> dict:
     return {
         "source": "<backtest>",
-        "claims_path": str(ledger),
+        "claims_path": None if claims_path is None else str(Path(claims_path).resolve()),
         "priors_path": None if priors_path is None else str(Path(priors_path).resolve()),
         "as_of": None,
         "horizon": str(horizon),
@@ -337,12 +337,10 @@ def run_backtest(
         raise InputError([Problem(name, "--vintages", "vintages", f"{'no vintages' if not vintages else f'{early[0]} is before the first claim ({first})'}: a vintage needs at least one known claim")])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    # Workers read the ledger from the output folder, so the run holds exactly what it scored.
-    ledger_path = out / "ledger.csv"
-    if not ledger_path.exists() or ledger_path.read_text(encoding="utf-8") != text:
-        ledger_path.write_text(text, encoding="utf-8")
+    # The run keeps the ledger it scored; the manifest compares texts, not paths.
+    (out / "ledger.csv").write_text(text, encoding="utf-8")
     horizon = max([*ledger["period_end"], *ledger["date_said"]])
-    payload = _payload(ledger_path.resolve(), priors, horizon, dynamics, draws, tune, chains)
+    payload = _payload(claims, priors, horizon, dynamics, draws, tune, chains)
     manifest = {"payload": {k: v for k, v in payload.items() if k != "claims_path"}, "ledger": text, "priors": pri.text, "seed": seed, "method": method, "horizon_months": horizon_months}
     mpath = out / MANIFEST
     if mpath.exists() and json.loads(mpath.read_text()) != json.loads(canonical(manifest)):

@@ -70,6 +70,8 @@ def worker_state(payload: dict) -> WorkerState:
 
     priors = load_priors(payload["priors_path"])
     claims = load_claims(payload["claims_path"], families=set(priors.families))
+    # A ledger that names only some of the families fits those alone.
+    priors = priors.restricted_to(set(claims["source_family"]))
     dynamics = payload.get("dynamics") or DEFAULT_DYNAMICS
     model = build_model(claims, priors, as_of=payload["as_of"], horizon=payload["horizon"], dynamics=dynamics)
     state = WorkerState(priors, claims, model, payload["horizon"], dynamics)
