@@ -19,7 +19,7 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from estimator.claims import load_claims  # noqa: E402
+from estimator.claims import claims_from_frame, load_claims  # noqa: E402
 from estimator.errors import InputError, Problem
 from estimator.inference import FitResult, fit, load_result
 from estimator.model import build_model
@@ -28,6 +28,7 @@ from estimator.summaries import claim_check_table, headline_table, prob_shells_a
 
 __all__ = [
     "load_claims",
+    "claims_from_frame",
     "load_priors",
     "build_model",
     "fit",

@@ -30,7 +30,7 @@ import pandas as pd
 import xarray as xr
 
 from estimator import names as N
-from estimator.claims import load_claims
+from estimator.claims import claims_from_frame, load_claims
 from estimator.model import DEFAULT_AS_OF, build_model
 from estimator.priors import PriorSet, load_priors
 
@@ -444,7 +444,10 @@ def fit(
     Parameters
     ----------
     claims : path, DataFrame or None
-        Claims ledger (``None``: the embedded 2023-2024 ledger).
+        Claims ledger (``None``: the embedded 2023-2024 ledger). A DataFrame
+        is validated as a file is (:func:`estimator.claims.claims_from_frame`),
+        so edits to a loaded ledger take effect and bad cells raise
+        :class:`~estimator.errors.InputError`.
     priors : path, PriorSet or None
         Prior file (``None``: the embedded default priors).
     as_of : date or str
@@ -462,7 +465,10 @@ def fit(
     """
     if not isinstance(priors, PriorSet):
         priors = load_priors(priors)
-    if not isinstance(claims, pd.DataFrame):
+    if isinstance(claims, pd.DataFrame):
+        # Validated again and its bounds rebuilt: a loaded ledger may have been edited since.
+        claims = claims_from_frame(claims, families=set(priors.families))
+    else:
         claims = load_claims(claims, families=set(priors.families))
     settings = {
         "as_of": str(as_of),

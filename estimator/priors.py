@@ -403,9 +403,22 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
 
 
 def check_families_used(priors: PriorSet, claims) -> None:
-    """Raise if a declared family has no claim: its priors would be unused by the model."""
-    used = set(claims["source_family"])
+    """Raise if ledger and prior file disagree on source families.
+
+    A claim whose family the prior file lacks has no bias or noise prior (the
+    same complaint :func:`estimator.load_claims` makes when given ``families``);
+    a declared family with no claim would leave its priors unused.
+    """
+    from estimator.claims import claim_locator, unknown_family_message
+
+    source = claims.attrs.get("source", "<claims>")
     problems = [
+        Problem(source, claim_locator(claims, cid), "source_family", unknown_family_message(fam, priors.families))
+        for cid, fam in claims["source_family"].items()
+        if fam not in priors.families
+    ]
+    used = set(claims["source_family"])
+    problems += [
         Problem(priors.source, f"[families.{fam}]", "-", "no claim in the ledger names this family, so its priors are unused; remove it or add its claims")
         for fam in priors.families
         if fam not in used

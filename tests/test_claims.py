@@ -1,15 +1,17 @@
 """The claims ledger: the default loads, bad input is named precisely, qualifiers mean what they say."""
 
+import io
 import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import estimator
-from estimator.claims import COLUMNS, load_claims, next_round_figure
+from estimator.claims import COLUMNS, claims_from_frame, load_claims, next_round_figure
 from estimator.errors import InputError
 
 DATA = Path(__file__).parent / "data"
@@ -159,3 +161,37 @@ def test_figure_high_inf_is_refused_for_a_range(edit_default_ledger):
         load_claims(text=text, name="edited.csv", families=FAMILIES)
     msg = str(info.value)
     assert "edited.csv" in msg and f"line {line}" in msg and "figure_high" in msg and "finite" in msg
+
+
+def test_a_ledger_frame_passed_back_unchanged_keeps_its_text_and_source(claims):
+    again = claims_from_frame(claims, families=FAMILIES)
+    assert again.attrs["text"] == claims.attrs["text"] and again.attrs["source"] == claims.attrs["source"]
+    pd.testing.assert_frame_equal(again, claims)
+
+
+def test_an_edited_figure_in_a_loaded_frame_moves_its_bounds(claims):
+    edited = claims.copy()
+    cid = "us-nsc-2023-10-13"
+    edited.loc[cid, "figure"] *= 10
+    df = claims_from_frame(edited, families=FAMILIES)
+    assert (df.loc[cid, "low"], df.loc[cid, "high"]) == (10_000, 20_000)
+    assert df.attrs["source"] == "<DataFrame>" and "10000" in df.attrs["text"]
+    assert load_claims(text=df.attrs["text"], families=FAMILIES).loc[cid, "low"] == 10_000
+
+
+def test_a_raw_read_csv_frame_loads_as_the_file_does(claims):
+    raw = pd.read_csv(io.StringIO(claims.attrs["text"]))
+    df = claims_from_frame(raw, families=FAMILIES)
+    pd.testing.assert_frame_equal(df[[*COLUMNS, "low", "high"]], claims[[*COLUMNS, "low", "high"]])
+
+
+def test_a_bad_frame_reports_every_problem_by_row_and_field(claims):
+    raw = pd.read_csv(io.StringIO(claims.attrs["text"]))
+    raw.loc[1, "source_family"] = "us_govt"
+    raw.loc[3, "figure"] = -5
+    raw.loc[5, "date_said"] = "soon"
+    with pytest.raises(InputError) as info:
+        claims_from_frame(raw, families=FAMILIES)
+    got = [(p.file, p.row.split(" (")[0], p.field) for p in info.value.problems]
+    assert got == [("<DataFrame>", "row 1", "source_family"), ("<DataFrame>", "row 3", "figure"), ("<DataFrame>", "row 5", "date_said")]
+    assert f"(id {raw.loc[3, 'id']})" in info.value.problems[1].row

@@ -1,13 +1,16 @@
 """Fitting, saving and loading a run; diagnostics are reported, never hidden."""
 
+import io
 import json
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import estimator
 from estimator import names as N
+from estimator.errors import InputError
 from estimator.cli import format_summary
 from estimator.inference import Diagnostics
 
@@ -60,3 +63,35 @@ def test_summary_dict_is_json(tiny_result):
     d = estimator.summaries.summary_dict(tiny_result)
     json.dumps(d)
     assert 0.0 <= d["p_shells_152mm_above_2_million"] <= 1.0
+
+
+def _log_density(claims, priors):
+    model = estimator.build_model(claims, priors)
+    return float(model.compile_logp()(model.initial_point()))
+
+
+def test_fit_reads_the_figures_of_an_edited_ledger_frame(claims, priors):
+    edited = claims.copy()
+    edited.loc["us-nsc-2023-10-13", "figure"] *= 10
+    result = estimator.fit(edited, priors, draws=5, tune=5, chains=1, seed=1, progress=False)
+    assert result.claims.loc["us-nsc-2023-10-13", "low"] == 10_000
+    assert "us-nsc-2023-10-13,2023-10-13" in result.manifest["claims_text"]
+    assert ",10000," in result.manifest["claims_text"].split("us-nsc-2023-10-13,", 1)[1].splitlines()[0]
+    assert _log_density(result.claims, priors) != pytest.approx(_log_density(claims, priors))
+
+
+def test_fit_of_a_raw_frame_with_a_bad_cell_is_an_input_error(claims, priors):
+    raw = pd.read_csv(io.StringIO(claims.attrs["text"])).astype({"figure": object})
+    raw.loc[2, "figure"] = "many"
+    with pytest.raises(InputError, match=r"<DataFrame>: row 2 \(id [^)]+\): field 'figure'"):
+        estimator.fit(raw, priors, draws=5, tune=5, chains=1, progress=False)
+
+
+def test_building_with_a_family_the_priors_lack_is_an_input_error(priors):
+    claims = estimator.load_claims()  # no families= check at the door
+    claims.loc["us-nsc-2023-10-13", "source_family"] = "us_govt"
+    with pytest.raises(InputError) as info:
+        estimator.build_model(claims, priors)
+    p = info.value.problems[0]
+    assert p.field == "source_family" and p.row.startswith("line 2 (id us-nsc-2023-10-13)")
+    assert "did you mean 'us_government'" in p.message
