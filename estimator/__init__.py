@@ -10,6 +10,7 @@ shipped to Russia. Typical use::
 See :mod:`estimator.model` for the equations.
 """
 
+import logging
 import os
 
 # One BLAS thread, set before numpy loads BLAS: with more threads, OpenBLAS rounds
@@ -18,6 +19,9 @@ import os
 # (Dask sets one thread). The model's arrays are tiny: one thread costs nothing.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+
+# A library logs, the application decides where to: silent unless the caller configures logging.
+logging.getLogger("estimator").addHandler(logging.NullHandler())
 
 from estimator.claims import claims_from_frame, load_claims  # noqa: E402
 from estimator.errors import InputError, Problem

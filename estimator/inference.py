@@ -8,15 +8,22 @@ hash of all of that. :func:`load_result` re-validates the stored inputs and
 reports when they differ from files the caller names.
 
 Diagnostics (never hidden): maximum rank-normalised split R-hat, minimum
-bulk ESS over every sampled parameter and headline quantity, and the number of
-divergent transitions after warm-up. Thresholds: R-hat <= 1.01, bulk ESS >=
-400 (100 per chain for four chains; Vehtari et al. 2021), zero divergences.
+bulk and tail ESS over every sampled parameter and headline quantity (Vehtari
+et al. 2021), the number of divergent transitions after warm-up, the share of
+draws whose trajectory stopped at the maximum tree depth (worst chain) and the
+E-BFMI of each chain (Betancourt 2016). Thresholds: R-hat <= 1.01, bulk and
+tail ESS >= 400 (100 per chain for four chains), zero divergences, at most 5%
+of a chain's draws at the maximum tree depth (PyMC's own rule), E-BFMI >= 0.3.
+All statistics come from ArviZ (``arviz_stats``). :func:`fit` raises a
+:class:`~estimator.errors.SamplingWarning` and logs to the ``estimator``
+logger when any threshold is missed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sys
 import time
 import warnings
@@ -31,6 +38,7 @@ import xarray as xr
 
 from estimator import names as N
 from estimator.claims import claims_from_frame, load_claims
+from estimator.errors import SamplingWarning
 from estimator.model import DEFAULT_AS_OF, build_model
 from estimator.priors import PriorSet, load_priors
 
@@ -42,6 +50,8 @@ __all__ = [
     "load_result",
     "RHAT_MAX",
     "ESS_MIN",
+    "TREEDEPTH_SHARE_MAX",
+    "BFMI_MIN",
     "SAMPLERS",
     "DEFAULT_SAMPLER",
     "input_hash",
@@ -49,6 +59,14 @@ __all__ = [
 
 RHAT_MAX = 1.01
 ESS_MIN = 400
+# PyMC warns when more than 5% of a chain's draws stop at the maximum tree depth.
+TREEDEPTH_SHARE_MAX = 0.05
+# Betancourt (2016): E-BFMI below 0.3 means momentum resampling explores the energy poorly.
+BFMI_MIN = 0.3
+# Sample statistics as PyMC and nutpie name them.
+_MAX_DEPTH_FLAGS = ("reached_max_treedepth", "maxdepth_reached")
+
+log = logging.getLogger("estimator")
 SAMPLERS = ("pymc", "nutpie")
 # Chosen by benchmarks/bench_fit.py: whole-process wall time of the default fit.
 DEFAULT_SAMPLER = "pymc"
@@ -83,7 +101,11 @@ def input_hash(claims_text: str, priors_text: str, settings: dict) -> str:
 
 @dataclass
 class Diagnostics:
-    """Sampler diagnostics and whether each meets its threshold."""
+    """Sampler diagnostics and whether each meets its threshold.
+
+    Fields that could not be computed (no sample statistics, a sampler that
+    does not record them) are ``None`` and are not checked.
+    """
 
     max_rhat: float
     min_ess_bulk: float
@@ -92,10 +114,21 @@ class Diagnostics:
     worst_ess: str
     rhat_max: float = RHAT_MAX
     ess_min: float = ESS_MIN
+    min_ess_tail: float | None = None
+    worst_ess_tail: str = ""
+    max_treedepth_share: float | None = None
+    bfmi: tuple[float, ...] | None = None
+    treedepth_share_max: float = TREEDEPTH_SHARE_MAX
+    bfmi_min: float = BFMI_MIN
+
+    @property
+    def min_bfmi(self) -> float | None:
+        """The lowest E-BFMI of any chain."""
+        return None if not self.bfmi else float(min(self.bfmi))
 
     @property
     def ok(self) -> bool:
-        return self.max_rhat <= self.rhat_max and self.min_ess_bulk >= self.ess_min and self.divergences == 0
+        return not self.problems()
 
     def problems(self) -> list[str]:
         """Plain-language list of thresholds missed (empty when all pass)."""
@@ -106,7 +139,37 @@ class Diagnostics:
             out.append(f"max R-hat {self.max_rhat:.3f} > {self.rhat_max} ({self.worst_rhat}): chains disagree")
         if not self.min_ess_bulk >= self.ess_min:
             out.append(f"min bulk ESS {self.min_ess_bulk:.0f} < {self.ess_min} ({self.worst_ess}): too few effective draws")
+        if self.min_ess_tail is not None and not self.min_ess_tail >= self.ess_min:
+            out.append(
+                f"min tail ESS {self.min_ess_tail:.0f} < {self.ess_min} ({self.worst_ess_tail}): "
+                "the 5% and 95% quantiles rest on too few effective draws"
+            )
+        if self.max_treedepth_share is not None and self.max_treedepth_share > self.treedepth_share_max:
+            out.append(
+                f"{100 * self.max_treedepth_share:.0f}% of a chain's draws stopped at the maximum tree depth "
+                f"(threshold {100 * self.treedepth_share_max:.0f}%): trajectories were cut short, exploration is slow"
+            )
+        low = [f"chain {i}: {b:.2f}" for i, b in enumerate(self.bfmi or ()) if not b >= self.bfmi_min]
+        if low:
+            out.append(
+                f"E-BFMI below {self.bfmi_min} ({', '.join(low)}): the sampler explores the energy distribution poorly"
+            )
         return out
+
+    def checks(self) -> list[tuple[str, str, str, str]]:
+        """Each check as text: (check, value, threshold, worst variable); uncomputed ones left out."""
+        rows = [
+            ("max R-hat", f"{self.max_rhat:.3f}", f"≤ {self.rhat_max}", self.worst_rhat),
+            ("min bulk ESS", f"{self.min_ess_bulk:,.0f}", f"≥ {self.ess_min:,}", self.worst_ess),
+        ]
+        if self.min_ess_tail is not None:
+            rows.append(("min tail ESS", f"{self.min_ess_tail:,.0f}", f"≥ {self.ess_min:,}", self.worst_ess_tail))
+        rows.append(("divergent transitions", str(self.divergences), "0", ""))
+        if self.max_treedepth_share is not None:
+            rows.append(("draws at max tree depth (worst chain)", f"{100 * self.max_treedepth_share:.1f}%", f"≤ {100 * self.treedepth_share_max:.0f}%", ""))
+        if self.bfmi:
+            rows.append(("E-BFMI (lowest chain)", f"{self.min_bfmi:.2f}", f"≥ {self.bfmi_min}", ""))
+        return rows
 
     def as_dict(self) -> dict:
         return {
@@ -118,24 +181,34 @@ class Diagnostics:
             "rhat_threshold": self.rhat_max,
             "ess_threshold": self.ess_min,
             "ok": self.ok,
+            "min_ess_tail": self.min_ess_tail,
+            "worst_ess_tail": self.worst_ess_tail,
+            "max_treedepth_share": self.max_treedepth_share,
+            "treedepth_share_threshold": self.treedepth_share_max,
+            "bfmi": None if self.bfmi is None else list(self.bfmi),
+            "min_bfmi": self.min_bfmi,
+            "bfmi_threshold": self.bfmi_min,
         }
 
 
 def diagnose(tree, ess_min: float = ESS_MIN) -> Diagnostics:
-    """R-hat, bulk ESS (ArviZ) and divergences of a sampled DataTree.
+    """R-hat, bulk and tail ESS, divergences, tree depth and E-BFMI of a sampled DataTree (ArviZ).
 
     ``ess_min`` defaults to 400 (four chains x 100); runs with fewer chains
-    may pass ``100 * chains``.
+    may pass ``100 * chains``. Reads the sample statistics of PyMC and of
+    nutpie (which names the tree-depth flag ``maxdepth_reached``).
     """
-    import arviz as az
+    import arviz_stats as azs
 
     post = tree["posterior"].to_dataset()
     skip = {N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD, "containers_cumulative", N.CONTAINER_RATE}
     names = [v for v in post.data_vars if v not in skip]
+    # Constant draws (a fixed prior, a 1-draw run) give NaN and a RuntimeWarning, not an error.
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rhat = az.rhat(post[names])
-        ess = az.ess(post[names], method="bulk")
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rhat = azs.rhat(post[names])
+        ess = azs.ess(post[names], method="bulk")
+        ess_tail = azs.ess(post[names], method="tail")
 
     def extreme(ds, pick):
         best_name, best_val = "", None
@@ -151,8 +224,42 @@ def diagnose(tree, ess_min: float = ESS_MIN) -> Diagnostics:
 
     worst_rhat, max_rhat = extreme(rhat, np.max)
     worst_ess, min_ess = extreme(ess, np.min)
-    div = int(tree["sample_stats"]["diverging"].sum()) if "sample_stats" in tree.children else 0
-    return Diagnostics(max_rhat, min_ess, div, worst_rhat, worst_ess, ess_min=ess_min)
+    worst_tail, min_tail = extreme(ess_tail, np.min)
+    div, depth_share, bfmi = 0, None, None
+    if "sample_stats" in tree.children:
+        stats = tree["sample_stats"].to_dataset()
+        if "diverging" in stats:
+            div = int(stats["diverging"].sum())
+        flag = next((stats[f] for f in _MAX_DEPTH_FLAGS if f in stats), None)
+        if flag is not None:
+            depth_share = float(flag.astype(float).mean("draw").max())
+        if "energy" in stats and stats.sizes.get("draw", 0) > 1:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                values = azs.bfmi(stats["energy"])
+            bfmi = tuple(float(b) for b in np.atleast_1d(np.asarray(values, dtype=float)))
+    return Diagnostics(
+        max_rhat,
+        min_ess,
+        div,
+        worst_rhat,
+        worst_ess,
+        ess_min=ess_min,
+        min_ess_tail=min_tail,
+        worst_ess_tail=worst_tail,
+        max_treedepth_share=depth_share,
+        bfmi=bfmi,
+    )
+
+
+def warn_if_missed(diagnostics: Diagnostics, stacklevel: int = 2) -> None:
+    """Warn (:class:`~estimator.errors.SamplingWarning`) and log each threshold missed."""
+    problems = diagnostics.problems()
+    if not problems:
+        return
+    message = "The sampler missed a diagnostic threshold; do not trust these numbers yet:\n" + "\n".join(f"  - {p}" for p in problems)
+    log.warning(message)
+    warnings.warn(message, SamplingWarning, stacklevel=stacklevel + 1)
 
 
 @dataclass
@@ -494,7 +601,9 @@ def fit(
         "input_hash": input_hash(claims.attrs.get("text", ""), priors.text, settings),
         "sampling_seconds": round(wall, 3),
     }
-    return FitResult(tree, claims, priors, manifest)
+    result = FitResult(tree, claims, priors, manifest)
+    warn_if_missed(diagnose(tree), stacklevel=2)
+    return result
 
 
 def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:

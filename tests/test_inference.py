@@ -12,7 +12,8 @@ import estimator
 from estimator import names as N
 from estimator.errors import InputError
 from estimator.cli import format_summary
-from estimator.inference import Diagnostics
+from estimator.errors import SamplingWarning
+from estimator.inference import Diagnostics, diagnose
 
 
 def test_a_run_carries_its_inputs_and_settings(tiny_result):
@@ -53,7 +54,7 @@ def test_missed_thresholds_are_printed_loudly():
 
 def test_summary_text_has_headline_and_diagnostics(tiny_result):
     text = format_summary(tiny_result, wall=1.0)
-    for label in (N.LABELS[N.SHELLS_152MM], N.LABELS[N.VALUE_USD], "P(152mm shells delivered > 2 million)", "max R-hat", "divergences"):
+    for label in (N.LABELS[N.SHELLS_152MM], N.LABELS[N.VALUE_USD], "P(152mm shells delivered > 2 million)", "max R-hat", "min tail ESS", "divergent transitions", "E-BFMI"):
         assert label in text
     # A 2 x 60 draw fit cannot reach ESS 400: the warning must be shown.
     assert "WARNING" in text
@@ -95,3 +96,37 @@ def test_building_with_a_family_the_priors_lack_is_an_input_error(priors):
     p = info.value.problems[0]
     assert p.field == "source_family" and p.row.startswith("line 2 (id us-nsc-2023-10-13)")
     assert "did you mean 'us_government'" in p.message
+
+
+def test_a_short_fit_warns_from_python_as_pymc_does(claims, priors, caplog):
+    with caplog.at_level("WARNING", logger="estimator"), pytest.warns(SamplingWarning, match="tail ESS"):
+        estimator.fit(claims, priors, draws=30, tune=30, chains=2, seed=5, progress=False)
+    assert any("missed a diagnostic threshold" in r.getMessage() for r in caplog.records)
+
+
+def test_tree_depth_and_energy_checks_are_named_in_words():
+    bad = Diagnostics(1.0, 500, 0, "", "", min_ess_tail=450, max_treedepth_share=0.12, bfmi=(0.8, 0.21))
+    assert not bad.ok
+    text = " ".join(bad.problems())
+    assert "12% of a chain's draws stopped at the maximum tree depth" in text and "chain 1: 0.21" in text
+    assert Diagnostics(1.0, 500, 0, "", "", min_ess_tail=450, max_treedepth_share=0.01, bfmi=(0.8, 0.9)).ok
+
+
+def test_diagnostics_read_the_sample_stats_of_either_sampler(tiny_result):
+    d = diagnose(tiny_result.tree)
+    assert d.min_ess_tail is not None and d.max_treedepth_share is not None and len(d.bfmi) == 2
+    stats = tiny_result.tree["sample_stats"].to_dataset()
+    # nutpie's names for the same statistics.
+    renamed = stats.rename({"reached_max_treedepth": "maxdepth_reached", "tree_depth": "depth"})
+    renamed["maxdepth_reached"][:] = True
+    tree = tiny_result.tree.copy()
+    tree["sample_stats"] = renamed
+    assert diagnose(tree).max_treedepth_share == 1.0
+
+
+def test_diagnostics_dict_keeps_its_old_keys_and_adds_the_new(tiny_result):
+    d = tiny_result.diagnostics.as_dict()
+    old = {"max_rhat", "min_ess_bulk", "divergences", "worst_rhat", "worst_ess", "rhat_threshold", "ess_threshold", "ok"}
+    assert old | {"min_ess_tail", "max_treedepth_share", "bfmi", "min_bfmi", "bfmi_threshold"} <= set(d)
+    json.dumps(d)
+
