@@ -31,8 +31,19 @@ def _fmt(x: float) -> str:
     return f"{x:,.0f}" if ax >= 100 else f"{x:.3g}"
 
 
+def _supported(row, column: str) -> float:
+    """A table cell rounded to the digits its Monte Carlo error supports (``mcse_<column>``)."""
+    from estimator.summaries import round_to_mcse
+
+    return round_to_mcse(row[column], row.get(f"mcse_{column}", float("nan")))
+
+
 def format_summary(result, wall: float | None = None) -> str:
-    """The human-readable summary the CLI prints."""
+    """The human-readable summary the CLI prints.
+
+    Medians and interval ends are rounded to the precision their Monte Carlo
+    standard error supports (:func:`estimator.summaries.round_to_mcse`).
+    """
     from estimator.summaries import headline_table, prob_shells_above, scope_table
 
     head = headline_table(result)
@@ -43,10 +54,10 @@ def format_summary(result, wall: float | None = None) -> str:
         f"{'':46s}{'median':>12s}{'5%':>12s}{'95%':>12s}",
     ]
     for _, r in head.iterrows():
-        lines.append(f"{r['label']:46s}{_fmt(r['median']):>12s}{_fmt(r['q05']):>12s}{_fmt(r['q95']):>12s}")
+        lines.append(f"{r['label']:46s}" + "".join(f"{_fmt(_supported(r, c)):>12s}" for c in ("median", "q05", "q95")))
     lines += ["", "Containers as each source family counts them (total x family bias):"]
     for _, r in scope_table(result).iterrows():
-        lines.append(f"  {r['label']:44s}{_fmt(r['median']):>12s}{_fmt(r['q05']):>12s}{_fmt(r['q95']):>12s}")
+        lines.append(f"  {r['label']:44s}" + "".join(f"{_fmt(_supported(r, c)):>12s}" for c in ("median", "q05", "q95")))
     p = prob_shells_above(result)
     lines += ["", f"P(152mm shells delivered > 2 million) = {p:.2f}"]
     d = result.diagnostics

@@ -130,3 +130,22 @@ def test_diagnostics_dict_keeps_its_old_keys_and_adds_the_new(tiny_result):
     assert old | {"min_ess_tail", "max_treedepth_share", "bfmi", "min_bfmi", "bfmi_threshold"} <= set(d)
     json.dumps(d)
 
+
+@pytest.mark.parametrize(
+    "value, mcse, expected",
+    [(10_795, 50, 10_800), (10_795, 4, 10_795), (2_471_234, 15_000, 2_470_000), (0.4137, 0.03, 0.41), (47.3, 0.6, 47), (5.0, 0.0, 5.0)],
+)
+def test_headline_figures_keep_only_the_digits_their_mcse_supports(value, mcse, expected):
+    assert estimator.summaries.round_to_mcse(value, mcse) == pytest.approx(expected)
+
+
+def test_summary_prints_headline_figures_rounded_to_their_mcse(tiny_result):
+    from estimator.cli import _fmt
+
+    head = tiny_result.summary()
+    row = head.loc[N.CONTAINERS]
+    assert row["mcse_median"] > 0
+    rounded = estimator.summaries.round_to_mcse(row["median"], row["mcse_median"])
+    line = next(line for line in format_summary(tiny_result).splitlines() if line.startswith(row["label"]))
+    assert line.split()[-3] == _fmt(rounded)
+    assert rounded != row["median"]
