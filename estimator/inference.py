@@ -1,7 +1,9 @@
 """Fit the model, check the sampler, save and load a run.
 
-A run is one netCDF file (an ArviZ DataTree): posterior, sample statistics,
-pointwise log-likelihood (one term per claim) and log-prior, with a manifest
+A run is one netCDF file (an ArviZ DataTree): posterior, prior, posterior
+predictive (each source's log estimate :math:`\log \hat S`, before its
+qualifier censors it), sample statistics, pointwise log-likelihood (one term
+per claim), log-prior, observed and constant data, with a manifest
 in the root attributes: the claims ledger and prior file as loaded (verbatim
 text), the as-of date, sampler settings, seed, package versions and a short
 hash of all of that. :func:`load_result` re-validates the stored inputs and
@@ -269,7 +271,9 @@ class FitResult:
     Attributes
     ----------
     tree : xarray.DataTree
-        ``posterior``, ``sample_stats``, ``log_likelihood``, ``log_prior``.
+        The groups in :data:`GROUPS`; the ``claim`` dimension carries each
+        claim's id and, as coordinates, its quantity, qualifier, source
+        family and date.
     claims : DataFrame
         The ledger as loaded.
     priors : PriorSet
@@ -319,12 +323,15 @@ class FitResult:
     def prior(self) -> xr.Dataset:
         """Draws from the run's prior (see :func:`estimator.figures.sample_prior`).
 
-        Drawn once with the fixed seed on first use and kept, so the plots that
-        show prior against posterior do not sample the prior again each time.
+        A saved run holds them in its ``prior`` group. Otherwise they are drawn
+        once with the fixed seed on first use and kept (a few seconds, so a fit
+        does not pay for them until a figure or :meth:`save` needs them).
         """
+        if "prior" in self.tree.children:
+            return self.tree["prior"].to_dataset()
         from estimator.figures import sample_prior
 
-        return sample_prior(self)
+        return with_claim_coords(sample_prior(self), self.claims)
 
     def __repr__(self) -> str:
         m = self.manifest
@@ -451,10 +458,16 @@ class FitResult:
         return {name: _inline(drawn, None) for name, drawn in F.standard_figures(self, self.prior).items()}
 
     def save(self, path: str | Path) -> Path:
-        """Write the run to one netCDF file (atomically: temp file, then rename)."""
+        """Write the run to one netCDF file (atomically: temp file, then rename).
+
+        Every group listed in :data:`GROUPS` is written; the prior draws are
+        drawn first if nothing has asked for them yet.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tree = self.tree.copy()
+        if "prior" not in tree.children:
+            tree["prior"] = xr.DataTree(self.prior)
         tree.attrs = {**tree.attrs, "estimator_manifest": json.dumps(self.manifest, default=str)}
         tmp = path.with_name(path.name + ".tmp")
         tree.to_netcdf(tmp, engine="h5netcdf")
@@ -478,12 +491,27 @@ def _inline(drawn, ax):
     return fig
 
 
+# The groups of a saved run, in ArviZ's names.
+GROUPS = (
+    "posterior",
+    "prior",
+    "posterior_predictive",
+    "sample_stats",
+    "log_likelihood",
+    "log_prior",
+    "observed_data",
+    "constant_data",
+)
+# Ledger columns carried on the claim dimension as non-index coordinates.
+CLAIM_COORDS = ("quantity", "qualifier", "source_family", "date_said")
+
+
 def _clean_tree(tree):
     """Keep the groups a run needs; drop object-typed stats netCDF cannot store."""
     import xarray as xr
 
     keep = {}
-    for name in ("posterior", "sample_stats", "log_likelihood", "log_prior", "observed_data"):
+    for name in GROUPS:
         if name in tree.children:
             ds = tree[name].to_dataset()
             ds = ds.drop_vars([v for v, da in ds.data_vars.items() if da.dtype == object])
@@ -491,8 +519,30 @@ def _clean_tree(tree):
     return xr.DataTree.from_dict(keep)
 
 
-def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, cores=None):
-    """Sample a built model with the chosen NUTS implementation; return a DataTree."""
+def with_claim_coords(ds: xr.Dataset, claims: pd.DataFrame) -> xr.Dataset:
+    """``ds`` with each claim's quantity, qualifier, source family and date as coordinates on ``claim``."""
+    if N.CLAIM not in ds.dims:
+        return ds
+    rows = claims.loc[[str(c) for c in ds[N.CLAIM].values]]
+    coords = {c: (N.CLAIM, np.asarray(rows[c].astype(str).to_numpy(), dtype=str)) for c in CLAIM_COORDS if c != "date_said"}
+    coords["date_said"] = (N.CLAIM, pd.to_datetime(rows["date_said"]).to_numpy(dtype="datetime64[ns]"))
+    return ds.assign_coords(coords)
+
+
+def _label_claims(tree, claims):
+    """Every group of ``tree`` with the claim metadata coordinates (see :func:`with_claim_coords`)."""
+    import xarray as xr
+
+    return xr.DataTree.from_dict({name: with_claim_coords(tree[name].to_dataset(), claims) for name in tree.children})
+
+
+def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, cores=None, predictive=False):
+    """Sample a built model with the chosen NUTS implementation; return a DataTree.
+
+    With ``predictive``, the ``posterior_predictive`` group holds one draw of
+    each source's log estimate per posterior draw (see
+    :func:`estimator.model.claims_random`).
+    """
     import pymc as pm
 
     if sampler not in SAMPLERS:
@@ -514,6 +564,10 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, co
             adaptation="low_rank",
             save_warmup=False,
         )
+        # nutpie leaves out the observed and constant data; PyMC's own helper adds them.
+        from pymc.backends.arviz import patch_nutpie_idata
+
+        patch_nutpie_idata(tree, model, 0.0)
     else:
         tree = pm.sample(
             draws=draws,
@@ -531,6 +585,13 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, co
         warnings.simplefilter("ignore", DeprecationWarning)
         pm.compute_log_likelihood(tree, model=model, extend_inferencedata=True, progressbar=False)
         pm.stats.compute_log_prior(tree, model=model, extend_inferencedata=True, progressbar=False)
+    if predictive:
+        with warnings.catch_warnings():
+            # The draw is one numpy call per claim: PyTensor's note that it runs it in Python is no news.
+            warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
+            pm.sample_posterior_predictive(
+                tree, model=model, var_names=[N.CLAIMS], extend_inferencedata=True, random_seed=seed, progressbar=False
+            )
     return _clean_tree(tree)
 
 
@@ -589,7 +650,8 @@ def fit(
     }
     t0 = time.perf_counter()
     model = build_model(claims, priors, as_of=as_of)
-    tree = sample_model(model, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, progress=progress)
+    tree = sample_model(model, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, progress=progress, predictive=True)
+    tree = _label_claims(tree, claims)
     wall = time.perf_counter() - t0
     manifest = {
         **settings,

@@ -64,7 +64,7 @@ from estimator import claims as C
 from estimator import names as N
 from estimator.priors import PriorSet, check_families_used
 
-__all__ = ["build_model", "ModelLayout", "model_layout", "log_diff_normal_cdf", "log_normal_cdf", "claims_logp", "claim_data", "prior_data_name", "DEFAULT_AS_OF"]
+__all__ = ["build_model", "ModelLayout", "model_layout", "log_diff_normal_cdf", "log_normal_cdf", "claims_logp", "claims_random", "claim_data", "prior_data_name", "DEFAULT_AS_OF"]
 
 DEFAULT_AS_OF = dt.date(2024, 2, 23)
 
@@ -256,6 +256,18 @@ def claims_logp(value, mu, sigma, log_low, log_high, form):
     )
 
 
+def claims_random(mu, sigma, log_low, log_high, form, rng=None, size=None):
+    r"""Draw each source's log estimate :math:`\log \hat S_i \sim N(\mu_i, \sigma_i)`.
+
+    The predictive variable is the source's own (uncensored) log estimate,
+    not the claim as worded: a "more than x" claim predicts the estimate
+    behind it, and its qualifier is applied when that draw is compared with
+    the figure. The bounds and form are accepted, as the likelihood takes
+    them, and unused.
+    """
+    return rng.normal(mu, sigma, size=size)
+
+
 def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, horizon=None) -> pm.Model:
     """Build the reconciliation model (pure: no I/O, no sampling, inputs untouched).
 
@@ -380,6 +392,7 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, 
             data[CLAIM_LOG_HIGH],
             data[CLAIM_FORM],
             logp=claims_logp,
+            random=claims_random,
             observed=data[CLAIM_LOG_FIGURE],
             dims=N.CLAIM,
         )

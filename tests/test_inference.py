@@ -149,3 +149,24 @@ def test_summary_prints_headline_figures_rounded_to_their_mcse(tiny_result):
     line = next(line for line in format_summary(tiny_result).splitlines() if line.startswith(row["label"]))
     assert line.split()[-3] == _fmt(rounded)
     assert rounded != row["median"]
+
+
+def test_a_saved_run_holds_the_whole_arviz_record(tiny_result_path, tiny_result):
+    from estimator.inference import GROUPS
+
+    loaded = estimator.load_result(tiny_result_path)
+    assert set(loaded.tree.children) == set(GROUPS)
+    pp = loaded.tree["posterior_predictive"][N.CLAIMS]
+    assert pp.dims == ("chain", "draw", N.CLAIM)
+    assert list(pp[N.CLAIM].values) == list(tiny_result.claims.index)
+    for coord in ("quantity", "qualifier", "source_family", "date_said"):
+        assert coord in pp.coords and coord in loaded.tree["log_likelihood"][N.CLAIMS].coords
+    assert pp.coords["date_said"].dtype.kind == "M"
+    assert loaded.tree["constant_data"]["claim_log_low"].sizes[N.CLAIM] == len(tiny_result.claims)
+
+
+def test_posterior_predictive_is_each_sources_log_estimate(tiny_result):
+    post, pp = tiny_result.posterior, tiny_result.tree["posterior_predictive"].to_dataset()
+    z = ((pp[N.CLAIMS] - post[N.CLAIM_LOG_MEAN]) / post[N.CLAIM_LOG_SD]).values.ravel()
+    assert abs(z.mean()) < 0.15 and 0.85 < z.std() < 1.15
+
