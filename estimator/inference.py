@@ -659,6 +659,8 @@ def fit(
         "claims_text": claims.attrs.get("text", ""),
         "priors_source": priors.source,
         "priors_text": priors.text,
+        # The fitted distributions, so loading does not depend on the PreliZ installed then.
+        "prior_params": priors.fitted_params(),
         "versions": _versions(),
         "input_hash": input_hash(claims.attrs.get("text", ""), priors.text, settings),
         "sampling_seconds": round(wall, 3),
@@ -680,7 +682,7 @@ def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:
     manifest = json.loads(tree.attrs.get("estimator_manifest", "{}"))
     if not manifest:
         raise ValueError(f"{path}: not an estimator run (no manifest in its attributes)")
-    pri = load_priors(text=manifest["priors_text"], name=manifest.get("priors_source", "<stored priors>"))
+    pri = load_priors(text=manifest["priors_text"], name=manifest.get("priors_source", "<stored priors>"), fitted=manifest.get("prior_params"))
     overrides = manifest.get("prior_overrides") or {}
     if overrides:
         pri = pri.with_params(overrides)

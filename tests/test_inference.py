@@ -170,3 +170,14 @@ def test_posterior_predictive_is_each_sources_log_estimate(tiny_result):
     z = ((pp[N.CLAIMS] - post[N.CLAIM_LOG_MEAN]) / post[N.CLAIM_LOG_SD]).values.ravel()
     assert abs(z.mean()) < 0.15 and 0.85 < z.std() < 1.15
 
+
+def test_loading_a_run_reads_its_stored_prior_parameters_without_preliz(tiny_result_path, tiny_result, monkeypatch):
+    import preliz
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("PreliZ was asked to fit a prior again")
+
+    for fn in ("maxent", "quartile", "dirichlet_mode"):
+        monkeypatch.setattr(preliz, fn, refuse)
+    loaded = estimator.load_result(tiny_result_path)
+    assert loaded.priors.fitted_params() == tiny_result.priors.fitted_params()
