@@ -675,13 +675,35 @@ def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:
 
     When ``claims`` or ``priors`` paths are given, their text is compared with
     the stored inputs and a ``UserWarning`` names each that differs.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, is not netCDF, or is not an estimator run.
     """
+    from estimator.errors import InputError, Problem
+
     path = Path(path)
-    tree = xr.open_datatree(path, engine="h5netcdf").load()
-    tree.close()
-    manifest = json.loads(tree.attrs.get("estimator_manifest", "{}"))
-    if not manifest:
-        raise ValueError(f"{path}: not an estimator run (no manifest in its attributes)")
+
+    def refuse(message):
+        return InputError([Problem(str(path), "file", "-", message)])
+
+    if not path.is_file():
+        raise refuse("file not found (give the result.nc that 'estimator fit' wrote)")
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf").load()
+        tree.close()
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise refuse(f"not a readable netCDF run ({type(exc).__name__}: {exc})") from None
+    try:
+        manifest = json.loads(tree.attrs.get("estimator_manifest", "{}"))
+    except (TypeError, ValueError):
+        raise refuse("its estimator manifest is not valid JSON") from None
+    if not isinstance(manifest, dict) or not manifest:
+        raise refuse("not an estimator run (no manifest in its attributes)")
+    missing = [k for k in ("claims_text", "priors_text") if k not in manifest] + [g for g in ("posterior",) if g not in tree.children]
+    if missing:
+        raise refuse(f"an incomplete estimator run (missing {', '.join(missing)})")
     pri = load_priors(text=manifest["priors_text"], name=manifest.get("priors_source", "<stored priors>"), fitted=manifest.get("prior_params"))
     overrides = manifest.get("prior_overrides") or {}
     if overrides:

@@ -149,8 +149,13 @@ def run_sbc_simulation(payload: dict, index: int, seed: int, out_dir: str) -> di
     truth_seed, claims_seed, sampler_seed = sbc_seeds(seed, index)
     state = _worker_state(payload)
     # PyMC logs the variables of every prior draw: hundreds of identical lines in an SBC run.
-    logging.getLogger("pymc").setLevel(logging.WARNING)
-    truth = draw_truth(state["claims"], state["priors"], as_of=payload["as_of"], seed=truth_seed)
+    pymc_log = logging.getLogger("pymc")
+    level = pymc_log.level
+    pymc_log.setLevel(logging.WARNING)
+    try:
+        truth = draw_truth(state["claims"], state["priors"], as_of=payload["as_of"], seed=truth_seed)
+    finally:
+        pymc_log.setLevel(level)
     sim = simulate_claims(state["claims"], truth, seed=claims_seed)
     compiled = _compiled(state).with_data(**claim_data(sim))
     tree = _sample(nutpie, compiled, payload, sampler_seed)

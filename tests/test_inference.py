@@ -181,3 +181,23 @@ def test_loading_a_run_reads_its_stored_prior_parameters_without_preliz(tiny_res
         monkeypatch.setattr(preliz, fn, refuse)
     loaded = estimator.load_result(tiny_result_path)
     assert loaded.priors.fitted_params() == tiny_result.priors.fitted_params()
+
+
+@pytest.mark.parametrize("content", ["garbage", "foreign", "empty"])
+def test_a_corrupt_or_foreign_file_is_an_input_error_not_a_traceback(content, tmp_path, capsys):
+    import xarray as xr
+
+    from estimator.cli import EXIT_INPUT, main
+
+    path = tmp_path / "result.nc"
+    if content == "garbage":
+        path.write_bytes(b"\x89HDF\r\n not really" * 10)
+    elif content == "foreign":
+        xr.Dataset({"x": ("t", np.arange(3.0))}).to_netcdf(path, engine="h5netcdf")
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(InputError) as info:
+        estimator.load_result(path)
+    assert info.value.problems[0].file == str(path)
+    assert main(["figures", str(path), "--out", str(tmp_path / "figs")]) == EXIT_INPUT
+    assert "Traceback" not in capsys.readouterr().err
