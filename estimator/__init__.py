@@ -12,6 +12,7 @@ See :mod:`estimator.model` for the equations.
 
 import logging
 import os
+from importlib import metadata as _metadata
 
 # One BLAS thread, set before numpy loads BLAS: with more threads, OpenBLAS rounds
 # differently, and sampling amplifies the last bit into different draws, so the same
@@ -47,4 +48,40 @@ __all__ = [
     "claim_check_table",
     "prob_shells_above",
 ]
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("estimator")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+# Submodules a user reaches as attributes (``estimator.sensitivity``) without
+# importing them first; each loads on first use.
+_SUBMODULES = (
+    "claims",
+    "display",
+    "errors",
+    "figures",
+    "inference",
+    "model",
+    "names",
+    "priors",
+    "report",
+    "sensitivity",
+    "sensitivity_plots",
+    "simulate",
+    "summaries",
+    "sweeps",
+    "validation",
+    "validation_plots",
+)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"estimator.{name}")
+    raise AttributeError(f"module 'estimator' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted({*globals(), *_SUBMODULES})

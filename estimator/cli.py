@@ -405,7 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from estimator.inference import DEFAULT_SAMPLER, SAMPLERS
 
+    from estimator import __version__
+
     parser = argparse.ArgumentParser(prog="estimator", description="Reconcile conflicting public estimates with Bayesian inference.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     f = sub.add_parser("fit", help="fit the model and print the posterior summary")
     f.add_argument("--claims", default=None, help="claims ledger CSV (default: the embedded 2023-2024 ledger)")
