@@ -386,6 +386,21 @@ def load_claims(
     return _parse(text, name or "<claims>", families, by_position=False)
 
 
+def _records(reader, name, problems):
+    """(position, record) of each CSV row; a row csv cannot split ends the file as one problem."""
+    position = 0
+    while True:
+        try:
+            rec = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problems.append(Problem(name, f"line {reader.line_num}", "-", f"not valid CSV ({exc}); quote cells that hold line breaks"))
+            return
+        yield position, rec
+        position += 1
+
+
 def _parse(text: str, name: str, families, *, by_position: bool) -> pd.DataFrame:
     """Validate ledger text; locate problems by file line, or by row position for a DataFrame."""
     header_where = "columns" if by_position else "header (line 1)"
@@ -409,7 +424,7 @@ def _parse(text: str, name: str, families, *, by_position: bool) -> pd.DataFrame
 
     rows = []
     seen_ids: dict[str, int] = {}
-    for position, rec in enumerate(reader):
+    for position, rec in _records(reader, name, problems):
         line = reader.line_num
         here = f"row {position}" if by_position else f"line {line}"
         if rec is None or all((v or "").strip() == "" for k, v in rec.items() if k is not None):

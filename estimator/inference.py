@@ -1,7 +1,7 @@
 """Fit the model, check the sampler, save and load a run.
 
 A run is one netCDF file (an ArviZ DataTree): posterior, prior, posterior
-predictive (each source's log estimate :math:`\log \hat S`, before its
+predictive (each source's log estimate :math:`\\log \\hat S`, before its
 qualifier censors it), sample statistics, pointwise log-likelihood (one term
 per claim), log-prior, observed and constant data, with a manifest
 in the root attributes: the claims ledger and prior file as loaded (verbatim
