@@ -563,7 +563,10 @@ def run_sweep(
 
     args = [(payload, p, point_seed(spec.seed, p), mode, str(out), reference) for p in todo]
     if scheduler is not None:
-        from distributed import Client, as_completed
+        try:
+            from distributed import Client, as_completed
+        except ImportError:
+            raise InputError([Problem("--scheduler", "command line", "scheduler", "Dask is not installed: pip install 'estimator[dask]'")]) from None
 
         client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
         futures = [client.submit(run_point, *a, pure=False) for a in args]
@@ -585,10 +588,7 @@ def run_sweep(
     bar.close()
     table = _table(spec, rows)
     table.to_csv(out / "sweep.csv", index=False)
-    try:
-        table.to_parquet(out / "sweep.parquet", index=False)
-    except ImportError:
-        pass
+    table.to_parquet(out / "sweep.parquet", index=False)
     ds = sweep_table_to_dataset(table, spec)
     ds.to_netcdf(out / "sweep.nc", engine="h5netcdf")
     return table
