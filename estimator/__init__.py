@@ -10,7 +10,9 @@ shipped to Russia. Typical use::
 See :mod:`estimator.model` for the equations.
 """
 
+import logging
 import os
+from importlib import metadata as _metadata
 
 # One BLAS thread, set before numpy loads BLAS: with more threads, OpenBLAS rounds
 # differently, and sampling amplifies the last bit into different draws, so the same
@@ -19,7 +21,10 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from estimator.claims import load_claims  # noqa: E402
+# A library logs, the application decides where to: silent unless the caller configures logging.
+logging.getLogger("estimator").addHandler(logging.NullHandler())
+
+from estimator.claims import claims_from_frame, load_claims  # noqa: E402
 from estimator.errors import InputError, Problem
 from estimator.inference import FitResult, fit, load_result
 from estimator.model import build_model
@@ -28,6 +33,7 @@ from estimator.summaries import claim_check_table, headline_table, prob_shells_a
 
 __all__ = [
     "load_claims",
+    "claims_from_frame",
     "load_priors",
     "build_model",
     "fit",
@@ -42,4 +48,40 @@ __all__ = [
     "claim_check_table",
     "prob_shells_above",
 ]
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("estimator")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+# Submodules a user reaches as attributes (``estimator.sensitivity``) without
+# importing them first; each loads on first use.
+_SUBMODULES = (
+    "claims",
+    "display",
+    "errors",
+    "figures",
+    "inference",
+    "model",
+    "names",
+    "priors",
+    "report",
+    "sensitivity",
+    "sensitivity_plots",
+    "simulate",
+    "summaries",
+    "sweeps",
+    "validation",
+    "validation_plots",
+)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"estimator.{name}")
+    raise AttributeError(f"module 'estimator' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted({*globals(), *_SUBMODULES})

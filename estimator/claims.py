@@ -77,6 +77,7 @@ __all__ = [
     "RELIABILITY",
     "DEFAULT_LEDGER",
     "load_claims",
+    "claims_from_frame",
     "read_claims_text",
     "next_round_figure",
     "claim_bounds",
@@ -249,6 +250,109 @@ _PARSED = (
 )
 
 
+FRAME_NAME = "<DataFrame>"
+# Columns load_claims derives from the others; a DataFrame passed back in has them rebuilt.
+DERIVED = ("line", "low", "high")
+
+
+def unknown_family_message(family: str, families) -> str:
+    """The complaint about a claim whose source family the prior file does not declare."""
+    return (
+        f"unknown source family '{family}'{did_you_mean(family, families)}; the prior file declares "
+        + ", ".join(sorted(families))
+    )
+
+
+def claim_locator(claims: pd.DataFrame, claim_id: str) -> str:
+    """Where a loaded claim came from, as load_claims names it: its file line or DataFrame row."""
+    if claims.attrs.get("rows") == "positions":
+        return f"row {claims.index.get_loc(claim_id)} (id {claim_id})"
+    if "line" in claims.columns:
+        return f"line {claims.loc[claim_id, 'line']} (id {claim_id})"
+    return f"id {claim_id}"
+
+
+def _cell_text(value) -> str:
+    """One DataFrame cell as a ledger file would hold it (empty for missing values)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (dt.datetime, pd.Timestamp)):
+        ts = pd.Timestamp(value)
+        return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def _frame_text(df: pd.DataFrame) -> str:
+    """The user columns of a ledger DataFrame as CSV text (derived columns left out)."""
+    if "id" not in df.columns and df.index.name in ("id", "claim"):
+        df = df.rename_axis("id").reset_index()
+    cols = [c for c in df.columns if c not in DERIVED]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([str(c) for c in cols])
+    for row in df[cols].itertuples(index=False, name=None):
+        writer.writerow([_cell_text(v) for v in row])
+    return buf.getvalue()
+
+
+def claims_from_frame(df: pd.DataFrame, *, families: set[str] | None = None, name: str = FRAME_NAME) -> pd.DataFrame:
+    """Validate a ledger given as a DataFrame, exactly as :func:`load_claims` validates a file.
+
+    The user columns (:data:`COLUMNS`) are written back to CSV text (dates as
+    ISO dates, missing values empty, infinity as ``inf``) and loaded from that
+    text, so the derived columns (``low``, ``high``, ``line``) are rebuilt from
+    the figures as they are now: a ledger loaded, edited and passed back in is
+    fitted as edited. A frame whose values still match the text it was loaded
+    from keeps that text and its source name, so the manifest of a run holds
+    the ledger exactly as fitted.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per claim, columns as in a ledger file (a frame from
+        :func:`load_claims`, edited or not, or ``pandas.read_csv`` of a ledger).
+    families : set of str, optional
+        Allowed source families (from the prior file). ``None`` skips that check.
+    name : str
+        Labels the input in error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`load_claims` returns it.
+
+    Raises
+    ------
+    InputError
+        Listing every problem found; rows are named by position (``row 0`` is
+        ``df.iloc[0]``) and id.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    text = _frame_text(df)
+    original = df.attrs.get("text")
+    if original:
+        try:
+            unchanged = _frame_text(load_claims(text=original, name=name)) == text
+        except InputError:
+            unchanged = False
+        if unchanged:
+            return load_claims(text=original, name=df.attrs.get("source", name), families=families)
+    out = _parse(text, name, families, by_position=True)
+    out.attrs["rows"] = "positions"
+    return out
+
+
 def load_claims(
     path: str | Path | None = None,
     *,
@@ -281,7 +385,27 @@ def load_claims(
     """
     if text is None:
         name, text = read_claims_text(path)
-    name = name or "<claims>"
+    return _parse(text, name or "<claims>", families, by_position=False)
+
+
+def _records(reader, name, problems):
+    """(position, record) of each CSV row; a row csv cannot split ends the file as one problem."""
+    position = 0
+    while True:
+        try:
+            rec = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problems.append(Problem(name, f"line {reader.line_num}", "-", f"not valid CSV ({exc}); quote cells that hold line breaks"))
+            return
+        yield position, rec
+        position += 1
+
+
+def _parse(text: str, name: str, families, *, by_position: bool) -> pd.DataFrame:
+    """Validate ledger text; locate problems by file line, or by row position for a DataFrame."""
+    header_where = "columns" if by_position else "header (line 1)"
     problems: list[Problem] = []
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
@@ -290,28 +414,29 @@ def load_claims(
     missing = [c for c in REQUIRED if c not in header]
     for c in missing:
         problems.append(
-            Problem(name, "header (line 1)", c, "required column is missing" + did_you_mean(c, header))
+            Problem(name, header_where, c, "required column is missing" + did_you_mean(c, header))
         )
     for c in header:
         if c not in COLUMNS:
             problems.append(
-                Problem(name, "header (line 1)", c, "unknown column" + did_you_mean(c, COLUMNS))
+                Problem(name, header_where, c, "unknown column" + did_you_mean(c, COLUMNS))
             )
     if problems:
         raise InputError(problems)
 
     rows = []
     seen_ids: dict[str, int] = {}
-    for rec in reader:
+    for position, rec in _records(reader, name, problems):
         line = reader.line_num
+        here = f"row {position}" if by_position else f"line {line}"
         if rec is None or all((v or "").strip() == "" for k, v in rec.items() if k is not None):
             continue
         if None in rec:
-            problems.append(Problem(name, f"line {line}", "-", "more values than columns"))
+            problems.append(Problem(name, here, "-", "more values than columns"))
             continue
         rec = {k: (v or "").strip() for k, v in rec.items()}
         cid = rec.get("id", "")
-        where = f"line {line}" + (f" (id {cid})" if cid else "")
+        where = here + (f" (id {cid})" if cid else "")
 
         def bad(field, message):
             problems.append(Problem(name, where, field, message))
@@ -323,9 +448,9 @@ def load_claims(
         out["line"] = line
         if cid:
             if cid in seen_ids:
-                bad("id", f"duplicate id, first used on line {seen_ids[cid]}")
+                bad("id", f"duplicate id, first used {'in' if by_position else 'on'} {seen_ids[cid]}")
             else:
-                seen_ids[cid] = line
+                seen_ids[cid] = here
 
         for cols, parse, missing, complaint in _PARSED:
             for c in cols:
@@ -353,11 +478,7 @@ def load_claims(
             bad("reliability", f"unknown reliability '{rel}'{did_you_mean(rel, RELIABILITY)}; one of {', '.join(RELIABILITY)}")
         fam = rec.get("source_family", "")
         if fam and families is not None and fam not in families:
-            bad(
-                "source_family",
-                f"unknown source family '{fam}'{did_you_mean(fam, families)}; the prior file declares "
-                + ", ".join(sorted(families)),
-            )
+            bad("source_family", unknown_family_message(fam, families))
 
         fig, high = out["figure"], out["figure_high"]
         if qual == BETWEEN and rec.get("figure_high", "") == "":

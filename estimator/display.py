@@ -31,14 +31,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _diagnostics_html(d) -> str:
-    table = _table(
-        ["check", "value", "threshold", "worst variable"],
-        [
-            ["max R-hat", f"{d.max_rhat:.3f}", f"≤ {d.rhat_max}", d.worst_rhat],
-            ["min bulk ESS", f"{d.min_ess_bulk:,.0f}", f"≥ {d.ess_min:,}", d.worst_ess],
-            ["divergent transitions", str(d.divergences), "0", ""],
-        ],
-    )
+    table = _table(["check", "value", "threshold", "worst variable"], [list(row) for row in d.checks()])
     if d.ok:
         return f'<p style="{_PASS_LINE}">&#10004; All sampler diagnostics pass.</p>' + table
     items = "".join(f"<li>{escape(p)}</li>" for p in d.problems())

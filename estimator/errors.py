@@ -10,7 +10,7 @@ import difflib
 from dataclasses import dataclass
 from collections.abc import Iterable
 
-__all__ = ["Problem", "InputError", "did_you_mean"]
+__all__ = ["Problem", "InputError", "SamplingWarning", "did_you_mean"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,10 @@ class InputError(ValueError):
         n = len(self.problems)
         head = f"{n} problem{'s' if n != 1 else ''} in the input:"
         super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+
+
+class SamplingWarning(UserWarning):
+    """A sampler diagnostic missed its threshold: the posterior may not be trustworthy yet."""
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:

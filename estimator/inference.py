@@ -1,22 +1,31 @@
 """Fit the model, check the sampler, save and load a run.
 
-A run is one netCDF file (an ArviZ DataTree): posterior, sample statistics,
-pointwise log-likelihood (one term per claim) and log-prior, with a manifest
+A run is one netCDF file (an ArviZ DataTree): posterior, prior, posterior
+predictive (each source's log estimate :math:`\\log \\hat S`, before its
+qualifier censors it), sample statistics, pointwise log-likelihood (one term
+per claim), log-prior, observed and constant data, with a manifest
 in the root attributes: the claims ledger and prior file as loaded (verbatim
 text), the as-of date, sampler settings, seed, package versions and a short
 hash of all of that. :func:`load_result` re-validates the stored inputs and
 reports when they differ from files the caller names.
 
 Diagnostics (never hidden): maximum rank-normalised split R-hat, minimum
-bulk ESS over every sampled parameter and headline quantity, and the number of
-divergent transitions after warm-up. Thresholds: R-hat <= 1.01, bulk ESS >=
-400 (100 per chain for four chains; Vehtari et al. 2021), zero divergences.
+bulk and tail ESS over every sampled parameter and headline quantity (Vehtari
+et al. 2021), the number of divergent transitions after warm-up, the share of
+draws whose trajectory stopped at the maximum tree depth (worst chain) and the
+E-BFMI of each chain (Betancourt 2016). Thresholds: R-hat <= 1.01, bulk and
+tail ESS >= 400 (100 per chain for four chains), zero divergences, at most 5%
+of a chain's draws at the maximum tree depth (PyMC's own rule), E-BFMI >= 0.3.
+All statistics come from ArviZ (``arviz_stats``). :func:`fit` raises a
+:class:`~estimator.errors.SamplingWarning` and logs to the ``estimator``
+logger when any threshold is missed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sys
 import time
 import warnings
@@ -30,8 +39,8 @@ import pandas as pd
 import xarray as xr
 
 from estimator import names as N
-from estimator.claims import claims_known_by, load_claims
-from estimator.errors import InputError, Problem
+from estimator.claims import claims_from_frame, claims_known_by, load_claims
+from estimator.errors import InputError, Problem, SamplingWarning
 from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, RANDOM_WALK, build_model, default_as_of, months_between
 from estimator.priors import PriorSet, load_priors
 
@@ -43,6 +52,8 @@ __all__ = [
     "load_result",
     "RHAT_MAX",
     "ESS_MIN",
+    "TREEDEPTH_SHARE_MAX",
+    "BFMI_MIN",
     "SAMPLERS",
     "DEFAULT_SAMPLER",
     "input_hash",
@@ -53,6 +64,14 @@ __all__ = [
 
 RHAT_MAX = 1.01
 ESS_MIN = 400
+# PyMC warns when more than 5% of a chain's draws stop at the maximum tree depth.
+TREEDEPTH_SHARE_MAX = 0.05
+# Betancourt (2016): E-BFMI below 0.3 means momentum resampling explores the energy poorly.
+BFMI_MIN = 0.3
+# Sample statistics as PyMC and nutpie name them.
+_MAX_DEPTH_FLAGS = ("reached_max_treedepth", "maxdepth_reached")
+
+log = logging.getLogger("estimator")
 SAMPLERS = ("pymc", "nutpie")
 # Chosen by benchmarks/bench_fit.py: whole-process wall time of the default fit.
 DEFAULT_SAMPLER = "pymc"
@@ -87,7 +106,11 @@ def input_hash(claims_text: str, priors_text: str, settings: dict) -> str:
 
 @dataclass
 class Diagnostics:
-    """Sampler diagnostics and whether each meets its threshold."""
+    """Sampler diagnostics and whether each meets its threshold.
+
+    Fields that could not be computed (no sample statistics, a sampler that
+    does not record them) are ``None`` and are not checked.
+    """
 
     max_rhat: float
     min_ess_bulk: float
@@ -96,10 +119,21 @@ class Diagnostics:
     worst_ess: str
     rhat_max: float = RHAT_MAX
     ess_min: float = ESS_MIN
+    min_ess_tail: float | None = None
+    worst_ess_tail: str = ""
+    max_treedepth_share: float | None = None
+    bfmi: tuple[float, ...] | None = None
+    treedepth_share_max: float = TREEDEPTH_SHARE_MAX
+    bfmi_min: float = BFMI_MIN
+
+    @property
+    def min_bfmi(self) -> float | None:
+        """The lowest E-BFMI of any chain."""
+        return None if not self.bfmi else float(min(self.bfmi))
 
     @property
     def ok(self) -> bool:
-        return self.max_rhat <= self.rhat_max and self.min_ess_bulk >= self.ess_min and self.divergences == 0
+        return not self.problems()
 
     def problems(self) -> list[str]:
         """Plain-language list of thresholds missed (empty when all pass)."""
@@ -110,7 +144,37 @@ class Diagnostics:
             out.append(f"max R-hat {self.max_rhat:.3f} > {self.rhat_max} ({self.worst_rhat}): chains disagree")
         if not self.min_ess_bulk >= self.ess_min:
             out.append(f"min bulk ESS {self.min_ess_bulk:.0f} < {self.ess_min} ({self.worst_ess}): too few effective draws")
+        if self.min_ess_tail is not None and not self.min_ess_tail >= self.ess_min:
+            out.append(
+                f"min tail ESS {self.min_ess_tail:.0f} < {self.ess_min} ({self.worst_ess_tail}): "
+                "the 5% and 95% quantiles rest on too few effective draws"
+            )
+        if self.max_treedepth_share is not None and self.max_treedepth_share > self.treedepth_share_max:
+            out.append(
+                f"{100 * self.max_treedepth_share:.0f}% of a chain's draws stopped at the maximum tree depth "
+                f"(threshold {100 * self.treedepth_share_max:.0f}%): trajectories were cut short, exploration is slow"
+            )
+        low = [f"chain {i}: {b:.2f}" for i, b in enumerate(self.bfmi or ()) if not b >= self.bfmi_min]
+        if low:
+            out.append(
+                f"E-BFMI below {self.bfmi_min} ({', '.join(low)}): the sampler explores the energy distribution poorly"
+            )
         return out
+
+    def checks(self) -> list[tuple[str, str, str, str]]:
+        """Each check as text: (check, value, threshold, worst variable); uncomputed ones left out."""
+        rows = [
+            ("max R-hat", f"{self.max_rhat:.3f}", f"≤ {self.rhat_max}", self.worst_rhat),
+            ("min bulk ESS", f"{self.min_ess_bulk:,.0f}", f"≥ {self.ess_min:,}", self.worst_ess),
+        ]
+        if self.min_ess_tail is not None:
+            rows.append(("min tail ESS", f"{self.min_ess_tail:,.0f}", f"≥ {self.ess_min:,}", self.worst_ess_tail))
+        rows.append(("divergent transitions", str(self.divergences), "0", ""))
+        if self.max_treedepth_share is not None:
+            rows.append(("draws at max tree depth (worst chain)", f"{100 * self.max_treedepth_share:.1f}%", f"≤ {100 * self.treedepth_share_max:.0f}%", ""))
+        if self.bfmi:
+            rows.append(("E-BFMI (lowest chain)", f"{self.min_bfmi:.2f}", f"≥ {self.bfmi_min}", ""))
+        return rows
 
     def as_dict(self) -> dict:
         return {
@@ -122,24 +186,34 @@ class Diagnostics:
             "rhat_threshold": self.rhat_max,
             "ess_threshold": self.ess_min,
             "ok": self.ok,
+            "min_ess_tail": self.min_ess_tail,
+            "worst_ess_tail": self.worst_ess_tail,
+            "max_treedepth_share": self.max_treedepth_share,
+            "treedepth_share_threshold": self.treedepth_share_max,
+            "bfmi": None if self.bfmi is None else list(self.bfmi),
+            "min_bfmi": self.min_bfmi,
+            "bfmi_threshold": self.bfmi_min,
         }
 
 
 def diagnose(tree, ess_min: float = ESS_MIN) -> Diagnostics:
-    """R-hat, bulk ESS (ArviZ) and divergences of a sampled DataTree.
+    """R-hat, bulk and tail ESS, divergences, tree depth and E-BFMI of a sampled DataTree (ArviZ).
 
     ``ess_min`` defaults to 400 (four chains x 100); runs with fewer chains
-    may pass ``100 * chains``.
+    may pass ``100 * chains``. Reads the sample statistics of PyMC and of
+    nutpie (which names the tree-depth flag ``maxdepth_reached``).
     """
-    import arviz as az
+    import arviz_stats as azs
 
     post = tree["posterior"].to_dataset()
     skip = {N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD, N.CONTAINERS_CUMULATIVE, N.MISSILES_CUMULATIVE, N.CONTAINER_RATE, N.MISSILE_RATE}
     names = [v for v in post.data_vars if v not in skip]
+    # Constant draws (a fixed prior, a 1-draw run) give NaN and a RuntimeWarning, not an error.
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rhat = az.rhat(post[names])
-        ess = az.ess(post[names], method="bulk")
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rhat = azs.rhat(post[names])
+        ess = azs.ess(post[names], method="bulk")
+        ess_tail = azs.ess(post[names], method="tail")
 
     def extreme(ds, pick):
         best_name, best_val = "", None
@@ -155,8 +229,42 @@ def diagnose(tree, ess_min: float = ESS_MIN) -> Diagnostics:
 
     worst_rhat, max_rhat = extreme(rhat, np.max)
     worst_ess, min_ess = extreme(ess, np.min)
-    div = int(tree["sample_stats"]["diverging"].sum()) if "sample_stats" in tree.children else 0
-    return Diagnostics(max_rhat, min_ess, div, worst_rhat, worst_ess, ess_min=ess_min)
+    worst_tail, min_tail = extreme(ess_tail, np.min)
+    div, depth_share, bfmi = 0, None, None
+    if "sample_stats" in tree.children:
+        stats = tree["sample_stats"].to_dataset()
+        if "diverging" in stats:
+            div = int(stats["diverging"].sum())
+        flag = next((stats[f] for f in _MAX_DEPTH_FLAGS if f in stats), None)
+        if flag is not None:
+            depth_share = float(flag.astype(float).mean("draw").max())
+        if "energy" in stats and stats.sizes.get("draw", 0) > 1:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                values = azs.bfmi(stats["energy"])
+            bfmi = tuple(float(b) for b in np.atleast_1d(np.asarray(values, dtype=float)))
+    return Diagnostics(
+        max_rhat,
+        min_ess,
+        div,
+        worst_rhat,
+        worst_ess,
+        ess_min=ess_min,
+        min_ess_tail=min_tail,
+        worst_ess_tail=worst_tail,
+        max_treedepth_share=depth_share,
+        bfmi=bfmi,
+    )
+
+
+def warn_if_missed(diagnostics: Diagnostics, stacklevel: int = 2) -> None:
+    """Warn (:class:`~estimator.errors.SamplingWarning`) and log each threshold missed."""
+    problems = diagnostics.problems()
+    if not problems:
+        return
+    message = "The sampler missed a diagnostic threshold; do not trust these numbers yet:\n" + "\n".join(f"  - {p}" for p in problems)
+    log.warning(message)
+    warnings.warn(message, SamplingWarning, stacklevel=stacklevel + 1)
 
 
 @dataclass
@@ -166,7 +274,9 @@ class FitResult:
     Attributes
     ----------
     tree : xarray.DataTree
-        ``posterior``, ``sample_stats``, ``log_likelihood``, ``log_prior``.
+        The groups in :data:`GROUPS`; the ``claim`` dimension carries each
+        claim's id and, as coordinates, its quantity, qualifier, source
+        family and date.
     claims : DataFrame
         The ledger as loaded.
     priors : PriorSet
@@ -216,12 +326,15 @@ class FitResult:
     def prior(self) -> xr.Dataset:
         """Draws from the run's prior (see :func:`estimator.figures.sample_prior`).
 
-        Drawn once with the fixed seed on first use and kept, so the plots that
-        show prior against posterior do not sample the prior again each time.
+        A saved run holds them in its ``prior`` group. Otherwise they are drawn
+        once with the fixed seed on first use and kept (a few seconds, so a fit
+        does not pay for them until a figure or :meth:`save` needs them).
         """
+        if "prior" in self.tree.children:
+            return self.tree["prior"].to_dataset()
         from estimator.figures import sample_prior
 
-        return sample_prior(self)
+        return with_claim_coords(sample_prior(self), self.claims)
 
     def __repr__(self) -> str:
         m = self.manifest
@@ -348,10 +461,16 @@ class FitResult:
         return {name: _inline(drawn, None) for name, drawn in F.standard_figures(self, self.prior).items()}
 
     def save(self, path: str | Path) -> Path:
-        """Write the run to one netCDF file (atomically: temp file, then rename)."""
+        """Write the run to one netCDF file (atomically: temp file, then rename).
+
+        Every group listed in :data:`GROUPS` is written; the prior draws are
+        drawn first if nothing has asked for them yet.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tree = self.tree.copy()
+        if "prior" not in tree.children:
+            tree["prior"] = xr.DataTree(self.prior)
         tree.attrs = {**tree.attrs, "estimator_manifest": json.dumps(self.manifest, default=str)}
         tmp = path.with_name(path.name + ".tmp")
         tree.to_netcdf(tmp, engine="h5netcdf")
@@ -375,12 +494,27 @@ def _inline(drawn, ax):
     return fig
 
 
+# The groups of a saved run, in ArviZ's names.
+GROUPS = (
+    "posterior",
+    "prior",
+    "posterior_predictive",
+    "sample_stats",
+    "log_likelihood",
+    "log_prior",
+    "observed_data",
+    "constant_data",
+)
+# Ledger columns carried on the claim dimension as non-index coordinates.
+CLAIM_COORDS = ("quantity", "qualifier", "source_family", "date_said")
+
+
 def _clean_tree(tree):
     """Keep the groups a run needs; drop object-typed stats netCDF cannot store."""
     import xarray as xr
 
     keep = {}
-    for name in ("posterior", "sample_stats", "log_likelihood", "log_prior", "observed_data"):
+    for name in GROUPS:
         if name in tree.children:
             ds = tree[name].to_dataset()
             ds = ds.drop_vars([v for v, da in ds.data_vars.items() if da.dtype == object])
@@ -388,8 +522,30 @@ def _clean_tree(tree):
     return xr.DataTree.from_dict(keep)
 
 
-def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, cores=None):
-    """Sample a built model with the chosen NUTS implementation; return a DataTree."""
+def with_claim_coords(ds: xr.Dataset, claims: pd.DataFrame) -> xr.Dataset:
+    """``ds`` with each claim's quantity, qualifier, source family and date as coordinates on ``claim``."""
+    if N.CLAIM not in ds.dims:
+        return ds
+    rows = claims.loc[[str(c) for c in ds[N.CLAIM].values]]
+    coords = {c: (N.CLAIM, np.asarray(rows[c].astype(str).to_numpy(), dtype=str)) for c in CLAIM_COORDS if c != "date_said"}
+    coords["date_said"] = (N.CLAIM, pd.to_datetime(rows["date_said"]).to_numpy(dtype="datetime64[ns]"))
+    return ds.assign_coords(coords)
+
+
+def _label_claims(tree, claims):
+    """Every group of ``tree`` with the claim metadata coordinates (see :func:`with_claim_coords`)."""
+    import xarray as xr
+
+    return xr.DataTree.from_dict({name: with_claim_coords(tree[name].to_dataset(), claims) for name in tree.children})
+
+
+def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, cores=None, predictive=False):
+    """Sample a built model with the chosen NUTS implementation; return a DataTree.
+
+    With ``predictive``, the ``posterior_predictive`` group holds one draw of
+    each source's log estimate per posterior draw (see
+    :func:`estimator.model.claims_random`).
+    """
     import pymc as pm
 
     if sampler not in SAMPLERS:
@@ -411,6 +567,10 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, co
             adaptation="low_rank",
             save_warmup=False,
         )
+        # nutpie leaves out the observed and constant data; PyMC's own helper adds them.
+        from pymc.backends.arviz import patch_nutpie_idata
+
+        patch_nutpie_idata(tree, model, 0.0)
     else:
         tree = pm.sample(
             draws=draws,
@@ -428,6 +588,13 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, co
         warnings.simplefilter("ignore", DeprecationWarning)
         pm.compute_log_likelihood(tree, model=model, extend_inferencedata=True, progressbar=False)
         pm.stats.compute_log_prior(tree, model=model, extend_inferencedata=True, progressbar=False)
+    if predictive:
+        with warnings.catch_warnings():
+            # The draw is one numpy call per claim: PyTensor's note that it runs it in Python is no news.
+            warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
+            pm.sample_posterior_predictive(
+                tree, model=model, var_names=[N.CLAIMS], extend_inferencedata=True, random_seed=seed, progressbar=False
+            )
     return _clean_tree(tree)
 
 
@@ -499,7 +666,10 @@ def fit(
     Parameters
     ----------
     claims : path, DataFrame or None
-        Claims ledger (``None``: the embedded ledger).
+        Claims ledger (``None``: the embedded ledger). A DataFrame
+        is validated as a file is (:func:`estimator.claims.claims_from_frame`),
+        so edits to a loaded ledger take effect and bad cells raise
+        :class:`~estimator.errors.InputError`.
     priors : path, PriorSet or None
         Prior file (``None``: the embedded default priors).
     as_of : date or str, optional
@@ -525,7 +695,10 @@ def fit(
     """
     if not isinstance(priors, PriorSet):
         priors = load_priors(priors)
-    if not isinstance(claims, pd.DataFrame):
+    if isinstance(claims, pd.DataFrame):
+        # Validated again and its bounds rebuilt: a loaded ledger may have been edited since.
+        claims = claims_from_frame(claims, families=set(priors.families))
+    else:
         claims = load_claims(claims, families=set(priors.families))
     if known_by is not None:
         claims = claims_known_by(claims, known_by)
@@ -545,7 +718,8 @@ def fit(
     }
     t0 = time.perf_counter()
     model = build_model(claims, priors, as_of=as_of, dynamics=dynamics)
-    tree = sample_model(model, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, progress=progress)
+    tree = sample_model(model, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, progress=progress, predictive=True)
+    tree = _label_claims(tree, claims)
     wall = time.perf_counter() - t0
     manifest = {
         **settings,
@@ -555,11 +729,15 @@ def fit(
         "priors_source": priors.source,
         "priors_text": priors.text,
         "priors_families": list(priors.families),
+        # The fitted distributions, so loading does not depend on the PreliZ installed then.
+        "prior_params": priors.fitted_params(),
         "versions": _versions(),
         "input_hash": input_hash(claims.attrs.get("text", ""), priors.text, settings),
         "sampling_seconds": round(wall, 3),
     }
-    return FitResult(tree, claims, priors, manifest)
+    result = FitResult(tree, claims, priors, manifest)
+    warn_if_missed(diagnose(tree), stacklevel=2)
+    return result
 
 
 def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:
@@ -567,14 +745,36 @@ def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:
 
     When ``claims`` or ``priors`` paths are given, their text is compared with
     the stored inputs and a ``UserWarning`` names each that differs.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, is not netCDF, or is not an estimator run.
     """
+    from estimator.errors import InputError, Problem
+
     path = Path(path)
-    tree = xr.open_datatree(path, engine="h5netcdf").load()
-    tree.close()
-    manifest = json.loads(tree.attrs.get("estimator_manifest", "{}"))
-    if not manifest:
-        raise ValueError(f"{path}: not an estimator run (no manifest in its attributes)")
-    pri = load_priors(text=manifest["priors_text"], name=manifest.get("priors_source", "<stored priors>"))
+
+    def refuse(message):
+        return InputError([Problem(str(path), "file", "-", message)])
+
+    if not path.is_file():
+        raise refuse("file not found (give the result.nc that 'estimator fit' wrote)")
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf").load()
+        tree.close()
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise refuse(f"not a readable netCDF run ({type(exc).__name__}: {exc})") from None
+    try:
+        manifest = json.loads(tree.attrs.get("estimator_manifest", "{}"))
+    except (TypeError, ValueError):
+        raise refuse("its estimator manifest is not valid JSON") from None
+    if not isinstance(manifest, dict) or not manifest:
+        raise refuse("not an estimator run (no manifest in its attributes)")
+    missing = [k for k in ("claims_text", "priors_text") if k not in manifest] + [g for g in ("posterior",) if g not in tree.children]
+    if missing:
+        raise refuse(f"an incomplete estimator run (missing {', '.join(missing)})")
+    pri = load_priors(text=manifest["priors_text"], name=manifest.get("priors_source", "<stored priors>"), fitted=manifest.get("prior_params"))
     overrides = manifest.get("prior_overrides") or {}
     if overrides:
         pri = pri.with_params(overrides)

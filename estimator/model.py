@@ -95,6 +95,7 @@ __all__ = [
     "log_diff_normal_cdf",
     "log_normal_cdf",
     "claims_logp",
+    "claims_random",
     "claim_loglik",
     "claim_data",
     "prior_data_name",
@@ -390,6 +391,18 @@ def claim_loglik(claims: pd.DataFrame, mu, sigma) -> np.ndarray:
     return _CLAIM_LOGLIK_FN(col(d[CLAIM_LOG_FIGURE]), mu, sigma, col(d[CLAIM_LOG_LOW]), col(d[CLAIM_LOG_HIGH]), col(d[CLAIM_FORM]).astype(np.int64))
 
 
+def claims_random(mu, sigma, log_low, log_high, form, weight, rng=None, size=None):
+    r"""Draw each source's log estimate :math:`\log \hat S_i \sim N(\mu_i, \sigma_i)`.
+
+    The predictive variable is the source's own (uncensored) log estimate,
+    not the claim as worded: a "more than x" claim predicts the estimate
+    behind it, and its qualifier is applied when that draw is compared with
+    the figure. The bounds, form and weight are accepted, as the likelihood
+    takes them, and unused.
+    """
+    return rng.normal(mu, sigma, size=size)
+
+
 def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=None, horizon=None, dynamics: str = DEFAULT_DYNAMICS) -> pm.Model:
     """Build the reconciliation model (pure: no I/O, no sampling, inputs untouched).
 
@@ -518,6 +531,7 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=None, horizon=N
             data[CLAIM_FORM],
             data[CLAIM_WEIGHT],
             logp=claims_logp,
+            random=claims_random,
             observed=data[CLAIM_LOG_FIGURE],
             dims=N.CLAIM,
         )

@@ -132,6 +132,10 @@ class PriorSet:
                 out[N.family_variable(kind, fam)] = spec
         return out
 
+    def fitted_params(self) -> dict[str, dict]:
+        """Every spec's distribution parameters, keyed by variable (JSON-ready)."""
+        return {name: {k: (list(map(float, v)) if isinstance(v, (list, tuple, np.ndarray)) else float(v)) for k, v in spec.params.items()} for name, spec in self.all_specs().items()}
+
     def with_params(self, updates: dict[str, dict]) -> "PriorSet":
         """Return a copy with some specs' parameters replaced (for sweeps).
 
@@ -195,8 +199,13 @@ def read_priors_text(path: str | Path | None = None) -> tuple[str, str]:
         raise InputError([Problem(str(p), "file", "-", "file not found")]) from None
 
 
-def _elicit(name, entry, where, file, problems):
-    """Validate one entry and fit it with PreliZ; append problems, return spec or None."""
+def _elicit(name, entry, where, file, problems, fitted=None):
+    """Validate one entry and fit it with PreliZ; append problems, return spec or None.
+
+    ``fitted`` (parameters stored with a saved run) replaces the PreliZ fit,
+    so a run reloads with the priors it was fitted with, whatever PreliZ
+    version is installed.
+    """
     import preliz as pz
 
     def bad(fld, msg):
@@ -241,7 +250,8 @@ def _elicit(name, entry, where, file, problems):
             return None
         try:
             params = {k: (list(map(float, v)) if isinstance(v, list) else float(v)) for k, v in raw.items()}
-            getattr(pz, dist)(**params)
+            if fitted is None:
+                getattr(pz, dist)(**params)
         except (TypeError, ValueError) as exc:
             bad("params", f"not valid parameters for {dist}: {exc}")
             return None
@@ -257,10 +267,13 @@ def _elicit(name, entry, where, file, problems):
             bad("mass", f"{mass} is not a probability strictly between 0 and 1")
         if len(problems) > start:
             return None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _, d = pz.dirichlet_mode(mode, mass=mass, bound=bound, plot=False)
-        params = {"alpha": [float(a) for a in np.asarray(d.alpha)]}
+        if fitted is not None:
+            params = fitted
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _, d = pz.dirichlet_mode(mode, mass=mass, bound=bound, plot=False)
+            params = {"alpha": [float(a) for a in np.asarray(d.alpha)]}
     elif "quartiles" in entry:
         qs = entry["quartiles"]
         if not isinstance(qs, list) or len(qs) != 3:
@@ -275,10 +288,13 @@ def _elicit(name, entry, where, file, problems):
             bad("quartiles", f"{qs} lie outside the support {_support_text(support)} of {dist}")
         if len(problems) > start:
             return None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            d = pz.quartile(getattr(pz, dist)(), *qs, plot=False)
-        params = {k: float(v) for k, v in d.params_dict.items()}
+        if fitted is not None:
+            params = fitted
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                d = pz.quartile(getattr(pz, dist)(), *qs, plot=False)
+            params = {k: float(v) for k, v in d.params_dict.items()}
     else:
         lower, upper, mass = (number(k, entry.get(k)) if k in entry else None for k in ("lower", "upper", "mass"))
         for k, v in (("lower", lower), ("upper", upper), ("mass", mass)):
@@ -303,12 +319,15 @@ def _elicit(name, entry, where, file, problems):
             kwargs["fixed_stat"] = ("median", med)
         if len(problems) > start:
             return None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            d = pz.maxent(getattr(pz, dist)(), lower, upper, mass, plot=False, **kwargs)
-        params = {k: float(v) for k, v in d.params_dict.items()}
-        got = float(d.cdf(upper) - d.cdf(lower))
-        if abs(got - mass) > 0.02:
+        if fitted is not None:
+            params = fitted
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                d = pz.maxent(getattr(pz, dist)(), lower, upper, mass, plot=False, **kwargs)
+            params = {k: float(v) for k, v in d.params_dict.items()}
+            got = float(d.cdf(upper) - d.cdf(lower))
+        if fitted is None and abs(got - mass) > 0.02:
             bad("mass", f"{dist} cannot put {mass:g} of its mass in [{lower:g}, {upper:g}] (best fit puts {got:.3f})")
             return None
     if len(problems) > start:
@@ -328,7 +347,7 @@ def _support_text(support):
     return {N.POSITIVE: "(0, inf)", N.UNIT_INTERVAL: "(0, 1)", N.SIMPLEX: "the simplex"}[support]
 
 
-def load_priors(path: str | Path | None = None, *, text: str | None = None, name: str | None = None) -> PriorSet:
+def load_priors(path: str | Path | None = None, *, text: str | None = None, name: str | None = None, fitted: dict | None = None) -> PriorSet:
     """Load, validate and fit a prior file.
 
     Parameters
@@ -337,6 +356,10 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
         TOML prior file; ``None`` loads the embedded default.
     text, name : str, optional
         Parse this text instead (``name`` labels errors).
+    fitted : dict, optional
+        Distribution parameters per variable (as :meth:`PriorSet.fitted_params`
+        returns them, stored with a saved run): used instead of fitting each
+        entry with PreliZ again. Entries it lacks are fitted as usual.
 
     Returns
     -------
@@ -373,7 +396,7 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
         if pname not in N.PARAMETERS:
             problems.append(Problem(name, where, "-", "the model has no such parameter" + did_you_mean(pname, N.PARAMETERS)))
             continue
-        spec = _elicit(pname, entry, where, name, problems)
+        spec = _elicit(pname, entry, where, name, problems, (fitted or {}).get(pname))
         if spec is not None and DISTRIBUTIONS[spec.distribution] != N.PARAMETERS[pname]:
             problems.append(
                 Problem(name, where, "distribution", f"{spec.distribution} has support {_support_text(DISTRIBUTIONS[spec.distribution])}, but {pname} needs {_support_text(N.PARAMETERS[pname])}")
@@ -401,7 +424,8 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
             if kind not in entry:
                 problems.append(Problem(name, kwhere, "-", f"each source family needs a {kind} prior"))
                 continue
-            spec = _elicit(N.family_variable(kind, fam), entry[kind], kwhere, name, problems)
+            var = N.family_variable(kind, fam)
+            spec = _elicit(var, entry[kind], kwhere, name, problems, (fitted or {}).get(var))
             if spec is not None and DISTRIBUTIONS[spec.distribution] != support:
                 problems.append(Problem(name, kwhere, "distribution", f"{kind} needs support {_support_text(support)}"))
             elif spec is not None:
@@ -412,9 +436,22 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
 
 
 def check_families_used(priors: PriorSet, claims) -> None:
-    """Raise if a declared family has no claim: its priors would be unused by the model."""
-    used = set(claims["source_family"])
+    """Raise if ledger and prior file disagree on source families.
+
+    A claim whose family the prior file lacks has no bias or noise prior (the
+    same complaint :func:`estimator.load_claims` makes when given ``families``);
+    a declared family with no claim would leave its priors unused.
+    """
+    from estimator.claims import claim_locator, unknown_family_message
+
+    source = claims.attrs.get("source", "<claims>")
     problems = [
+        Problem(source, claim_locator(claims, cid), "source_family", unknown_family_message(fam, priors.families))
+        for cid, fam in claims["source_family"].items()
+        if fam not in priors.families
+    ]
+    used = set(claims["source_family"])
+    problems += [
         Problem(priors.source, f"[families.{fam}]", "-", "no claim in the ledger names this family, so its priors are unused; remove it or add its claims")
         for fam in priors.families
         if fam not in used

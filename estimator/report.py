@@ -3,7 +3,8 @@
 :func:`report_markdown` returns the text and writes nothing; ``estimator
 report`` writes it next to the figures it links to. Numbers are the same as
 the command-line summary: medians and equal-tailed 90% intervals
-(:mod:`estimator.summaries`).
+(:mod:`estimator.summaries`), headline figures rounded to the digits their
+Monte Carlo standard error supports.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from estimator import claims as C
 from estimator import names as N
 from estimator.inference import vintage_label
-from estimator.summaries import claim_check_table, headline_table, prob_shells_above, scope_table
+from estimator.summaries import claim_check_table, headline_table, prob_shells_above, round_to_mcse, scope_table
 
 __all__ = ["report_markdown", "FIGURE_CAPTIONS"]
 
@@ -96,7 +97,7 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
     head = headline_table(result)
     out += _table(
         ["quantity", "median", "5%", "95%"],
-        [[r["label"].strip(), _num(r["median"], q in money), _num(r["q05"], q in money), _num(r["q95"], q in money)] for q, r in head.iterrows()],
+        [[r["label"].strip(), *(_num(round_to_mcse(r[c], r[f"mcse_{c}"]), q in money) for c in ("median", "q05", "q95"))] for q, r in head.iterrows()],
     )
     out += ["", f"P(152mm shells delivered > {_num(N.SHELLS_THRESHOLD)}) = {prob_shells_above(result):.2f}", ""]
     out += ["## Containers as each source family counts them", "", "Total × the family's multiplicative bias.", ""]
@@ -142,14 +143,7 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
 
     d = result.diagnostics
     out += ["", "## Diagnostics", ""]
-    out += _table(
-        ["check", "value", "threshold", "worst"],
-        [
-            ["max R-hat", f"{d.max_rhat:.4f}", f"≤ {d.rhat_max}", d.worst_rhat],
-            ["min bulk ESS", f"{d.min_ess_bulk:.0f}", f"≥ {d.ess_min}", d.worst_ess],
-            ["divergent transitions", str(d.divergences), "0", ""],
-        ],
-    )
+    out += _table(["check", "value", "threshold", "worst"], [list(row) for row in d.checks()])
     out += ["", "All diagnostics pass." if d.ok else "**The sampler missed a threshold; do not trust these numbers yet:**", ""]
     out += [f"- {p}" for p in d.problems()]
 

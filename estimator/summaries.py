@@ -1,7 +1,9 @@
 """Posterior -> tidy tables: headline quantities, containers per scope, per-claim checks.
 
 Quantiles are equal-tailed (5%, 50%, 95%: a 90% interval), taken over all
-chains and draws with xarray. Per-claim checks draw each source's estimate
+chains and draws with xarray; each comes with its Monte Carlo standard error
+(ArviZ ``mcse`` of the median or quantile), and :func:`round_to_mcse` keeps
+only the digits that error supports. Per-claim checks draw each source's estimate
 from the posterior predictive, :math:`\\log \\hat S \\sim N(\\mu_i, \\sigma_i)`
 (:mod:`estimator.model`), and report where the claimed figure falls.
 """
@@ -14,9 +16,35 @@ import pandas as pd
 from estimator import names as N
 from estimator.errors import did_you_mean
 
-__all__ = ["headline_table", "scope_table", "claim_check_table", "prob_shells_above", "summary_dict", "draws_table"]
+__all__ = ["headline_table", "scope_table", "claim_check_table", "prob_shells_above", "summary_dict", "draws_table", "round_to_mcse"]
 
 QUANTILES = (0.05, 0.5, 0.95)
+# Column names of the three quantiles and of their Monte Carlo standard errors.
+_QUANTILE_COLUMNS = ("q05", "median", "q95")
+
+
+def round_to_mcse(value: float, mcse: float) -> float:
+    """Round ``value`` to the precision its Monte Carlo standard error supports.
+
+    The rule: round to the largest power of ten not above twice the MCSE
+    (about the half-width of a 95% Monte Carlo interval), so every digit kept
+    is one a rerun with another seed would likely repeat. An MCSE of 50 rounds
+    10,795 to 10,800; an MCSE of 0.03 rounds 0.4137 to 0.41. A missing or
+    zero MCSE leaves the value as it is.
+    """
+    if not (np.isfinite(value) and np.isfinite(mcse) and mcse > 0):
+        return value
+    exponent = int(np.floor(np.log10(2 * mcse)))
+    return float(round(float(value), -exponent))
+
+
+def _mcse(x, prob: float):
+    """ArviZ's MCSE of one quantile of draws with dims (chain, draw, ...)."""
+    import arviz_stats as azs
+
+    if prob == 0.5:
+        return azs.mcse(x, method="median")
+    return azs.mcse(x, method="quantile", prob=prob)
 
 
 def _draws(result, var):
@@ -24,12 +52,19 @@ def _draws(result, var):
 
 
 def headline_table(result) -> pd.DataFrame:
-    """Median and 90% interval of each headline quantity as of the as-of date."""
+    """Median and 90% interval of each headline quantity as of the as-of date.
+
+    Columns ``median``, ``q05``, ``q95``, ``mean`` and the Monte Carlo standard
+    error of each quantile (``mcse_median``, ``mcse_q05``, ``mcse_q95``).
+    """
     rows = []
     for var in N.HEADLINE:
         x = _draws(result, var)
         q = x.quantile(QUANTILES).values
-        rows.append({"quantity": var, "label": N.LABELS[var], "median": q[1], "q05": q[0], "q95": q[2], "mean": float(x.mean())})
+        row = {"quantity": var, "label": N.LABELS[var], "median": q[1], "q05": q[0], "q95": q[2], "mean": float(x.mean())}
+        for col, prob in zip(_QUANTILE_COLUMNS, QUANTILES):
+            row[f"mcse_{col}"] = float(_mcse(result.posterior[var], prob))
+        rows.append(row)
     return pd.DataFrame(rows).set_index("quantity")
 
 
@@ -69,6 +104,7 @@ def scope_table(result) -> pd.DataFrame:
     x = _draws(result, N.CONTAINERS_AS_REPORTED)
     q = x.quantile(QUANTILES, dim="sample")
     bias = _draws(result, N.FAMILY_BIAS)
+    errors = {col: _mcse(result.posterior[N.CONTAINERS_AS_REPORTED], prob) for col, prob in zip(_QUANTILE_COLUMNS, QUANTILES)}
     rows = []
     for fam in x[N.FAMILY].values:
         rows.append(
@@ -79,6 +115,7 @@ def scope_table(result) -> pd.DataFrame:
                 "q05": float(q.sel({N.FAMILY: fam, "quantile": 0.05})),
                 "q95": float(q.sel({N.FAMILY: fam, "quantile": 0.95})),
                 "bias_median": float(bias.sel({N.FAMILY: fam}).median()),
+                **{f"mcse_{col}": float(err.sel({N.FAMILY: fam})) for col, err in errors.items()},
             }
         )
     return pd.DataFrame(rows).set_index(N.FAMILY)

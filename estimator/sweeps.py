@@ -507,10 +507,7 @@ def run_sweep(
     bar.close()
     table = _table(spec, rows)
     table.to_csv(out / "sweep.csv", index=False)
-    try:
-        table.to_parquet(out / "sweep.parquet", index=False)
-    except ImportError:
-        pass
+    table.to_parquet(out / "sweep.parquet", index=False)
     ds = sweep_table_to_dataset(table, spec)
     ds.to_netcdf(out / "sweep.nc", engine="h5netcdf")
     return table

@@ -152,8 +152,13 @@ def run_sbc_simulation(payload: dict, index: int, seed: int, out_dir: str) -> di
     truth_seed, claims_seed, sampler_seed = sbc_seeds(seed, index)
     state = worker_state(payload)
     # PyMC logs the variables of every prior draw: hundreds of identical lines in an SBC run.
-    logging.getLogger("pymc").setLevel(logging.WARNING)
-    truth = draw_truth(state.model, seed=truth_seed)
+    pymc_log = logging.getLogger("pymc")
+    level = pymc_log.level
+    pymc_log.setLevel(logging.WARNING)
+    try:
+        truth = draw_truth(state.model, seed=truth_seed)
+    finally:
+        pymc_log.setLevel(level)
     sim = simulate_claims(state.claims, truth, seed=claims_seed)
     compiled = compiled_model(state).with_data(**claim_data(sim))
     tree = sample_compiled(compiled, payload, sampler_seed)

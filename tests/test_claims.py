@@ -1,15 +1,17 @@
 """The claims ledger: the default loads, bad input is named precisely, qualifiers mean what they say."""
 
+import io
 import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import estimator
-from estimator.claims import COLUMNS, load_claims, next_round_figure
+from estimator.claims import COLUMNS, claims_from_frame, load_claims, next_round_figure
 from estimator.errors import InputError
 
 DATA = Path(__file__).parent / "data"
@@ -159,3 +161,109 @@ def test_figure_high_inf_is_refused_for_a_range(edit_default_ledger):
         load_claims(text=text, name="edited.csv", families=FAMILIES)
     msg = str(info.value)
     assert "edited.csv" in msg and f"line {line}" in msg and "figure_high" in msg and "finite" in msg
+
+
+def test_a_ledger_frame_passed_back_unchanged_keeps_its_text_and_source(claims):
+    again = claims_from_frame(claims, families=FAMILIES)
+    assert again.attrs["text"] == claims.attrs["text"] and again.attrs["source"] == claims.attrs["source"]
+    pd.testing.assert_frame_equal(again, claims)
+
+
+def test_an_edited_figure_in_a_loaded_frame_moves_its_bounds(claims):
+    edited = claims.copy()
+    cid = "us-nsc-2023-10-13"
+    edited.loc[cid, "figure"] *= 10
+    df = claims_from_frame(edited, families=FAMILIES)
+    assert (df.loc[cid, "low"], df.loc[cid, "high"]) == (10_000, 20_000)
+    assert df.attrs["source"] == "<DataFrame>" and "10000" in df.attrs["text"]
+    assert load_claims(text=df.attrs["text"], families=FAMILIES).loc[cid, "low"] == 10_000
+
+
+def test_a_raw_read_csv_frame_loads_as_the_file_does(claims):
+    raw = pd.read_csv(io.StringIO(claims.attrs["text"]))
+    df = claims_from_frame(raw, families=FAMILIES)
+    pd.testing.assert_frame_equal(df[[*COLUMNS, "low", "high"]], claims[[*COLUMNS, "low", "high"]])
+
+
+def test_a_bad_frame_reports_every_problem_by_row_and_field(claims):
+    raw = pd.read_csv(io.StringIO(claims.attrs["text"]))
+    raw.loc[1, "source_family"] = "us_govt"
+    raw.loc[3, "figure"] = -5
+    raw.loc[5, "date_said"] = "soon"
+    with pytest.raises(InputError) as info:
+        claims_from_frame(raw, families=FAMILIES)
+    got = [(p.file, p.row.split(" (")[0], p.field) for p in info.value.problems]
+    assert got == [("<DataFrame>", "row 1", "source_family"), ("<DataFrame>", "row 3", "figure"), ("<DataFrame>", "row 5", "date_said")]
+    assert f"(id {raw.loc[3, 'id']})" in info.value.problems[1].row
+
+
+_DEFAULT_RECORDS = None
+
+
+def _default_records():
+    import csv
+
+    global _DEFAULT_RECORDS
+    if _DEFAULT_RECORDS is None:
+        _DEFAULT_RECORDS = list(csv.DictReader(io.StringIO(estimator.claims.read_claims_text()[1])))
+    return [dict(r) for r in _DEFAULT_RECORDS]
+
+
+_CHOICES = {
+    "quantity": estimator.claims.QUANTITIES,
+    "kind": estimator.claims.KINDS,
+    "qualifier": estimator.claims.QUALIFIERS,
+    "reliability": estimator.claims.RELIABILITY,
+    "source_family": tuple(FAMILIES),
+}
+_BAD_DATES = st.one_of(st.sampled_from(["2024-02-30", "2023-13-01", "yesterday", "2024/01/02", "01-02-2024", "2024-02"]), st.text(alphabet="abcxyz", min_size=1, max_size=6))
+_BAD_FIGURES = st.one_of(st.sampled_from(["0", "-1", "-0.5", "abc", "nan", "inf", "-inf", "1e400", "", "1,2x"]), st.floats(max_value=0, allow_nan=False).map(repr))
+_N_ROWS = len(_default_records())
+
+
+@st.composite
+def _mutation(draw):
+    """One edit that makes any ledger invalid: (kind, row, column, value) applied to the records."""
+    row = draw(st.integers(0, _N_ROWS - 1))
+    kind = draw(st.sampled_from(["date", "figure", "choice", "required", "duplicate", "high_below"]))
+    if kind == "date":
+        return row, draw(st.sampled_from(["date_said", "period_start", "period_end"])), draw(_BAD_DATES)
+    if kind == "figure":
+        return row, "figure", draw(_BAD_FIGURES)
+    if kind == "choice":
+        col = draw(st.sampled_from(sorted(_CHOICES)))
+        return row, col, draw(st.text(max_size=10).filter(lambda t, col=col: t.strip() not in _CHOICES[col]))
+    if kind == "required":
+        return row, draw(st.sampled_from(estimator.claims.REQUIRED)), ""
+    if kind == "duplicate":
+        other = draw(st.integers(0, _N_ROWS - 1).filter(lambda r: r != row))
+        return row, "id", ("copy-of", other)
+    return row, "figure_high", ("below", draw(st.floats(0.01, 1.0)))
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutations=st.lists(_mutation(), min_size=1, max_size=3))
+def test_every_malformed_ledger_ends_in_one_input_error_naming_file_row_and_field(mutations):
+    import csv
+
+    records = _default_records()
+    for row, col, value in mutations:
+        if isinstance(value, tuple) and value[0] == "copy-of":
+            value = records[value[1]]["id"]
+        elif isinstance(value, tuple):
+            # figure_high at or below the row's own figure (a figure that is still valid).
+            rec = records[row]
+            rec["qualifier"], rec["kind"], rec["basis_containers"] = "between", "count", ""
+            figure = float(rec["figure"]) if rec["figure"].replace(".", "", 1).isdigit() else 1000.0
+            rec["figure"] = repr(figure)
+            value = repr(figure * value[1])
+        records[row][col] = value
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    with pytest.raises(InputError) as info:
+        load_claims(text=buf.getvalue(), name="mutated.csv", families=FAMILIES)
+    assert info.value.problems
+    for p in info.value.problems:
+        assert p.file == "mutated.csv" and p.row.startswith(("line ", "header", "file")) and p.field

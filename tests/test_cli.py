@@ -40,3 +40,24 @@ def test_bad_date_and_unwritable_out_are_caught_before_sampling(tmp_path):
     assert proc.returncode == 2 and "--as-of" in proc.stderr
     proc = _run("fit", "--out", str(blocker))
     assert proc.returncode == 2 and "not a directory" in proc.stderr
+
+
+def test_version_is_one_string_from_the_package_metadata():
+    import subprocess
+    import sys
+    from importlib import metadata
+
+    import estimator
+
+    assert estimator.__version__ == metadata.version("estimator")
+    out = subprocess.run([sys.executable, "-m", "estimator", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"estimator {estimator.__version__}"
+
+
+def test_submodules_load_on_first_use():
+    import subprocess
+    import sys
+
+    code = "import sys, estimator; assert 'estimator.sensitivity' not in sys.modules; estimator.sensitivity.leave_out; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr

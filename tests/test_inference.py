@@ -1,15 +1,19 @@
 """Fitting, saving and loading a run; diagnostics are reported, never hidden."""
 
+import io
 import json
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import estimator
 from estimator import names as N
+from estimator.errors import InputError
 from estimator.cli import format_summary
-from estimator.inference import Diagnostics
+from estimator.errors import SamplingWarning
+from estimator.inference import Diagnostics, diagnose
 
 
 def test_a_run_carries_its_inputs_and_settings(tiny_result):
@@ -50,7 +54,7 @@ def test_missed_thresholds_are_printed_loudly():
 
 def test_summary_text_has_headline_and_diagnostics(tiny_result):
     text = format_summary(tiny_result, wall=1.0)
-    for label in (N.LABELS[N.SHELLS_152MM], N.LABELS[N.VALUE_USD], "P(152mm shells delivered > 2 million)", "max R-hat", "divergences"):
+    for label in (N.LABELS[N.SHELLS_152MM], N.LABELS[N.VALUE_USD], "P(152mm shells delivered > 2 million)", "max R-hat", "min tail ESS", "divergent transitions", "E-BFMI"):
         assert label in text
     # A 2 x 60 draw fit cannot reach ESS 400: the warning must be shown.
     assert "WARNING" in text
@@ -60,3 +64,140 @@ def test_summary_dict_is_json(tiny_result):
     d = estimator.summaries.summary_dict(tiny_result)
     json.dumps(d)
     assert 0.0 <= d["p_shells_152mm_above_2_million"] <= 1.0
+
+
+def _log_density(claims, priors):
+    model = estimator.build_model(claims, priors)
+    return float(model.compile_logp()(model.initial_point()))
+
+
+def test_fit_reads_the_figures_of_an_edited_ledger_frame(claims, priors):
+    edited = claims.copy()
+    edited.loc["us-nsc-2023-10-13", "figure"] *= 10
+    result = estimator.fit(edited, priors, draws=5, tune=5, chains=1, seed=1, progress=False)
+    assert result.claims.loc["us-nsc-2023-10-13", "low"] == 10_000
+    assert "us-nsc-2023-10-13,2023-10-13" in result.manifest["claims_text"]
+    assert ",10000," in result.manifest["claims_text"].split("us-nsc-2023-10-13,", 1)[1].splitlines()[0]
+    assert _log_density(result.claims, priors) != pytest.approx(_log_density(claims, priors))
+
+
+def test_fit_of_a_raw_frame_with_a_bad_cell_is_an_input_error(claims, priors):
+    raw = pd.read_csv(io.StringIO(claims.attrs["text"])).astype({"figure": object})
+    raw.loc[2, "figure"] = "many"
+    with pytest.raises(InputError, match=r"<DataFrame>: row 2 \(id [^)]+\): field 'figure'"):
+        estimator.fit(raw, priors, draws=5, tune=5, chains=1, progress=False)
+
+
+def test_building_with_a_family_the_priors_lack_is_an_input_error(priors):
+    claims = estimator.load_claims()  # no families= check at the door
+    claims.loc["us-nsc-2023-10-13", "source_family"] = "us_govt"
+    with pytest.raises(InputError) as info:
+        estimator.build_model(claims, priors)
+    p = info.value.problems[0]
+    assert p.field == "source_family" and p.row.startswith("line 2 (id us-nsc-2023-10-13)")
+    assert "did you mean 'us_government'" in p.message
+
+
+def test_a_short_fit_warns_from_python_as_pymc_does(claims, priors, caplog):
+    with caplog.at_level("WARNING", logger="estimator"), pytest.warns(SamplingWarning, match="tail ESS"):
+        estimator.fit(claims, priors, draws=30, tune=30, chains=2, seed=5, progress=False)
+    assert any("missed a diagnostic threshold" in r.getMessage() for r in caplog.records)
+
+
+def test_tree_depth_and_energy_checks_are_named_in_words():
+    bad = Diagnostics(1.0, 500, 0, "", "", min_ess_tail=450, max_treedepth_share=0.12, bfmi=(0.8, 0.21))
+    assert not bad.ok
+    text = " ".join(bad.problems())
+    assert "12% of a chain's draws stopped at the maximum tree depth" in text and "chain 1: 0.21" in text
+    assert Diagnostics(1.0, 500, 0, "", "", min_ess_tail=450, max_treedepth_share=0.01, bfmi=(0.8, 0.9)).ok
+
+
+def test_diagnostics_read_the_sample_stats_of_either_sampler(tiny_result):
+    d = diagnose(tiny_result.tree)
+    assert d.min_ess_tail is not None and d.max_treedepth_share is not None and len(d.bfmi) == 2
+    stats = tiny_result.tree["sample_stats"].to_dataset()
+    # nutpie's names for the same statistics.
+    renamed = stats.rename({"reached_max_treedepth": "maxdepth_reached", "tree_depth": "depth"})
+    renamed["maxdepth_reached"][:] = True
+    tree = tiny_result.tree.copy()
+    tree["sample_stats"] = renamed
+    assert diagnose(tree).max_treedepth_share == 1.0
+
+
+def test_diagnostics_dict_keeps_its_old_keys_and_adds_the_new(tiny_result):
+    d = tiny_result.diagnostics.as_dict()
+    old = {"max_rhat", "min_ess_bulk", "divergences", "worst_rhat", "worst_ess", "rhat_threshold", "ess_threshold", "ok"}
+    assert old | {"min_ess_tail", "max_treedepth_share", "bfmi", "min_bfmi", "bfmi_threshold"} <= set(d)
+    json.dumps(d)
+
+
+@pytest.mark.parametrize(
+    "value, mcse, expected",
+    [(10_795, 50, 10_800), (10_795, 4, 10_795), (2_471_234, 15_000, 2_470_000), (0.4137, 0.03, 0.41), (47.3, 0.6, 47), (5.0, 0.0, 5.0)],
+)
+def test_headline_figures_keep_only_the_digits_their_mcse_supports(value, mcse, expected):
+    assert estimator.summaries.round_to_mcse(value, mcse) == pytest.approx(expected)
+
+
+def test_summary_prints_headline_figures_rounded_to_their_mcse(tiny_result):
+    from estimator.cli import _fmt
+
+    head = tiny_result.summary()
+    row = head.loc[N.CONTAINERS]
+    assert row["mcse_median"] > 0
+    rounded = estimator.summaries.round_to_mcse(row["median"], row["mcse_median"])
+    line = next(line for line in format_summary(tiny_result).splitlines() if line.startswith(row["label"]))
+    assert line.split()[-3] == _fmt(rounded)
+    assert rounded != row["median"]
+
+
+def test_a_saved_run_holds_the_whole_arviz_record(tiny_result_path, tiny_result):
+    from estimator.inference import GROUPS
+
+    loaded = estimator.load_result(tiny_result_path)
+    assert set(loaded.tree.children) == set(GROUPS)
+    pp = loaded.tree["posterior_predictive"][N.CLAIMS]
+    assert pp.dims == ("chain", "draw", N.CLAIM)
+    assert list(pp[N.CLAIM].values) == list(tiny_result.claims.index)
+    for coord in ("quantity", "qualifier", "source_family", "date_said"):
+        assert coord in pp.coords and coord in loaded.tree["log_likelihood"][N.CLAIMS].coords
+    assert pp.coords["date_said"].dtype.kind == "M"
+    assert loaded.tree["constant_data"]["claim_log_low"].sizes[N.CLAIM] == len(tiny_result.claims)
+
+
+def test_posterior_predictive_is_each_sources_log_estimate(tiny_result):
+    post, pp = tiny_result.posterior, tiny_result.tree["posterior_predictive"].to_dataset()
+    z = ((pp[N.CLAIMS] - post[N.CLAIM_LOG_MEAN]) / post[N.CLAIM_LOG_SD]).values.ravel()
+    assert abs(z.mean()) < 0.15 and 0.85 < z.std() < 1.15
+
+
+def test_loading_a_run_reads_its_stored_prior_parameters_without_preliz(tiny_result_path, tiny_result, monkeypatch):
+    import preliz
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("PreliZ was asked to fit a prior again")
+
+    for fn in ("maxent", "quartile", "dirichlet_mode"):
+        monkeypatch.setattr(preliz, fn, refuse)
+    loaded = estimator.load_result(tiny_result_path)
+    assert loaded.priors.fitted_params() == tiny_result.priors.fitted_params()
+
+
+@pytest.mark.parametrize("content", ["garbage", "foreign", "empty"])
+def test_a_corrupt_or_foreign_file_is_an_input_error_not_a_traceback(content, tmp_path, capsys):
+    import xarray as xr
+
+    from estimator.cli import EXIT_INPUT, main
+
+    path = tmp_path / "result.nc"
+    if content == "garbage":
+        path.write_bytes(b"\x89HDF\r\n not really" * 10)
+    elif content == "foreign":
+        xr.Dataset({"x": ("t", np.arange(3.0))}).to_netcdf(path, engine="h5netcdf")
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(InputError) as info:
+        estimator.load_result(path)
+    assert info.value.problems[0].file == str(path)
+    assert main(["figures", str(path), "--out", str(tmp_path / "figs")]) == EXIT_INPUT
+    assert "Traceback" not in capsys.readouterr().err
