@@ -327,7 +327,7 @@ def run_backtest(
     dynamics = dynamics or DEFAULT_DYNAMICS
     pri = load_priors(priors)
     name, text = read_claims_text(claims)
-    ledger = load_claims(text=text, name=name, families=set(pri.families))
+    ledger = load_claims(text=text, name=name)
     if vintages is None:
         vintages = default_vintages(ledger)
     vintages = sorted({v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)) for v in vintages})

@@ -111,7 +111,7 @@ def cmd_fit(args) -> int:
         problems += exc.problems
         priors = None
     try:
-        claims = load_claims(args.claims, families=set(priors.families) if priors else None)
+        claims = load_claims(args.claims)
     except InputError as exc:
         problems += exc.problems
     import datetime as dt
@@ -383,7 +383,7 @@ def cmd_score(args) -> int:
     from estimator.validation_plots import plot_claim_scores
 
     result, _, out = _saved_run_and_out(args)
-    claims = load_claims(args.claims, families=set(result.priors.families)) if args.claims else result.claims
+    claims = load_claims(args.claims) if args.claims else result.claims
     scores = score_claims(result, claims, horizon=args.horizon, seed=args.seed)
     summary = coverage_summary(scores)
     cols = ["quantity", "qualifier", "low", "high", "pred_q05", "pred_q50", "pred_q95", "p_figure", "in_50", "in_90", "months_extrapolated"]

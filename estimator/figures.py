@@ -343,14 +343,14 @@ def containers_over_time(result) -> pd.DataFrame:
     edges = [dt.date.fromisoformat(str(e)) for e in post[N.MONTH_EDGE].values]
     last = min(edges[-1], max([*result.claims["period_end"], _as_of(result)]) + dt.timedelta(days=7))
     dates = [edges[0] + dt.timedelta(days=k) for k in range((last - edges[0]).days + 1)]
-    labels = {TOTAL: "Modelled total", **{f: f"As {result.priors.families[f]} counts" for f in _container_families(result.claims)}}
+    labels = {TOTAL: "Modelled total", **{f: f"As {result.priors.family_label(f)} counts" for f in _container_families(result.claims)}}
     frames = []
     for scope, label in labels.items():
         q = np.quantile(_cumulative_draws(result, scope, dates), [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
         frames.append(pd.DataFrame({"date": pd.to_datetime(dates), "scope": scope, "label": label, "q05": q[0], "q25": q[1], "q50": q[2], "q75": q[3], "q95": q[4]}))
     df = pd.concat(frames, ignore_index=True)
     df.attrs.update(
-        as_of=_as_of(result), start=dt.date.fromisoformat(result.priors.start_date), families=dict(result.priors.families), note=source_note(result)
+        as_of=_as_of(result), start=dt.date.fromisoformat(result.priors.start_date), families=result.family_labels, note=source_note(result)
     )
     return df
 
@@ -797,7 +797,7 @@ def claim_checks(result, seed: int = 0) -> pd.DataFrame:
         df[col] = df[src] / df["ref"]
     point = df["low"] == df["high"]
     df["surprising"] = np.where(point, (df["pit"] < SURPRISE_TAIL) | (df["pit"] > 1 - SURPRISE_TAIL), df["p_claim"] < SURPRISE_P)
-    df.attrs.update(families=dict(result.priors.families), note=source_note(result))
+    df.attrs.update(families=result.family_labels, note=source_note(result))
     return df
 
 
@@ -899,9 +899,9 @@ def family_biases(result, prior: xr.Dataset) -> pd.DataFrame:
         b = _samples(ds, N.FAMILY_BIAS)
         for fam in b[N.FAMILY].values:
             q = np.quantile(b.sel({N.FAMILY: fam}).values, [0.05, 0.25, 0.5, 0.75, 0.95])
-            rows.append({"family": str(fam), "label": result.priors.families[str(fam)], "source": source, "n_claims": int(counts.get(str(fam), 0)), **dict(zip(("q05", "q25", "q50", "q75", "q95"), q))})
+            rows.append({"family": str(fam), "label": result.priors.family_label(str(fam)), "source": source, "n_claims": int(counts.get(str(fam), 0)), **dict(zip(("q05", "q25", "q50", "q75", "q95"), q))})
     df = pd.DataFrame(rows)
-    df.attrs.update(families=dict(result.priors.families), note=source_note(result))
+    df.attrs.update(families=result.family_labels, note=source_note(result))
     return df
 
 

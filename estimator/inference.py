@@ -296,6 +296,11 @@ class FitResult:
         return self.tree["posterior"].to_dataset()
 
     @property
+    def family_labels(self) -> dict[str, str]:
+        """Label of each source family of the fitted model, in its order."""
+        return {str(f): self.priors.family_label(str(f)) for f in self.posterior[N.FAMILY].values}
+
+    @property
     def diagnostics(self) -> Diagnostics:
         return diagnose(self.tree)
 
@@ -697,9 +702,9 @@ def fit(
         priors = load_priors(priors)
     if isinstance(claims, pd.DataFrame):
         # Validated again and its bounds rebuilt: a loaded ledger may have been edited since.
-        claims = claims_from_frame(claims, families=set(priors.families))
+        claims = claims_from_frame(claims)
     else:
-        claims = load_claims(claims, families=set(priors.families))
+        claims = load_claims(claims)
     if known_by is not None:
         claims = claims_known_by(claims, known_by)
         priors = priors.restricted_to(set(claims["source_family"]))
@@ -780,7 +785,7 @@ def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:
         pri = pri.with_params(overrides)
     if "priors_families" in manifest:
         pri = pri.restricted_to(set(manifest["priors_families"]))
-    cl = load_claims(text=manifest["claims_text"], name=manifest.get("claims_source", "<stored claims>"), families=set(pri.families))
+    cl = load_claims(text=manifest["claims_text"], name=manifest.get("claims_source", "<stored claims>"))
     from estimator.claims import read_claims_text
     from estimator.priors import read_priors_text
 

@@ -13,11 +13,14 @@ Containers and missiles over time
     * ``random_walk``: :math:`w_1 = 0,\; w_m = w_{m-1} + z_m`,
       :math:`x_m = \tau (w_m - \bar w)`: the rate wanders without bound and
       :math:`\bar r` is its geometric mean over the modelled months;
-    * ``ar1`` (mean-reverting): :math:`x_1 = \tau z_1 / \sqrt{1 - \phi^2}`,
-      :math:`x_m = \phi\, x_{m-1} + \tau z_m`: stationary, with median rate
-      :math:`\bar r`, marginal log-scale spread :math:`\tau/\sqrt{1-\phi^2}`
-      and half-life :math:`\log 0.5 / \log \phi` months, so a forecast many
-      months ahead stays within a bounded spread.
+    * ``ar1`` (mean-reverting): :math:`x_1 = \tau z_1`,
+      :math:`x_m = \phi\, x_{m-1} + \tau z_m`: the rate starts near its
+      long-run median :math:`\bar r` and reverts to it with half-life
+      :math:`\log 0.5 / \log \phi` months; the log-scale spread approaches
+      :math:`\tau/\sqrt{1-\phi^2}` and never exceeds it, so a forecast many
+      months ahead stays within a bounded spread. (A stationary start,
+      :math:`x_1 = \tau z_1/\sqrt{1-\phi^2}`, made a funnel as
+      :math:`\phi \to 1` in which NUTS diverged.)
 
     (``container_rate_mean`` :math:`\bar r`, ``container_rate_volatility``
     :math:`\tau`, ``container_rate_persistence`` :math:`\phi`, and the same
@@ -57,6 +60,15 @@ Claims
     \sigma_f)`, where :math:`Q_i` is the claimed quantity over the claim's period
     (containers, shells, rounds, missiles, value), :math:`\beta_f` the
     family's multiplicative bias (its scope) and :math:`\sigma_f` its noise.
+    Families are partially pooled: :math:`\log \beta_f = \mu_\beta +
+    s_\beta\, \epsilon_f` and :math:`\log \sigma_f = \mu_\sigma + s_\sigma\,
+    \eta_f`, with :math:`\epsilon_f, \eta_f \sim N(0, 1)` (non-centred) and
+    hyperpriors ``family_log_bias_mean`` :math:`\mu_\beta`,
+    ``family_log_bias_spread`` :math:`s_\beta`, ``family_log_noise_mean``
+    :math:`\mu_\sigma` and ``family_log_noise_spread`` :math:`s_\sigma` in the
+    prior file. A family needs only a label; one with a single claim borrows
+    strength from the others, and one the fit never saw is a draw from the
+    population.
     A capacity conversion ("N containers could hold X rounds") is evidence on
     rounds per container only: :math:`\log \hat k_i \sim N(\log k_q,
     \sigma_{conv})`; its container count enters, if at all, as its own count
@@ -86,7 +98,7 @@ import pytensor.tensor as pt
 
 from estimator import claims as C
 from estimator import names as N
-from estimator.priors import PriorSet, check_families_used
+from estimator.priors import PriorSet
 
 __all__ = [
     "build_model",
@@ -350,16 +362,17 @@ def _log_rate_series(prefix: str, P, dynamics: str, n_months: int, innovations: 
         else:
             walk = pt.zeros(1)
         return pt.log(mean) + volatility * (walk - walk.mean())
-    # AR(1), non-centred: x = L (c * z) with L[m, k] = phi^(m - k) for k <= m and
-    # c = tau (1 / sqrt(1 - phi^2) for the first, stationary month). Sums of
-    # products, not pt.dot, for the reason given in build_model.
+    # AR(1), non-centred: x = tau L z with L[m, k] = phi^(m - k) for k <= m. The first
+    # month starts one innovation from the mean, not from the stationary spread
+    # tau / sqrt(1 - phi^2): that factor grows without bound as phi -> 1 and made a
+    # funnel NUTS diverged in. Sums of products, not pt.dot, for the reason given in
+    # build_model.
     phi = _prior_rv(f"{prefix}_rate_persistence", P[f"{prefix}_rate_persistence"])
     z = pm.Normal(innovations, 0.0, 1.0, dims=N.MONTH)
     m = np.arange(n_months)
     lag = np.maximum(m[:, None] - m[None, :], 0).astype(float)
     lower = (m[:, None] >= m[None, :]).astype(float)
-    scale = pt.set_subtensor(pt.ones(n_months)[0], 1.0 / pt.sqrt(1.0 - phi**2)) * volatility
-    x = (lower * phi**lag * (scale * z)[None, :]).sum(axis=1)
+    x = volatility * (lower * phi**lag * z[None, :]).sum(axis=1)
     return pt.log(mean) + x
 
 
@@ -426,10 +439,9 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=None, horizon=N
     """
     if dynamics not in DYNAMICS:
         raise ValueError(f"unknown rate dynamics '{dynamics}'; one of {', '.join(DYNAMICS)}")
-    check_families_used(priors, claims)
     as_of = default_as_of(claims) if as_of is None else as_of
     layout = ModelLayout(claims, priors, as_of, horizon)
-    families = list(priors.families)
+    families = priors.model_families(claims["source_family"])
     fam_idx = np.array([families.index(f) for f in claims["source_family"]])
     is_capacity = (claims["kind"] == C.CAPACITY).to_numpy()
     cap_idx = np.array([C.CAPACITY_QUANTITIES.index(q) if k else 0 for q, k in zip(claims["quantity"], is_capacity)])
@@ -462,17 +474,17 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=None, horizon=N
         p122 = _prior_rv(N.PRICE_122MM_USD, P[N.PRICE_122MM_USD])
         p_missile = _prior_rv(N.PRICE_MISSILE_USD, P[N.PRICE_MISSILE_USD])
 
-        # Source families: bias (scope) and noise, one scalar prior each.
-        bias = pm.Deterministic(
-            N.FAMILY_BIAS,
-            pt.stack([_prior_rv(N.family_variable(N.BIAS, f), priors.family_priors[f][N.BIAS]) for f in families]),
-            dims=N.FAMILY,
-        )
-        noise = pm.Deterministic(
-            N.FAMILY_NOISE,
-            pt.stack([_prior_rv(N.family_variable(N.NOISE, f), priors.family_priors[f][N.NOISE]) for f in families]),
-            dims=N.FAMILY,
-        )
+        # Source families, partially pooled: log bias (scope) and log noise of each family
+        # are drawn from a population (non-centred), so a family with one claim borrows
+        # strength from the others and a family never seen is a draw from the population.
+        bias_mean = _prior_rv(N.FAMILY_LOG_BIAS_MEAN, P[N.FAMILY_LOG_BIAS_MEAN])
+        bias_spread = _prior_rv(N.FAMILY_LOG_BIAS_SPREAD, P[N.FAMILY_LOG_BIAS_SPREAD])
+        noise_mean = _prior_rv(N.FAMILY_LOG_NOISE_MEAN, P[N.FAMILY_LOG_NOISE_MEAN])
+        noise_spread = _prior_rv(N.FAMILY_LOG_NOISE_SPREAD, P[N.FAMILY_LOG_NOISE_SPREAD])
+        bias_z = pm.Normal(N.FAMILY_BIAS_Z, 0.0, 1.0, dims=N.FAMILY)
+        noise_z = pm.Normal(N.FAMILY_NOISE_Z, 0.0, 1.0, dims=N.FAMILY)
+        bias = pm.Deterministic(N.FAMILY_BIAS, pt.exp(bias_mean + bias_spread * bias_z), dims=N.FAMILY)
+        noise = pm.Deterministic(N.FAMILY_NOISE, pt.exp(noise_mean + noise_spread * noise_z), dims=N.FAMILY)
         conv_noise = _prior_rv(N.CONVERSION_NOISE, P[N.CONVERSION_NOISE])
 
         # Headline quantities as of the as-of date.

@@ -14,7 +14,7 @@ CARGO = "cargo"
 CARGO_TYPES = ("152mm", "122mm", "other")
 
 # Parameters with a prior entry: name -> support the prior must respect.
-POSITIVE, UNIT_INTERVAL, SIMPLEX = "positive", "unit interval", "simplex"
+POSITIVE, UNIT_INTERVAL, SIMPLEX, REAL = "positive", "unit interval", "simplex", "real line"
 CONTAINER_RATE_MEAN = "container_rate_mean"
 CONTAINER_RATE_VOLATILITY = "container_rate_volatility"
 CONTAINER_RATE_PERSISTENCE = "container_rate_persistence"
@@ -30,6 +30,11 @@ PRICE_152MM_USD = "price_152mm_usd"
 PRICE_122MM_USD = "price_122mm_usd"
 PRICE_MISSILE_USD = "price_missile_usd"
 CONVERSION_NOISE = "conversion_noise"
+# The population source families are drawn from (partial pooling).
+FAMILY_LOG_BIAS_MEAN = "family_log_bias_mean"
+FAMILY_LOG_BIAS_SPREAD = "family_log_bias_spread"
+FAMILY_LOG_NOISE_MEAN = "family_log_noise_mean"
+FAMILY_LOG_NOISE_SPREAD = "family_log_noise_spread"
 
 PARAMETERS = {
     CONTAINER_RATE_MEAN: POSITIVE,
@@ -47,15 +52,12 @@ PARAMETERS = {
     PRICE_122MM_USD: POSITIVE,
     PRICE_MISSILE_USD: POSITIVE,
     CONVERSION_NOISE: POSITIVE,
+    FAMILY_LOG_BIAS_MEAN: REAL,
+    FAMILY_LOG_BIAS_SPREAD: POSITIVE,
+    FAMILY_LOG_NOISE_MEAN: REAL,
+    FAMILY_LOG_NOISE_SPREAD: POSITIVE,
 }
-# Per source family: bias and noise, both positive.
 BIAS, NOISE = "bias", "noise"
-FAMILY_PARAMETERS = {BIAS: POSITIVE, NOISE: POSITIVE}
-
-
-def family_variable(kind: str, family: str) -> str:
-    """Name of a family's scalar parameter, e.g. ``bias_us_government``."""
-    return f"{kind}_{family}"
 
 
 # Derived quantities (Deterministics)
@@ -65,6 +67,10 @@ MISSILE_RATE_INNOVATIONS = "missile_rate_innovations"
 MISSILE_RATE = "missile_rate"
 MISSILES_DELIVERED = "missiles_delivered"
 MISSILES_CUMULATIVE = "missiles_cumulative"  # cumulative missiles delivered at each month edge
+FAMILY_BIAS_Z = "family_bias_z"  # standardised family log biases (non-centred)
+FAMILY_NOISE_Z = "family_noise_z"  # standardised family log noises
+# Free variables with a fixed N(0, 1) prior and no prior-file entry.
+STANDARD_NORMAL = (RATE_INNOVATIONS, MISSILE_RATE_INNOVATIONS, FAMILY_BIAS_Z, FAMILY_NOISE_Z)
 # Parameters that only some rate dynamics use (the AR(1) persistence).
 DYNAMICS_PARAMETERS = {"random_walk": (), "ar1": (CONTAINER_RATE_PERSISTENCE, MISSILE_RATE_PERSISTENCE)}
 FAMILY_BIAS = "family_bias"

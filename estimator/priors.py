@@ -44,6 +44,7 @@ DISTRIBUTIONS = {
     "Beta": N.UNIT_INTERVAL,
     "Kumaraswamy": N.UNIT_INTERVAL,
     "Dirichlet": N.SIMPLEX,
+    "Normal": N.REAL,
 }
 _ENTRY_KEYS = {
     "distribution",
@@ -116,21 +117,26 @@ class PriorSet:
     """All priors of one model: parameters, families and metadata."""
 
     parameters: dict[str, PriorSpec]
-    families: dict[str, str]  # family -> label
-    family_priors: dict[str, dict[str, PriorSpec]]  # family -> {bias|noise: spec}
+    families: dict[str, str]  # declared family -> label (a ledger may name others)
     start_date: str
     valuation_basis: str
     source: str = "<priors>"
     text: str = ""
     overrides: dict = field(default_factory=dict)
+    family_notes: dict = field(default_factory=dict)  # declared family -> what its scope is, in words
 
     def all_specs(self) -> dict[str, PriorSpec]:
-        """Every spec, keyed by its model variable name."""
-        out = dict(self.parameters)
-        for fam, specs in self.family_priors.items():
-            for kind, spec in specs.items():
-                out[N.family_variable(kind, fam)] = spec
-        return out
+        """Every spec, keyed by its model variable name (family biases and noises are pooled: none per family)."""
+        return dict(self.parameters)
+
+    def family_label(self, family: str) -> str:
+        """The family's label: as declared, else its key in words (``think_tank`` -> "think tank")."""
+        return self.families.get(family, family.replace("_", " "))
+
+    def model_families(self, used) -> list[str]:
+        """The families a model of a ledger has: declared ones it names, in file order, then the undeclared in ledger order."""
+        used = list(dict.fromkeys(used))
+        return [f for f in self.families if f in used] + [f for f in used if f not in self.families]
 
     def fitted_params(self) -> dict[str, dict]:
         """Every spec's distribution parameters, keyed by variable (JSON-ready)."""
@@ -151,13 +157,7 @@ class PriorSet:
             spec = PriorSpec(
                 old.name, old.distribution, {**old.params, **params}, {"params": params}, old.unit, old.rationale, old.citation
             )
-            if name in new.parameters:
-                new.parameters[name] = spec
-            else:
-                kind, fam = next(
-                    (k, f) for f, d in new.family_priors.items() for k in d if N.family_variable(k, f) == name
-                )
-                new.family_priors[fam][kind] = spec
+            new.parameters[name] = spec
         new.overrides = {**self.overrides, **updates}
         return new
 
@@ -167,7 +167,7 @@ class PriorSet:
         for fam in list(new.families):
             if fam not in families:
                 del new.families[fam]
-                del new.family_priors[fam]
+                new.family_notes.pop(fam, None)
         return new
 
     def table(self):
@@ -229,7 +229,7 @@ def _elicit(name, entry, where, file, problems, fitted=None):
         if not str(entry.get(key, "")).strip():
             bad(key, "is missing: every prior states why and where its numbers come from")
     support = DISTRIBUTIONS[dist]
-    lo_s, hi_s = {N.POSITIVE: (0.0, math.inf), N.UNIT_INTERVAL: (0.0, 1.0), N.SIMPLEX: (0.0, 1.0)}[support]
+    lo_s, hi_s = {N.POSITIVE: (0.0, math.inf), N.UNIT_INTERVAL: (0.0, 1.0), N.SIMPLEX: (0.0, 1.0), N.REAL: (-math.inf, math.inf)}[support]
     elicited = {k: entry[k] for k in ("lower", "upper", "mass", "median", "quartiles", "mode", "bound", "params") if k in entry}
     forms = [f for f in (("lower" in entry or "upper" in entry), "quartiles" in entry, "mode" in entry, "params" in entry) if f]
     if len(forms) != 1:
@@ -344,7 +344,7 @@ def _elicit(name, entry, where, file, problems, fitted=None):
 
 
 def _support_text(support):
-    return {N.POSITIVE: "(0, inf)", N.UNIT_INTERVAL: "(0, 1)", N.SIMPLEX: "the simplex"}[support]
+    return {N.POSITIVE: "(0, inf)", N.UNIT_INTERVAL: "(0, 1)", N.SIMPLEX: "the simplex", N.REAL: "the real line"}[support]
 
 
 def load_priors(path: str | Path | None = None, *, text: str | None = None, name: str | None = None, fitted: dict | None = None) -> PriorSet:
@@ -404,60 +404,25 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
         elif spec is not None:
             parameters[pname] = spec
 
+    # Families need only a label (and a note on their scope): their biases and noises are
+    # drawn from the population whose hyperpriors are [parameters.family_*] entries.
     families: dict[str, str] = {}
-    family_priors: dict[str, dict[str, PriorSpec]] = {}
-    fam_doc = doc.get("families", {})
-    if not fam_doc:
-        problems.append(Problem(name, "[families]", "-", "declare at least one source family"))
-    for fam, entry in fam_doc.items():
+    notes: dict[str, str] = {}
+    for fam, entry in doc.get("families", {}).items():
         where = f"[families.{fam}]"
         if not isinstance(entry, dict):
             problems.append(Problem(name, where, "-", "must be a table"))
             continue
         families[fam] = str(entry.get("label", fam))
-        family_priors[fam] = {}
+        notes[fam] = str(entry.get("note", ""))
         for key in entry:
-            if key not in ("label", *N.FAMILY_PARAMETERS):
-                problems.append(Problem(name, where, key, "unknown key" + did_you_mean(key, ("label", *N.FAMILY_PARAMETERS))))
-        for kind, support in N.FAMILY_PARAMETERS.items():
-            kwhere = f"[families.{fam}.{kind}]"
-            if kind not in entry:
-                problems.append(Problem(name, kwhere, "-", f"each source family needs a {kind} prior"))
-                continue
-            var = N.family_variable(kind, fam)
-            spec = _elicit(var, entry[kind], kwhere, name, problems, (fitted or {}).get(var))
-            if spec is not None and DISTRIBUTIONS[spec.distribution] != support:
-                problems.append(Problem(name, kwhere, "distribution", f"{kind} needs support {_support_text(support)}"))
-            elif spec is not None:
-                family_priors[fam][kind] = spec
+            if key in ("bias", "noise"):
+                problems.append(Problem(name, where, key, "families are pooled: their biases and noises come from the [parameters.family_log_*] population priors, not per-family entries"))
+            elif key not in ("label", "note"):
+                problems.append(Problem(name, where, key, "unknown key" + did_you_mean(key, ("label", "note"))))
     if problems:
         raise InputError(problems)
-    return PriorSet(parameters, families, family_priors, start_date, basis, source=name, text=text)
-
-
-def check_families_used(priors: PriorSet, claims) -> None:
-    """Raise if ledger and prior file disagree on source families.
-
-    A claim whose family the prior file lacks has no bias or noise prior (the
-    same complaint :func:`estimator.load_claims` makes when given ``families``);
-    a declared family with no claim would leave its priors unused.
-    """
-    from estimator.claims import claim_locator, unknown_family_message
-
-    source = claims.attrs.get("source", "<claims>")
-    problems = [
-        Problem(source, claim_locator(claims, cid), "source_family", unknown_family_message(fam, priors.families))
-        for cid, fam in claims["source_family"].items()
-        if fam not in priors.families
-    ]
-    used = set(claims["source_family"])
-    problems += [
-        Problem(priors.source, f"[families.{fam}]", "-", "no claim in the ledger names this family, so its priors are unused; remove it or add its claims")
-        for fam in priors.families
-        if fam not in used
-    ]
-    if problems:
-        raise InputError(problems)
+    return PriorSet(parameters, families, start_date, basis, source=name, text=text, family_notes=notes)
 
 
 def reelicit(spec: PriorSpec, changes: dict, *, file: str, where: str) -> PriorSpec:

@@ -405,7 +405,7 @@ def influence_table(result, *, quantities=INFLUENCE_QUANTITIES, method="auto", r
         rows += _influence_rows(result, label, level, done[key], base)
     df = pd.DataFrame(rows)
     # Families by the prior file's display label ("US government"), claims by their id.
-    names = dict(result.priors.families)
+    names = result.family_labels
     df["label"] = [names.get(n, n) if lvl == "family" else n for n, lvl in zip(df["left_out"], df["level"])]
     return df
 

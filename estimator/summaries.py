@@ -110,7 +110,7 @@ def scope_table(result) -> pd.DataFrame:
         rows.append(
             {
                 N.FAMILY: fam,
-                "label": result.priors.families.get(str(fam), str(fam)),
+                "label": result.priors.family_label(str(fam)),
                 "median": float(q.sel({N.FAMILY: fam, "quantile": 0.5})),
                 "q05": float(q.sel({N.FAMILY: fam, "quantile": 0.05})),
                 "q95": float(q.sel({N.FAMILY: fam, "quantile": 0.95})),

@@ -328,7 +328,7 @@ def _prior_draws(model, priors, n: int, rng: np.random.Generator) -> dict[str, n
         shape = np.shape(point[model.rvs_to_values[rv].name])
         if rv.name in specs:
             x = specs[rv.name].preliz().rvs(n, random_state=rng)
-        elif rv.name in (N.RATE_INNOVATIONS, N.MISSILE_RATE_INNOVATIONS):
+        elif rv.name in N.STANDARD_NORMAL:
             x = rng.standard_normal((n, *shape))
         else:  # pragma: no cover - every other parameter has a prior entry (checked on load)
             raise KeyError(rv.name)
@@ -434,8 +434,9 @@ def compare_with_reference(result, reference: dict, *, z: float = 4.0) -> pd.Dat
 def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed: int):
     """Per claim and posterior draw, :math:`\\mu` and :math:`\\sigma` of the log estimate.
 
-    The claims are appended to the fitted ledger (so every family is in use),
-    the model is built up to ``horizon``, and its monthly rates (containers
+    The claims are appended to the fitted ledger, the model is built up to
+    ``horizon`` (a family the fit never saw draws its bias and noise from the
+    fitted population, draw by draw), and its monthly rates (containers
     and missiles) are replaced by the fitted months' posterior rates followed
     by each draw's continuation under the run's own rate dynamics
     (:func:`estimator.model.forecast_log_rates`). Returns ``(mu, sigma,
@@ -470,9 +471,22 @@ def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed
             ahead = forecast_log_rates(dynamics, np.log(rate[:, -1]), np.log(stacked(f"{prefix}_rate_mean")), stacked(f"{prefix}_rate_volatility"), phi, extra, rng)
             rate = np.concatenate([rate, np.exp(ahead)], axis=1)
         rates[var] = rate
+    # A family the fit never saw (a new kind of source) is a draw from the population.
+    families, fitted_families = list(model.coords[N.FAMILY]), [str(f) for f in post[N.FAMILY].values]
+
+    def values(name):
+        x = stacked(name)
+        if name not in (N.FAMILY_BIAS_Z, N.FAMILY_NOISE_Z):
+            return x
+        out = rng.standard_normal((x.shape[0], len(families)))
+        for j, fam in enumerate(families):
+            if fam in fitted_families:
+                out[:, j] = x[:, fitted_families.index(fam)]
+        return out
+
     inputs = {model[var]: pt.vector(f"{var}_draw") for var in rates}
     fn, names = _batched_function(model, [model[N.CLAIM_LOG_MEAN], model[N.CLAIM_LOG_SD]], replace=inputs)
-    mu, sd = fn(*(stacked(name) for name in names), *rates.values())
+    mu, sd = fn(*(values(name) for name in names), *rates.values())
     n_new = len(new_claims)
     return mu[:, -n_new:].T, sd[:, -n_new:].T, months, fitted
 

@@ -69,7 +69,7 @@ def worker_state(payload: dict) -> WorkerState:
     from estimator.priors import load_priors
 
     priors = load_priors(payload["priors_path"])
-    claims = load_claims(payload["claims_path"], families=set(priors.families))
+    claims = load_claims(payload["claims_path"])
     # A ledger that names only some of the families fits those alone.
     priors = priors.restricted_to(set(claims["source_family"]))
     dynamics = payload.get("dynamics") or DEFAULT_DYNAMICS

@@ -85,8 +85,8 @@ ledger_path = work / "claims-with-new.csv"
 ledger_path.write_text(default_text.rstrip("\n") + "\n" + row.getvalue(), encoding="utf-8")
 
 priors = estimator.load_priors()
-before_claims = estimator.load_claims(families=set(priors.families))
-after_claims = estimator.load_claims(ledger_path, families=set(priors.families))
+before_claims = estimator.load_claims()
+after_claims = estimator.load_claims(ledger_path)
 after_claims.loc[[new_claim["id"]], ["date_said", "who", "quantity", "qualifier", "figure", "low", "high", "wording"]]
 
 # %% [markdown]

@@ -65,7 +65,7 @@ pd.set_option("display.max_colwidth", 120)
 
 # %%
 priors = estimator.load_priors()
-claims = estimator.load_claims(families=set(priors.families))
+claims = estimator.load_claims()
 ledger = claims[["date_said", "who", "source_family", "quantity", "kind", "qualifier", "figure", "figure_high", "wording", "url"]]
 HTML(ledger.to_html(render_links=True, na_rep=""))
 

@@ -16,7 +16,7 @@ def priors():
 
 @pytest.fixture(scope="session")
 def claims(priors):
-    return estimator.load_claims(families=set(priors.families))
+    return estimator.load_claims()
 
 
 def _edit_default_ledger(claim_id: str, column: str, value: str) -> tuple[str, int]:

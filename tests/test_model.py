@@ -65,7 +65,7 @@ def test_building_leaves_the_callers_inputs_unchanged(claims, priors):
     claims_before, priors_before = claims.copy(deep=True), copy.deepcopy(priors)
     estimator.build_model(claims, priors)
     assert claims.equals(claims_before)
-    assert priors.parameters == priors_before.parameters and priors.family_priors == priors_before.family_priors
+    assert priors.parameters == priors_before.parameters and priors.families == priors_before.families
 
 
 def test_one_log_likelihood_term_per_claim(claims, priors):

@@ -12,10 +12,11 @@ from estimator.priors import load_priors, read_priors_text
 _, DEFAULT_TEXT = read_priors_text()
 
 
-def test_every_model_parameter_has_a_prior(priors):
+def test_every_model_parameter_has_a_prior_and_families_need_only_a_label(priors):
     assert set(priors.parameters) == set(N.PARAMETERS)
-    for fam in priors.families:
-        assert set(priors.family_priors[fam]) == {N.BIAS, N.NOISE}
+    assert priors.families["us_government"] == "US government"
+    # A family the file does not declare is labelled from its key.
+    assert priors.family_label("think_tank_x") == "think tank x"
 
 
 def test_elicited_interval_holds_the_stated_mass(priors):
@@ -28,9 +29,17 @@ def test_elicited_interval_holds_the_stated_mass(priors):
             assert got == pytest.approx(e["mass"], abs=0.01), name
 
 
-def test_fixed_median_is_respected(priors):
-    d = priors.family_priors["us_government"][N.BIAS].preliz()
-    assert float(d.median()) == pytest.approx(1.0, rel=0.01)
+def test_fixed_median_is_respected():
+    text = _replace('lower = 500\nupper = 2500\nmass = 0.9\n', 'lower = 500\nupper = 2500\nmass = 0.9\nmedian = 1000\n')
+    d = load_priors(text=text, name="median.toml").parameters[N.PRICE_152MM_USD].preliz()
+    assert float(d.median()) == pytest.approx(1000.0, rel=0.01)
+
+
+def test_a_per_family_bias_entry_is_refused_because_families_are_pooled():
+    text = DEFAULT_TEXT + '\n[families.extra]\nlabel = "Extra"\n[families.extra.bias]\ndistribution = "LogNormal"\nlower = 0.6\nupper = 1.6\nmass = 0.9\n'
+    with pytest.raises(InputError, match="families are pooled") as err:
+        load_priors(text=text, name="perfamily.toml")
+    assert "[families.extra]" in str(err.value)
 
 
 def _replace(old, new):

@@ -32,7 +32,7 @@ DECISIVE, VACUOUS = "syn-decisive", "syn-vacuous"
 @pytest.fixture(scope="module")
 def synthetic_fit():
     priors = estimator.load_priors()
-    claims = estimator.load_claims(DATA / "claims-sensitivity.csv", families=set(priors.families))
+    claims = estimator.load_claims(DATA / "claims-sensitivity.csv")
     return estimator.fit(claims, priors, draws=100, tune=100, chains=2, seed=1, progress=False)
 
 

@@ -126,7 +126,7 @@ def test_scoring_fitted_claims_reproduces_the_models_own_claim_means(tiny_result
 
 @pytest.fixture(scope="module")
 def new_scores(tiny_result):
-    new = estimator.load_claims(NEW_CLAIMS, families=set(tiny_result.priors.families))
+    new = estimator.load_claims(NEW_CLAIMS)
     return score_claims(tiny_result, new, seed=0)
 
 
@@ -135,7 +135,7 @@ def test_more_than_claim_reports_the_probability_of_exceeding_its_figure(tiny_re
     assert r["p_figure"] == pytest.approx(1 - r["pit_low"])
     assert r["p_meaning"] == "P(estimate exceeds the figure)"
     # Simulated check of F(figure): one predictive draw per posterior draw, 2 se tolerance.
-    new = estimator.load_claims(NEW_CLAIMS, families=set(tiny_result.priors.families))
+    new = estimator.load_claims(NEW_CLAIMS)
     mu, sd, _, _ = _predictive_moments(tiny_result, new, pd.Timestamp("2026-01-01").date(), seed=0)
     rng = np.random.default_rng(0)
     sims = np.exp(mu[1][:, None] + sd[1][:, None] * rng.standard_normal((mu.shape[1], 200)))
@@ -164,7 +164,7 @@ def test_interval_shares_and_coverage_are_probabilities(new_scores):
 
 
 def test_claims_after_the_horizon_are_refused_with_every_offender_named(tiny_result):
-    new = estimator.load_claims(NEW_CLAIMS, families=set(tiny_result.priors.families))
+    new = estimator.load_claims(NEW_CLAIMS)
     with pytest.raises(InputError) as info:
         score_claims(tiny_result, new, horizon="2024-05-31")
     text = str(info.value)
