@@ -288,7 +288,7 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, 
         N.CLAIM: list(claims.index),
         N.FAMILY: families,
         N.MONTH: layout.month_labels,
-        "month_edge": [e.isoformat() for e in layout.month_edges],
+        N.MONTH_EDGE: [e.isoformat() for e in layout.month_edges],
         "innovation": layout.month_labels[1:],
         N.CARGO: list(N.CARGO_TYPES),
     }
@@ -348,7 +348,7 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, 
         vmis = pm.Deterministic(N.VALUE_MISSILES_USD, missiles * p_missile)
         pm.Deterministic(N.VALUE_USD, v152 + v122 + vmis)
         pm.Deterministic(N.CONTAINERS_AS_REPORTED, containers * bias, dims=N.FAMILY)
-        pm.Deterministic("containers_cumulative", (layout.exposure_edges * rate).sum(axis=-1), dims="month_edge")
+        pm.Deterministic(N.CONTAINERS_CUMULATIVE, (layout.exposure_edges * rate).sum(axis=-1), dims=N.MONTH_EDGE)
 
         # Each claim's expected log figure and noise.
         containers_claim = (layout.exposure_claims * rate).sum(axis=-1)
