@@ -352,19 +352,19 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=DEFAULT_AS_OF, 
 
         # Each claim's expected log figure and noise.
         containers_claim = (layout.exposure_claims * rate).sum(axis=-1)
-        zero = pt.zeros(())
-        per_container = pt.stack(
-            [
-                pt.ones(()),  # containers
-                per_container_152,  # shells_152mm
-                per_container_122,  # rounds_122mm
-                per_container_152 + per_container_122,  # artillery_rounds
-                zero,  # missiles_delivered
-                zero,  # missiles_launched
-                per_container_152 * p152 + per_container_122 * p122,  # value_usd
-            ]
-        )
-        per_missile = pt.stack([zero, zero, zero, zero, pt.ones(()), pt.ones(()), p_missile])
+        # What one container and one missile add to each claimed quantity; stacked in
+        # the order of C.QUANTITIES, which q_idx indexes, and zero where not named.
+        zero, one = pt.zeros(()), pt.ones(())
+        per_container = {
+            C.CONTAINERS: one,
+            C.SHELLS_152MM: per_container_152,
+            C.ROUNDS_122MM: per_container_122,
+            C.ARTILLERY_ROUNDS: per_container_152 + per_container_122,
+            C.VALUE_USD: per_container_152 * p152 + per_container_122 * p122,
+        }
+        per_missile = {C.MISSILES_DELIVERED: one, C.MISSILES_LAUNCHED: one, C.VALUE_USD: p_missile}
+        per_container = pt.stack([per_container.get(q, zero) for q in quantities])
+        per_missile = pt.stack([per_missile.get(q, zero) for q in quantities])
         count_truth = containers_claim * per_container[q_idx] + missiles * per_missile[q_idx]
         capacity_truth = pt.stack([k152, k122])[cap_idx]
         mu = pt.switch(is_capacity, pt.log(capacity_truth), pt.log(count_truth) + pt.log(bias)[fam_idx])
