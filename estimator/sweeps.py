@@ -280,7 +280,7 @@ def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str 
 
 def _data_updates(priors, options, payload) -> dict[str, np.ndarray]:
     """The pm.Data values of a point: every prior parameter, and the as-of exposure."""
-    from estimator.model import EXPOSURE_AS_OF, ModelLayout, prior_data_name
+    from estimator.model import EXPOSURE_AS_OF, prior_data_name
 
     out = {}
     for var, spec in priors.all_specs().items():
@@ -337,8 +337,6 @@ def _compiled(state):
 def _exact_fit(payload, overrides, seed):
     """Refit one point with the compiled model; return its posterior and sample stats."""
     import nutpie
-
-    from estimator.inference import TARGET_ACCEPT
 
     state = _worker_state(payload)
     priors, options = apply_overrides(state["priors"], overrides, file=payload["source"], where="point")
@@ -573,7 +571,8 @@ def run_sweep(
             client.close()
     elif (workers or 1) > 1 and len(args) > 1:
         import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed as done
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import as_completed as done
 
         # forkserver: workers start clean (no inherited threads from numba or BLAS).
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver")) as pool:
