@@ -49,6 +49,7 @@ from scipy.stats import gaussian_kde
 
 from estimator import claims as C
 from estimator import names as N
+from estimator.stats import QUANTILES, quantile
 from estimator.summaries import claim_check_table
 
 __all__ = [
@@ -91,6 +92,7 @@ PRIOR_COLOR = "#999999"
 TOTAL = "total"  # scope of the modelled total in containers_over_time
 PRIOR, POSTERIOR = "prior", "posterior"
 PRIOR_SEED = 20240223
+BANDS = (0.05, 0.25, 0.5, 0.75, 0.95)  # median, and the 50% and 90% bands
 PRIOR_DRAWS = 4000
 
 # Claim marks by qualifier; capacity conversions get one mark of their own.
@@ -262,7 +264,7 @@ def _density_rows(draws: dict[tuple[str, str], np.ndarray], log: bool, n: int = 
         parts = {s: np.asarray(d, dtype=float).ravel() for (v, s), d in draws.items() if v == var}
         tr = {s: (np.log10(d[d > 0]) if log else d) for s, d in parts.items()}
         pooled = np.concatenate(list(tr.values()))
-        lo, hi = np.quantile(pooled, [0.003, 0.997])
+        lo, hi = quantile(pooled, (0.003, 0.997))
         pad = 0.05 * (hi - lo)
         lo, hi = lo - pad, hi + pad
         if bounds is not None:
@@ -346,7 +348,7 @@ def containers_over_time(result) -> pd.DataFrame:
     labels = {TOTAL: "Modelled total", **{f: f"As {result.priors.families[f]} counts" for f in _container_families(result.claims)}}
     frames = []
     for scope, label in labels.items():
-        q = np.quantile(_cumulative_draws(result, scope, dates), [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+        q = quantile(_cumulative_draws(result, scope, dates), BANDS, axis=0)
         frames.append(pd.DataFrame({"date": pd.to_datetime(dates), "scope": scope, "label": label, "q05": q[0], "q25": q[1], "q50": q[2], "q75": q[3], "q95": q[4]}))
     df = pd.concat(frames, ignore_index=True)
     df.attrs.update(
@@ -707,7 +709,7 @@ def load_densities(result, prior: xr.Dataset) -> pd.DataFrame:
     cap = cl[(cl["kind"] == C.CAPACITY) & (cl["quantity"] == C.SHELLS_152MM)]
     kmax = _samples(result.posterior, N.MAX_SHELLS_PER_CONTAINER_152MM).values
     df.attrs.update(
-        max_q=tuple(np.quantile(kmax, [0.05, 0.5, 0.95])),
+        max_q=tuple(quantile(kmax, QUANTILES)),
         conversions={cid: (r["low"], r["high"]) for cid, r in cap.iterrows()},
         note=source_note(result),
     )
@@ -898,7 +900,7 @@ def family_biases(result, prior: xr.Dataset) -> pd.DataFrame:
     for source, ds in ((PRIOR, prior), (POSTERIOR, result.posterior)):
         b = _samples(ds, N.FAMILY_BIAS)
         for fam in b[N.FAMILY].values:
-            q = np.quantile(b.sel({N.FAMILY: fam}).values, [0.05, 0.25, 0.5, 0.75, 0.95])
+            q = quantile(b.sel({N.FAMILY: fam}).values, BANDS)
             rows.append({"family": str(fam), "label": result.priors.families[str(fam)], "source": source, "n_claims": int(counts.get(str(fam), 0)), **dict(zip(("q05", "q25", "q50", "q75", "q95"), q))})
     df = pd.DataFrame(rows)
     df.attrs.update(families=dict(result.priors.families), note=source_note(result))

@@ -1,7 +1,7 @@
 """Posterior -> tidy tables: headline quantities, containers per scope, per-claim checks.
 
 Quantiles are equal-tailed (5%, 50%, 95%: a 90% interval), taken over all
-chains and draws with xarray. Per-claim checks draw each source's estimate
+chains and draws by :func:`estimator.stats.quantile`. Per-claim checks draw each source's estimate
 from the posterior predictive, :math:`\\log \\hat S \\sim N(\\mu_i, \\sigma_i)`
 (:mod:`estimator.model`), and report where the claimed figure falls.
 """
@@ -13,11 +13,9 @@ import pandas as pd
 
 from estimator import names as N
 from estimator.errors import did_you_mean
+from estimator.stats import quantile
 
 __all__ = ["headline_table", "scope_table", "claim_check_table", "prob_shells_above", "summary_dict", "draws_table"]
-
-QUANTILES = (0.05, 0.5, 0.95)
-
 
 def _draws(result, var):
     return result.posterior[var].stack(sample=("chain", "draw"))
@@ -28,7 +26,7 @@ def headline_table(result) -> pd.DataFrame:
     rows = []
     for var in N.HEADLINE:
         x = _draws(result, var)
-        q = x.quantile(QUANTILES).values
+        q = quantile(x.values)
         rows.append({"quantity": var, "label": N.LABELS[var], "median": q[1], "q05": q[0], "q95": q[2], "mean": float(x.mean())})
     return pd.DataFrame(rows).set_index("quantity")
 
@@ -67,18 +65,18 @@ def draws_table(result, var_names=None) -> pd.DataFrame:
 def scope_table(result) -> pd.DataFrame:
     """Containers as each source family would count them (total x family bias)."""
     x = _draws(result, N.CONTAINERS_AS_REPORTED)
-    q = x.quantile(QUANTILES, dim="sample")
     bias = _draws(result, N.FAMILY_BIAS)
     rows = []
     for fam in x[N.FAMILY].values:
+        q05, median, q95 = quantile(x.sel({N.FAMILY: fam}).values)
         rows.append(
             {
                 N.FAMILY: fam,
                 "label": result.priors.families.get(str(fam), str(fam)),
-                "median": float(q.sel({N.FAMILY: fam, "quantile": 0.5})),
-                "q05": float(q.sel({N.FAMILY: fam, "quantile": 0.05})),
-                "q95": float(q.sel({N.FAMILY: fam, "quantile": 0.95})),
-                "bias_median": float(bias.sel({N.FAMILY: fam}).median()),
+                "median": float(median),
+                "q05": float(q05),
+                "q95": float(q95),
+                "bias_median": float(quantile(bias.sel({N.FAMILY: fam}).values, 0.5)),
             }
         )
     return pd.DataFrame(rows).set_index(N.FAMILY)
@@ -116,7 +114,7 @@ def claim_check_table(result, seed: int = 0, draws=None) -> pd.DataFrame:
             p = float(np.mean((s >= lo * 0.95) & (s <= hi * 1.05)))
         else:
             p = float(np.mean((s >= lo) & (s <= hi)))
-        q = np.quantile(s, QUANTILES)
+        q = quantile(s)
         rows.append(
             {
                 N.CLAIM: str(cid),

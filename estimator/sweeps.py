@@ -70,6 +70,7 @@ import pandas as pd
 
 from estimator import names as N
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
+from estimator.stats import QUANTILES, quantile
 
 __all__ = ["SweepSpec", "load_sweep", "run_sweep", "sweep_table_to_dataset", "point_seed", "EXACT", "APPROX"]
 
@@ -370,24 +371,11 @@ def _summarise(posterior, weights=None, order=None) -> dict:
     row = {}
     for var in QUANTITIES:
         x = np.asarray(posterior[var]).ravel()
-        if weights is None:
-            q = np.quantile(x, [0.05, 0.5, 0.95])
-        else:
-            q = weighted_quantiles(x, weights, [0.05, 0.5, 0.95], None if order is None else order[var])
+        q = quantile(x, QUANTILES, weights, order=None if order is None else order[var])
         row[f"{var}_q05"], row[f"{var}_median"], row[f"{var}_q95"] = (float(v) for v in q)
     shells = np.asarray(posterior[N.SHELLS_152MM]).ravel() > N.SHELLS_THRESHOLD
     row["p_shells_152mm_above_2m"] = float(shells.mean() if weights is None else np.sum(weights * shells))
     return row
-
-
-def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs, order=None) -> np.ndarray:
-    """Quantiles of draws ``x`` under normalised weights ``w`` (inverse of the weighted ECDF)."""
-    if order is None:
-        order = np.argsort(x)
-    cw = np.cumsum(w[order])
-    cw /= cw[-1]
-    idx = np.searchsorted(cw, qs)
-    return x[order][np.minimum(idx, x.size - 1)]
 
 
 def run_point(payload: dict, overrides: dict, seed: int, mode: str, out_dir: str, reference: dict | None = None) -> dict:

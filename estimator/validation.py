@@ -65,6 +65,7 @@ from scipy.special import ndtr
 from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
+from estimator.stats import QUANTILES
 
 __all__ = [
     "SBC_QUANTITIES",
@@ -80,7 +81,6 @@ __all__ = [
 
 SBC_QUANTITIES = N.HEADLINE
 REFERENCE_QUANTITIES = (N.CONTAINERS, N.SHELLS_152MM, N.VALUE_USD)
-QUANTILES = (0.05, 0.5, 0.95)
 # Months a forecast may run past the fitted months unless the caller sets a horizon.
 DEFAULT_FORECAST_MONTHS = 24
 SBC_MANIFEST = "sbc-manifest.json"
@@ -403,7 +403,7 @@ def compare_with_reference(result, reference: dict, *, z: float = 4.0) -> pd.Dat
     """
     from arviz_stats.base import array_stats
 
-    from estimator.sweeps import weighted_quantiles
+    from estimator.stats import quantile
 
     rows = []
     w = reference["weights"]
@@ -412,7 +412,7 @@ def compare_with_reference(result, reference: dict, *, z: float = 4.0) -> pd.Dat
         for p in QUANTILES:
             mcmc = float(np.quantile(chains.ravel(), p))
             ess_p = float(array_stats.ess(chains, chain_axis=0, draw_axis=1, method="quantile", prob=p))
-            ref_q = float(weighted_quantiles(x_ref, w, [p])[0])
+            ref_q = float(quantile(x_ref, p, w))
             f_ref = float(np.sum(w[x_ref <= mcmc]))
             se = math.sqrt(p * (1 - p) * (1 / ess_p + 1 / reference["ess"]))
             zs = (f_ref - p) / se
