@@ -15,19 +15,14 @@ from pathlib import Path
 
 from estimator import names as N
 from estimator.errors import InputError
+from estimator.formatting import fmt_number
 
 EXIT_INPUT, EXIT_DIAGNOSTICS = 2, 3
 
 
-def _fmt(x: float) -> str:
-    ax = abs(x)
-    if ax >= 1e9:
-        return f"{x / 1e9:.2f} bn"
-    if ax >= 1e6:
-        return f"{x / 1e6:.2f} M"
-    if ax >= 1e4:
-        return f"{x:,.0f}"
-    return f"{x:,.0f}" if ax >= 100 else f"{x:.3g}"
+def _cells(r) -> str:
+    """Median, 5% and 95% of a table row, right-aligned in 12-character columns."""
+    return "".join(f"{fmt_number(r[c], 'table'):>12s}" for c in ("median", "q05", "q95"))
 
 
 def format_summary(result, wall: float | None = None) -> str:
@@ -42,10 +37,10 @@ def format_summary(result, wall: float | None = None) -> str:
         f"{'':46s}{'median':>12s}{'5%':>12s}{'95%':>12s}",
     ]
     for _, r in head.iterrows():
-        lines.append(f"{r['label']:46s}{_fmt(r['median']):>12s}{_fmt(r['q05']):>12s}{_fmt(r['q95']):>12s}")
+        lines.append(f"{r['label']:46s}{_cells(r)}")
     lines += ["", "Containers as each source family counts them (total x family bias):"]
     for _, r in scope_table(result).iterrows():
-        lines.append(f"  {r['label']:44s}{_fmt(r['median']):>12s}{_fmt(r['q05']):>12s}{_fmt(r['q95']):>12s}")
+        lines.append(f"  {r['label']:44s}{_cells(r)}")
     p = prob_shells_above(result)
     lines += ["", f"P(152mm shells delivered > 2 million) = {p:.2f}"]
     d = result.diagnostics

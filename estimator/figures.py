@@ -49,6 +49,7 @@ from scipy.stats import gaussian_kde
 
 from estimator import claims as C
 from estimator import names as N
+from estimator.formatting import fmt_number
 from estimator.stats import QUANTILES, quantile
 from estimator.summaries import claim_check_table
 
@@ -287,14 +288,7 @@ def _log_axis(ax, money: bool = False, subs=(1.0, 2.0, 5.0)) -> None:
 
 def _short(v: float, money: bool = False) -> str:
     """Compact number for ticks and labels: 2 M, 1.5 bn, 6,700."""
-    sign = r"\$" if money else ""  # escaped: a bare "$" starts mathtext in matplotlib
-    a = abs(v)
-    for scale, suffix in ((1e9, " bn"), (1e6, " M")):
-        if a >= scale:
-            return f"{sign}{v / scale:.3g}{suffix}"
-    if a >= 1000:
-        return f"{sign}{v:,.0f}"
-    return f"{sign}{v:.3g}"
+    return fmt_number(v, money=money, mathtext=True)
 
 
 # ---------------------------------------------------------------------------
@@ -613,7 +607,7 @@ def plot_delivered(data: pd.DataFrame, ax=None):
     return fig, axes
 
 
-VALUE_PARTS = (N.VALUE_USD, N.VALUE_152MM_USD, N.VALUE_122MM_USD, N.VALUE_MISSILES_USD)
+VALUE_PARTS = N.MONEY_QUANTITIES
 VALUE_COLORS = {
     N.VALUE_USD: OKABE_ITO["black"],
     N.VALUE_152MM_USD: OKABE_ITO["blue"],
@@ -1018,7 +1012,7 @@ def plot_sweep(table: pd.DataFrame, quantity: str = N.VALUE_USD, grid_keys=None,
     ax.set_xticks(range(len(x_labels)), x_labels)
     ax.set_xlabel(f"prior setting: {x_key}" if keys else "sweep point")
     ax.set_yscale("log")
-    fmt = ticker.FuncFormatter(lambda v, _: _short(v, money=quantity.endswith("usd")))
+    fmt = ticker.FuncFormatter(lambda v, _: _short(v, money=quantity in N.MONEY_QUANTITIES))
     ax.yaxis.set_major_formatter(fmt)
     ax.yaxis.set_minor_formatter(fmt)
     ax.set_ylabel(N.LABELS.get(quantity, quantity).strip() + " (median, 90% interval; log scale)")

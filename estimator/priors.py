@@ -29,6 +29,7 @@ import numpy as np
 
 from estimator import names as N
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
+from estimator.formatting import fmt_number
 
 __all__ = ["PriorSpec", "PriorSet", "load_priors", "read_priors_text", "DEFAULT_PRIORS", "DISTRIBUTIONS"]
 
@@ -97,18 +98,13 @@ class PriorSpec:
                 said += f", median {e['median']:,g}"
         else:
             said = "parameters given"
-        fitted = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params.items())
+        # Three significant digits per Dirichlet weight, four for a scalar parameter.
+        fitted = ", ".join(f"{k}={fmt_number(v, 'plain', digits=3 if np.ndim(v) else 4)}" for k, v in self.params.items())
         return f"{said} -> {self.distribution}({fitted})"
 
 
 def _unwrap(v):
     return np.asarray(v, dtype=float) if isinstance(v, (list, tuple, np.ndarray)) else float(v)
-
-
-def _fmt(v):
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return "[" + ", ".join(f"{x:.3g}" for x in np.asarray(v, dtype=float)) + "]"
-    return f"{float(v):.4g}"
 
 
 @dataclass

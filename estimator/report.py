@@ -8,11 +8,11 @@ the command-line summary: medians and equal-tailed 90% intervals
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from estimator import claims as C
 from estimator import names as N
+from estimator.formatting import fmt_number
 from estimator.summaries import claim_check_table, headline_table, prob_shells_above, scope_table
 
 __all__ = ["report_markdown", "FIGURE_CAPTIONS"]
@@ -28,23 +28,6 @@ FIGURE_CAPTIONS = {
     "claim_check": "Each claim against what the fitted model predicts its source would say.",
     "family_bias": "Each source family's multiplicative bias: which scope counts more.",
 }
-
-
-def _num(x: float, money: bool = False) -> str:
-    """Readable number for a table cell: 2.43 million, $3.8 billion, 6,700, 0.78."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    sign = "$" if money else ""
-    a = abs(x)
-    if a >= 1e9:
-        return f"{sign}{x / 1e9:.3g} billion"
-    if a >= 1e6:
-        return f"{sign}{x / 1e6:.3g} million"
-    if a >= 100:
-        return f"{sign}{x:,.0f}"
-    return f"{sign}{x:.3g}"
 
 
 def _cell(text) -> str:
@@ -82,7 +65,6 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
         diagnostics and the run manifest (seed, versions, input hash).
     """
     m = result.manifest
-    money = {N.VALUE_USD, N.VALUE_152MM_USD, N.VALUE_122MM_USD, N.VALUE_MISSILES_USD}
     out = [
         f"# Estimator report: posterior as of {m.get('as_of')}",
         "",
@@ -95,13 +77,13 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
     head = headline_table(result)
     out += _table(
         ["quantity", "median", "5%", "95%"],
-        [[r["label"].strip(), _num(r["median"], q in money), _num(r["q05"], q in money), _num(r["q95"], q in money)] for q, r in head.iterrows()],
+        [[r["label"].strip(), *(fmt_number(r[c], "words", money=q in N.MONEY_QUANTITIES) for c in ("median", "q05", "q95"))] for q, r in head.iterrows()],
     )
-    out += ["", f"P(152mm shells delivered > {_num(N.SHELLS_THRESHOLD)}) = {prob_shells_above(result):.2f}", ""]
+    out += ["", f"P(152mm shells delivered > {fmt_number(N.SHELLS_THRESHOLD, 'words')}) = {prob_shells_above(result):.2f}", ""]
     out += ["## Containers as each source family counts them", "", "Total × the family's multiplicative bias.", ""]
     out += _table(
         ["family", "median", "5%", "95%", "bias (median)"],
-        [[r["label"], _num(r["median"]), _num(r["q05"]), _num(r["q95"]), f"{r['bias_median']:.2f}"] for _, r in scope_table(result).iterrows()],
+        [[r["label"], *(fmt_number(r[c], "words") for c in ("median", "q05", "q95")), f"{r['bias_median']:.2f}"] for _, r in scope_table(result).iterrows()],
     )
     if figure_files:
         out += ["", "## Figures", ""]
@@ -125,7 +107,7 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
                 c["who"],
                 f"{c['quantity']} ({c['kind']}, {c['qualifier']})",
                 f"“{c['wording']}”",
-                f"{_num(k['pred_q05'])} – {_num(k['pred_q95'])}{per}",
+                f"{fmt_number(k['pred_q05'], 'words')} – {fmt_number(k['pred_q95'], 'words')}{per}",
                 check,
                 _links(c["url"]),
             ]
