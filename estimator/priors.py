@@ -128,7 +128,7 @@ class PriorSet:
                 out[N.family_variable(kind, fam)] = spec
         return out
 
-    def with_params(self, updates: dict[str, dict]) -> "PriorSet":
+    def with_params(self, updates: dict[str, dict]) -> PriorSet:
         """Return a copy with some specs' parameters replaced (for sweeps).
 
         ``updates`` maps a variable name (as in :meth:`all_specs`) to a dict of
