@@ -31,7 +31,7 @@ from estimator import names as N
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
 from estimator.formatting import fmt_number
 
-__all__ = ["PriorSpec", "PriorSet", "load_priors", "read_priors_text", "DEFAULT_PRIORS", "DISTRIBUTIONS"]
+__all__ = ["PriorSpec", "PriorSet", "load_priors", "read_priors_text", "DEFAULT_PRIORS", "DISTRIBUTIONS", "ELICITATION_FIELDS"]
 
 DEFAULT_PRIORS = "priors-default.toml"
 
@@ -46,21 +46,12 @@ DISTRIBUTIONS = {
     "Kumaraswamy": N.UNIT_INTERVAL,
     "Dirichlet": N.SIMPLEX,
 }
-_ENTRY_KEYS = {
-    "distribution",
-    "lower",
-    "upper",
-    "mass",
-    "median",
-    "quartiles",
-    "mode",
-    "bound",
-    "params",
-    "unit",
-    "rationale",
-    "citation",
-}
+# Fields that state a prior the way an analyst elicits it, and with "params" every
+# field that fixes its parameters: what a sweep point may override.
+STATEMENT_FIELDS = ("lower", "upper", "mass", "median", "quartiles", "mode", "bound")
+ELICITATION_FIELDS = (*STATEMENT_FIELDS, "params")
 _DOC_KEYS = ("rationale", "citation")
+_ENTRY_KEYS = {"distribution", *ELICITATION_FIELDS, "unit", *_DOC_KEYS}
 
 
 @dataclass(frozen=True)
@@ -426,9 +417,9 @@ def reelicit(spec: PriorSpec, changes: dict, *, file: str, where: str) -> PriorS
         "unit": spec.unit,
     }
     if "params" in changes:
-        for key in ("lower", "upper", "mass", "median", "quartiles", "mode", "bound"):
+        for key in STATEMENT_FIELDS:
             entry.pop(key, None)
-    elif any(k in changes for k in ("lower", "upper", "mass", "median", "quartiles", "mode", "bound")):
+    elif any(k in changes for k in STATEMENT_FIELDS):
         entry.pop("params", None)
     entry.update(changes)
     problems: list[Problem] = []

@@ -70,6 +70,7 @@ import pandas as pd
 
 from estimator import names as N
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
+from estimator.priors import ELICITATION_FIELDS
 from estimator.stats import QUANTILES, quantile
 
 __all__ = ["SweepSpec", "load_sweep", "run_sweep", "sweep_table_to_dataset", "point_seed", "EXACT", "APPROX"]
@@ -77,7 +78,6 @@ __all__ = ["SweepSpec", "load_sweep", "run_sweep", "sweep_table_to_dataset", "po
 EXACT, APPROX = "exact", "approx"
 KHAT_MAX = 0.7
 _BASE_KEYS = {"claims", "priors", "as_of", "seed", "draws", "tune", "chains", "reference_draws"}
-_FIELDS = {"lower", "upper", "mass", "median", "quartiles", "mode", "bound", "params"}
 AS_OF = "as_of"
 # Headline quantities reported per point.
 QUANTITIES = (N.CONTAINERS, N.SHELLS_152MM, N.ROUNDS_122MM, N.MISSILES_DELIVERED, N.SHELLS_PER_CONTAINER_152MM, N.VALUE_USD)
@@ -252,8 +252,8 @@ def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str 
             continue
         if field:
             top = field.split(".")[0]
-            if top not in _FIELDS:
-                problems.append(Problem(file, where, key, f"unknown field '{top}'" + did_you_mean(top, _FIELDS)))
+            if top not in ELICITATION_FIELDS:
+                problems.append(Problem(file, where, key, f"unknown field '{top}'" + did_you_mean(top, ELICITATION_FIELDS)))
                 continue
             if top == "params":
                 pname = field.partition(".")[2]
@@ -262,9 +262,9 @@ def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str 
                 changes.setdefault(var, {})[top] = value
         elif isinstance(value, dict):
             fields = {k: v for k, v in value.items() if k != "label"}
-            unknown = [k for k in fields if k not in _FIELDS]
+            unknown = [k for k in fields if k not in ELICITATION_FIELDS]
             for k in unknown:
-                problems.append(Problem(file, where, f"{key}.{k}", "unknown field" + did_you_mean(k, _FIELDS)))
+                problems.append(Problem(file, where, f"{key}.{k}", "unknown field" + did_you_mean(k, ELICITATION_FIELDS)))
             changes.setdefault(var, {}).update(fields)
         else:
             problems.append(Problem(file, where, key, "give a table of fields or name one field, e.g. price_152mm_usd.lower"))
