@@ -20,11 +20,8 @@ they never fit and never save: only the command line writes files.
 6. :func:`family_biases` / :func:`plot_family_biases`: each family's
    multiplicative bias :math:`\beta_f`, prior against posterior.
 
-Priors of derived quantities (shells delivered, shells per container) have no
-closed form, so :func:`sample_prior` draws the model's own prior with
-``pymc.sample_prior_predictive`` and a fixed seed: the prior drawn is then
-exactly the one the fit started from, for parameters and derived quantities
-alike.
+Prior curves are draws from the model's own prior with a fixed seed
+(:func:`estimator.prior_draws.sample_prior`, re-exported here).
 
 Densities are Gaussian kernel estimates (Scott's rule); quantities spanning
 orders of magnitude are estimated and drawn on a log10 scale. Colours are the
@@ -35,8 +32,6 @@ deficiencies.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -50,6 +45,7 @@ from scipy.stats import gaussian_kde
 from estimator import claims as C
 from estimator import names as N
 from estimator.formatting import fmt_number
+from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
 from estimator.stats import QUANTILES, quantile
 from estimator.summaries import claim_check_table
 
@@ -57,6 +53,7 @@ __all__ = [
     "FIGURES",
     "OKABE_ITO",
     "PRIOR_SEED",
+    "PRIOR_DRAWS",
     "sample_prior",
     "source_note",
     "family_colors",
@@ -92,9 +89,7 @@ _FAMILY_PALETTE = ("blue", "vermillion", "bluish_green", "reddish_purple", "oran
 PRIOR_COLOR = "#999999"
 TOTAL = "total"  # scope of the modelled total in containers_over_time
 PRIOR, POSTERIOR = "prior", "posterior"
-PRIOR_SEED = 20240223
 BANDS = (0.05, 0.25, 0.5, 0.75, 0.95)  # median, and the 50% and 90% bands
-PRIOR_DRAWS = 4000
 
 # Claim marks by qualifier; capacity conversions get one mark of their own.
 ARROW_UP = r"$\uparrow$"
@@ -157,53 +152,6 @@ def _as_of(result) -> dt.date:
     from estimator.model import DEFAULT_AS_OF
 
     return dt.date.fromisoformat(str(result.manifest.get("as_of", DEFAULT_AS_OF)))
-
-
-def sample_prior(result, draws: int = PRIOR_DRAWS, seed: int = PRIOR_SEED) -> xr.Dataset:
-    """Draws from the prior of the run's model (parameters and derived quantities).
-
-    Parameters
-    ----------
-    result : FitResult
-        The run; its stored claims, priors and as-of date rebuild the model.
-    draws : int
-        Number of prior draws.
-    seed : int
-        Random seed, fixed so the figures of a run are reproducible.
-
-    Returns
-    -------
-    xarray.Dataset
-        The prior group (dims ``chain``, ``draw`` and the model's own).
-    """
-    import pymc as pm
-
-    from estimator.model import build_model
-
-    model = build_model(result.claims, result.priors, as_of=_as_of(result))
-    names = [
-        N.CONTAINERS_CUMULATIVE,
-        N.SHELLS_152MM,
-        N.ARTILLERY_ROUNDS,
-        N.SHELLS_PER_CONTAINER_152MM,
-        N.MAX_SHELLS_PER_CONTAINER_152MM,
-        N.CARGO_MIX,
-        N.FAMILY_BIAS,
-        # What each source would say: the prior predictive check of the claims.
-        N.CLAIM_LOG_MEAN,
-        N.CLAIM_LOG_SD,
-    ]
-    # PyMC logs which variables it samples; a figure command has no use for that line.
-    pymc_log = logging.getLogger("pymc")
-    level = pymc_log.level
-    pymc_log.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            idata = pm.sample_prior_predictive(draws=draws, model=model, var_names=names, random_seed=seed)
-    finally:
-        pymc_log.setLevel(level)
-    return idata["prior"].to_dataset()
 
 
 def source_note(result) -> str:

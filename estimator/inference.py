@@ -210,12 +210,12 @@ class FitResult:
 
     @cached_property
     def prior(self) -> xr.Dataset:
-        """Draws from the run's prior (see :func:`estimator.figures.sample_prior`).
+        """Draws from the run's prior (see :func:`estimator.prior_draws.sample_prior`).
 
         Drawn once with the fixed seed on first use and kept, so the plots that
         show prior against posterior do not sample the prior again each time.
         """
-        from estimator.figures import sample_prior
+        from estimator.prior_draws import sample_prior
 
         return sample_prior(self)
 
