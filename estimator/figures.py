@@ -46,7 +46,7 @@ from estimator import claims as C
 from estimator import names as N
 from estimator.formatting import fmt_number
 from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
-from estimator.stats import QUANTILES, quantile
+from estimator.stats import QUANTILES, SURPRISE_P, quantile
 from estimator.summaries import claim_check_table
 
 __all__ = [
@@ -712,8 +712,8 @@ def plot_loads(data: pd.DataFrame, ax=None):
 # 5. Per-claim check against the posterior predictive
 # ---------------------------------------------------------------------------
 
-SURPRISE_P = 0.10  # a range claim the model gives less than this probability
-SURPRISE_TAIL = 0.05  # a point claim outside the central 90% of its prediction
+# How p_figure reads, by wording; the same words caption the scores of estimator score.
+P_FIGURE_MEANING = "p: for a point, the two-sided tail probability; for a bound, P(beyond it); for a range, P(inside)."
 
 
 def claim_checks(result, seed: int = 0) -> pd.DataFrame:
@@ -726,10 +726,10 @@ def claim_checks(result, seed: int = 0) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        :func:`estimator.summaries.claim_check_table` plus ``date``,
-        ``family``, ``text``, ``ref``, ratio columns ``r_low``, ``r_high``,
-        ``r_q05``, ``r_median``, ``r_q95``, and ``surprising`` (a range the
-        model gives under 10%, or a point outside the central 90%).
+        :func:`estimator.summaries.claim_check_table` (its ``p_figure`` and
+        ``surprising`` are those of ``estimator score``) plus ``date``,
+        ``family``, ``text``, ``ref`` and the ratio columns ``r_low``,
+        ``r_high``, ``r_q05``, ``r_median``, ``r_q95``.
     """
     df = claim_check_table(result, seed=seed)
     cl = result.claims.loc[df.index]
@@ -737,10 +737,8 @@ def claim_checks(result, seed: int = 0) -> pd.DataFrame:
     df["family"] = cl["source_family"]
     df["text"] = [_claim_text(r) for _, r in cl.iterrows()]
     df["ref"] = np.where(np.isfinite(df["low"]), df["low"], df["high"])
-    for col, src in (("r_low", "low"), ("r_high", "high"), ("r_q05", "pred_q05"), ("r_median", "pred_median"), ("r_q95", "pred_q95")):
+    for col, src in (("r_low", "low"), ("r_high", "high"), ("r_q05", "pred_q05"), ("r_median", "pred_q50"), ("r_q95", "pred_q95")):
         df[col] = df[src] / df["ref"]
-    point = df["low"] == df["high"]
-    df["surprising"] = np.where(point, (df["pit"] < SURPRISE_TAIL) | (df["pit"] > 1 - SURPRISE_TAIL), df["p_claim"] < SURPRISE_P)
     df.attrs.update(families=dict(result.priors.families), note=source_note(result))
     return df
 
@@ -792,7 +790,7 @@ def plot_claim_checks(data: pd.DataFrame, ax=None):
     # Verdicts as tick labels of a twin axis, so the layout keeps room for them.
     verdicts = ax.twinx()
     texts = [
-        f"figure at percentile {100 * r['pit']:.0f}" if r["low"] == r["high"] else f"P(range) = {r['p_claim']:.2f}"
+        (f"figure at percentile {100 * r['pit_low']:.0f}, " if r["low"] == r["high"] else "") + f"p = {r['p_figure']:.2f}"
         for _, r in data.iterrows()
     ]
     verdicts.set_ylim(ax.get_ylim())
@@ -817,7 +815,7 @@ def plot_claim_checks(data: pd.DataFrame, ax=None):
         "Which claims does the model find surprising?",
         data.attrs["note"],
         "What the fitted model predicts each source would say, against the figure it gave.\n"
-        "In red: a range the model gives under 10%, or a point outside the central 90%.",
+        f"{P_FIGURE_MEANING} In red: p < {SURPRISE_P:g}.",
         ax,
     )
     return fig, ax

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from estimator import claims as C
 from estimator import names as N
 from estimator.formatting import fmt_number
+from estimator.stats import SURPRISE_P
 from estimator.summaries import claim_check_table, headline_table, prob_shells_above, scope_table
 
 __all__ = ["report_markdown", "FIGURE_CAPTIONS"]
@@ -93,12 +94,14 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
 
     checks = claim_check_table(result)
     out += ["", "## Claims", "", "Each claim as said, and how the fitted model sees it: the 90% predictive interval of "
-            "what that source would say, and the probability of the claim's range (for a point: the percentile at which "
-            "its figure falls).", ""]
+            "what that source would say, and p as `estimator score` gives it (for a bound, the probability of an estimate "
+            "beyond it; for a range, inside it; for a point, the two-sided tail probability, after the percentile at which "
+            f"its figure falls). A claim with p < {SURPRISE_P:g} is marked surprising.", ""]
     rows = []
     for cid, c in result.claims.iterrows():
         k = checks.loc[cid]
-        check = f"percentile {100 * k['pit']:.0f}" if k["low"] == k["high"] else f"P = {k['p_claim']:.2f}"
+        check = (f"percentile {100 * k['pit_low']:.0f}, " if k["low"] == k["high"] else "") + f"p = {k['p_figure']:.2f}"
+        check += " (surprising)" if k["surprising"] else ""
         per = " per container" if c["kind"] == C.CAPACITY else ""
         rows.append(
             [

@@ -65,7 +65,7 @@ from scipy.special import ndtr
 from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
-from estimator.stats import QUANTILES
+from estimator.stats import QUANTILES, SURPRISE_P
 
 __all__ = [
     "SBC_QUANTITIES",
@@ -572,7 +572,7 @@ def score_claims(result, new_claims: pd.DataFrame, *, horizon=None, seed: int = 
     return table
 
 
-def coverage_summary(scores: pd.DataFrame, surprise: float = 0.05) -> dict:
+def coverage_summary(scores: pd.DataFrame, surprise: float = SURPRISE_P) -> dict:
     """Coverage of the 50% and 90% predictive intervals, surprising claims, extrapolation.
 
     ``coverage_50`` / ``coverage_90`` are the means of ``in_50`` / ``in_90``

@@ -19,7 +19,8 @@ from matplotlib.patches import Patch
 from scipy.stats import binom
 
 from estimator import names as N
-from estimator.figures import OKABE_ITO, QUANTITY_LABELS, _finish, _new_axes
+from estimator.figures import OKABE_ITO, P_FIGURE_MEANING, QUANTITY_LABELS, _finish, _new_axes
+from estimator.stats import SURPRISE_P
 from estimator.validation import SBC_QUANTITIES
 
 __all__ = ["plot_sbc_ecdf", "plot_sbc_ranks", "plot_claim_scores"]
@@ -168,7 +169,7 @@ def plot_claim_scores(scores, ax=None, note: str = "", title: str = "Where each 
     ax.axvspan(0.25, 0.75, color="#cfcfcf", lw=0)
     for i, (cid, r) in enumerate(scores.iterrows()):
         a, b = r["pit_low"], r["pit_high"]
-        surprising = r["p_figure"] < 0.05
+        surprising = r["p_figure"] < SURPRISE_P
         col = OKABE_ITO["vermillion"] if surprising else OKABE_ITO["blue"]
         if r["low"] == r["high"]:
             ax.plot([a], [i], "o", color=col, ms=6)
@@ -185,7 +186,7 @@ def plot_claim_scores(scores, ax=None, note: str = "", title: str = "Where each 
     texts = [f"p = {r['p_figure']:.2f}" + (f", +{r['months_extrapolated']} mo" if r["months_extrapolated"] else "") for _, r in scores.iterrows()]
     right.set_yticks(range(n), texts, fontsize=7.5)
     for label, p in zip(right.get_yticklabels(), scores["p_figure"]):
-        label.set_color(OKABE_ITO["vermillion"] if p < 0.05 else "#333333")
+        label.set_color(OKABE_ITO["vermillion"] if p < SURPRISE_P else "#333333")
     right.tick_params(axis="y", length=0)
     right.spines[["top", "right", "left"]].set_visible(False)
     handles = [
@@ -193,13 +194,13 @@ def plot_claim_scores(scores, ax=None, note: str = "", title: str = "Where each 
         Patch(color="#e8e8e8", label="central 90% predictive"),
         Line2D([], [], ls="none", marker="o", color=OKABE_ITO["blue"], label="point figure"),
         Line2D([], [], color=OKABE_ITO["blue"], lw=2.2, marker="|", ms=8, label="bound or range the wording allows"),
-        Line2D([], [], color=OKABE_ITO["vermillion"], lw=2.2, label="p < 0.05 (surprising)"),
+        Line2D([], [], color=OKABE_ITO["vermillion"], lw=2.2, label=f"p < {SURPRISE_P:g} (surprising)"),
     ]
     # Anchored a fixed distance under the x label, whatever the number of claims.
     below_xlabel = transforms.offset_copy(ax.transAxes, fig=fig, y=-34, units="points")
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below_xlabel, ncol=3, fontsize=7.5, frameon=False)
     last_fitted = scores.attrs.get("last_fitted_month")
-    sub = "p: for a point, the two-sided tail probability; for a bound, P(beyond it); for a range, P(inside)."
+    sub = P_FIGURE_MEANING
     if last_fitted and scores["months_extrapolated"].any():
         sub += f"\nFitted months end {last_fitted}; '+k mo' marks a forecast k months past them (random walk continued)."
     _finish(fig, title, note, sub, ax)

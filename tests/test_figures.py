@@ -13,7 +13,8 @@ from estimator import claims as C  # noqa: E402
 from estimator import figures as F  # noqa: E402
 from estimator import names as N  # noqa: E402
 from estimator.cli import main  # noqa: E402
-from estimator.summaries import prob_shells_above  # noqa: E402
+from estimator.summaries import claim_check_table, prob_shells_above  # noqa: E402
+from estimator.validation import coverage_summary, score_claims  # noqa: E402
 
 PRIOR_DRAWS = 500
 
@@ -121,6 +122,20 @@ def test_claim_check_draws_one_row_and_one_mark_per_claim(small_run):
     # The reference figure sits at 1x for every claim.
     finite = np.isfinite(data["low"])
     assert np.allclose(data.loc[finite, "r_low"], 1.0)
+
+
+def test_claim_check_figure_and_score_agree_on_each_claim(small_run):
+    data = F.claim_checks(small_run)
+    scores = score_claims(small_run, small_run.claims)
+    np.testing.assert_allclose(data["p_figure"], scores["p_figure"])
+    assert list(data.index[data["surprising"]]) == coverage_summary(scores)["surprising"]
+
+
+def test_claims_are_checked_against_the_prior_the_same_way(small_run, prior):
+    check = claim_check_table(small_run, draws=prior)
+    assert list(check.index) == list(small_run.claims.index)
+    assert check["p_figure"].between(0, 1).all()
+    assert (check["pred_q05"] < check["pred_q95"]).all()
 
 
 def test_family_bias_figure_has_a_row_per_family_with_prior_and_posterior(small_run, prior):
