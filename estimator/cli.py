@@ -259,7 +259,7 @@ def cmd_sensitivity(args) -> int:
     import pandas as pd
 
     from estimator import sensitivity as S
-    from estimator.sensitivity_plots import plot_influence_tornado, plot_variance_shares
+    from estimator.figures import plot_influence_tornado, plot_variance_shares
 
     result, path, out = _saved_run_and_out(args)
     method = "auto" if args.refit else S.PSIS
@@ -326,7 +326,7 @@ def cmd_validate(args) -> int:
         (out / "reference_diagnostics.json").write_text(json.dumps({k: ref[k] for k in ("draws", "ess", "khat")}, indent=2) + "\n")
         print(f"{int(table['agrees'].sum())} of {len(table)} quantiles agree within 4 standard errors. Wrote {out}/reference_comparison.csv")
         return 0
-    from estimator.validation_plots import plot_sbc_ecdf, plot_sbc_ranks
+    from estimator.figures import plot_sbc_ecdf, plot_sbc_ranks
 
     t0 = time.perf_counter()
     table = V.run_sbc(args.simulations, out, seed=args.seed, claims=args.claims, priors=args.priors, workers=args.workers, draws=args.draws, tune=args.tune, chains=args.chains, progress=not args.quiet)
@@ -357,9 +357,8 @@ def cmd_score(args) -> int:
     import pandas as pd
 
     from estimator.claims import load_claims
-    from estimator.figures import source_note
+    from estimator.figures import plot_claim_scores, source_note
     from estimator.validation import coverage_summary, score_claims
-    from estimator.validation_plots import plot_claim_scores
 
     result, _, out = _saved_run_and_out(args)
     claims = load_claims(args.claims, families=set(result.priors.families)) if args.claims else result.claims

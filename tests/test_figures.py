@@ -166,6 +166,31 @@ def test_prior_draws_are_reproducible(small_run):
     np.testing.assert_array_equal(a[N.SHELLS_152MM].values, b[N.SHELLS_152MM].values)
 
 
+# Every public name of the figures module before it became a package; SURPRISE_TAIL, the
+# second threshold of the claim check, is gone with it.
+FORMER_NAMES = (
+    "OKABE_ITO PRIOR_COLOR TOTAL PRIOR POSTERIOR PRIOR_SEED PRIOR_DRAWS ARROW_UP QUALIFIER_MARKERS CAPACITY_MARKER "
+    "QUALIFIER_LEGEND QUALIFIER_SYMBOL QUANTITY_LABELS CONTAINER_PANEL OTHER_PANEL FIGURES CLAIM_GID sample_prior "
+    "source_note family_colors containers_over_time claim_marks plot_containers_over_time delivered_densities "
+    "plot_delivered VALUE_PARTS VALUE_COLORS VALUE_LABELS value_densities plot_value MIX_COLORS load_densities "
+    "plot_loads SURPRISE_P claim_checks plot_claim_checks family_biases plot_family_biases standard_figures plot_sweep"
+).split()
+
+
+@pytest.mark.parametrize("name", FORMER_NAMES)
+def test_every_former_name_of_the_figures_module_still_imports(name):
+    assert hasattr(F, name)
+
+
+def test_the_standard_figures_are_one_table(small_run):
+    assert F.FIGURES == tuple(F.STANDARD)
+    for name, figure in F.STANDARD.items():
+        # One name per figure: its key names its compute and plot steps.
+        assert figure.plot.__name__ == f"plot_{name}"
+        assert figure.compute[0].__name__ == name
+        assert callable(getattr(small_run, f"plot_{name}"))
+
+
 def test_cli_figures_writes_every_figure_in_the_format_asked(small_run_path, tmp_path):
     # PNG output is covered by the report command's test; SVG here keeps the suite fast.
     assert main(["figures", str(small_run_path), "--out", str(tmp_path), "--format", "svg"]) == 0

@@ -23,7 +23,7 @@ import estimator
 from estimator import names as N
 from estimator import sensitivity as S
 from estimator.cli import main
-from estimator.sensitivity_plots import plot_influence_tornado, plot_variance_shares
+from estimator.figures import plot_influence_tornado, plot_variance_shares
 
 DATA = Path(__file__).parent / "data"
 DECISIVE, VACUOUS = "syn-decisive", "syn-vacuous"
