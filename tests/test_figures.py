@@ -19,12 +19,6 @@ from estimator.validation import coverage_summary, score_claims  # noqa: E402
 PRIOR_DRAWS = 500
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 @pytest.fixture(scope="session")
 def prior(small_run):
     return F.sample_prior(small_run, draws=PRIOR_DRAWS)

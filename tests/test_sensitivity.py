@@ -36,12 +36,6 @@ def synthetic_fit():
     return estimator.fit(claims, priors, draws=100, tune=100, chains=2, seed=1, progress=False)
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def test_a_claim_with_a_vacuous_range_moves_no_headline_quantity(synthetic_fit):
     table = S.influence_table(synthetic_fit, method=S.PSIS)
     rows = table[table["left_out"] == VACUOUS]
