@@ -31,7 +31,8 @@ import numpy as np
 import pymc as pm
 
 from estimator.model import build_model
-from estimator.sweeps import APPROX, SweepSpec, _compiled, _worker_state, apply_overrides, run_sweep
+from estimator.sweeps import APPROX, SweepSpec, apply_overrides, run_sweep
+from estimator.workers import compiled_model, worker_state
 
 DRAWS, TUNE, CHAINS = 500, 500, 2
 
@@ -64,7 +65,7 @@ def naive(points) -> float:
 
 
 def warm(payload):
-    _compiled(_worker_state(payload))
+    compiled_model(worker_state(payload))
     return True
 
 

@@ -237,7 +237,7 @@ def _persistence_moments(claims: pd.DataFrame, known: list[str], cid: str):
 
 def _beliefs(state, fit: dict, log_w: np.ndarray, vintage: dt.date) -> dict:
     """Headline quantities as of the vintage date, as believed then (weighted quantiles)."""
-    from estimator.stats import weighted_quantile
+    from estimator.stats import quantile
 
     exposure = state.layout_for(vintage).exposure_as_of
     containers = (fit["container_rate"] * exposure).sum(axis=1)
@@ -249,7 +249,7 @@ def _beliefs(state, fit: dict, log_w: np.ndarray, vintage: dt.date) -> dict:
     w = np.exp(log_w)
     row = {}
     for var, x in values.items():
-        q05, q25, q50, q75, q95 = weighted_quantile(x, w, (0.05, 0.25, 0.5, 0.75, 0.95))
+        q05, q25, q50, q75, q95 = quantile(x, (0.05, 0.25, 0.5, 0.75, 0.95), weights=w)
         row.update({f"{var}_q05": q05, f"{var}_q25": q25, f"{var}_q50": q50, f"{var}_q75": q75, f"{var}_q95": q95})
     return row
 

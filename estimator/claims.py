@@ -68,6 +68,17 @@ import pandas as pd
 
 from estimator.errors import InputError, Problem, did_you_mean
 
+# Quantity names are the model's variable names, defined once in names.py.
+from estimator.names import (
+    ARTILLERY_ROUNDS,
+    CONTAINERS,
+    MISSILES_DELIVERED,
+    MISSILES_LAUNCHED,
+    ROUNDS_122MM,
+    SHELLS_152MM,
+    VALUE_USD,
+)
+
 __all__ = [
     "COLUMNS",
     "REQUIRED",
@@ -85,14 +96,6 @@ __all__ = [
     "claims_known_by",
 ]
 
-# Quantity names (also used as variable names in the model).
-CONTAINERS = "containers"
-SHELLS_152MM = "shells_152mm"
-ROUNDS_122MM = "rounds_122mm"
-ARTILLERY_ROUNDS = "artillery_rounds"
-MISSILES_DELIVERED = "missiles_delivered"
-MISSILES_LAUNCHED = "missiles_launched"
-VALUE_USD = "value_usd"
 
 QUANTITIES = (
     CONTAINERS,

@@ -16,19 +16,14 @@ from pathlib import Path
 
 from estimator import names as N
 from estimator.errors import InputError, SamplingWarning
+from estimator.formatting import fmt_number
 
 EXIT_INPUT, EXIT_DIAGNOSTICS = 2, 3
 
 
-def _fmt(x: float) -> str:
-    ax = abs(x)
-    if ax >= 1e9:
-        return f"{x / 1e9:.2f} bn"
-    if ax >= 1e6:
-        return f"{x / 1e6:.2f} M"
-    if ax >= 1e4:
-        return f"{x:,.0f}"
-    return f"{x:,.0f}" if ax >= 100 else f"{x:.3g}"
+def _cells(r) -> str:
+    """Median, 5% and 95% of a table row at their supported precision, right-aligned in 12-character columns."""
+    return "".join(f"{fmt_number(_supported(r, c), 'table'):>12s}" for c in ("median", "q05", "q95"))
 
 
 def _supported(row, column: str) -> float:
@@ -55,10 +50,10 @@ def format_summary(result, wall: float | None = None) -> str:
         f"{'':46s}{'median':>12s}{'5%':>12s}{'95%':>12s}",
     ]
     for _, r in head.iterrows():
-        lines.append(f"{r['label']:46s}" + "".join(f"{_fmt(_supported(r, c)):>12s}" for c in ("median", "q05", "q95")))
+        lines.append(f"{r['label']:46s}{_cells(r)}")
     lines += ["", "Containers as each source family counts them (total x family bias):"]
     for _, r in scope_table(result).iterrows():
-        lines.append(f"  {r['label']:44s}" + "".join(f"{_fmt(_supported(r, c)):>12s}" for c in ("median", "q05", "q95")))
+        lines.append(f"  {r['label']:44s}{_cells(r)}")
     p = prob_shells_above(result)
     lines += ["", f"P(152mm shells delivered > 2 million) = {p:.2f}"]
     d = result.diagnostics
@@ -280,7 +275,7 @@ def cmd_sensitivity(args) -> int:
     import pandas as pd
 
     from estimator import sensitivity as S
-    from estimator.sensitivity_plots import plot_influence_tornado, plot_variance_shares
+    from estimator.figures import plot_influence_tornado, plot_variance_shares
 
     result, path, out = _saved_run_and_out(args)
     method = "auto" if args.refit else S.PSIS
@@ -347,7 +342,7 @@ def cmd_validate(args) -> int:
         (out / "reference_diagnostics.json").write_text(json.dumps({k: ref[k] for k in ("draws", "ess", "khat")}, indent=2) + "\n")
         print(f"{int(table['agrees'].sum())} of {len(table)} quantiles agree within 4 standard errors. Wrote {out}/reference_comparison.csv")
         return 0
-    from estimator.validation_plots import plot_sbc_ecdf, plot_sbc_ranks
+    from estimator.figures import plot_sbc_ecdf, plot_sbc_ranks
 
     t0 = time.perf_counter()
     table = V.run_sbc(args.simulations, out, seed=args.seed, claims=args.claims, priors=args.priors, workers=args.workers, draws=args.draws, tune=args.tune, chains=args.chains, progress=not args.quiet)
@@ -378,9 +373,8 @@ def cmd_score(args) -> int:
     import pandas as pd
 
     from estimator.claims import load_claims
-    from estimator.figures import source_note
+    from estimator.figures import plot_claim_scores, source_note
     from estimator.validation import coverage_summary, score_claims
-    from estimator.validation_plots import plot_claim_scores
 
     result, _, out = _saved_run_and_out(args)
     claims = load_claims(args.claims) if args.claims else result.claims
@@ -416,7 +410,7 @@ def cmd_backtest(args) -> int:
     import matplotlib.pyplot as plt
 
     from estimator.backtest import run_backtest
-    from estimator.backtest_plots import plot_backtest_beliefs, plot_backtest_pit
+    from estimator.figures.backtest import plot_backtest_beliefs, plot_backtest_pit
 
     vintages = None
     if args.vintages:

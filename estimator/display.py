@@ -13,13 +13,12 @@ from __future__ import annotations
 from html import escape
 
 from estimator import names as N
+from estimator.formatting import fmt_number
 from estimator.inference import vintage_label
-from estimator.report import _num
 from estimator.summaries import headline_table, prob_shells_above
 
 __all__ = ["result_html"]
 
-MONEY = {N.VALUE_USD, N.VALUE_152MM_USD, N.VALUE_122MM_USD, N.VALUE_MISSILES_USD}
 _WARNING_BOX = "border:2px solid #b00020;background:#fdecea;color:#5f0010;padding:6px 10px;margin:4px 0 8px 0"
 _PASS_LINE = "color:#1b5e20;margin:4px 0 8px 0"
 
@@ -59,7 +58,7 @@ def result_html(result) -> str:
     m = result.manifest
     head = headline_table(result)
     rows = [
-        [r["label"].strip(), _num(r["median"], q in MONEY), _num(r["q05"], q in MONEY), _num(r["q95"], q in MONEY)]
+        [r["label"].strip(), *(fmt_number(r[c], "words", money=q in N.MONEY_QUANTITIES) for c in ("median", "q05", "q95"))]
         for q, r in head.iterrows()
     ]
     identity = (
@@ -74,7 +73,7 @@ def result_html(result) -> str:
             _diagnostics_html(result.diagnostics),
             "<p><strong>Headline quantities</strong> (median and 90% interval)</p>",
             _table(["quantity", "median", "5%", "95%"], rows),
-            f"<p>P(152mm shells delivered &gt; {escape(_num(N.SHELLS_THRESHOLD))}) = {prob_shells_above(result):.2f}. "
+            f"<p>P(152mm shells delivered &gt; {escape(fmt_number(N.SHELLS_THRESHOLD, "words"))}) = {prob_shells_above(result):.2f}. "
             f"Valuation basis: {escape(result.priors.valuation_basis)}.</p>",
             "</div>",
         ]

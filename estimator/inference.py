@@ -267,6 +267,17 @@ def warn_if_missed(diagnostics: Diagnostics, stacklevel: int = 2) -> None:
     warnings.warn(message, SamplingWarning, stacklevel=stacklevel + 1)
 
 
+def _plot_method(name: str, summary: str):
+    """``FitResult.plot_<name>(ax=None)``: :meth:`FitResult.plot` of one standard figure."""
+
+    def method(self, ax=None):
+        return self.plot(name, ax)
+
+    method.__name__, method.__qualname__ = f"plot_{name}", f"FitResult.plot_{name}"
+    method.__doc__ = f"{summary}\n\nSee :meth:`FitResult.plot` (figure ``{name}``); returns the matplotlib Figure."
+    return method
+
+
 @dataclass
 class FitResult:
     """A fitted run: the DataTree plus the inputs that produced it.
@@ -329,7 +340,7 @@ class FitResult:
 
     @cached_property
     def prior(self) -> xr.Dataset:
-        """Draws from the run's prior (see :func:`estimator.figures.sample_prior`).
+        """Draws from the run's prior (see :func:`estimator.prior_draws.sample_prior`).
 
         A saved run holds them in its ``prior`` group. Otherwise they are drawn
         once with the fixed seed on first use and kept (a few seconds, so a fit
@@ -337,7 +348,7 @@ class FitResult:
         """
         if "prior" in self.tree.children:
             return self.tree["prior"].to_dataset()
-        from estimator.figures import sample_prior
+        from estimator.prior_draws import sample_prior
 
         return with_claim_coords(sample_prior(self), self.claims)
 
@@ -353,15 +364,17 @@ class FitResult:
 
         return result_html(self)
 
-    # Plot methods: one per standard figure (:mod:`estimator.figures`). Each
-    # returns the matplotlib Figure, which Jupyter draws inline when it is the
-    # cell's last value.
+    # Plot methods: one per standard figure (:data:`estimator.figures.STANDARD`).
+    # Each returns the matplotlib Figure, which Jupyter draws inline when it is
+    # the cell's last value.
 
-    def plot_containers(self, ax=None):
-        """Cumulative containers over time, with every claim at the end of the period it counts.
+    def plot(self, name: str, ax=None):
+        """Draw one standard figure of the run.
 
         Parameters
         ----------
+        name : str
+            A figure name, :data:`estimator.figures.FIGURES`.
         ax : matplotlib Axes, optional
             Where to draw (default: a new figure).
 
@@ -369,89 +382,22 @@ class FitResult:
         -------
         matplotlib.figure.Figure
         """
-        from estimator import figures as F
+        from estimator.figures import draw
 
-        return _inline(F.plot_containers_over_time(F.containers_over_time(self), F.claim_marks(self), ax=ax), ax)
+        return _inline(draw(name, self, ax=ax), ax)
 
-    def plot_delivered(self, ax=None):
-        """152mm shells and all artillery rounds delivered: prior against posterior.
-
-        Parameters
-        ----------
-        ax : matplotlib two Axes, optional
-            Where to draw (default: a new figure).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
-        from estimator import figures as F
-
-        return _inline(F.plot_delivered(F.delivered_densities(self, self.prior), ax=ax), ax)
-
-    def plot_value(self, ax=None):
-        """Implied value of deliveries and its parts.
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Where to draw (default: a new figure).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
-        from estimator import figures as F
-
-        return _inline(F.plot_value(F.value_densities(self), ax=ax), ax)
-
-    def plot_loads(self, ax=None):
-        """152mm shells per container and the cargo mix: prior against posterior.
-
-        Parameters
-        ----------
-        ax : matplotlib two Axes, optional
-            Where to draw (default: a new figure).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
-        from estimator import figures as F
-
-        return _inline(F.plot_loads(F.load_densities(self, self.prior), ax=ax), ax)
-
-    def plot_claim_checks(self, ax=None):
-        """Each claim against what the fitted model predicts its source would say.
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Where to draw (default: a new figure).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
-        from estimator import figures as F
-
-        return _inline(F.plot_claim_checks(F.claim_checks(self), ax=ax), ax)
-
-    def plot_family_biases(self, ax=None):
-        """Each source family's multiplicative bias: prior against posterior.
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Where to draw (default: a new figure).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
-        from estimator import figures as F
-
-        return _inline(F.plot_family_biases(F.family_biases(self, self.prior), ax=ax), ax)
+    plot_containers_over_time = _plot_method("containers_over_time", "Cumulative containers over time, with every claim at the end of the period it counts.")
+    plot_delivered_152mm = _plot_method("delivered_152mm", "152mm shells and all artillery rounds delivered: prior against posterior (two Axes).")
+    plot_value = _plot_method("value", "Implied value of deliveries and its parts.")
+    plot_loads_and_mix = _plot_method("loads_and_mix", "152mm shells per container and the cargo mix: prior against posterior (two Axes).")
+    plot_claim_check = _plot_method("claim_check", "Each claim against what the fitted model predicts its source would say.")
+    plot_family_bias = _plot_method("family_bias", "Each source family's multiplicative bias: prior against posterior.")
+    # Earlier names of the same methods.
+    plot_containers = plot_containers_over_time
+    plot_delivered = plot_delivered_152mm
+    plot_loads = plot_loads_and_mix
+    plot_claim_checks = plot_claim_check
+    plot_family_biases = plot_family_bias
 
     def standard_figures(self) -> dict:
         """Every standard figure, drawn but not saved.
@@ -463,7 +409,7 @@ class FitResult:
         """
         from estimator import figures as F
 
-        return {name: _inline(drawn, None) for name, drawn in F.standard_figures(self, self.prior).items()}
+        return {name: _inline(drawn, None) for name, drawn in F.standard_figures(self).items()}
 
     def save(self, path: str | Path) -> Path:
         """Write the run to one netCDF file (atomically: temp file, then rename).

@@ -85,6 +85,10 @@ VALUE_USD = "value_usd"
 VALUE_152MM_USD = "value_152mm_usd"
 VALUE_122MM_USD = "value_122mm_usd"
 VALUE_MISSILES_USD = "value_missiles_usd"
+# Quantities in US dollars: the total value and its parts.
+MONEY_QUANTITIES = (VALUE_USD, VALUE_152MM_USD, VALUE_122MM_USD, VALUE_MISSILES_USD)
+# Claims may count launches; the model treats them as a lower bound on missiles delivered.
+MISSILES_LAUNCHED = "missiles_launched"
 CLAIM_LOG_MEAN = "claim_log_mean"
 CLAIM_LOG_SD = "claim_log_sd"
 CLAIMS = "claims"  # the observed node: one log-likelihood term per claim

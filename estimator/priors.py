@@ -29,8 +29,9 @@ import numpy as np
 
 from estimator import names as N
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
+from estimator.formatting import fmt_number
 
-__all__ = ["PriorSpec", "PriorSet", "load_priors", "read_priors_text", "DEFAULT_PRIORS", "DISTRIBUTIONS"]
+__all__ = ["PriorSpec", "PriorSet", "load_priors", "read_priors_text", "DEFAULT_PRIORS", "DISTRIBUTIONS", "ELICITATION_FIELDS"]
 
 DEFAULT_PRIORS = "priors-default.toml"
 
@@ -46,21 +47,12 @@ DISTRIBUTIONS = {
     "Dirichlet": N.SIMPLEX,
     "Normal": N.REAL,
 }
-_ENTRY_KEYS = {
-    "distribution",
-    "lower",
-    "upper",
-    "mass",
-    "median",
-    "quartiles",
-    "mode",
-    "bound",
-    "params",
-    "unit",
-    "rationale",
-    "citation",
-}
+# Fields that state a prior the way an analyst elicits it, and with "params" every
+# field that fixes its parameters: what a sweep point may override.
+STATEMENT_FIELDS = ("lower", "upper", "mass", "median", "quartiles", "mode", "bound")
+ELICITATION_FIELDS = (*STATEMENT_FIELDS, "params")
 _DOC_KEYS = ("rationale", "citation")
+_ENTRY_KEYS = {"distribution", *ELICITATION_FIELDS, "unit", *_DOC_KEYS}
 
 
 @dataclass(frozen=True)
@@ -98,18 +90,13 @@ class PriorSpec:
                 said += f", median {e['median']:,g}"
         else:
             said = "parameters given"
-        fitted = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params.items())
+        # Three significant digits per Dirichlet weight, four for a scalar parameter.
+        fitted = ", ".join(f"{k}={fmt_number(v, 'plain', digits=3 if np.ndim(v) else 4)}" for k, v in self.params.items())
         return f"{said} -> {self.distribution}({fitted})"
 
 
 def _unwrap(v):
     return np.asarray(v, dtype=float) if isinstance(v, (list, tuple, np.ndarray)) else float(v)
-
-
-def _fmt(v):
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return "[" + ", ".join(f"{x:.3g}" for x in np.asarray(v, dtype=float)) + "]"
-    return f"{float(v):.4g}"
 
 
 @dataclass
@@ -142,7 +129,7 @@ class PriorSet:
         """Every spec's distribution parameters, keyed by variable (JSON-ready)."""
         return {name: {k: (list(map(float, v)) if isinstance(v, (list, tuple, np.ndarray)) else float(v)) for k, v in spec.params.items()} for name, spec in self.all_specs().items()}
 
-    def with_params(self, updates: dict[str, dict]) -> "PriorSet":
+    def with_params(self, updates: dict[str, dict]) -> PriorSet:
         """Return a copy with some specs' parameters replaced (for sweeps).
 
         ``updates`` maps a variable name (as in :meth:`all_specs`) to a dict of
@@ -441,9 +428,9 @@ def reelicit(spec: PriorSpec, changes: dict, *, file: str, where: str) -> PriorS
         "unit": spec.unit,
     }
     if "params" in changes:
-        for key in ("lower", "upper", "mass", "median", "quartiles", "mode", "bound"):
+        for key in STATEMENT_FIELDS:
             entry.pop(key, None)
-    elif any(k in changes for k in ("lower", "upper", "mass", "median", "quartiles", "mode", "bound")):
+    elif any(k in changes for k in STATEMENT_FIELDS):
         entry.pop("params", None)
     entry.update(changes)
     problems: list[Problem] = []

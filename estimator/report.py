@@ -9,12 +9,13 @@ Monte Carlo standard error supports.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from estimator import claims as C
 from estimator import names as N
+from estimator.formatting import fmt_number
 from estimator.inference import vintage_label
+from estimator.stats import SURPRISE_P
 from estimator.summaries import claim_check_table, headline_table, prob_shells_above, round_to_mcse, scope_table
 
 __all__ = ["report_markdown", "FIGURE_CAPTIONS"]
@@ -30,23 +31,6 @@ FIGURE_CAPTIONS = {
     "claim_check": "Each claim against what the fitted model predicts its source would say.",
     "family_bias": "Each source family's multiplicative bias: which scope counts more.",
 }
-
-
-def _num(x: float, money: bool = False) -> str:
-    """Readable number for a table cell: 2.43 million, $3.8 billion, 6,700, 0.78."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    sign = "$" if money else ""
-    a = abs(x)
-    if a >= 1e9:
-        return f"{sign}{x / 1e9:.3g} billion"
-    if a >= 1e6:
-        return f"{sign}{x / 1e6:.3g} million"
-    if a >= 100:
-        return f"{sign}{x:,.0f}"
-    return f"{sign}{x:.3g}"
 
 
 def _cell(text) -> str:
@@ -84,7 +68,6 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
         diagnostics and the run manifest (seed, versions, input hash).
     """
     m = result.manifest
-    money = {N.VALUE_USD, N.VALUE_152MM_USD, N.VALUE_122MM_USD, N.VALUE_MISSILES_USD}
     out = [
         f"# Estimator report: posterior {vintage_label(m)}",
         "",
@@ -97,13 +80,13 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
     head = headline_table(result)
     out += _table(
         ["quantity", "median", "5%", "95%"],
-        [[r["label"].strip(), *(_num(round_to_mcse(r[c], r[f"mcse_{c}"]), q in money) for c in ("median", "q05", "q95"))] for q, r in head.iterrows()],
+        [[r["label"].strip(), *(fmt_number(round_to_mcse(r[c], r[f"mcse_{c}"]), "words", money=q in N.MONEY_QUANTITIES) for c in ("median", "q05", "q95"))] for q, r in head.iterrows()],
     )
-    out += ["", f"P(152mm shells delivered > {_num(N.SHELLS_THRESHOLD)}) = {prob_shells_above(result):.2f}", ""]
+    out += ["", f"P(152mm shells delivered > {fmt_number(N.SHELLS_THRESHOLD, 'words')}) = {prob_shells_above(result):.2f}", ""]
     out += ["## Containers as each source family counts them", "", "Total × the family's multiplicative bias.", ""]
     out += _table(
         ["family", "median", "5%", "95%", "bias (median)"],
-        [[r["label"], _num(r["median"]), _num(r["q05"]), _num(r["q95"]), f"{r['bias_median']:.2f}"] for _, r in scope_table(result).iterrows()],
+        [[r["label"], *(fmt_number(r[c], "words") for c in ("median", "q05", "q95")), f"{r['bias_median']:.2f}"] for _, r in scope_table(result).iterrows()],
     )
     if figure_files:
         out += ["", "## Figures", ""]
@@ -113,12 +96,14 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
 
     checks = claim_check_table(result)
     out += ["", "## Claims", "", "Each claim as said, and how the fitted model sees it: the 90% predictive interval of "
-            "what that source would say, and the probability of the claim's range (for a point: the percentile at which "
-            "its figure falls).", ""]
+            "what that source would say, and p as `estimator score` gives it (for a bound, the probability of an estimate "
+            "beyond it; for a range, inside it; for a point, the two-sided tail probability, after the percentile at which "
+            f"its figure falls). A claim with p < {SURPRISE_P:g} is marked surprising.", ""]
     rows = []
     for cid, c in result.claims.iterrows():
         k = checks.loc[cid]
-        check = f"percentile {100 * k['pit']:.0f}" if k["low"] == k["high"] else f"P = {k['p_claim']:.2f}"
+        check = (f"percentile {100 * k['pit_low']:.0f}, " if k["low"] == k["high"] else "") + f"p = {k['p_figure']:.2f}"
+        check += " (surprising)" if k["surprising"] else ""
         per = " per container" if c["kind"] == C.CAPACITY else ""
         rows.append(
             [
@@ -127,7 +112,7 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
                 c["who"],
                 f"{c['quantity']} ({c['kind']}, {c['qualifier']})",
                 f"“{c['wording']}”",
-                f"{_num(k['pred_q05'])} – {_num(k['pred_q95'])}{per}",
+                f"{fmt_number(k['pred_q05'], 'words')} – {fmt_number(k['pred_q95'], 'words')}{per}",
                 check,
                 _links(c["url"]),
             ]

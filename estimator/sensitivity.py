@@ -19,7 +19,8 @@ Influence of a claim or a source family
     :math:`r_s = \exp(-\sum_{i \in S} \ell_{is})` from the pointwise
     log-likelihood :math:`\ell_{is}`; the ratios are Pareto-smoothed (PSIS,
     Vehtari et al. 2024) and the left-out posterior's median and 5%/95%
-    quantiles are the weighted quantiles of the draws. PSIS is trusted while
+    quantiles are the weighted quantiles of the draws (the inverse of the
+    weighted empirical CDF, :func:`estimator.stats.quantile`). PSIS is trusted while
     the Pareto shape estimate :math:`\hat k` is at most
     :math:`\min(1 - 1/\log_{10} S, 0.7)` for :math:`S` draws (0.7 from about
     2,200 draws up; ArviZ's rule); above it the model is refitted without
@@ -69,6 +70,7 @@ import pandas as pd
 
 from estimator import claims as C
 from estimator import names as N
+from estimator.stats import QUANTILES, quantile
 
 __all__ = [
     "INFLUENCE_QUANTITIES",
@@ -79,7 +81,6 @@ __all__ = [
     "RefitSettings",
     "LeftOut",
     "khat_threshold",
-    "weighted_quantile",
     "leave_out",
     "sensitivity_table",
     "influence_table",
@@ -93,7 +94,6 @@ __all__ = [
 
 # Headline quantities whose movement the influence analysis reports.
 INFLUENCE_QUANTITIES = (N.SHELLS_152MM, N.CONTAINERS, N.VALUE_USD)
-QUANTILES = (0.05, 0.5, 0.95)
 SAMPLE_DIMS = ("chain", "draw")
 
 PSIS, REFIT, FLAT = "psis", "refit", "flat likelihood"
@@ -122,22 +122,6 @@ CHAIN, DIRECT, BOTH, FULL = "count x capacity chain", "direct estimates", "chain
 def khat_threshold(n_draws: int) -> float:
     r"""Largest Pareto :math:`\hat k` at which PSIS is trusted: :math:`\min(1 - 1/\log_{10} S, 0.7)`."""
     return float(min(1.0 - 1.0 / np.log10(n_draws), 0.7))
-
-
-def weighted_quantile(x, weights, q) -> np.ndarray:
-    r"""Quantiles of draws ``x`` with normalised importance ``weights``.
-
-    The weighted empirical CDF is interpolated linearly between the midpoints
-    of each draw's weight, :math:`F_j = \sum_{i<j} w_{(i)} + w_{(j)}/2` over the
-    sorted draws; with equal weights this is Hazen's plotting-position
-    quantile, so a reweighting that changes nothing shifts nothing.
-    """
-    x = np.asarray(x, dtype=float).ravel()
-    w = np.asarray(weights, dtype=float).ravel()
-    order = np.argsort(x)
-    xs, ws = x[order], w[order] / w.sum()
-    cdf = np.cumsum(ws) - ws / 2
-    return np.interp(np.asarray(q, dtype=float), cdf, xs)
 
 
 @dataclass(frozen=True)
@@ -184,7 +168,7 @@ class LeftOut:
 
     def quantiles(self, var: str, q=QUANTILES) -> np.ndarray:
         """Weighted quantiles of ``var`` under the left-out posterior."""
-        return weighted_quantile(self.draws[var], self.weights, q)
+        return quantile(self.draws[var], q, self.weights)
 
 
 def _flat_draws(result, var) -> np.ndarray:
@@ -390,7 +374,7 @@ def influence_table(result, *, quantities=INFLUENCE_QUANTITIES, method="auto", r
     uniform = np.full(n, 1.0 / n)
     # The baseline uses the same quantile rule as the left-out posteriors, so
     # an ignored claim shifts nothing by construction of the estimator.
-    base = {v: weighted_quantile(_flat_draws(result, v), uniform, QUANTILES) for v in quantities}
+    base = {v: quantile(_flat_draws(result, v), QUANTILES, uniform) for v in quantities}
     r_eff = _r_eff(result)
     targets = [(str(c), "claim", [str(c)]) for c in result.claims.index]
     if families:
@@ -491,7 +475,7 @@ def reconciliation_table(result, *, quantity=N.SHELLS_152MM, method="auto", refi
         q05, med, q95 = lo.quantiles(quantity)
         rows.append({"evidence": label, "claims": ", ".join(ids), "n_claims": len(ids), "median": med, "q05": q05, "q95": q95, "method": lo.method, "khat": lo.khat, "reliable": lo.reliable})
     x = _flat_draws(result, quantity)
-    q05, med, q95 = np.quantile(x, QUANTILES)
+    q05, med, q95 = quantile(x)
     rows.append({"evidence": FULL, "claims": ", ".join(all_ids), "n_claims": len(all_ids), "median": med, "q05": q05, "q95": q95, "method": "none", "khat": np.nan, "reliable": True})
     df = pd.DataFrame(rows).set_index("evidence")
     a, b = left[CHAIN], left[DIRECT]

@@ -1,24 +1,26 @@
 """Posterior -> tidy tables: headline quantities, containers per scope, per-claim checks.
 
 Quantiles are equal-tailed (5%, 50%, 95%: a 90% interval), taken over all
-chains and draws with xarray; each comes with its Monte Carlo standard error
+chains and draws by :func:`estimator.stats.quantile`. The per-claim check is
+:func:`estimator.validation.score_claims` applied to the fitted claims: each
+source's estimate has the exact predictive distribution
+:math:`F(x) = \\frac1S \\sum_s \\Phi((\\log x - \\mu_s)/\\sigma_s)`
+(:mod:`estimator.model` gives :math:`\\mu, \\sigma`), and a claim is surprising
+when its ``p_figure`` is below :data:`estimator.stats.SURPRISE_P`. Each comes with its Monte Carlo standard error
 (ArviZ ``mcse`` of the median or quantile), and :func:`round_to_mcse` keeps
-only the digits that error supports. Per-claim checks draw each source's estimate
-from the posterior predictive, :math:`\\log \\hat S \\sim N(\\mu_i, \\sigma_i)`
-(:mod:`estimator.model`), and report where the claimed figure falls.
+only the digits that error supports.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from estimator import names as N
 from estimator.errors import did_you_mean
+from estimator.stats import SURPRISE_P, quantile
 
 __all__ = ["headline_table", "scope_table", "claim_check_table", "prob_shells_above", "summary_dict", "draws_table", "round_to_mcse"]
 
-QUANTILES = (0.05, 0.5, 0.95)
 # Column names of the three quantiles and of their Monte Carlo standard errors.
 _QUANTILE_COLUMNS = ("q05", "median", "q95")
 
@@ -60,7 +62,7 @@ def headline_table(result) -> pd.DataFrame:
     rows = []
     for var in N.HEADLINE:
         x = _draws(result, var)
-        q = x.quantile(QUANTILES).values
+        q = quantile(x.values)
         row = {"quantity": var, "label": N.LABELS[var], "median": q[1], "q05": q[0], "q95": q[2], "mean": float(x.mean())}
         for col, prob in zip(_QUANTILE_COLUMNS, QUANTILES):
             row[f"mcse_{col}"] = float(_mcse(result.posterior[var], prob))
@@ -102,19 +104,19 @@ def draws_table(result, var_names=None) -> pd.DataFrame:
 def scope_table(result) -> pd.DataFrame:
     """Containers as each source family would count them (total x family bias)."""
     x = _draws(result, N.CONTAINERS_AS_REPORTED)
-    q = x.quantile(QUANTILES, dim="sample")
     bias = _draws(result, N.FAMILY_BIAS)
     errors = {col: _mcse(result.posterior[N.CONTAINERS_AS_REPORTED], prob) for col, prob in zip(_QUANTILE_COLUMNS, QUANTILES)}
     rows = []
     for fam in x[N.FAMILY].values:
+        q05, median, q95 = quantile(x.sel({N.FAMILY: fam}).values)
         rows.append(
             {
                 N.FAMILY: fam,
                 "label": result.priors.family_label(str(fam)),
-                "median": float(q.sel({N.FAMILY: fam, "quantile": 0.5})),
-                "q05": float(q.sel({N.FAMILY: fam, "quantile": 0.05})),
-                "q95": float(q.sel({N.FAMILY: fam, "quantile": 0.95})),
-                "bias_median": float(bias.sel({N.FAMILY: fam}).median()),
+                "median": float(median),
+                "q05": float(q05),
+                "q95": float(q95),
+                "bias_median": float(quantile(bias.sel({N.FAMILY: fam}).values, 0.5)),
                 **{f"mcse_{col}": float(err.sel({N.FAMILY: fam})) for col, err in errors.items()},
             }
         )
@@ -127,49 +129,37 @@ def prob_shells_above(result, threshold: float = N.SHELLS_THRESHOLD) -> float:
 
 
 def claim_check_table(result, seed: int = 0, draws=None) -> pd.DataFrame:
-    """Each claim against its posterior predictive: interval and probability of the claim.
+    """Each fitted claim against its posterior predictive: what ``estimator score`` reports.
 
-    ``p_claim`` is the predictive probability that the source's estimate
-    satisfies the claim's qualifier (inside its bounds; for a point, within
-    +/-5% of the figure), ``pit`` the predictive probability of falling below
-    the claim's low figure.
+    Parameters
+    ----------
+    result : FitResult
+    seed : int
+        Passed to :func:`estimator.validation.score_claims` (it matters only
+        for claims dated past the fitted months).
+    draws : xarray.Dataset, optional
+        Draws of every parameter of the run's model that replace the
+        posterior: ``draws=result.prior`` gives the prior predictive check,
+        what the model expected each source to say before seeing any claim.
 
-    ``draws`` (an xarray Dataset with ``claim_log_mean`` and ``claim_log_sd``)
-    replaces the posterior: ``draws=result.prior`` gives the prior predictive
-    check, what the model expected each source to say before seeing any claim.
+    Returns
+    -------
+    DataFrame
+        :func:`estimator.validation.score_claims` of the run's own claims
+        (among its columns ``pred_q05``, ``pred_q50``, ``pred_q95``,
+        ``pit_low``, ``pit_high``, ``p_figure``), and ``surprising``:
+        ``p_figure`` below :data:`estimator.stats.SURPRISE_P`.
     """
-    ds = result.posterior if draws is None else draws
-    rng = np.random.default_rng(seed)
-    mu = ds[N.CLAIM_LOG_MEAN].stack(sample=("chain", "draw")).transpose(N.CLAIM, "sample").values
-    sd = ds[N.CLAIM_LOG_SD].stack(sample=("chain", "draw")).transpose(N.CLAIM, "sample").values
-    pred = np.exp(mu + sd * rng.standard_normal(mu.shape))
-    rows = []
-    claims = result.claims
-    for i, cid in enumerate(ds[N.CLAIM].values):
-        row = claims.loc[str(cid)]
-        lo, hi = row["low"], row["high"]
-        s = pred[i]
-        if lo == hi:
-            p = float(np.mean((s >= lo * 0.95) & (s <= hi * 1.05)))
-        else:
-            p = float(np.mean((s >= lo) & (s <= hi)))
-        q = np.quantile(s, QUANTILES)
-        rows.append(
-            {
-                N.CLAIM: str(cid),
-                "quantity": row["quantity"],
-                "kind": row["kind"],
-                "qualifier": row["qualifier"],
-                "low": lo,
-                "high": hi,
-                "pred_q05": q[0],
-                "pred_median": q[1],
-                "pred_q95": q[2],
-                "p_claim": p,
-                "pit": float(np.mean(s < lo)) if np.isfinite(lo) else np.nan,
-            }
-        )
-    return pd.DataFrame(rows).set_index(N.CLAIM)
+    import dataclasses
+
+    import xarray as xr
+
+    from estimator.validation import score_claims
+
+    run = result if draws is None else dataclasses.replace(result, tree=xr.DataTree.from_dict({"posterior": draws}))
+    table = score_claims(run, result.claims, seed=seed)
+    table["surprising"] = table["p_figure"] < SURPRISE_P
+    return table
 
 
 def summary_dict(result) -> dict:

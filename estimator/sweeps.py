@@ -73,13 +73,14 @@ from estimator import names as N
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
 from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, default_as_of
 from estimator.workers import canonical, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
+from estimator.priors import ELICITATION_FIELDS
+from estimator.stats import QUANTILES, quantile
 
 __all__ = ["SweepSpec", "load_sweep", "run_sweep", "sweep_table_to_dataset", "point_seed", "EXACT", "APPROX"]
 
 EXACT, APPROX = "exact", "approx"
 KHAT_MAX = 0.7
 _BASE_KEYS = {"claims", "priors", "as_of", "dynamics", "seed", "draws", "tune", "chains", "reference_draws"}
-_FIELDS = {"lower", "upper", "mass", "median", "quartiles", "mode", "bound", "params"}
 AS_OF = "as_of"
 # Headline quantities reported per point.
 QUANTITIES = (N.CONTAINERS, N.SHELLS_152MM, N.ROUNDS_122MM, N.MISSILES_DELIVERED, N.SHELLS_PER_CONTAINER_152MM, N.VALUE_USD)
@@ -259,8 +260,8 @@ def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str 
             continue
         if field:
             top = field.split(".")[0]
-            if top not in _FIELDS:
-                problems.append(Problem(file, where, key, f"unknown field '{top}'" + did_you_mean(top, _FIELDS)))
+            if top not in ELICITATION_FIELDS:
+                problems.append(Problem(file, where, key, f"unknown field '{top}'" + did_you_mean(top, ELICITATION_FIELDS)))
                 continue
             if top == "params":
                 pname = field.partition(".")[2]
@@ -269,9 +270,9 @@ def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str 
                 changes.setdefault(var, {})[top] = value
         elif isinstance(value, dict):
             fields = {k: v for k, v in value.items() if k != "label"}
-            unknown = [k for k in fields if k not in _FIELDS]
+            unknown = [k for k in fields if k not in ELICITATION_FIELDS]
             for k in unknown:
-                problems.append(Problem(file, where, f"{key}.{k}", "unknown field" + did_you_mean(k, _FIELDS)))
+                problems.append(Problem(file, where, f"{key}.{k}", "unknown field" + did_you_mean(k, ELICITATION_FIELDS)))
             changes.setdefault(var, {}).update(fields)
         else:
             problems.append(Problem(file, where, key, "give a table of fields or name one field, e.g. price_152mm_usd.lower"))
@@ -288,7 +289,7 @@ def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str 
 
 def _data_updates(priors, options, payload) -> dict[str, np.ndarray]:
     """The pm.Data values of a point: every prior parameter, and the as-of exposure."""
-    from estimator.model import EXPOSURE_AS_OF, ModelLayout, prior_data_name
+    from estimator.model import EXPOSURE_AS_OF, prior_data_name
 
     out = {}
     for var, spec in priors.all_specs().items():
@@ -320,24 +321,11 @@ def _summarise(posterior, weights=None, order=None) -> dict:
     row = {}
     for var in QUANTITIES:
         x = np.asarray(posterior[var]).ravel()
-        if weights is None:
-            q = np.quantile(x, [0.05, 0.5, 0.95])
-        else:
-            q = weighted_quantiles(x, weights, [0.05, 0.5, 0.95], None if order is None else order[var])
+        q = quantile(x, QUANTILES, weights, order=None if order is None else order[var])
         row[f"{var}_q05"], row[f"{var}_median"], row[f"{var}_q95"] = (float(v) for v in q)
     shells = np.asarray(posterior[N.SHELLS_152MM]).ravel() > N.SHELLS_THRESHOLD
     row["p_shells_152mm_above_2m"] = float(shells.mean() if weights is None else np.sum(weights * shells))
     return row
-
-
-def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs, order=None) -> np.ndarray:
-    """Quantiles of draws ``x`` under normalised weights ``w`` (inverse of the weighted ECDF)."""
-    if order is None:
-        order = np.argsort(x)
-    cw = np.cumsum(w[order])
-    cw /= cw[-1]
-    idx = np.searchsorted(cw, qs)
-    return x[order][np.minimum(idx, x.size - 1)]
 
 
 def run_point(payload: dict, overrides: dict, seed: int, mode: str, out_dir: str, reference: dict | None = None) -> dict:

@@ -66,6 +66,7 @@ from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
 from estimator.model import FORECAST_MONTHS, months_between
+from estimator.stats import QUANTILES, SURPRISE_P
 
 __all__ = [
     "SBC_QUANTITIES",
@@ -81,7 +82,6 @@ __all__ = [
 
 SBC_QUANTITIES = N.HEADLINE
 REFERENCE_QUANTITIES = (N.CONTAINERS, N.SHELLS_152MM, N.VALUE_USD)
-QUANTILES = (0.05, 0.5, 0.95)
 SBC_MANIFEST = "sbc-manifest.json"
 
 
@@ -411,7 +411,7 @@ def compare_with_reference(result, reference: dict, *, z: float = 4.0) -> pd.Dat
     """
     from arviz_stats.base import array_stats
 
-    from estimator.sweeps import weighted_quantiles
+    from estimator.stats import quantile
 
     rows = []
     w = reference["weights"]
@@ -420,7 +420,7 @@ def compare_with_reference(result, reference: dict, *, z: float = 4.0) -> pd.Dat
         for p in QUANTILES:
             mcmc = float(np.quantile(chains.ravel(), p))
             ess_p = float(array_stats.ess(chains, chain_axis=0, draw_axis=1, method="quantile", prob=p))
-            ref_q = float(weighted_quantiles(x_ref, w, [p])[0])
+            ref_q = float(quantile(x_ref, p, w))
             f_ref = float(np.sum(w[x_ref <= mcmc]))
             se = math.sqrt(p * (1 - p) * (1 / ess_p + 1 / reference["ess"]))
             zs = (f_ref - p) / se
@@ -596,7 +596,7 @@ def score_claims(result, new_claims: pd.DataFrame, *, horizon=None, seed: int = 
     return table
 
 
-def coverage_summary(scores: pd.DataFrame, surprise: float = 0.05) -> dict:
+def coverage_summary(scores: pd.DataFrame, surprise: float = SURPRISE_P) -> dict:
     """Coverage of the 50% and 90% predictive intervals, surprising claims, extrapolation.
 
     ``coverage_50`` / ``coverage_90`` are the means of ``in_50`` / ``in_90``

@@ -122,15 +122,15 @@ result
 #
 # Before reading the estimates: did the model, before it saw any claim, consider each
 # claimed figure possible? For each claim, the table gives the 90% interval of what its source
-# would be expected to say under the prior alone (`pred_q05` to `pred_q95`) and the prior
-# probability of the claim (`p_claim`). A prior that rules a claim out would decide the answer
-# before the evidence could. With the default ledger and priors, every claimed figure lies
-# inside its interval. (For an "about" claim, `p_claim` is the probability of a window of
-# plus or minus 5% around the figure: small even when the prior is comfortable with it.)
+# would be expected to say under the prior alone (`pred_q05` to `pred_q95`) and `p_figure`, the
+# prior probability `estimator score` gives the claim (for a bound, of an estimate beyond it;
+# for a range, inside it; for an "about" claim, the two-sided tail probability of its figure).
+# A prior that rules a claim out would decide the answer before the evidence could. With the
+# default ledger and priors, every claimed figure lies inside its interval.
 
 # %%
 prior_check = estimator.claim_check_table(result, draws=result.prior)
-prior_check[["quantity", "kind", "qualifier", "low", "high", "pred_q05", "pred_median", "pred_q95", "p_claim"]]
+prior_check[["quantity", "kind", "qualifier", "low", "high", "pred_q05", "pred_q50", "pred_q95", "p_figure"]]
 
 # %% [markdown]
 # ## 5. Diagnostics

@@ -13,15 +13,10 @@ from estimator import claims as C  # noqa: E402
 from estimator import figures as F  # noqa: E402
 from estimator import names as N  # noqa: E402
 from estimator.cli import main  # noqa: E402
-from estimator.summaries import prob_shells_above  # noqa: E402
+from estimator.summaries import claim_check_table, prob_shells_above  # noqa: E402
+from estimator.validation import coverage_summary, score_claims  # noqa: E402
 
 PRIOR_DRAWS = 500
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="session")
@@ -123,6 +118,20 @@ def test_claim_check_draws_one_row_and_one_mark_per_claim(small_run):
     assert np.allclose(data.loc[finite, "r_low"], 1.0)
 
 
+def test_claim_check_figure_and_score_agree_on_each_claim(small_run):
+    data = F.claim_checks(small_run)
+    scores = score_claims(small_run, small_run.claims)
+    np.testing.assert_allclose(data["p_figure"], scores["p_figure"])
+    assert list(data.index[data["surprising"]]) == coverage_summary(scores)["surprising"]
+
+
+def test_claims_are_checked_against_the_prior_the_same_way(small_run, prior):
+    check = claim_check_table(small_run, draws=prior)
+    assert list(check.index) == list(small_run.claims.index)
+    assert check["p_figure"].between(0, 1).all()
+    assert (check["pred_q05"] < check["pred_q95"]).all()
+
+
 def test_family_bias_figure_has_a_row_per_family_with_prior_and_posterior(small_run, prior):
     data = F.family_biases(small_run, prior)
     fig, ax = F.plot_family_biases(data)
@@ -149,6 +158,31 @@ def test_prior_draws_are_reproducible(small_run):
     a = F.sample_prior(small_run, draws=50)
     b = F.sample_prior(small_run, draws=50)
     np.testing.assert_array_equal(a[N.SHELLS_152MM].values, b[N.SHELLS_152MM].values)
+
+
+# Every public name of the figures module before it became a package; SURPRISE_TAIL, the
+# second threshold of the claim check, is gone with it.
+FORMER_NAMES = (
+    "OKABE_ITO PRIOR_COLOR TOTAL PRIOR POSTERIOR PRIOR_SEED PRIOR_DRAWS ARROW_UP QUALIFIER_MARKERS CAPACITY_MARKER "
+    "QUALIFIER_LEGEND QUALIFIER_SYMBOL QUANTITY_LABELS CONTAINER_PANEL OTHER_PANEL FIGURES CLAIM_GID sample_prior "
+    "source_note family_colors containers_over_time claim_marks plot_containers_over_time delivered_densities "
+    "plot_delivered VALUE_PARTS VALUE_COLORS VALUE_LABELS value_densities plot_value MIX_COLORS load_densities "
+    "plot_loads SURPRISE_P claim_checks plot_claim_checks family_biases plot_family_biases standard_figures plot_sweep"
+).split()
+
+
+@pytest.mark.parametrize("name", FORMER_NAMES)
+def test_every_former_name_of_the_figures_module_still_imports(name):
+    assert hasattr(F, name)
+
+
+def test_the_standard_figures_are_one_table(small_run):
+    assert F.FIGURES == tuple(F.STANDARD)
+    for name, figure in F.STANDARD.items():
+        # One name per figure: its key names its compute and plot steps.
+        assert figure.plot.__name__ == f"plot_{name}"
+        assert figure.compute[0].__name__ == name
+        assert callable(getattr(small_run, f"plot_{name}"))
 
 
 def test_cli_figures_writes_every_figure_in_the_format_asked(small_run_path, tmp_path):

@@ -1,21 +1,8 @@
 """The Markdown report of a run: every claim, the figures, priors, diagnostics and manifest."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-
-from estimator.cli import main  # noqa: E402
-from estimator.figures import FIGURES  # noqa: E402
-from estimator.report import report_markdown  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+from estimator.cli import main
+from estimator.figures import FIGURES
+from estimator.report import report_markdown
 
 
 def test_report_names_every_claim_with_its_wording_and_link(small_run):

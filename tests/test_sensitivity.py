@@ -23,7 +23,7 @@ import estimator
 from estimator import names as N
 from estimator import sensitivity as S
 from estimator.cli import main
-from estimator.sensitivity_plots import plot_influence_tornado, plot_variance_shares
+from estimator.figures import plot_influence_tornado, plot_variance_shares
 
 DATA = Path(__file__).parent / "data"
 DECISIVE, VACUOUS = "syn-decisive", "syn-vacuous"
@@ -34,12 +34,6 @@ def synthetic_fit():
     priors = estimator.load_priors()
     claims = estimator.load_claims(DATA / "claims-sensitivity.csv")
     return estimator.fit(claims, priors, draws=100, tune=100, chains=2, seed=1, progress=False)
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def test_a_claim_with_a_vacuous_range_moves_no_headline_quantity(synthetic_fit):

@@ -8,12 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from estimator.errors import InputError
-from estimator.sweeps import APPROX, load_sweep, point_seed, run_sweep, weighted_quantiles
+from estimator.sweeps import APPROX, load_sweep, point_seed, run_sweep
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "sweep_small.toml"
@@ -34,12 +33,6 @@ def test_point_seed_depends_on_the_point_not_its_position():
     a, b = {"x.lower": 1}, {"x.lower": 2}
     assert point_seed(7, a) == point_seed(7, dict(a))
     assert point_seed(7, a) != point_seed(7, b) and point_seed(7, a) != point_seed(8, a)
-
-
-def test_weighted_quantiles_with_equal_weights_match_numpy_inverted_cdf():
-    x = np.random.default_rng(0).normal(size=1001)
-    w = np.full(x.size, 1 / x.size)
-    np.testing.assert_allclose(weighted_quantiles(x, w, [0.05, 0.5, 0.95]), np.quantile(x, [0.05, 0.5, 0.95], method="inverted_cdf"))
 
 
 @pytest.fixture(scope="module")

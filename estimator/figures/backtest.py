@@ -12,7 +12,8 @@ import pandas as pd
 
 from estimator import claims as C
 from estimator import names as N
-from estimator.figures import OKABE_ITO, QUALIFIER_MARKERS, _finish, _new_axes
+from estimator.figures.containers import QUALIFIER_MARKERS
+from estimator.figures.style import OKABE_ITO, finish, new_axes
 
 __all__ = ["plot_backtest_beliefs", "plot_backtest_pit", "BACKTEST_FIGURES"]
 
@@ -43,7 +44,7 @@ def plot_backtest_beliefs(beliefs: pd.DataFrame, claims: pd.DataFrame, *, note: 
     Missiles launched are drawn with the delivered ones: they bound them from
     below.
     """
-    fig, axes = _new_axes(ax, n=len(_PANELS), figsize=(13, 4.6))
+    fig, axes = new_axes(ax, n=len(_PANELS), figsize=(13, 4.6))
     when = pd.to_datetime(beliefs["vintage"])
     for a, (var, quantity, label) in zip(axes, _PANELS):
         cols = [f"{var}_q{p}" for p in ("05", "25", "50", "75", "95")]
@@ -71,7 +72,7 @@ def plot_backtest_beliefs(beliefs: pd.DataFrame, claims: pd.DataFrame, *, note: 
     handles += [plt.Line2D([], [], marker="o", color=OKABE_ITO["vermillion"], ls="none"), plt.Line2D([], [], marker="o", color=OKABE_ITO["reddish_purple"], ls="none")]
     labels += ["a claim of the quantity, at the date said (arrow: 'more than'; bar: a range)", "missiles launched (a lower bound on delivered)"]
     axes[0].legend(handles, labels, fontsize=7.5, loc="upper left")
-    _finish(fig, f"What we believed when: headline estimates at each vintage{title_suffix}", note)
+    finish(fig, f"What we believed when: headline estimates at each vintage{title_suffix}", note)
     return fig, axes
 
 
@@ -84,7 +85,7 @@ def plot_backtest_pit(scores: pd.DataFrame, *, bins: int = 10, note: str = "", a
     """
     from scipy import stats
 
-    fig, a = _new_axes(ax, n=1, figsize=(7, 4.4))
+    fig, a = new_axes(ax, n=1, figsize=(7, 4.4))
     n = int(scores["pit"].notna().sum())
     edges = np.linspace(0, 1, bins + 1)
     lo, hi = stats.binom.ppf([0.05, 0.95], n, 1 / bins) / max(n, 1) * bins
@@ -97,5 +98,5 @@ def plot_backtest_pit(scores: pd.DataFrame, *, bins: int = 10, note: str = "", a
     a.set_xlabel("PIT of the later claim's figure (randomised within a bound or range)")
     a.set_ylabel("density")
     a.legend(fontsize=8, loc="upper center")
-    _finish(fig, "Calibration of forecasts: PIT of later claims", note)
+    finish(fig, "Calibration of forecasts: PIT of later claims", note)
     return fig, a
