@@ -61,8 +61,9 @@ Claims
     (containers, shells, rounds, missiles, value), :math:`\beta_f` the
     family's multiplicative bias (its scope) and :math:`\sigma_f` its noise.
     Families are partially pooled: :math:`\log \beta_f = \mu_\beta +
-    s_\beta\, \epsilon_f` and :math:`\log \sigma_f = \mu_\sigma + s_\sigma\,
-    \eta_f`, with :math:`\epsilon_f, \eta_f \sim N(0, 1)` (non-centred) and
+    s_\beta\, \epsilon_f` and :math:`\log(\sigma_f - \sigma_0) = \mu_\sigma +
+    s_\sigma\, \eta_f` above a floor :math:`\sigma_0 = 0.05`
+    (:data:`NOISE_FLOOR`), with :math:`\epsilon_f, \eta_f \sim N(0, 1)` (non-centred) and
     hyperpriors ``family_log_bias_mean`` :math:`\mu_\beta`,
     ``family_log_bias_spread`` :math:`s_\beta`, ``family_log_noise_mean``
     :math:`\mu_\sigma` and ``family_log_noise_spread`` :math:`s_\sigma` in the
@@ -322,6 +323,10 @@ def claim_data(claims: pd.DataFrame, weight=None) -> dict[str, np.ndarray]:
     }
 
 
+# No source's estimates are better than 5% (log-scale sd): as a family's noise
+# approaches zero its interval claims become steps and NUTS diverges at their
+# edges (the think-tank ranges did, in 9 of 4,000 draws without the floor).
+NOISE_FLOOR = 0.05
 CLAIM_FORM = "claim_form"
 CLAIM_LOG_FIGURE, CLAIM_LOG_LOW, CLAIM_LOG_HIGH = "claim_log_figure", "claim_log_low", "claim_log_high"
 CLAIM_WEIGHT = "claim_weight"
@@ -484,7 +489,7 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=None, horizon=N
         bias_z = pm.Normal(N.FAMILY_BIAS_Z, 0.0, 1.0, dims=N.FAMILY)
         noise_z = pm.Normal(N.FAMILY_NOISE_Z, 0.0, 1.0, dims=N.FAMILY)
         bias = pm.Deterministic(N.FAMILY_BIAS, pt.exp(bias_mean + bias_spread * bias_z), dims=N.FAMILY)
-        noise = pm.Deterministic(N.FAMILY_NOISE, pt.exp(noise_mean + noise_spread * noise_z), dims=N.FAMILY)
+        noise = pm.Deterministic(N.FAMILY_NOISE, NOISE_FLOOR + pt.exp(noise_mean + noise_spread * noise_z), dims=N.FAMILY)
         conv_noise = _prior_rv(N.CONVERSION_NOISE, P[N.CONVERSION_NOISE])
 
         # Headline quantities as of the as-of date.
