@@ -491,7 +491,10 @@ def run_sweep(
             todo.append(p)
     reference = None
     if mode == APPROX and todo:
-        reference = _reference(payload, spec.reference_draws, point_seed(spec.seed, {"reference": True}))
+        # One long exact fit before any point: say so, or the sweep looks stalled.
+        with tqdm(total=1, desc=f"reference fit ({spec.chains} x {spec.reference_draws} draws)", unit="fit", disable=not progress) as ref_bar:
+            reference = _reference(payload, spec.reference_draws, point_seed(spec.seed, {"reference": True}))
+            ref_bar.update(1)
     bar = tqdm(total=len(spec.points), initial=len(rows), desc="sweep points", unit="pt", disable=not progress)
     failures = sum(r["status"] == "failed" for r in rows.values())
 
