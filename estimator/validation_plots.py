@@ -1,4 +1,4 @@
-"""Figures of the validation: SBC rank ECDF differences and histograms, and claim scores.
+"""Figures of the validation: SBC rank ECDF differences and histograms, the reference check, claim scores.
 
 Each ``plot_*`` function takes a table from :mod:`estimator.validation`,
 accepts ``ax=None`` and returns ``(fig, axes)``; it never fits and never
@@ -22,7 +22,7 @@ from estimator import names as N
 from estimator.figures import OKABE_ITO, QUANTITY_LABELS, _finish, _new_axes
 from estimator.validation import SBC_QUANTITIES
 
-__all__ = ["plot_sbc_ecdf", "plot_sbc_ranks", "plot_claim_scores"]
+__all__ = ["plot_sbc_ecdf", "plot_sbc_ranks", "plot_reference_comparison", "plot_claim_scores"]
 
 BAND_PROB = 0.95
 BAND_SEED = 214  # the band is simulated: a fixed seed keeps the figure reproducible
@@ -203,4 +203,30 @@ def plot_claim_scores(scores, ax=None, note: str = "", title: str = "Where each 
     if last_fitted and scores["months_extrapolated"].any():
         sub += f"\nFitted months end {last_fitted}; '+k mo' marks a forecast k months past them (random walk continued)."
     _finish(fig, title, note, sub, ax)
+    return fig, ax
+
+
+def plot_reference_comparison(table, ax=None, note: str = "", z: float = 4.0):
+    """Each MCMC quantile against the importance-sampling reference, on the probability scale.
+
+    A row per quantity and level :math:`p` (the table of
+    :func:`estimator.validation.compare_with_reference`): a dot at
+    :math:`\\hat F_{ref}(\\hat q_p) - p`, with a bar of ``z`` standard errors
+    either side. Agreement puts every bar across zero; a row that does not
+    agree is drawn in vermillion.
+    """
+    n = len(table)
+    fig, ax = _new_axes(ax, 1, figsize=(8, 1.8 + 0.32 * n))
+    ax.axvline(0, color="#333333", lw=0.8)
+    for i, (_, r) in enumerate(table.iterrows()):
+        col = OKABE_ITO["blue"] if r["agrees"] else OKABE_ITO["vermillion"]
+        gap = r["ref_cdf_at_mcmc"] - r["p"]
+        ax.errorbar([gap], [i], xerr=[[z * r["se"]], [z * r["se"]]], fmt="o", color=col, ms=5, capsize=3, lw=1.4)
+    labels = [f"{_SHORT.get(r['quantity'], r['quantity'])}, {100 * r['p']:g}% quantile" for _, r in table.iterrows()]
+    ax.set_yticks(range(n), labels, fontsize=8)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_xlabel("reference probability below the MCMC quantile, minus its level p")
+    ax.spines[["top", "right"]].set_visible(False)
+    sub = f"Bars: {z:g} standard errors of both Monte Carlo estimates; vermillion rows do not agree."
+    _finish(fig, "Does the sampler match an importance-sampling reference?", note, sub, ax)
     return fig, ax
