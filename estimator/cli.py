@@ -1,4 +1,10 @@
-"""Command line: ``estimator fit``. Thin: parses, calls the package, writes files.
+"""Command line: ``estimator fit``, ``figures``, ``report``, ``sweep``, ``sensitivity``,
+``validate sbc``, ``validate reference``, ``score``, ``backtest``. Thin: parses,
+calls the package, writes files.
+
+Every subcommand takes ``--quiet`` (no progress bars, no informational log
+messages) and ``-v``/``-vv`` (the package's log on stderr at INFO/DEBUG); every
+one that draws figures takes ``--format`` and ``--dpi``.
 
 Exit codes: 0 success; 2 bad input (every problem listed, no traceback);
 3 ``--strict`` and a diagnostic missed its threshold (files are still written).
@@ -7,7 +13,9 @@ Exit codes: 0 success; 2 bad input (every problem listed, no traceback);
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import sys
 import time
@@ -19,6 +27,7 @@ from estimator.errors import InputError, SamplingWarning
 from estimator.formatting import fmt_number
 
 EXIT_INPUT, EXIT_DIAGNOSTICS = 2, 3
+log = logging.getLogger("estimator.cli")
 
 
 def _cells(r) -> str:
@@ -159,6 +168,32 @@ REPORT_FILE = "report.md"
 _NO_TIMESTAMPS = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
 
 
+def _figure_formats(args) -> list[str]:
+    """The formats named by ``--format``, checked before any work is done."""
+    formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
+    problems = [_problem(args.format, "--format", f"unknown format '{f}'; one of {', '.join(FIGURE_FORMATS)}") for f in formats if f not in FIGURE_FORMATS]
+    if not formats:
+        problems.append(_problem(args.format, "--format", "name at least one format"))
+    if problems:
+        raise InputError(problems)
+    return list(dict.fromkeys(formats))
+
+
+def _save_figure(fig, out: Path, stem: str, formats, dpi: int, *, tight: bool = True) -> list[Path]:
+    """Write ``fig`` as ``out/stem.<format>`` in every format, close it, return the files."""
+    import matplotlib.pyplot as plt
+
+    # Explicit bbox: some imports switch the savefig default, and legends sit outside the axes.
+    layout = {"bbox_inches": "tight", "pad_inches": 0.12} if tight else {}
+    paths = []
+    for fmt in formats:
+        path = out / f"{stem}.{fmt}"
+        fig.savefig(path, dpi=dpi, metadata=_NO_TIMESTAMPS.get(fmt), **layout)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
 def _load_for_drawing(args):
     """Validate the result path and formats, then load the run (no refitting)."""
     from estimator.inference import load_result
@@ -167,12 +202,10 @@ def _load_for_drawing(args):
     path = Path(args.result)
     if not path.is_file():
         problems.append(_problem(str(path), "RESULT", "file not found (run `estimator fit` first)"))
-    formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
-    for f in formats:
-        if f not in FIGURE_FORMATS:
-            problems.append(_problem(args.format, "--format", f"unknown format '{f}'; one of {', '.join(FIGURE_FORMATS)}"))
-    if not formats:
-        problems.append(_problem(args.format, "--format", "name at least one format"))
+    try:
+        formats = _figure_formats(args)
+    except InputError as exc:
+        problems += exc.problems
     if problems:
         raise InputError(problems)
     out = Path(args.out) if args.out else path.parent
@@ -185,19 +218,10 @@ def _write_figures(result, out: Path, formats, dpi: int) -> dict[str, Path]:
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed, none opened
-    import matplotlib.pyplot as plt
 
     from estimator.figures import standard_figures
 
-    written = {}
-    for name, (fig, _) in standard_figures(result).items():
-        for fmt in formats:
-            path = out / f"{name}.{fmt}"
-            # Explicit bbox: some imports switch the savefig default, and legends sit outside the axes.
-            fig.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=0.12, metadata=_NO_TIMESTAMPS.get(fmt))
-            written.setdefault(name, path)
-        plt.close(fig)
-    return written
+    return {name: _save_figure(fig, out, name, formats, dpi)[0] for name, (fig, _) in standard_figures(result).items()}
 
 
 def cmd_figures(args) -> int:
@@ -223,35 +247,38 @@ def cmd_sweep(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from estimator.figures import plot_sweep
     from estimator.sweeps import load_sweep, run_sweep
 
+    formats = _figure_formats(args)
     spec = load_sweep(args.file)
     out = Path(args.out)
     _check_writable(out)
     table = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler, mode=args.mode, progress=not args.quiet)
     for quantity in (N.SHELLS_152MM, N.VALUE_USD):
         fig, _ = plot_sweep(table, quantity, spec.grid_keys)
-        fig.savefig(out / f"sweep_{quantity}.png", dpi=FIGURE_DPI, bbox_inches="tight")
-        plt.close(fig)
+        _save_figure(fig, out, f"sweep_{quantity}", formats, args.dpi)
     failed = int((table["status"] != "ok").sum())
     missed = int((~table["diagnostics_ok"].astype(bool)).sum())
     swept = list(dict.fromkeys(k for p in spec.points for k in p))
     cols = [c for c in (*swept, "shells_152mm_median", "value_usd_median", "method", "diagnostics_ok") if c in table]
     print(table[cols].to_string(index=False))
-    print(f"{len(table)} points: {failed} failed, {missed} missed a diagnostic threshold. Wrote {out}/sweep.csv, sweep.parquet, sweep.nc and figures.")
+    print(f"{len(table)} points: {failed} failed, {missed} missed a diagnostic threshold. Wrote {out}/sweep.csv, sweep.parquet, sweep.nc and figures ({', '.join(formats)}).")
     if "method" in table:
         print("Methods: " + ", ".join(f"{m} {c}" for m, c in table["method"].value_counts().items()))
     return 0
 
 
+def _add_figure_arguments(p, dpi: int = FIGURE_DPI) -> None:
+    p.add_argument("--format", default="png", help=f"comma-separated figure formats from {', '.join(FIGURE_FORMATS)} (default png)")
+    p.add_argument("--dpi", type=int, default=dpi, help=f"resolution of raster figures (default {dpi})")
+
+
 def _add_drawing_arguments(p) -> None:
     p.add_argument("result", metavar="RESULT", help="a saved run (result.nc from `estimator fit`)")
     p.add_argument("--out", default=None, help="output folder (default: the folder holding RESULT)")
-    p.add_argument("--format", default="png", help=f"comma-separated figure formats from {', '.join(FIGURE_FORMATS)} (default png)")
-    p.add_argument("--dpi", type=int, default=FIGURE_DPI, help=f"resolution of raster figures (default {FIGURE_DPI})")
+    _add_figure_arguments(p)
 
 
 def _saved_run_and_out(args):
@@ -267,22 +294,22 @@ def _saved_run_and_out(args):
 
 
 def cmd_sensitivity(args) -> int:
-    """Print the sensitivity tables; write them as CSV and the two figures as PNG."""
+    """Print the sensitivity tables; write them as CSV and the two figures in each --format."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     from estimator import sensitivity as S
     from estimator.figures import plot_influence_tornado, plot_variance_shares
 
+    formats = _figure_formats(args)
     result, path, out = _saved_run_and_out(args)
     method = "auto" if args.refit else S.PSIS
     source = f"Source: estimator sensitivity, run {result.manifest.get('input_hash')} ({path.name})"
 
     psense = S.sensitivity_table(result)
-    influence = S.influence_table(result, method=method)
+    influence = S.influence_table(result, method=method, progress=not args.quiet)
     recon = S.reconciliation_table(result, method=method)
     shares = S.value_variance_shares(result)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 110, "display.float_format", "{:,.3g}".format):
@@ -304,48 +331,65 @@ def cmd_sensitivity(args) -> int:
     influence.to_csv(out / "sensitivity_influence.csv", index=False)
     recon.to_csv(out / "sensitivity_reconciliation.csv")
     shares.to_csv(out / "sensitivity_variance_shares.csv")
+    # These figures place their source note themselves: a tight bounding box would crop its margin.
     for name, (fig, _) in {
-        "sensitivity_tornado.png": plot_influence_tornado(influence, source=source),
-        "sensitivity_variance_shares.png": plot_variance_shares(shares, source=source),
+        "sensitivity_tornado": plot_influence_tornado(influence, source=source),
+        "sensitivity_variance_shares": plot_variance_shares(shares, source=source),
     }.items():
-        fig.savefig(out / name, dpi=150)
-        plt.close(fig)
-    print(f"Wrote sensitivity_*.csv, sensitivity_tornado.png and sensitivity_variance_shares.png to {out}")
+        _save_figure(fig, out, name, formats, args.dpi, tight=False)
+    print(f"Wrote sensitivity_*.csv and the figures sensitivity_tornado, sensitivity_variance_shares ({', '.join(formats)}) to {out}")
     return 0
 
 
-def cmd_validate(args) -> int:
-    """``validate sbc``: simulation-based calibration; ``validate reference``: IS reference vs a run."""
+def cmd_validate_reference(args) -> int:
+    """``validate reference``: a run's quantiles against an importance-sampling reference posterior."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     from estimator import validation as V
+    from estimator.figures import source_note
+    from estimator.figures import plot_reference_comparison
 
-    out = Path(args.out)
-    _check_writable(out)
-    if args.action == "reference":
-        from estimator.inference import load_result
+    formats = _figure_formats(args)
+    result, _, out = _saved_run_and_out(args)
+    ref = V.reference_posterior(
+        result.claims, result.priors, as_of=result.manifest.get("as_of"), dynamics=result.manifest.get("dynamics"),
+        draws=args.reference_draws, seed=args.seed, progress=not args.quiet,
+    )
+    table = V.compare_with_reference(result, ref)
+    with pd.option_context("display.width", 200, "display.float_format", "{:,.4g}".format):
+        print(table.to_string(index=False))
+    print(f"Importance sampling: {ref['draws']:,} prior draws, ESS {ref['ess']:,.0f}, Pareto k-hat {ref['khat']:.2f} (reliable below 0.7)")
+    table.to_csv(out / "reference_comparison.csv", index=False)
+    (out / "reference_diagnostics.json").write_text(json.dumps({k: ref[k] for k in ("draws", "ess", "khat")}, indent=2) + "\n")
+    note = f"{source_note(result)} Reference: {ref['draws']:,} prior draws reweighted by the likelihood, ESS {ref['ess']:,.0f}, k-hat {ref['khat']:.2f}."
+    fig, _ = plot_reference_comparison(table, note=note)
+    _save_figure(fig, out, "reference_comparison", formats, args.dpi)
+    print(f"{int(table['agrees'].sum())} of {len(table)} quantiles agree within 4 standard errors. "
+          f"Wrote {out}/reference_comparison.csv, reference_diagnostics.json and the figure reference_comparison ({', '.join(formats)})")
+    return 0
 
-        path = Path(args.result)
-        if not path.is_file():
-            raise InputError([_problem(str(path), "RESULT", "file not found (give the result.nc that 'estimator fit' wrote)")])
-        result = load_result(path)
-        ref = V.reference_posterior(result.claims, result.priors, as_of=result.manifest.get("as_of"), dynamics=result.manifest.get("dynamics"), draws=args.reference_draws, seed=args.seed)
-        table = V.compare_with_reference(result, ref)
-        with pd.option_context("display.width", 200, "display.float_format", "{:,.4g}".format):
-            print(table.to_string(index=False))
-        print(f"Importance sampling: {ref['draws']:,} prior draws, ESS {ref['ess']:,.0f}, Pareto k-hat {ref['khat']:.2f} (reliable below 0.7)")
-        table.to_csv(out / "reference_comparison.csv", index=False)
-        (out / "reference_diagnostics.json").write_text(json.dumps({k: ref[k] for k in ("draws", "ess", "khat")}, indent=2) + "\n")
-        print(f"{int(table['agrees'].sum())} of {len(table)} quantiles agree within 4 standard errors. Wrote {out}/reference_comparison.csv")
-        return 0
+
+def cmd_validate_sbc(args) -> int:
+    """``validate sbc``: simulation-based calibration of the model on a ledger's shape."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from estimator import validation as V
     from estimator.figures import plot_sbc_ecdf, plot_sbc_ranks
 
+    formats = _figure_formats(args)
+    out = Path(args.out)
+    _check_writable(out)
     t0 = time.perf_counter()
-    table = V.run_sbc(args.simulations, out, seed=args.seed, claims=args.claims, priors=args.priors, workers=args.workers, draws=args.draws, tune=args.tune, chains=args.chains, progress=not args.quiet)
+    table = V.run_sbc(
+        args.simulations, out, seed=args.seed, claims=args.claims, priors=args.priors, workers=args.workers, scheduler=args.scheduler,
+        draws=args.draws, tune=args.tune, chains=args.chains, progress=not args.quiet,
+    )
     summary = V.sbc_summary(table)
     summary.to_csv(out / "sbc_summary.csv")
     with pd.option_context("display.width", 200, "display.float_format", "{:,.3f}".format):
@@ -356,11 +400,10 @@ def cmd_validate(args) -> int:
     ledger = f" (ledger {Path(args.claims).name})" if args.claims else ""
     note = (f"Source: estimator validate sbc{ledger}, {len(table)} simulations, seed {args.seed}, {args.chains} chains × {args.draws} draws each. "
             f"Refits missing a diagnostic threshold are kept (dropping them would bias the ranks): {reasons}.")
-    for name, (fig, _) in {"sbc_ecdf_difference.png": plot_sbc_ecdf(table, summary, note=note), "sbc_rank_histograms.png": plot_sbc_ranks(table, note=note)}.items():
-        fig.savefig(out / name, dpi=FIGURE_DPI, bbox_inches="tight")
-        plt.close(fig)
+    for name, (fig, _) in {"sbc_ecdf_difference": plot_sbc_ecdf(table, summary, note=note), "sbc_rank_histograms": plot_sbc_ranks(table, note=note)}.items():
+        _save_figure(fig, out, name, formats, args.dpi)
     print(f"{len(table)} simulations in {time.perf_counter() - t0:.0f} s; {missed} missed a diagnostic threshold ({reasons}). "
-          f"Wrote {out}/sbc.csv, sbc_summary.csv, sbc_ecdf_difference.png, sbc_rank_histograms.png")
+          f"Wrote {out}/sbc.csv, sbc_summary.csv and the figures sbc_ecdf_difference, sbc_rank_histograms ({', '.join(formats)})")
     return 0
 
 
@@ -369,13 +412,14 @@ def cmd_score(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     from estimator.claims import load_claims
-    from estimator.figures import plot_claim_scores, source_note
+    from estimator.figures import source_note
     from estimator.validation import coverage_summary, score_claims
+    from estimator.figures import plot_claim_scores
 
+    formats = _figure_formats(args)
     result, _, out = _saved_run_and_out(args)
     claims = load_claims(args.claims) if args.claims else result.claims
     scores = score_claims(result, claims, horizon=args.horizon, seed=args.seed)
@@ -394,9 +438,8 @@ def cmd_score(args) -> int:
     (out / f"{stem}_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     title = "How surprising is each new claim?" if args.claims else "Where each fitted claim falls in its posterior predictive"
     fig, _ = plot_claim_scores(scores, note=source_note(result), title=title)
-    fig.savefig(out / f"{stem}.png", dpi=FIGURE_DPI, bbox_inches="tight")
-    plt.close(fig)
-    print(f"Wrote {out}/{stem}.csv, {stem}_summary.json and {stem}.png")
+    _save_figure(fig, out, stem, formats, args.dpi)
+    print(f"Wrote {out}/{stem}.csv, {stem}_summary.json and the figure {stem} ({', '.join(formats)})")
     return 0
 
 
@@ -407,11 +450,11 @@ def cmd_backtest(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from estimator.backtest import run_backtest
     from estimator.figures.backtest import plot_backtest_beliefs, plot_backtest_pit
 
+    formats = _figure_formats(args)
     vintages = None
     if args.vintages:
         vintages, problems = [], []
@@ -440,13 +483,64 @@ def cmd_backtest(args) -> int:
     if s.get("fits_missing_diagnostics"):
         print(f"WARNING: {s['fits_missing_diagnostics']} of {s['exact_fits']} exact fits missed a sampler diagnostic threshold (see beliefs.csv).", file=sys.stderr)
     note = f"Source: {len(res.claims)} public claims, leave-future-out fits at {s.get('vintages')} vintages ({s.get('dynamics')} rate dynamics); estimator backtest."
-    formats = args.format.split(",")
     for name, (fig, _) in (("backtest_beliefs", plot_backtest_beliefs(res.beliefs, res.claims, note=note)), ("backtest_pit", plot_backtest_pit(res.scores, note=note))):
-        for fmt in formats:
-            fig.savefig(out / f"{name}.{fmt}", dpi=args.dpi, bbox_inches="tight", pad_inches=0.12, metadata=_NO_TIMESTAMPS.get(fmt))
-        plt.close(fig)
-    print(f"Wrote {out}/backtest.csv, backtest.nc, beliefs.csv, summary.json and the figures backtest_beliefs, backtest_pit ({args.format})")
+        _save_figure(fig, out, name, formats, args.dpi)
+    print(f"Wrote {out}/backtest.csv, backtest.nc, beliefs.csv, summary.json and the figures backtest_beliefs, backtest_pit ({', '.join(formats)})")
     return 0
+
+
+def _output_options() -> argparse.ArgumentParser:
+    """Options every subcommand shares: how much it says while it works."""
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no informational messages (results and warnings still print)")
+    group.add_argument("-v", "--verbose", action="count", default=0, help="log the package's steps to stderr (-vv: with debugging detail)")
+    return common
+
+
+@contextlib.contextmanager
+def _log_levels(verbose: int, quiet: bool):
+    """``-v``: the ``estimator`` log on stderr at INFO (``-vv`` DEBUG); ``--quiet``: only warnings.
+
+    Every level set here, and the handler added, are undone on exit, so a
+    caller of :func:`main` (a test, a notebook) keeps its own logging setup.
+    """
+    package = logging.getLogger("estimator")
+    changed = []
+
+    def set_level(logger, level):
+        changed.append((logger, logger.level))
+        logger.setLevel(level)
+
+    handler = None
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        package.addHandler(handler)
+        set_level(package, logging.DEBUG if verbose > 1 else logging.INFO)
+    elif quiet:
+        # PyMC's own handler prints which sampler runs which variables: informational.
+        for name in ("estimator", "pymc"):
+            set_level(logging.getLogger(name), logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in reversed(changed):
+            logger.setLevel(level)
+        if handler is not None:
+            package.removeHandler(handler)
+
+
+def _command(sub, name: str, help: str, description: str, examples: str, parents):
+    """A subcommand whose --help says what it does and shows how it is run."""
+    return sub.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog="examples:\n" + "\n".join(f"  {line.strip()}" for line in examples.strip().splitlines()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=parents,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -456,10 +550,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     from estimator import __version__
 
-    parser = argparse.ArgumentParser(prog="estimator", description="Reconcile conflicting public estimates with Bayesian inference.")
+    parser = argparse.ArgumentParser(
+        prog="estimator",
+        description="Reconcile conflicting public estimates with Bayesian inference.",
+        epilog="Run 'estimator COMMAND --help' for a command's options and an example.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    f = sub.add_parser("fit", help="fit the model and print the posterior summary")
+    common = [_output_options()]
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    f = _command(
+        sub, "fit", "fit the model and print the posterior summary",
+        "Fit the model to a claims ledger and a prior file (by default the embedded ones), print the\n"
+        "posterior summary with the sampler diagnostics, and write result.nc, summary.csv and summary.json.",
+        """
+        estimator fit --out runs/default
+        estimator fit --claims my-claims.csv --known-by 2024-01-31 --out runs/january --strict
+        """, common,
+    )
     f.add_argument("--claims", default=None, help="claims ledger CSV (default: the embedded 2023-2024 ledger)")
     f.add_argument("--priors", default=None, help="prior file TOML (default: the embedded priors/default.toml)")
     f.add_argument("--as-of", default=None, help=f"date of the headline quantities (default: the latest claim's date; a later date is a forecast, up to {FORECAST_MONTHS} months)")
@@ -472,24 +579,54 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER, help=f"NUTS implementation (default {DEFAULT_SAMPLER})")
     f.add_argument("--out", default="estimator-run", help="output folder (default ./estimator-run)")
     f.add_argument("--strict", action="store_true", help="exit 3 when a diagnostic misses its threshold")
-    f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=cmd_fit)
-    g = sub.add_parser("figures", help="draw the standard figures of a saved run (no refitting)")
+    g = _command(
+        sub, "figures", "draw the standard figures of a saved run (no refitting)",
+        "Draw the standard figures of a saved run: containers over time with every claim, 152mm shells,\n"
+        "value, loads and cargo mix, each claim against its prediction, and each family's bias.",
+        """
+        estimator figures runs/default/result.nc --out runs/default/figures --format png,svg
+        """, common,
+    )
     _add_drawing_arguments(g)
     g.set_defaults(func=cmd_figures)
-    r = sub.add_parser("report", help="write a Markdown report of a saved run, with its figures")
+    r = _command(
+        sub, "report", "write a Markdown report of a saved run, with its figures",
+        "Write report.md for a saved run (headline table, diagnostics, priors, claims) next to its figures.",
+        """
+        estimator report runs/default/result.nc --out runs/default/report
+        """, common,
+    )
     _add_drawing_arguments(r)
     r.set_defaults(func=cmd_report)
-    s = sub.add_parser("sweep", help="refit the model at many prior settings (a grid or a list), resumably")
+    s = _command(
+        sub, "sweep", "refit the model at many prior settings (a grid or a list), resumably",
+        "Refit the model at every point of a sweep file (a grid of prior settings, or a list of points)\n"
+        "and write sweep.csv, sweep.parquet, sweep.nc and figures of 152mm shells and value across it.\n"
+        "Rerunning into the same folder resumes: finished points are not refitted.",
+        """
+        estimator sweep sweeps/prices-and-fill.toml --out sweep-run --workers 2
+        estimator sweep sweeps/prices-and-fill.toml --out sweep-run --mode approx --format png,pdf
+        """, common,
+    )
     s.add_argument("file", metavar="FILE", help="sweep file (TOML; see sweeps/prices-and-fill.toml)")
     s.add_argument("--out", default="sweep-run", help="output folder (default ./sweep-run); rerunning resumes")
     s.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     s.add_argument("--scheduler", default=None, help="address of a Dask distributed scheduler (instead of local workers)")
     s.add_argument("--mode", choices=("exact", "approx"), default="exact", help="exact refits, or PSIS reweighting of one reference fit")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_figure_arguments(s)
     s.set_defaults(func=cmd_sweep)
-    v = sub.add_parser("sensitivity", help="prior/likelihood sensitivity, claim influence, reconciliation and variance shares of a run")
-    v.add_argument("result", help="result.nc written by 'estimator fit'")
+    v = _command(
+        sub, "sensitivity", "prior/likelihood sensitivity, claim influence, reconciliation and variance shares of a run",
+        "How much a saved run depends on its inputs: power-scaling sensitivity of prior and likelihood,\n"
+        "the shift of each headline median when a claim or a source family is left out, shells from the\n"
+        "count x capacity chain against the direct estimates, and the sources of the value's variance.",
+        """
+        estimator sensitivity runs/default/result.nc --out runs/default/sensitivity
+        estimator sensitivity runs/default/result.nc --no-refit --format svg
+        """, common,
+    )
+    v.add_argument("result", metavar="RESULT", help="result.nc written by 'estimator fit'")
     v.add_argument("--out", default="estimator-sensitivity", help="output folder (default ./estimator-sensitivity)")
     v.add_argument(
         "--refit",
@@ -497,34 +634,82 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="refit exactly where PSIS k-hat is too high (default); --no-refit reweights only and flags those rows",
     )
+    _add_figure_arguments(v, dpi=150)
     v.set_defaults(func=cmd_sensitivity)
-    val = sub.add_parser("validate", help="simulation-based calibration, or compare a run with an importance-sampling reference")
-    val.add_argument("action", choices=("sbc", "reference"), help="sbc: calibrate the default model; reference: check RESULT against importance sampling")
-    val.add_argument("result", nargs="?", metavar="RESULT", help="result.nc (reference only)")
-    val.add_argument("--claims", default=None, help="ledger whose shape SBC simulates (default: the embedded ledger)")
-    val.add_argument("--priors", default=None, help="prior file for SBC (default: the embedded priors)")
-    val.add_argument("--simulations", type=int, default=200, help="SBC simulations (default 200)")
-    val.add_argument("--workers", type=int, default=1, help="local worker processes for SBC (default 1)")
-    val.add_argument("--draws", type=int, default=1000, help="draws per chain of each SBC refit (default 1000)")
-    val.add_argument("--tune", type=int, default=1000, help="tuning steps per chain of each SBC refit (default 1000)")
-    val.add_argument("--chains", type=int, default=2, help="chains of each SBC refit (default 2)")
-    val.add_argument("--reference-draws", type=int, default=4_000_000, help="prior draws of the importance-sampling reference (default 4 million)")
-    val.add_argument("--seed", type=int, default=20240223, help="seed (default 20240223)")
-    val.add_argument("--out", default="estimator-validation", help="output folder (default ./estimator-validation); an SBC rerun resumes")
-    val.add_argument("--quiet", action="store_true", help="no progress bar")
-    val.set_defaults(func=cmd_validate)
-    sc = sub.add_parser("score", help="score claims not used in a fit (or, without --claims, the fitted ones) against its posterior predictive")
+    val = _command(
+        sub, "validate", "simulation-based calibration, or compare a run with an importance-sampling reference",
+        "Check the inference itself. 'sbc' fits the model to ledgers simulated from its prior and tests\n"
+        "that the true values rank uniformly in their posteriors; 'reference' compares a saved run's\n"
+        "quantiles with an importance-sampling posterior computed without MCMC.",
+        """
+        estimator validate sbc --simulations 300 --workers 2 --out build/sbc
+        estimator validate reference runs/default/result.nc --out build/reference
+        """, [],
+    )
+    vsub = val.add_subparsers(dest="action", required=True, metavar="CHECK")
+    sbc = _command(
+        vsub, "sbc", "simulation-based calibration of the model on a ledger's shape",
+        "Simulation-based calibration: draw parameters from the prior, simulate a ledger of the same shape,\n"
+        "refit, and rank each true value in its posterior. Writes sbc.csv, sbc_summary.csv and the ECDF and\n"
+        "rank-histogram figures. Rerunning into the same folder resumes.",
+        """
+        estimator validate sbc --simulations 300 --workers 2 --out build/sbc
+        estimator validate sbc --simulations 1000 --scheduler tcp://HOST:8786 --out build/sbc
+        """, common,
+    )
+    sbc.add_argument("--claims", default=None, help="ledger whose shape is simulated (default: the embedded ledger)")
+    sbc.add_argument("--priors", default=None, help="prior file (default: the embedded priors)")
+    sbc.add_argument("--simulations", type=int, default=200, help="simulations (default 200)")
+    sbc.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    sbc.add_argument("--scheduler", default=None, help="address of a Dask distributed scheduler (instead of local workers)")
+    sbc.add_argument("--draws", type=int, default=1000, help="draws per chain of each refit (default 1000)")
+    sbc.add_argument("--tune", type=int, default=1000, help="tuning steps per chain of each refit (default 1000)")
+    sbc.add_argument("--chains", type=int, default=2, help="chains of each refit (default 2)")
+    sbc.add_argument("--seed", type=int, default=20240223, help="seed (default 20240223)")
+    sbc.add_argument("--out", default="estimator-validation", help="output folder (default ./estimator-validation); rerunning resumes")
+    _add_figure_arguments(sbc)
+    sbc.set_defaults(func=cmd_validate_sbc)
+    ref = _command(
+        vsub, "reference", "compare a saved run with an importance-sampling reference posterior",
+        "Reweight prior draws by the likelihood (self-normalised importance sampling, no MCMC) and test\n"
+        "whether each headline quantile of RESULT agrees with it within 4 standard errors. Writes\n"
+        "reference_comparison.csv, reference_diagnostics.json and the figure reference_comparison.",
+        """
+        estimator validate reference runs/default/result.nc --out build/reference
+        """, common,
+    )
+    ref.add_argument("result", metavar="RESULT", help="result.nc written by 'estimator fit'")
+    ref.add_argument("--reference-draws", type=int, default=4_000_000, help="prior draws of the reference (default 4 million)")
+    ref.add_argument("--seed", type=int, default=20240223, help="seed (default 20240223)")
+    ref.add_argument("--out", default="estimator-validation", help="output folder (default ./estimator-validation)")
+    _add_figure_arguments(ref)
+    ref.set_defaults(func=cmd_validate_reference)
+    sc = _command(
+        sub, "score", "score claims not used in a fit (or, without --claims, the fitted ones) against its posterior predictive",
+        "Place each claim of a ledger in a saved run's posterior predictive: p-values, coverage of the 50%\n"
+        "and 90% intervals, and how far a forecast reaches past the fitted months. Without --claims the\n"
+        "fitted claims are scored (a posterior predictive check).",
+        """
+        estimator score runs/default/result.nc --claims tests/data/new_claims.csv --out build/scores
+        estimator score runs/default/result.nc --out build/scores
+        """, common,
+    )
     sc.add_argument("result", metavar="RESULT", help="result.nc written by 'estimator fit'")
     sc.add_argument("--claims", default=None, help="ledger of claims to score (same format); default: the fitted claims")
     sc.add_argument("--horizon", default=None, help="latest date a claim may speak of (default: 24 months after the fitted months)")
     sc.add_argument("--seed", type=int, default=0, help="seed of the random-walk continuation for forecasts (default 0)")
     sc.add_argument("--out", default="estimator-scores", help="output folder (default ./estimator-scores)")
+    _add_figure_arguments(sc)
     sc.set_defaults(func=cmd_score)
-    bt = sub.add_parser(
-        "backtest",
-        help="leave-future-out backtest: fit at each vintage, score every later claim, against two baselines",
-        description="For each vintage (default: every month end from the first claim to the last), fit on the claims known then and score every later claim, against forward Monte Carlo from the priors and the latest claim carried forward.",
-        epilog="example: estimator backtest --out backtest-run --workers 2",
+    bt = _command(
+        sub, "backtest", "leave-future-out backtest: fit at each vintage, score every later claim, against two baselines",
+        "For each vintage (default: every month end from the first claim to the last), fit on the claims\n"
+        "known then and score every later claim, against forward Monte Carlo from the priors and the\n"
+        "latest claim carried forward. Rerunning into the same folder resumes.",
+        """
+        estimator backtest --out backtest-run --workers 2
+        estimator backtest --vintages 2023-12-31,2024-06-30 --method exact --format png,svg
+        """, common,
     )
     bt.add_argument("--claims", default=None, help="claims ledger CSV (default: the embedded ledger)")
     bt.add_argument("--priors", default=None, help="prior file TOML (default: the embedded priors)")
@@ -539,9 +724,7 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     bt.add_argument("--scheduler", default=None, help="address of a Dask distributed scheduler (instead of local workers)")
     bt.add_argument("--out", default="estimator-backtest", help="output folder (default ./estimator-backtest); rerunning resumes")
-    bt.add_argument("--format", default="png", help="figure formats, comma-separated: png, svg, pdf (default png)")
-    bt.add_argument("--dpi", type=int, default=FIGURE_DPI, help=f"figure resolution (default {FIGURE_DPI})")
-    bt.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_figure_arguments(bt)
     bt.set_defaults(func=cmd_backtest)
     return parser
 
@@ -549,16 +732,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in ("draws", "tune", "chains", "workers", "simulations", "reference_draws"):
+    for name in ("draws", "tune", "chains", "workers", "simulations", "reference_draws", "dpi"):
         if getattr(args, name, 1) < 1:
-            parser.error(f"--{name} must be at least 1")
-    if getattr(args, "action", None) == "reference" and not args.result:
-        parser.error("validate reference needs RESULT (a result.nc from 'estimator fit')")
-    try:
-        return args.func(args)
-    except InputError as exc:
-        print(f"estimator: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    with _log_levels(args.verbose, args.quiet):
+        log.info("estimator %s", " ".join(argv if argv is not None else sys.argv[1:]))
+        try:
+            return args.func(args)
+        except InputError as exc:
+            print(f"estimator: {exc}", file=sys.stderr)
+            return EXIT_INPUT
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -209,7 +209,7 @@ def _elicit(name, entry, where, file, problems, fitted=None):
     if dist is None:
         bad("distribution", "is missing")
         return None
-    if dist not in DISTRIBUTIONS:
+    if not isinstance(dist, str) or dist not in DISTRIBUTIONS:
         bad("distribution", f"unknown distribution '{dist}'{did_you_mean(dist, DISTRIBUTIONS)}; one of {', '.join(DISTRIBUTIONS)}")
         return None
     for key in _DOC_KEYS:
@@ -247,11 +247,15 @@ def _elicit(name, entry, where, file, problems, fitted=None):
         if not isinstance(mode, list) or len(mode) < 2:
             bad("mode", "a Dirichlet needs a list of at least two shares")
             return None
-        if abs(sum(mode) - 1) > 1e-6 or any((not isinstance(m, (int, float))) or m <= 0 for m in mode):
-            bad("mode", f"shares {mode} must be positive and sum to 1")
+        finite = all(not isinstance(m, bool) and isinstance(m, (int, float)) and math.isfinite(m) for m in mode)
+        if not finite or abs(sum(mode) - 1) > 1e-6 or any(m <= 0 for m in mode):
+            bad("mode", f"shares {mode} must be positive numbers that sum to 1")
         mass = number("mass", mass)
         if mass is not None and not 0 < mass < 1:
             bad("mass", f"{mass} is not a probability strictly between 0 and 1")
+        bound = number("bound", bound)
+        if bound is not None and not 0 < bound < 1:
+            bad("bound", f"{bound} is not a share strictly between 0 and 1")
         if len(problems) > start:
             return None
         if fitted is not None:
@@ -361,7 +365,15 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
         name, text = read_priors_text(path)
     name = name or "<priors>"
     doc, problems = parse_toml_tables(text, name, ("meta", "parameters", "families"))
-    meta = doc.get("meta", {})
+
+    def table(key):
+        value = doc.get(key, {})
+        if isinstance(value, dict):
+            return value
+        problems.append(Problem(name, f"[{key}]", "-", "must be a table"))
+        return None
+
+    meta = table("meta") or {}
     start_date = str(meta.get("start_date", ""))
     try:
         import datetime as dt
@@ -373,12 +385,12 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
     if not basis:
         problems.append(Problem(name, "[meta]", "valuation_basis", "is missing: say what the unit prices measure"))
 
-    params_doc = doc.get("parameters", {})
+    params_doc = table("parameters")
     parameters: dict[str, PriorSpec] = {}
-    for pname in N.PARAMETERS:
+    for pname in N.PARAMETERS if params_doc is not None else ():
         if pname not in params_doc:
             problems.append(Problem(name, f"[parameters.{pname}]", "-", "the model needs a prior for this parameter"))
-    for pname, entry in params_doc.items():
+    for pname, entry in (params_doc or {}).items():
         where = f"[parameters.{pname}]"
         if pname not in N.PARAMETERS:
             problems.append(Problem(name, where, "-", "the model has no such parameter" + did_you_mean(pname, N.PARAMETERS)))
@@ -395,7 +407,7 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
     # drawn from the population whose hyperpriors are [parameters.family_*] entries.
     families: dict[str, str] = {}
     notes: dict[str, str] = {}
-    for fam, entry in doc.get("families", {}).items():
+    for fam, entry in (table("families") or {}).items():
         where = f"[families.{fam}]"
         if not isinstance(entry, dict):
             problems.append(Problem(name, where, "-", "must be a table"))

@@ -149,6 +149,9 @@ def load_sweep(path: str | Path) -> SweepSpec:
         raise InputError([Problem(name, "file", "-", "file not found")]) from None
     doc, problems = parse_toml_tables(text, name, ("base", "grid", "points"))
     base = doc.get("base", {})
+    if not isinstance(base, dict):
+        problems.append(Problem(name, "[base]", "-", "must be a table of settings"))
+        base = {}
     for key in base:
         if key not in _BASE_KEYS:
             problems.append(Problem(name, "[base]", key, "unknown setting" + did_you_mean(key, _BASE_KEYS)))
@@ -178,6 +181,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
     grid_keys = None
     if (grid is None) == (listed is None):
         problems.append(Problem(name, "file", "-", "give exactly one of [grid] (a product of lists) or [[points]] (a list of overrides)"))
+    elif not isinstance(grid if grid is not None else {}, dict):
+        problems.append(Problem(name, "[grid]", "-", "must be a table of setting = [values]"))
     elif grid is not None:
         bad = [k for k, v in grid.items() if not isinstance(v, list) or not v]
         for k in bad:
@@ -189,6 +194,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
     else:
         if not isinstance(listed, list) or not listed:
             problems.append(Problem(name, "[[points]]", "-", "must be a non-empty list of tables"))
+        elif not all(isinstance(p, dict) for p in listed):
+            problems += [Problem(name, f"[[points]] {i + 1}", "-", "must be a table of overrides") for i, p in enumerate(listed) if not isinstance(p, dict)]
         else:
             points = [dict(p) for p in listed]
     if not points:
@@ -479,7 +486,10 @@ def run_sweep(
             todo.append(p)
     reference = None
     if mode == APPROX and todo:
-        reference = _reference(payload, spec.reference_draws, point_seed(spec.seed, {"reference": True}))
+        # One long exact fit before any point: say so, or the sweep looks stalled.
+        with tqdm(total=1, desc=f"reference fit ({spec.chains} x {spec.reference_draws} draws)", unit="fit", disable=not progress) as ref_bar:
+            reference = _reference(payload, spec.reference_draws, point_seed(spec.seed, {"reference": True}))
+            ref_bar.update(1)
     bar = tqdm(total=len(spec.points), initial=len(rows), desc="sweep points", unit="pt", disable=not progress)
     failures = sum(r["status"] == "failed" for r in rows.values())
 

@@ -336,7 +336,7 @@ def _prior_draws(model, priors, n: int, rng: np.random.Generator) -> dict[str, n
     return out
 
 
-def reference_posterior(claims, priors, *, as_of=None, dynamics=None, draws: int = 2_000_000, seed: int = 20240223, chunk: int = 250_000, quantities=REFERENCE_QUANTITIES) -> dict:
+def reference_posterior(claims, priors, *, as_of=None, dynamics=None, draws: int = 2_000_000, seed: int = 20240223, chunk: int = 250_000, quantities=REFERENCE_QUANTITIES, progress: bool = True) -> dict:
     """Posterior of headline quantities by self-normalised importance sampling from the prior.
 
     Parameters
@@ -348,6 +348,8 @@ def reference_posterior(claims, priors, *, as_of=None, dynamics=None, draws: int
     seed : int
     quantities : sequence of str
         Headline quantities to keep.
+    progress : bool
+        Show a progress bar over the prior draws, advanced a chunk at a time.
 
     Returns
     -------
@@ -357,6 +359,7 @@ def reference_posterior(claims, priors, *, as_of=None, dynamics=None, draws: int
         weights), ``draws``.
     """
     from arviz_stats.base import array_stats
+    from tqdm.auto import tqdm
 
     model = _unconstrained_model(claims, priors, as_of, dynamics=dynamics)
     loglik = model.logp(vars=model.observed_RVs, sum=True)
@@ -367,6 +370,7 @@ def reference_posterior(claims, priors, *, as_of=None, dynamics=None, draws: int
     all_lw = np.empty(draws)
     best = -np.inf
     done = 0
+    bar = tqdm(total=draws, desc="reference prior draws", unit="draw", unit_scale=True, disable=not progress)
     while done < draws:
         n = min(chunk, draws - done)
         theta = _prior_draws(model, priors, n, rng)
@@ -380,6 +384,8 @@ def reference_posterior(claims, priors, *, as_of=None, dynamics=None, draws: int
         for q, x in zip(quantities, qs):
             kept_q[q].append(np.asarray(x)[keep])
         done += n
+        bar.update(n)
+    bar.close()
     lw = np.concatenate(kept_lw)
     keep = lw > best - 40.0
     w = np.exp(lw[keep] - best)

@@ -40,6 +40,51 @@ def edit_default_ledger():
     return _edit_default_ledger
 
 
+def _toml_text(doc: dict) -> str:
+    """TOML text of plain data (tables, lists, strings, numbers, booleans, dates), every key quoted."""
+    import datetime as dt
+    import json
+    import math
+
+    def key(k):
+        return json.dumps(str(k), ensure_ascii=False)
+
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, float) and not math.isfinite(v):
+            return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        if isinstance(v, (int, float, dt.date)):
+            return str(v) if not isinstance(v, float) else repr(v)
+        if isinstance(v, str):
+            return json.dumps(v, ensure_ascii=False)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{key(k)} = {value(x)}" for k, x in v.items()) + "}"
+        raise TypeError(f"no TOML for {type(v).__name__}")
+
+    lines = []
+
+    def table(t, path):
+        plain = {k: v for k, v in t.items() if not isinstance(v, dict)}
+        nested = {k: v for k, v in t.items() if isinstance(v, dict)}
+        if path and (plain or not nested):
+            lines.append("[" + ".".join(key(p) for p in path) + "]")
+        lines.extend(f"{key(k)} = {value(v)}" for k, v in plain.items())
+        for k, v in nested.items():
+            table(v, [*path, k])
+
+    table(doc, [])
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def toml_text():
+    """``toml_text(doc) -> str``: a document written back as TOML, for generated input files."""
+    return _toml_text
+
+
 @pytest.fixture(scope="session")
 def tiny_result(claims, priors):
     """A deliberately short fit (2 chains x 60 draws): enough to exercise the plumbing."""

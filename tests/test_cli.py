@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 DATA = Path(__file__).parent / "data"
 
 
@@ -61,3 +63,117 @@ def test_submodules_load_on_first_use():
     code = "import sys, estimator; assert 'estimator.sensitivity' not in sys.modules; estimator.sensitivity.leave_out; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+# Each subcommand with the arguments it cannot run without (no work is done: parsing only).
+SUBCOMMANDS = {
+    "fit": [],
+    "figures": ["run/result.nc"],
+    "report": ["run/result.nc"],
+    "sweep": ["sweep.toml"],
+    "sensitivity": ["run/result.nc"],
+    "validate sbc": [],
+    "validate reference": ["run/result.nc"],
+    "score": ["run/result.nc"],
+    "backtest": [],
+}
+FIGURE_COMMANDS = ["figures", "report", "sweep", "sensitivity", "validate sbc", "validate reference", "score", "backtest"]
+
+
+def _help(capsys, *words) -> str:
+    from estimator.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main([*words, "--help"])
+    assert info.value.code == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [*SUBCOMMANDS, "validate"])
+def test_every_subcommand_help_says_what_it_does_and_shows_an_example(command, capsys):
+    text = _help(capsys, *command.split())
+    usage, description, *_ = text.split("\n\n")
+    assert usage.startswith(f"usage: estimator {command}")
+    assert len(description.split()) >= 8, description
+    examples = text.split("examples:\n", 1)[1]
+    assert all(line.startswith(f"  estimator {command}") for line in examples.strip("\n").splitlines()), examples
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_quiet_and_verbose_are_accepted_by_every_subcommand(command):
+    from estimator.cli import build_parser
+
+    parser = build_parser()
+    for flags, expected in (([], (False, 0)), (["--quiet"], (True, 0)), (["-q"], (True, 0)), (["-v"], (False, 1)), (["--verbose"], (False, 1)), (["-vv"], (False, 2))):
+        args = parser.parse_args([*command.split(), *SUBCOMMANDS[command], *flags])
+        assert (args.quiet, args.verbose) == expected, flags
+
+
+def test_quiet_and_verbose_together_are_refused(capsys):
+    from estimator.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["score", "run/result.nc", "--quiet", "-v"])
+    assert info.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", FIGURE_COMMANDS)
+def test_every_command_that_draws_takes_format_and_dpi(command):
+    from estimator.cli import build_parser
+
+    args = build_parser().parse_args([*command.split(), *SUBCOMMANDS[command], "--format", "svg,pdf", "--dpi", "72"])
+    assert (args.format, args.dpi) == ("svg,pdf", 72)
+
+
+def test_validate_sbc_and_reference_each_take_only_their_own_options(capsys):
+    sbc = _help(capsys, "validate", "sbc")
+    ref = _help(capsys, "validate", "reference")
+    for option in ("--simulations", "--scheduler", "--workers", "--claims", "--priors", "--chains"):
+        assert option in sbc and option not in ref
+    assert "RESULT" in ref and "--reference-draws" in ref
+    assert "RESULT" not in sbc and "--reference-draws" not in sbc
+
+
+def test_validate_reference_needs_a_result(capsys):
+    from estimator.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["validate", "reference"])
+    assert info.value.code == 2 and "RESULT" in capsys.readouterr().err
+
+
+def test_a_bad_format_is_refused_before_any_work(tmp_path, capsys):
+    from estimator.cli import main
+
+    out = tmp_path / "scores"
+    assert main(["score", str(tmp_path / "missing.nc"), "--format", "png,gif", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--format" in err and "gif" in err and not out.exists()
+
+
+def test_verbose_logs_the_package_to_stderr_and_leaves_logging_as_it_found_it(tmp_path, capsys):
+    import logging
+
+    from estimator.cli import main
+
+    package, pymc = logging.getLogger("estimator"), logging.getLogger("pymc")
+    before = (package.level, list(package.handlers), pymc.level)
+    assert main(["score", str(tmp_path / "missing.nc"), "-v"]) == 2
+    assert "INFO estimator.cli: estimator score" in capsys.readouterr().err
+    assert main(["score", str(tmp_path / "missing.nc"), "--quiet"]) == 2
+    assert "INFO" not in capsys.readouterr().err
+    assert (package.level, list(package.handlers), pymc.level) == before
+
+
+def test_quiet_silences_info_messages_only_while_the_command_runs():
+    import logging
+
+    from estimator.cli import _log_levels
+
+    package, pymc = logging.getLogger("estimator"), logging.getLogger("pymc")
+    levels = (package.level, pymc.level)
+    with _log_levels(verbose=0, quiet=True):
+        assert not package.isEnabledFor(logging.INFO) and not pymc.isEnabledFor(logging.INFO)
+    with _log_levels(verbose=2, quiet=False):
+        assert package.isEnabledFor(logging.DEBUG)
+    assert (package.level, pymc.level) == levels

@@ -83,3 +83,113 @@ def test_with_params_returns_a_copy(priors):
     new = priors.with_params({N.PRICE_152MM_USD: {"mu": 6.2}})
     assert new.parameters[N.PRICE_152MM_USD].params["mu"] == 6.2
     assert priors.parameters == before
+
+
+# ---------------------------------------------------------------- generated malformed prior files
+
+import math  # noqa: E402
+import tomllib  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from estimator.priors import DISTRIBUTIONS  # noqa: E402
+
+_DOC = tomllib.loads(DEFAULT_TEXT)
+# (locator, path of the entry in the document, model variable) of every prior entry.
+_ENTRIES = [(f"[parameters.{p}]", ("parameters", p), p) for p in _DOC["parameters"]] + [
+    (f"[families.{f}.{kind}]", ("families", f, kind), N.family_variable(kind, f)) for f in _DOC["families"] for kind in N.FAMILY_PARAMETERS
+]
+_ELICITATION = ("lower", "upper", "mass", "median", "mode", "bound")
+_KNOWN_KEYS = {"distribution", "quartiles", "params", "unit", "rationale", "citation", *_ELICITATION}
+_WORDS = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), max_size=12)
+_NOT_A_NUMBER = st.one_of(_WORDS, st.booleans(), st.lists(st.integers(), max_size=2), st.just({"x": 1}), st.sampled_from([math.nan, math.inf, -math.inf]))
+
+
+@pytest.fixture(scope="module")
+def fitted_default(priors):
+    """The default's fitted parameters: entries left intact skip PreliZ, so a file loads in milliseconds."""
+    return priors.fitted_params()
+
+
+def _entry(doc, path):
+    node = doc
+    for k in path:
+        node = node[k]
+    return node
+
+
+@st.composite
+def _prior_mutation(draw):
+    """One edit that makes the default prior file invalid: (document, (locator, field) it must name, variable)."""
+    doc = copy.deepcopy(_DOC)
+    where, path, var = draw(st.sampled_from(_ENTRIES))
+    entry = _entry(doc, path)
+    dirichlet = entry["distribution"] == "Dirichlet"
+    kind = draw(st.sampled_from(["distribution", "negative", "reversed", "mass", "undocumented", "unknown_key", "wrong_type", "not_a_table", "file"]))
+    if kind == "distribution":
+        entry["distribution"] = draw(st.one_of(_WORDS.filter(lambda t: t not in DISTRIBUTIONS), st.integers(), st.lists(_WORDS, max_size=2), st.just({"name": "Beta"})))
+        return doc, (where, "distribution"), var
+    if kind == "negative":
+        if dirichlet:
+            shares = list(entry["mode"])
+            shares[draw(st.integers(0, len(shares) - 1))] = -draw(st.floats(0, 1e3))
+            entry["mode"] = shares
+            return doc, (where, "mode"), var
+        entry["lower"] = -draw(st.floats(0, 1e6))
+        return doc, (where, "lower"), var
+    if kind == "reversed" and not dirichlet:
+        entry["upper"] = entry["lower"] * draw(st.floats(0.01, 1.0))
+        return doc, (where, "upper"), var
+    if kind in ("mass", "reversed"):
+        entry["mass"] = draw(st.one_of(st.floats(max_value=0), st.floats(min_value=1), st.sampled_from([0, 1, -1, 2])))
+        return doc, (where, "mass"), var
+    if kind == "undocumented":
+        field = draw(st.sampled_from(["rationale", "citation"]))
+        if draw(st.booleans()):
+            del entry[field]
+        else:
+            entry[field] = draw(st.sampled_from(["", " ", "\t"]))
+        return doc, (where, field), var
+    if kind == "unknown_key":
+        key = draw(_WORDS.filter(lambda k: k not in _KNOWN_KEYS and k.strip() == k and k))
+        entry[key] = draw(st.one_of(_WORDS, st.integers(), st.floats(allow_nan=False)))
+        return doc, (where, key), var
+    if kind == "wrong_type":
+        field = draw(st.sampled_from(["mode", "mass", "bound"] if dirichlet else [k for k in _ELICITATION if k in entry]))
+        entry[field] = draw(_NOT_A_NUMBER if field != "mode" else st.one_of(_WORDS, st.integers(), st.lists(_WORDS, min_size=2, max_size=3)))
+        return doc, (where, field), var
+    if kind == "not_a_table":
+        parent = _entry(doc, path[:-1])
+        parent[path[-1]] = draw(st.one_of(_WORDS, st.integers(), st.lists(st.integers(), max_size=2)))
+        return doc, (where, "-"), var
+    section = draw(st.sampled_from(["meta", "parameters", "families", "start_date", "valuation_basis", "missing", "unknown_table"]))
+    if section in ("meta", "parameters", "families"):
+        doc[section] = draw(st.one_of(_WORDS, st.integers(), st.lists(st.integers(), max_size=2)))
+        return doc, (f"[{section}]", "-"), None
+    if section == "start_date":
+        doc["meta"]["start_date"] = draw(st.one_of(_WORDS, st.sampled_from(["2023-02-30", "2023/08/01", "August 2023"])))
+        return doc, ("[meta]", "start_date"), None
+    if section == "valuation_basis":
+        doc["meta"]["valuation_basis"] = " "
+        return doc, ("[meta]", "valuation_basis"), None
+    if section == "missing":
+        name = draw(st.sampled_from(list(doc["parameters"])))
+        del doc["parameters"][name]
+        return doc, (f"[parameters.{name}]", "-"), None
+    table = draw(_WORDS.filter(lambda t: t not in ("meta", "parameters", "families")))
+    doc[table] = {"x": 1}
+    return doc, (f"[{table}]", "-"), None
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutation=_prior_mutation())
+def test_every_malformed_prior_file_ends_in_one_input_error_naming_file_entry_and_field(mutation, fitted_default, toml_text):
+    doc, (where, field), var = mutation
+    # The edited entry is elicited afresh; the others reuse the default's fit.
+    fitted = {k: v for k, v in fitted_default.items() if k != var}
+    with pytest.raises(InputError) as info:
+        load_priors(text=toml_text(doc), name="mutated.toml", fitted=fitted)
+    problems = info.value.problems
+    assert all(p.file == "mutated.toml" and p.row and p.field for p in problems)
+    assert any(p.row == where and p.field == field for p in problems), (where, field, str(info.value))

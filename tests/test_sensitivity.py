@@ -162,10 +162,10 @@ def test_plots_draw_on_a_given_axes(synthetic_fit):
 def test_cli_sensitivity_prints_tables_and_writes_both_figures(synthetic_fit, tmp_path, capsys):
     path = synthetic_fit.save(tmp_path / "result.nc")
     out = tmp_path / "sens"
-    assert main(["sensitivity", str(path), "--out", str(out), "--no-refit"]) == 0
+    assert main(["sensitivity", str(path), "--out", str(out), "--no-refit", "--format", "png,pdf"]) == 0
     printed = capsys.readouterr().out
     assert "Power-scaling sensitivity" in printed and "overlap" in printed
-    for name in ("sensitivity_tornado.png", "sensitivity_variance_shares.png", "sensitivity_influence.csv"):
+    for name in ("sensitivity_tornado.png", "sensitivity_variance_shares.png", "sensitivity_tornado.pdf", "sensitivity_variance_shares.pdf", "sensitivity_influence.csv"):
         assert (out / name).stat().st_size > 0
 
 

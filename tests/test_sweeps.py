@@ -123,3 +123,117 @@ def test_approximate_mode_agrees_with_exact_on_a_small_shift(uninterrupted, tmp_
     assert rel < 0.10
     # The cheap-shell point is far from the reference: it must fall back to an exact refit.
     assert approx.loc[2, "method"].startswith("exact")
+
+
+# ---------------------------------------------------------------- generated malformed sweep files
+
+import copy  # noqa: E402
+import datetime as dt  # noqa: E402
+import tomllib  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from estimator import names as N  # noqa: E402
+from estimator.priors import read_priors_text  # noqa: E402
+
+GRID_DOC = tomllib.loads((Path(__file__).parents[1] / "sweeps" / "prices-and-fill.toml").read_text())
+POINTS_DOC = tomllib.loads(SMALL.read_text())
+BASE_KEYS = ("claims", "priors", "as_of", "dynamics", "seed", "draws", "tune", "chains", "reference_draws")
+_WORDS = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=10)
+_BAD_DATES = st.one_of(
+    st.sampled_from(["2024-02-30", "2024/01/31", "soon", "2020-01-01", "", "31-01-2024"]), st.just(dt.date(2019, 5, 1)), st.integers(), st.lists(st.integers(), max_size=2)
+)
+# Every prior name a sweep may override: the parameters and family priors of the default file.
+_PRIORS_DOC = tomllib.loads(read_priors_text()[1])
+PRIOR_NAMES = {*_PRIORS_DOC["parameters"], *(N.family_variable(kind, f) for f in _PRIORS_DOC["families"] for kind in N.FAMILY_PARAMETERS)}
+_NOT_A_COUNT = st.one_of(st.integers(max_value=-1), st.floats(allow_nan=False).filter(lambda x: x != int(x) if abs(x) < 1e15 else True), _WORDS, st.booleans(), st.lists(st.integers(), max_size=2))
+
+
+@pytest.fixture(scope="module")
+def quick_sweep_loading(priors, tmp_path_factory):
+    """Where a sweep file goes, with the default priors loaded once (not by every load_sweep call)."""
+    import estimator.priors
+
+    real = estimator.priors.load_priors
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(estimator.priors, "load_priors", lambda path=None, **kw: priors if path is None else real(path, **kw))
+        yield tmp_path_factory.mktemp("sweeps") / "mutated.toml"
+
+
+@st.composite
+def _sweep_mutation(draw):
+    """One edit that makes a valid sweep file invalid: (document, (locator, field) it must name)."""
+    grid = draw(st.booleans())
+    doc = copy.deepcopy(GRID_DOC if grid else POINTS_DOC)
+    i = 0 if grid else draw(st.integers(0, len(doc["points"]) - 1))
+    where = "[grid] point 1" if grid else f"[[points]] {i + 1}"
+    overrides = doc["grid"] if grid else doc["points"][i]
+
+    def put(key, value):
+        overrides[key] = [value] if grid else value
+
+    kind = draw(st.sampled_from(["base_key", "base_count", "base_as_of", "base_dynamics", "not_a_table", "grid_values", "prior_name", "field", "as_of", "value", "shape"]))
+    if kind == "base_key":
+        key = draw(_WORDS.filter(lambda k: k not in BASE_KEYS))
+        doc["base"][key] = 1
+        return doc, ("[base]", key)
+    if kind == "base_count":
+        key = draw(st.sampled_from(["seed", "draws", "tune", "chains", "reference_draws"]))
+        doc["base"][key] = draw(_NOT_A_COUNT if key == "seed" else st.one_of(_NOT_A_COUNT, st.just(0)))
+        return doc, ("[base]", key)
+    if kind == "base_as_of":
+        doc["base"]["as_of"] = draw(_BAD_DATES.filter(lambda d: not isinstance(d, dt.date) and d != "2020-01-01"))
+        return doc, ("[base]", "as_of")
+    if kind == "base_dynamics":
+        doc["base"]["dynamics"] = draw(st.one_of(_WORDS.filter(lambda d: d not in ("ar1", "random_walk")), st.integers()))
+        return doc, ("[base]", "dynamics")
+    if kind == "not_a_table":
+        section = draw(st.sampled_from(["base", "grid" if grid else "points"]))
+        doc[section] = draw(st.one_of(st.integers(), _WORDS, st.lists(st.integers(), min_size=1, max_size=2)))
+        locator = {"base": "[base]", "grid": "[grid]", "points": "[[points]]"}[section]
+        if section == "points" and isinstance(doc[section], list):
+            locator = "[[points]] 1"
+        return doc, (locator, "-")
+    if kind == "grid_values" and grid:
+        key = draw(st.sampled_from(list(doc["grid"])))
+        doc["grid"][key] = draw(st.one_of(st.just([]), st.integers(), _WORDS, st.just({"lower": 1})))
+        return doc, ("[grid]", key)
+    if kind in ("prior_name", "grid_values"):
+        name = draw(_WORDS.filter(lambda k: "." not in k and k not in PRIOR_NAMES and k != "as_of"))
+        key = name + draw(st.sampled_from(["", ".lower", ".upper"]))
+        put(key, {"lower": 1, "upper": 2} if key == name else 1.0)
+        return doc, (where, key)
+    if kind == "field":
+        var = draw(st.sampled_from(["price_152mm_usd", "fill_152mm"]))
+        bad = draw(_WORDS.filter(lambda f: f not in ("lower", "upper", "mass", "median", "quartiles", "mode", "bound", "params", "label") and "." not in f))
+        if draw(st.booleans()):
+            put(f"{var}.{bad}", 1.0)
+            return doc, (where, f"{var}.{bad}")
+        put(var, {"lower": 0.5, bad: 1})
+        return doc, (where, f"{var}.{bad}")
+    if kind == "as_of":
+        put("as_of", draw(_BAD_DATES))
+        return doc, (where, "as_of")
+    if kind == "value":
+        field, value = draw(st.sampled_from([("upper", 1.5), ("lower", -0.2), ("mass", 1.0), ("upper", "high"), ("lower", True), ("upper", [0.9])]))
+        put(f"fill_152mm.{field}", value)
+        return doc, (f"{where}: fill_152mm", field)
+    if grid:
+        doc["points"] = [{"fill_152mm.upper": 0.9}]
+    else:
+        del doc["points"]
+    return doc, ("file", "-")
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutation=_sweep_mutation())
+def test_every_malformed_sweep_file_ends_in_one_input_error_naming_file_entry_and_field(mutation, quick_sweep_loading, toml_text):
+    doc, (where, field) = mutation
+    path = quick_sweep_loading
+    path.write_text(toml_text(doc), encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_sweep(path)
+    problems = info.value.problems
+    assert all(p.file == str(path) and p.row and p.field for p in problems)
+    assert any(p.row == where and p.field == field for p in problems), (where, field, str(info.value))

@@ -188,9 +188,10 @@ def test_score_command_prints_coverage_and_writes_table_and_figure(tiny_result, 
 def test_validate_reference_command_writes_the_comparison(tiny_result_path, tmp_path, capsys):
     """Plumbing only: a 2 x 60-draw run against 100,000 prior draws (no agreement is asserted)."""
     out = tmp_path / "reference"
-    assert main(["validate", "reference", str(tiny_result_path), "--reference-draws", "100000", "--out", str(out)]) == 0
+    assert main(["validate", "reference", str(tiny_result_path), "--reference-draws", "100000", "--out", str(out), "--format", "png,svg", "--quiet"]) == 0
     assert "Pareto k-hat" in capsys.readouterr().out
     assert len(pd.read_csv(out / "reference_comparison.csv")) == 9
+    assert (out / "reference_comparison.png").stat().st_size > 0 and (out / "reference_comparison.svg").stat().st_size > 0
     assert json.loads((out / "reference_diagnostics.json").read_text())["draws"] == 100_000
 
 

@@ -77,7 +77,7 @@ from estimator.figures.families import family_bias, family_biases, plot_family_b
 from estimator.figures.sensitivity import plot_influence_tornado, plot_variance_shares
 from estimator.figures.style import OKABE_ITO, PRIOR_COLOR, family_colors, fmt_number
 from estimator.figures.sweep import plot_sweep
-from estimator.figures.validation import plot_claim_scores, plot_sbc_ecdf, plot_sbc_ranks
+from estimator.figures.validation import plot_claim_scores, plot_reference_comparison, plot_sbc_ecdf, plot_sbc_ranks
 from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
 from estimator.stats import SURPRISE_P
 
@@ -118,6 +118,7 @@ __all__ = [
     "plot_variance_shares",
     "plot_sbc_ecdf",
     "plot_sbc_ranks",
+    "plot_reference_comparison",
     "plot_claim_scores",
     "plot_sweep",
     # shared pieces

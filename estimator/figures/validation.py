@@ -25,7 +25,7 @@ from estimator.figures.style import OKABE_ITO, finish, new_axes
 from estimator.stats import SURPRISE_P
 from estimator.validation import SBC_QUANTITIES
 
-__all__ = ["plot_sbc_ecdf", "plot_sbc_ranks", "plot_claim_scores"]
+__all__ = ["plot_sbc_ecdf", "plot_sbc_ranks", "plot_reference_comparison", "plot_claim_scores"]
 
 BAND_PROB = 0.95
 BAND_SEED = 214  # the band is simulated: a fixed seed keeps the figure reproducible
