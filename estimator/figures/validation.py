@@ -153,6 +153,32 @@ def plot_sbc_ranks(table, bins: int = 10, ax=None, note: str = ""):
     return fig, axes
 
 
+def plot_reference_comparison(table, ax=None, note: str = "", z: float = 4.0):
+    """Each MCMC quantile against the importance-sampling reference, on the probability scale.
+
+    A row per quantity and level :math:`p` (the table of
+    :func:`estimator.validation.compare_with_reference`): a dot at
+    :math:`\\hat F_{ref}(\\hat q_p) - p`, with a bar of ``z`` standard errors
+    either side. Agreement puts every bar across zero; a row that does not
+    agree is drawn in vermillion.
+    """
+    n = len(table)
+    fig, ax = new_axes(ax, 1, figsize=(8, 1.8 + 0.32 * n))
+    ax.axvline(0, color="#333333", lw=0.8)
+    for i, (_, r) in enumerate(table.iterrows()):
+        col = OKABE_ITO["blue"] if r["agrees"] else OKABE_ITO["vermillion"]
+        gap = r["ref_cdf_at_mcmc"] - r["p"]
+        ax.errorbar([gap], [i], xerr=[[z * r["se"]], [z * r["se"]]], fmt="o", color=col, ms=5, capsize=3, lw=1.4)
+    labels = [f"{_SHORT.get(r['quantity'], r['quantity'])}, {100 * r['p']:g}% quantile" for _, r in table.iterrows()]
+    ax.set_yticks(range(n), labels, fontsize=8)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_xlabel("reference probability below the MCMC quantile, minus its level p")
+    ax.spines[["top", "right"]].set_visible(False)
+    sub = f"Bars: {z:g} standard errors of both Monte Carlo estimates; vermillion rows do not agree."
+    finish(fig, "Does the sampler match an importance-sampling reference?", note, sub, ax)
+    return fig, ax
+
+
 def plot_claim_scores(scores, ax=None, note: str = "", title: str = "Where each claim falls in its posterior predictive"):
     """Each claim's position in its predictive distribution, on the probability scale.
 
