@@ -13,11 +13,12 @@ only the digits that error supports.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from estimator import names as N
 from estimator.errors import did_you_mean
-from estimator.stats import SURPRISE_P, quantile
+from estimator.stats import QUANTILES, SURPRISE_P, quantile
 
 __all__ = ["headline_table", "scope_table", "claim_check_table", "prob_shells_above", "summary_dict", "draws_table", "round_to_mcse"]
 

@@ -119,6 +119,14 @@ class SweepSpec:
         }
 
 
+def _iso_date(value) -> dt.date:
+    """A YYYY-MM-DD date (a TOML date or text); ``fromisoformat`` alone would also read a bare number such as 20240223."""
+    text = str(value)
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        raise ValueError(text)
+    return dt.date.fromisoformat(text)
+
+
 def point_id(overrides: dict) -> str:
     """Stable 12-hex-digit identifier of a point (its overrides, canonically ordered)."""
     return hashlib.sha256(canonical(overrides).encode()).hexdigest()[:12]
@@ -169,9 +177,10 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if as_of is not None:
         as_of = str(as_of)
         try:
-            dt.date.fromisoformat(as_of)
+            _iso_date(as_of)
         except ValueError:
             problems.append(Problem(name, "[base]", "as_of", f"'{as_of}' is not a date (use YYYY-MM-DD)"))
+            as_of = None
     dynamics = str(base.get("dynamics", DEFAULT_DYNAMICS))
     if dynamics not in DYNAMICS:
         problems.append(Problem(name, "[base]", "dynamics", f"unknown rate dynamics '{dynamics}'{did_you_mean(dynamics, DYNAMICS)}; one of {', '.join(DYNAMICS)}"))
@@ -209,6 +218,13 @@ def load_sweep(path: str | Path) -> SweepSpec:
         raise InputError([*problems, *exc.problems]) from None
     if as_of is None:
         as_of = str(default_as_of(claims))
+    else:
+        from estimator.inference import resolve_as_of
+
+        try:
+            resolve_as_of(claims, as_of, source=name)
+        except InputError as exc:
+            problems += [Problem(name, "[base]", "as_of", p.message) for p in exc.problems]
     spec = SweepSpec(name, rel(base.get("claims")), rel(base.get("priors")), as_of, settings["seed"], settings["draws"],
                      settings["tune"], settings["chains"], settings["reference_draws"], points, grid_keys, text, dynamics)
     for i, point in enumerate(points):
@@ -254,7 +270,7 @@ def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str 
     for key, value in overrides.items():
         if key == AS_OF:
             try:
-                d = dt.date.fromisoformat(str(value))
+                d = _iso_date(value)
                 if start and d < dt.date.fromisoformat(start):
                     raise ValueError
                 options[AS_OF] = str(d)

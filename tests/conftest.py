@@ -92,6 +92,19 @@ def tiny_result(claims, priors):
 
 
 @pytest.fixture(scope="session")
+def seed_era_result(claims, priors):
+    """A short fit of what was known on 2024-02-26, as of 2024-02-23: later claims are forecasts of it."""
+    return estimator.fit(claims, priors, known_by="2024-02-26", as_of="2024-02-23", draws=60, tune=60, chains=2, seed=7, progress=False)
+
+
+@pytest.fixture(scope="session")
+def seed_era_result_path(seed_era_result, tmp_path_factory):
+    path = tmp_path_factory.mktemp("seed_era") / "result.nc"
+    seed_era_result.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def tiny_result_path(tiny_result, tmp_path_factory):
     path = tmp_path_factory.mktemp("run") / "result.nc"
     tiny_result.save(path)

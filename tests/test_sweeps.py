@@ -144,9 +144,9 @@ _WORDS = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), 
 _BAD_DATES = st.one_of(
     st.sampled_from(["2024-02-30", "2024/01/31", "soon", "2020-01-01", "", "31-01-2024"]), st.just(dt.date(2019, 5, 1)), st.integers(), st.lists(st.integers(), max_size=2)
 )
-# Every prior name a sweep may override: the parameters and family priors of the default file.
+# Every prior name a sweep may override: the parameters of the default file (families are pooled).
 _PRIORS_DOC = tomllib.loads(read_priors_text()[1])
-PRIOR_NAMES = {*_PRIORS_DOC["parameters"], *(N.family_variable(kind, f) for f in _PRIORS_DOC["families"] for kind in N.FAMILY_PARAMETERS)}
+PRIOR_NAMES = set(_PRIORS_DOC["parameters"])
 _NOT_A_COUNT = st.one_of(st.integers(max_value=-1), st.floats(allow_nan=False).filter(lambda x: x != int(x) if abs(x) < 1e15 else True), _WORDS, st.booleans(), st.lists(st.integers(), max_size=2))
 
 

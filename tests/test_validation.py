@@ -86,10 +86,10 @@ def test_an_sbc_folder_from_another_simulator_is_refused_before_any_work(tmp_pat
     out.mkdir()
     manifest = {"payload": _sbc_payload(None, None, "2024-02-23", 40, 60, 1), "seed": 20240223, "simulator": SIMULATOR_VERSION}
     (out / SBC_MANIFEST).write_text(json.dumps(manifest))
-    run_sbc(0, out, draws=40, tune=60, chains=1, progress=False)  # same settings and simulator: accepted
+    run_sbc(0, out, draws=40, tune=60, chains=1, as_of="2024-02-23", progress=False)  # same settings and simulator: accepted
     (out / SBC_MANIFEST).write_text(json.dumps({**manifest, "simulator": SIMULATOR_VERSION - 1}))
     with pytest.raises(InputError, match="simulator version"):
-        run_sbc(1, out, draws=40, tune=60, chains=1, progress=False)
+        run_sbc(1, out, draws=40, tune=60, chains=1, as_of="2024-02-23", progress=False)
     assert not list((out / "sims").glob("*.json"))
 
 
@@ -125,18 +125,18 @@ def test_scoring_fitted_claims_reproduces_the_models_own_claim_means(tiny_result
 
 
 @pytest.fixture(scope="module")
-def new_scores(tiny_result):
+def new_scores(seed_era_result):
     new = estimator.load_claims(NEW_CLAIMS)
-    return score_claims(tiny_result, new, seed=0)
+    return score_claims(seed_era_result, new, seed=0)
 
 
-def test_more_than_claim_reports_the_probability_of_exceeding_its_figure(tiny_result, new_scores):
+def test_more_than_claim_reports_the_probability_of_exceeding_its_figure(seed_era_result, new_scores):
     r = new_scores.loc["fixture-us-containers-2024-01"]
     assert r["p_figure"] == pytest.approx(1 - r["pit_low"])
     assert r["p_meaning"] == "P(estimate exceeds the figure)"
     # Simulated check of F(figure): one predictive draw per posterior draw, 2 se tolerance.
     new = estimator.load_claims(NEW_CLAIMS)
-    mu, sd, _, _ = _predictive_moments(tiny_result, new, pd.Timestamp("2026-01-01").date(), seed=0)
+    mu, sd, _, _ = _predictive_moments(seed_era_result, new, pd.Timestamp("2026-01-01").date(), seed=0)
     rng = np.random.default_rng(0)
     sims = np.exp(mu[1][:, None] + sd[1][:, None] * rng.standard_normal((mu.shape[1], 200)))
     p = float(np.mean(sims > 7000))
@@ -148,9 +148,20 @@ def test_forecasts_say_how_far_they_extrapolate_and_widen_with_it(new_scores):
     assert new_scores.loc["fixture-us-containers-2024-01", "months_extrapolated"] == 0
     assert new_scores.loc["fixture-kr-containers-2024-06", "months_extrapolated"] == 4
     assert new_scores.loc["fixture-press-shells-2024-09", "months_extrapolated"] == 7
-    # A later count carries the random walk's extra uncertainty.
-    width = np.log(new_scores["pred_q95"] / new_scores["pred_q05"])
-    assert width["fixture-kr-containers-2024-06"] > width["fixture-us-containers-2024-01"]
+
+
+
+def test_the_same_count_forecast_further_ahead_is_wider(seed_era_result):
+    # The same claim dated four and twelve months past the fitted months: only the horizon
+    # differs, so the extra width is the rate dynamics' forecast uncertainty.
+    lines = NEW_CLAIMS.read_text(encoding="utf-8").splitlines()
+    row = next(line for line in lines if line.startswith("fixture-kr-containers-2024-06,"))
+    later = row.replace("fixture-kr-containers-2024-06", "fixture-kr-containers-2025-02").replace("2024-06-30", "2025-02-28")
+    new = estimator.load_claims(text="\n".join([lines[0], row, later]) + "\n", name="horizons.csv")
+    scores = score_claims(seed_era_result, new, seed=0)
+    width = np.log(scores["pred_q95"] / scores["pred_q05"])
+    assert scores["months_extrapolated"].tolist() == [4, 12]
+    assert width["fixture-kr-containers-2025-02"] > width["fixture-kr-containers-2024-06"]
 
 
 def test_interval_shares_and_coverage_are_probabilities(new_scores):
@@ -163,26 +174,26 @@ def test_interval_shares_and_coverage_are_probabilities(new_scores):
     assert 0 <= summary["coverage_50"] <= summary["coverage_90"] <= 1
 
 
-def test_claims_after_the_horizon_are_refused_with_every_offender_named(tiny_result):
+def test_claims_after_the_horizon_are_refused_with_every_offender_named(seed_era_result):
     new = estimator.load_claims(NEW_CLAIMS)
     with pytest.raises(InputError) as info:
-        score_claims(tiny_result, new, horizon="2024-05-31")
+        score_claims(seed_era_result, new, horizon="2024-05-31")
     text = str(info.value)
     assert "fixture-kr-containers-2024-06" in text and "fixture-press-shells-2024-09" in text
     assert "fixture-us-containers-2024-01" not in text
 
 
-def test_score_command_prints_coverage_and_writes_table_and_figure(tiny_result, tiny_result_path, tmp_path, capsys):
+def test_score_command_prints_coverage_and_writes_table_and_figure(seed_era_result, seed_era_result_path, tmp_path, capsys):
     out = tmp_path / "scores"
-    assert main(["score", str(tiny_result_path), "--claims", str(NEW_CLAIMS), "--out", str(out)]) == 0
+    assert main(["score", str(seed_era_result_path), "--claims", str(NEW_CLAIMS), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "coverage of the 50% interval" in text and "months past them" in text
     assert len(pd.read_csv(out / "scores.csv")) == 4
     assert json.loads((out / "scores_summary.json").read_text())["max_months_extrapolated"] == 7
     assert (out / "scores.png").stat().st_size > 0
     # Without --claims: the posterior predictive check of the fitted claims.
-    assert main(["score", str(tiny_result_path), "--out", str(out)]) == 0
-    assert len(pd.read_csv(out / "fitted_scores.csv")) == len(tiny_result.claims)
+    assert main(["score", str(seed_era_result_path), "--out", str(out)]) == 0
+    assert len(pd.read_csv(out / "fitted_scores.csv")) == len(seed_era_result.claims)
 
 
 def test_validate_reference_command_writes_the_comparison(tiny_result_path, tmp_path, capsys):
