@@ -431,7 +431,7 @@ def cmd_score(args) -> int:
     print(f"\n{summary['claims']} {what}: coverage of the 50% interval {summary['coverage_50']:.2f} (nominal 0.50), "
           f"of the 90% interval {summary['coverage_90']:.2f} (nominal 0.90)")
     print(f"Surprising (p < {summary['surprise_threshold']}): {', '.join(summary['surprising']) or 'none'}")
-    print(f"Fitted months end {summary['last_fitted_month']}; forecasts extrapolate the rate's random walk up to "
+    print(f"Fitted months end {summary['last_fitted_month']}; forecasts continue the rates' {result.manifest.get('dynamics', 'random_walk')} dynamics up to "
           f"{summary['max_months_extrapolated']} months past them (horizon {summary['horizon']}).")
     stem = "scores" if args.claims else "fitted_scores"
     scores.to_csv(out / f"{stem}.csv")

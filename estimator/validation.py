@@ -18,7 +18,7 @@ Simulation-based calibration (Talts et al. 2018, arXiv:1804.06788)
 
 Reference posterior (self-normalised importance sampling from the prior)
     Draw :math:`\theta_i \sim p(\theta)`, :math:`i = 1..n`, with PreliZ (not
-    PyMC) from each prior entry and :math:`N(0, 1)` for the random walk's
+    PyMC) from each prior entry and :math:`N(0, 1)` for the rates' and families' standardised
     innovations; weight :math:`w_i \propto p(y \mid \theta_i)`, the model's
     own log-likelihood (one compiled, vectorised PyTensor function of the
     model without value transforms). Then
@@ -33,12 +33,15 @@ Scoring claims
     distribution :math:`F(x) = \frac1S \sum_s \Phi((\log x - \mu_s)/\sigma_s)`
     (a mixture over posterior draws :math:`s`; :mod:`estimator.model` gives
     :math:`\mu, \sigma`), evaluated exactly rather than by simulation. For
-    dates after the fitted months, the monthly log rate continues the random
-    walk from each draw's last fitted month,
-    :math:`\log r_{M+k} = \log r_M + \tau \sum_{l \le k} z_l`, :math:`z_l
-    \sim N(0, 1)`: the posterior of the fitted months is kept as it is (a
-    refit with a longer horizon would re-centre the walk on more months and
-    so change the model). Reported per claim: ``p_figure`` (for "more than"
+    dates after the fitted months, each monthly log rate (containers and
+    missiles) continues the run's own rate dynamics from each draw's last
+    fitted month (:func:`estimator.model.forecast_log_rates`: a random walk
+    :math:`\log r_{M+k} = \log r_{M+k-1} + \tau z`, or the AR(1)
+    :math:`x_{M+k} = \phi x_{M+k-1} + \tau z` about the long-run level),
+    :math:`z \sim N(0, 1)`: the posterior of the fitted months is kept as it
+    is (a refit with a longer horizon would re-centre a random walk on more
+    months and so change the model). A claim from a family the fit never saw
+    draws that family's bias and noise from the fitted population. Reported per claim: ``p_figure`` (for "more than"
     / "at least": :math:`1 - F(\text{figure})`; "up to":
     :math:`F(\text{figure})`; a range: :math:`F(b) - F(a)`; a point: the
     two-sided tail probability :math:`2 \min(F, 1 - F)`), and ``in_50`` /

@@ -226,6 +226,6 @@ def plot_claim_scores(scores, ax=None, note: str = "", title: str = "Where each 
     last_fitted = scores.attrs.get("last_fitted_month")
     sub = P_FIGURE_MEANING
     if last_fitted and scores["months_extrapolated"].any():
-        sub += f"\nFitted months end {last_fitted}; '+k mo' marks a forecast k months past them (random walk continued)."
+        sub += f"\nFitted months end {last_fitted}; '+k mo' marks a forecast k months past them (the rate dynamics continued)."
     finish(fig, title, note, sub, ax)
     return fig, ax
