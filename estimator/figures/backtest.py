@@ -54,25 +54,33 @@ def plot_backtest_beliefs(beliefs: pd.DataFrame, claims: pd.DataFrame, *, note: 
         a.fill_between(when, q[:, 0], q[:, 4], color=OKABE_ITO["blue"], alpha=0.15, lw=0, label="90% interval", step="post")
         a.fill_between(when, q[:, 1], q[:, 3], color=OKABE_ITO["blue"], alpha=0.3, lw=0, label="50% interval", step="post")
         a.step(when, q[:, 2], where="post", color=OKABE_ITO["blue"], lw=1.8, label="median, as believed at the vintage")
+        # The axis shows the estimates and the claims' figures; a range reaching far above
+        # them (a "hundreds" coded up to 1,000) is cut at the top and marked as continuing.
+        top = 1.15 * max(np.nanmax(q[:, 4]), float(np.nanmax(rows["figure"])) / scale if len(rows) else 0.0)
         for _, r in rows.iterrows():
             marker = QUALIFIER_MARKERS.get(r["qualifier"], "o")
             colour = OKABE_ITO["vermillion"] if r["quantity"] != C.MISSILES_LAUNCHED else OKABE_ITO["reddish_purple"]
             x = pd.Timestamp(r["date_said"])
             if r["qualifier"] == C.BETWEEN:
-                a.vlines(x, r["figure"] / scale, r["figure_high"] / scale, color=colour, lw=2.5)
+                hi = r["figure_high"] / scale
+                a.vlines(x, r["figure"] / scale, min(hi, top), color=colour, lw=2.5)
+                if hi > top:
+                    a.annotate(f"to {hi * scale:,.0f}", (x, top), xytext=(0, -2), textcoords="offset points", ha="center", va="top", fontsize=7, color=colour)
             else:
                 a.plot([x], [r["figure"] / scale], marker=marker, ms=10 if marker.startswith("$") else 7, color=colour, ls="none")
         a.set_title(label, loc="left", fontsize=10)
         a.set_ylabel(f"{label}{unit}")
         a.set_xlabel("vintage: date of what was known")
-        a.set_ylim(bottom=0)
+        a.set_ylim(0, top)
         a.grid(alpha=0.3)
         a.tick_params(axis="x", labelrotation=30)
     handles, labels = axes[0].get_legend_handles_labels()
     handles += [plt.Line2D([], [], marker="o", color=OKABE_ITO["vermillion"], ls="none"), plt.Line2D([], [], marker="o", color=OKABE_ITO["reddish_purple"], ls="none")]
     labels += ["a claim of the quantity, at the date said (arrow: 'more than'; bar: a range)", "missiles launched (a lower bound on delivered)"]
-    axes[0].legend(handles, labels, fontsize=7.5, loc="upper left")
     finish(fig, f"What we believed when: headline estimates at each vintage{title_suffix}", note)
+    # The key sits in a strip of its own between the panels and the source note.
+    fig.get_layout_engine().set(rect=(0, 0.13, 1, 0.87))
+    fig.legend(handles, labels, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 0.035), ncol=3, frameon=False)
     return fig, axes
 
 
@@ -94,9 +102,14 @@ def plot_backtest_pit(scores: pd.DataFrame, *, bins: int = 10, note: str = "", a
     if "prior_pit" in scores:
         a.hist(scores["prior_pit"].dropna(), bins=edges, density=True, histtype="step", lw=1.8, color=OKABE_ITO["orange"], label="prior only (no claims)")
     a.axhline(1.0, color="#333333", lw=0.8, ls="--")
+    # The band's edges over the bars, so they stay visible.
+    for y in (lo, hi):
+        a.axhline(y, color="#555555", lw=0.8, ls=":")
     a.set_xlim(0, 1)
+    a.set_ylim(0, 1.3 * a.get_ylim()[1])
     a.set_xlabel("PIT of the later claim's figure (randomised within a bound or range)")
     a.set_ylabel("density")
-    a.legend(fontsize=8, loc="upper center")
-    finish(fig, "Calibration of forecasts: PIT of later claims", note)
+    a.legend(fontsize=8, loc="upper right")
+    sub = "Pairs share claims across vintages, so the band (for independent PITs) is a guide, not a test."
+    finish(fig, "Calibration of forecasts: PIT of later claims", note, sub, a)
     return fig, a

@@ -87,7 +87,9 @@ def plot_claim_check(data: pd.DataFrame, ax=None):
     ax.set_yticks(range(n), [f"{cid}\n{t}" for cid, t in zip(data.index, data["text"])], fontsize=7.5)
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    # 1-2-5 ticks over a few decades; powers of ten when the claims span more.
+    x_lo, x_hi = ax.get_xlim()
+    ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0) if x_hi / x_lo < 1e3 else (1.0,)))
     ratio_axis(ax.xaxis)
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.axvline(1, color="#777777", lw=0.8, ls=":")

@@ -24,6 +24,8 @@ from estimator.figures.common import BANDS, CLAIM_GID, QUANTITY_LABELS, as_of, c
 from estimator.figures.style import OKABE_ITO, family_colors, finish, number_axis
 from estimator.stats import quantile
 
+LABEL_GAP_DAYS = 200
+
 __all__ = [
     "TOTAL",
     "ARROW_UP",
@@ -249,18 +251,26 @@ def plot_containers_over_time(curves: pd.DataFrame, marks: pd.DataFrame, ax=None
 
     other = marks[marks["panel"] == OTHER_PANEL]
     rows = list(dict.fromkeys(other["quantity"]))
-    for cid, m in other.iterrows():
+    # A row's marks are labelled only while their labels have room: over a long record a
+    # label within LABEL_GAP_DAYS of the row's previous one would overprint it.
+    last_label: dict[str, pd.Timestamp] = {}
+    for cid, m in other.sort_values("date").iterrows():
         y = rows.index(m["quantity"])
         col = colors[m["family"]]
         draw_mark(strip, m["date"], y, np.nan, m["marker"], col, cid, on_scale=False)
-        strip.annotate(m["text"], (m["date"], y), xytext=(-7, 0), textcoords="offset points", ha="right", va="center", fontsize=7.5, color=col)
+        prev = last_label.get(m["quantity"])
+        if prev is None or (pd.Timestamp(m["date"]) - prev).days > LABEL_GAP_DAYS:
+            strip.annotate(m["text"], (m["date"], y), xytext=(-7, 0), textcoords="offset points", ha="right", va="center", fontsize=7.5, color=col)
+            last_label[m["quantity"]] = pd.Timestamp(m["date"])
     strip.set_yticks(range(len(rows)), [QUANTITY_LABELS[q] for q in rows], fontsize=8)
     strip.set_ylim(-0.6, len(rows) - 0.4)
     strip.invert_yaxis()
     strip.set_title("Claims in other units (not convertible to containers on this axis)", fontsize=8.5, loc="left", color="#444444")
     strip.spines[["top", "right", "left"]].set_visible(False)
     strip.tick_params(axis="y", length=0)
-    strip.xaxis.set_major_locator(mdates.MonthLocator())
+    # Monthly ticks while they fit; quarters over a longer record.
+    months = (strip.get_xlim()[1] - strip.get_xlim()[0]) / 30.4
+    strip.xaxis.set_major_locator(mdates.MonthLocator() if months <= 14 else mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
     strip.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
     strip.set_xlabel("Date the claim's count runs to")
 

@@ -1,7 +1,15 @@
-r"""Each source family's multiplicative bias :math:`\beta_f`, prior against posterior (figure ``family_bias``)."""
+r"""Each source family's multiplicative bias :math:`\beta_f`, prior against posterior (figure ``family_bias``).
+
+Families are drawn from a population, :math:`\log \beta_f = \mu_\beta +
+s_\beta \epsilon_f`; the last row is that population itself, the bias of a
+family not yet seen, :math:`\exp(\mu_\beta + s_\beta z)` with
+:math:`z \sim N(0, 1)` drawn once per draw (fixed seed), so its spread shows
+how far the scopes of the families could differ.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 from matplotlib import ticker
@@ -12,7 +20,10 @@ from estimator.figures.common import BANDS, POSTERIOR, PRIOR, samples, source_no
 from estimator.figures.style import PRIOR_COLOR, family_colors, finish, new_axes, ratio_axis
 from estimator.stats import quantile
 
-__all__ = ["family_bias", "plot_family_bias", "family_biases", "plot_family_biases"]
+__all__ = ["family_bias", "plot_family_bias", "family_biases", "plot_family_biases", "POPULATION"]
+
+POPULATION = "population"  # the row of a family not yet seen
+POPULATION_SEED = 7
 
 
 def family_bias(result, prior: xr.Dataset) -> pd.DataFrame:
@@ -31,8 +42,13 @@ def family_bias(result, prior: xr.Dataset) -> pd.DataFrame:
         for fam in b[N.FAMILY].values:
             q = quantile(b.sel({N.FAMILY: fam}).values, BANDS)
             rows.append({"family": str(fam), "label": result.priors.family_label(str(fam)), "source": source, "n_claims": int(counts.get(str(fam), 0)), **dict(zip(("q05", "q25", "q50", "q75", "q95"), q))})
+        if N.FAMILY_LOG_BIAS_MEAN in ds:
+            mu, spread = samples(ds, N.FAMILY_LOG_BIAS_MEAN).values, samples(ds, N.FAMILY_LOG_BIAS_SPREAD).values
+            z = np.random.default_rng(POPULATION_SEED).standard_normal(mu.shape)
+            q = quantile(np.exp(mu + spread * z), BANDS)
+            rows.append({"family": POPULATION, "label": "A family not yet seen\n(the population)", "source": source, "n_claims": 0, **dict(zip(("q05", "q25", "q50", "q75", "q95"), q))})
     df = pd.DataFrame(rows)
-    df.attrs.update(families=result.family_labels, note=source_note(result))
+    df.attrs.update(families={**result.family_labels, POPULATION: "A family not yet seen\n(the population)"}, note=source_note(result))
     return df
 
 
@@ -51,7 +67,7 @@ def plot_family_bias(data: pd.DataFrame, ax=None):
     """
     fams = list(dict.fromkeys(data["family"]))
     fig, ax = new_axes(ax, 1, figsize=(9, 1.9 + 0.75 * len(fams)))
-    colors = family_colors(data.attrs["families"])
+    colors = {**family_colors([f for f in data.attrs["families"] if f != POPULATION]), POPULATION: "#333333"}
     for i, fam in enumerate(fams):
         for source, dy, col in ((PRIOR, 0.18, PRIOR_COLOR), (POSTERIOR, -0.08, colors[fam])):
             r = data[(data["family"] == fam) & (data["source"] == source)].iloc[0]
@@ -61,7 +77,7 @@ def plot_family_bias(data: pd.DataFrame, ax=None):
             if source == POSTERIOR:
                 ax.annotate(f"median {r['q50']:.2f}×", (r["q95"], i - dy), xytext=(5, 0), textcoords="offset points", ha="left", va="center", fontsize=8, color=col)
     counts = data.drop_duplicates("family").set_index("family")["n_claims"]
-    ax.set_yticks(range(len(fams)), [f"{data.attrs['families'][f]}\n({counts[f]} claim{'s' if counts[f] != 1 else ''})" for f in fams], fontsize=9)
+    ax.set_yticks(range(len(fams)), [data.attrs["families"][f] if f == POPULATION else f"{data.attrs['families'][f]}\n({counts[f]} claim{'s' if counts[f] != 1 else ''})" for f in fams], fontsize=9)
     ax.set_ylim(len(fams) - 0.2, -0.6)
     ax.set_xscale("log")
     # Room right of the widest interval for the median labels.
@@ -82,7 +98,7 @@ def plot_family_bias(data: pd.DataFrame, ax=None):
         ],
         loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False, title="median, 50% (thick)\nand 90% (thin) intervals", title_fontsize=8, alignment="left",
     )
-    finish(fig, "Which scope counts more? Each source family's multiplicative bias", data.attrs["note"], "A family with few claims keeps close to its prior: the data cannot tell its scope apart", ax)
+    finish(fig, "Which scope counts more? Each source family's multiplicative bias", data.attrs["note"], "Families are drawn from one population: a family with few claims is pulled toward it (last row: a family not yet seen)", ax)
     return fig, ax
 
 
