@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= runs/default
 
-.PHONY: fit test test-fast bench lock clean figures validation notebook-kernel notebooks
+.PHONY: fit test test-fast bench lock clean figures validation backtest notebook-kernel notebooks
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -68,3 +68,14 @@ notebook-kernel: $(VENV)/.installed
 # .ipynb next to each, which git ignores.
 notebooks: $(VENV)/.installed
 	$(VENV)/bin/jupytext --sync notebooks/*.py
+
+# The leave-future-out backtest of the default ledger with both rate dynamics (about 10
+# minutes each on two cores), and the default (ar1) one's figures and summaries in figures/.
+BT ?= build/backtest
+backtest: $(VENV)/.installed
+	$(VENV)/bin/estimator backtest --dynamics ar1 --out $(BT)/ar1 --quiet
+	$(VENV)/bin/estimator backtest --dynamics random_walk --out $(BT)/random_walk --quiet
+	mkdir -p figures/backtest
+	cp $(BT)/ar1/backtest_beliefs.png $(BT)/ar1/backtest_pit.png figures/
+	cp $(BT)/ar1/summary.json figures/backtest/summary_ar1.json
+	cp $(BT)/random_walk/summary.json figures/backtest/summary_random_walk.json

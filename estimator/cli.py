@@ -362,6 +362,9 @@ def cmd_validate_reference(args) -> int:
     with pd.option_context("display.width", 200, "display.float_format", "{:,.4g}".format):
         print(table.to_string(index=False))
     print(f"Importance sampling: {ref['draws']:,} prior draws, ESS {ref['ess']:,.0f}, Pareto k-hat {ref['khat']:.2f} (reliable below 0.7)")
+    if not ref["khat"] <= 0.7:
+        print(f"WARNING: k-hat {ref['khat']:.2f} > 0.7: the prior is too far from this posterior for importance sampling; "
+              "the reference is not reliable and agreement below means nothing (fit fewer claims, e.g. --known-by, to check the sampler).", file=sys.stderr)
     table.to_csv(out / "reference_comparison.csv", index=False)
     (out / "reference_diagnostics.json").write_text(json.dumps({k: ref[k] for k in ("draws", "ess", "khat")}, indent=2) + "\n")
     note = f"{source_note(result)} Reference: {ref['draws']:,} prior draws reweighted by the likelihood, ESS {ref['ess']:,.0f}, k-hat {ref['khat']:.2f}."

@@ -16,10 +16,11 @@
 # %% [markdown]
 # # North Korean munitions shipped to Russia: reconciling the public claims
 #
-# Between September 2023 and February 2024, governments, intelligence services and the press
-# gave conflicting figures for the munitions North Korea shipped to Russia: "more than 1,000
-# containers", "about 5,000", "around 6,700", "more than 10,000", "more than two million" 152mm
-# shells, "billions of dollars". Each figure has its own wording, scope, date and source.
+# Since September 2023 governments, intelligence services, think tanks, open-source
+# investigators and the press have given conflicting figures for the munitions North Korea
+# shipped to Russia: "more than 1,000 containers", "around 6,700", "more than 10,000", "more
+# than 20,000", "more than two million" 152mm shells, "well over 100" missiles, "billions of
+# dollars". Each figure has its own wording, scope, date and source.
 #
 # This notebook puts them into one Bayesian model with the `estimator` package and reads the
 # answer step by step: the claims, the assumptions made before seeing them (priors), a check
@@ -111,7 +112,8 @@ for ax, cargo in zip(plt.gcf().axes, N.CARGO_TYPES):
 #
 # `estimator.fit` samples the posterior with NUTS (4 chains, a fixed seed). The result shows
 # itself as a summary: diagnostics first (in a red box when any is missed), then the headline
-# quantities as of 23 February 2024 with their 90% intervals.
+# quantities as of the latest claim (18 September 2025) with their 90% intervals. A fit of what
+# was known on an earlier date is `estimator.fit(known_by="2024-02-26", as_of="2024-02-23")`.
 
 # %%
 result = estimator.fit(claims, priors, draws=DRAWS, tune=DRAWS, chains=4, seed=SEED, progress=False)

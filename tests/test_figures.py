@@ -135,7 +135,10 @@ def test_claims_are_checked_against_the_prior_the_same_way(small_run, prior):
 def test_family_bias_figure_has_a_row_per_family_with_prior_and_posterior(small_run, prior):
     data = F.family_biases(small_run, prior)
     fig, ax = F.plot_family_biases(data)
-    assert len(ax.get_yticks()) == len(small_run.priors.families)
+    # One row per family of the fitted model, and a last one for the population they are drawn from.
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(labels) == len(small_run.family_labels) + 1
+    assert "not yet seen" in labels[-1]
     assert set(data["source"]) == {F.PRIOR, F.POSTERIOR}
 
 

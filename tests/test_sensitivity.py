@@ -22,6 +22,7 @@ import pytest
 import estimator
 from estimator import names as N
 from estimator import sensitivity as S
+from estimator.claims import subset_claims
 from estimator.cli import main
 from estimator.figures import plot_influence_tornado, plot_variance_shares
 
@@ -64,8 +65,8 @@ def test_leaving_out_the_decisive_claim_lowers_the_shell_median(synthetic_fit):
 def test_an_exact_refit_leaves_the_runs_priors_and_claims_untouched(synthetic_fit):
     families = dict(synthetic_fit.priors.families)
     n_claims = len(synthetic_fit.claims)
-    subset = S._claims_subset(synthetic_fit.claims, [DECISIVE])
-    reduced = S._priors_subset(synthetic_fit.priors, set(subset["source_family"]))
+    subset = subset_claims(synthetic_fit.claims, [DECISIVE])
+    reduced = synthetic_fit.priors.restricted_to(set(subset["source_family"]))
     assert list(reduced.families) == ["press_intelligence"]
     assert dict(synthetic_fit.priors.families) == families
     assert len(synthetic_fit.claims) == n_claims

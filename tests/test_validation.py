@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import estimator
+from estimator.claims import claims_known_by
 from estimator import names as N
 from estimator.cli import main
 from estimator.errors import InputError
@@ -100,10 +101,15 @@ def test_mcmc_quantiles_agree_with_the_importance_sampling_reference(claims, pri
     Tolerance: on the probability scale the reference CDF at each MCMC quantile must be within 4
     standard errors of its level p, se = sqrt(p(1-p)(1/ESS_quantile + 1/ESS_IS)) (both Monte Carlo
     errors; see compare_with_reference). Nine comparisons at 4 se fail by chance with probability
-    below 1e-3. 500,000 prior draws give an IS effective sample size of about 1,000 (measured).
+    below 1e-3. 500,000 prior draws give an IS effective sample size of about 1,000 (measured) on
+    the seed era's 14 claims; importance sampling from the prior cannot reach the posterior of the
+    whole 53-claim ledger (IS ESS 10, k-hat 2.7 with 4 million draws), so the seed era is the
+    ledger this independent check can speak for.
     """
-    result = estimator.fit(claims, priors, draws=500, tune=500, chains=2, seed=11, progress=False)
-    ref = reference_posterior(claims, priors, draws=500_000, seed=5)
+    seed_era = claims_known_by(claims, "2024-02-26")
+    sub = priors.restricted_to(set(seed_era["source_family"]))
+    result = estimator.fit(seed_era, sub, as_of="2024-02-23", draws=500, tune=500, chains=2, seed=11, progress=False)
+    ref = reference_posterior(seed_era, sub, as_of="2024-02-23", draws=500_000, seed=5)
     assert ref["khat"] < 0.7 and ref["ess"] > 500
     table = compare_with_reference(result, ref)
     assert set(table["quantity"]) >= {N.SHELLS_152MM, N.VALUE_USD}
