@@ -73,6 +73,7 @@ import pandas as pd
 from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
+from estimator.stats import psis
 
 __all__ = [
     "BacktestResult",
@@ -177,17 +178,6 @@ def _load_fit(out: Path, vintage: str) -> dict | None:
     with np.load(f) as z:
         arrays = {k: z[k] for k in z.files}
     return {**arrays, "info": json.loads(j.read_text())}
-
-
-def _psis(log_ratio: np.ndarray) -> tuple[np.ndarray, float]:
-    """Pareto-smoothed normalised log weights of draws and their :math:`\\hat k`."""
-    from arviz_stats.base import array_stats
-
-    # ArviZ's psislw takes log-likelihood-like values and negates them (the PSIS-LOO
-    # convention), so the log importance ratios go in with their sign flipped.
-    lw, khat = array_stats.psislw(-log_ratio, r_eff=1.0, axis=-1)
-    lw = np.asarray(lw, dtype=float)
-    return lw - np.logaddexp.reduce(lw), float(khat)
 
 
 def _score_rows(claims: pd.DataFrame, ids: list[str], mu, sd, log_w, rng) -> list[dict]:
@@ -383,7 +373,7 @@ def run_backtest(
             from estimator.model import claim_loglik
 
             log_ratio = claim_loglik(claims_df.loc[added], ref["mu"][idx], ref["sd"][idx]).sum(axis=0) if added else np.zeros(ref["mu"].shape[1])
-            log_w, khat = _psis(log_ratio) if added else (None, 0.0)
+            log_w, khat = psis(log_ratio) if added else (None, 0.0)
             if khat > khat_threshold(log_ratio.size):
                 exact([v])
                 reference, log_w, used = v, None, f"exact (k-hat {khat:.2f})"

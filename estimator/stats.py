@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["QUANTILES", "SURPRISE_P", "quantile"]
+__all__ = ["QUANTILES", "SURPRISE_P", "quantile", "psis"]
 
 QUANTILES = (0.05, 0.5, 0.95)
 SURPRISE_P = 0.05
@@ -59,3 +59,20 @@ def quantile(x, q=QUANTILES, weights=None, *, axis=None, order=None) -> np.ndarr
     cdf /= cdf[-1]
     idx = np.searchsorted(cdf, q)
     return x[order][np.minimum(idx, x.size - 1)]
+
+
+def psis(log_ratio, r_eff: float = 1.0) -> tuple[np.ndarray, float]:
+    """Pareto-smoothed importance weights of draws, and the Pareto :math:`\\hat k` of the smoothing.
+
+    ``log_ratio`` are the log importance ratios :math:`\\log w_s` of the target
+    against the distribution the draws came from (one per draw). Returns the
+    normalised log weights (they log-sum-exp to 0) and :math:`\\hat k`
+    (Vehtari et al. 2024: reliable below about 0.7). ArviZ's ``psislw``
+    follows the PSIS-LOO convention, taking log-likelihood values and negating
+    them; this is the one place that flips the sign.
+    """
+    from arviz_stats.base import array_stats
+
+    lw, khat = array_stats.psislw(-np.asarray(log_ratio, dtype=float), r_eff=r_eff, axis=-1)
+    lw = np.asarray(lw, dtype=float)
+    return lw - np.logaddexp.reduce(lw), float(khat)

@@ -74,7 +74,7 @@ from estimator.errors import InputError, Problem, did_you_mean, parse_toml_table
 from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, default_as_of
 from estimator.workers import canonical, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
 from estimator.priors import ELICITATION_FIELDS
-from estimator.stats import QUANTILES, quantile
+from estimator.stats import QUANTILES, psis, quantile
 
 __all__ = ["SweepSpec", "load_sweep", "run_sweep", "sweep_table_to_dataset", "point_seed", "EXACT", "APPROX"]
 
@@ -422,8 +422,6 @@ def _prior_logpdf(spec, x):
 
 def _psis_weights(payload, overrides, reference):
     """PSIS-smoothed normalised weights for a point and their k-hat."""
-    from arviz_stats.base import array_stats
-
     state = worker_state(payload)
     base_specs = state.priors.all_specs()
     updates, _ = changed_specs(state.priors, overrides, file=payload["source"], where="point")
@@ -441,11 +439,8 @@ def _psis_weights(payload, overrides, reference):
         log_ratio = log_ratio + cache[key]
     if not log_ratio.any():
         return 0.0, np.full(n, 1.0 / n)
-    # ArviZ's psislw takes log-likelihood-like values and negates them (PSIS-LOO
-    # convention), so the log importance ratios go in with their sign flipped.
-    lw, khat = array_stats.psislw(-log_ratio, r_eff=1.0, axis=-1)
-    w = np.exp(lw - lw.max())
-    return float(khat), w / w.sum()
+    lw, khat = psis(log_ratio)
+    return khat, np.exp(lw)
 
 
 # ---------------------------------------------------------------- driver

@@ -69,7 +69,7 @@ from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
 from estimator.model import FORECAST_MONTHS, months_between
-from estimator.stats import QUANTILES, SURPRISE_P
+from estimator.stats import QUANTILES, SURPRISE_P, psis
 
 __all__ = [
     "SBC_QUANTITIES",
@@ -361,7 +361,6 @@ def reference_posterior(claims, priors, *, as_of=None, dynamics=None, draws: int
         ``weights`` (normalised), ``ess`` (Kish), ``khat`` (Pareto k of the
         weights), ``draws``.
     """
-    from arviz_stats.base import array_stats
     from tqdm.auto import tqdm
 
     model = _unconstrained_model(claims, priors, as_of, dynamics=dynamics)
@@ -395,8 +394,7 @@ def reference_posterior(claims, priors, *, as_of=None, dynamics=None, draws: int
     w /= w.sum()
     w_all = np.exp(all_lw - best)
     ess = float(w_all.sum() ** 2 / np.sum(w_all**2))
-    # psislw expects log-likelihood-like values and negates them: pass the negated log weights.
-    _, khat = array_stats.psislw(-all_lw, r_eff=1.0, axis=-1)
+    _, khat = psis(all_lw)
     values = {q: np.concatenate(kept_q[q])[keep] for q in quantities}
     return {"values": values, "weights": w, "ess": ess, "khat": float(khat), "draws": draws}
 

@@ -223,3 +223,17 @@ def test_sbc_refuses_a_ledger_it_cannot_simulate_before_any_work(tmp_path, capsy
     assert code == 2
     assert "one-sided-capacity.csv" in err and f"line {bad_line}" in err and "figure_high" in err
     assert not (out / "sims").exists() and not list(out.glob("*.json"))  # the CLI only checked --out was writable
+
+
+def test_a_claim_from_a_family_the_fit_never_saw_scores_from_the_population(seed_era_result):
+    # An open-source count: the family is in neither the seed-era fit nor (under this name) the prior file.
+    lines = NEW_CLAIMS.read_text(encoding="utf-8").splitlines()
+    row = next(line for line in lines if line.startswith("fixture-kr-containers-2024-06,"))
+    unseen = row.replace("south_korean_government", "news_agency_count").replace("fixture-kr-containers-2024-06", "fixture-news-containers-2024-06", 1)
+    new = estimator.load_claims(text="\n".join([lines[0], row, unseen]) + "\n", name="unseen.csv")
+    assert "news_agency_count" not in seed_era_result.family_labels
+    scores = score_claims(seed_era_result, new, seed=0)
+    assert scores[["pred_q05", "pred_q50", "pred_q95", "p_figure"]].notna().all().all()
+    # Its bias and noise are population draws, not a known family's: a wider predictive interval.
+    width = np.log(scores["pred_q95"] / scores["pred_q05"])
+    assert width.iloc[1] > width.iloc[0]
