@@ -310,7 +310,7 @@ def run_backtest(
     from estimator.model import DEFAULT_DYNAMICS, months_between
     from estimator.priors import load_priors
     from estimator.sensitivity import khat_threshold
-    from estimator.workers import canonical, run_tasks, worker_state
+    from estimator.workers import claim_folder, run_tasks, worker_state
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}")
@@ -332,12 +332,7 @@ def run_backtest(
     horizon = max([*ledger["period_end"], *ledger["date_said"]])
     payload = _payload(claims, priors, horizon, dynamics, draws, tune, chains)
     manifest = {"payload": {k: v for k, v in payload.items() if k != "claims_path"}, "ledger": text, "priors": pri.text, "seed": seed, "method": method, "horizon_months": horizon_months}
-    mpath = out / MANIFEST
-    if mpath.exists() and json.loads(mpath.read_text()) != json.loads(canonical(manifest)):
-        raise InputError([Problem(str(out), "--out", "-", "holds a backtest with another ledger, priors, dynamics, sampler settings, seed or method; choose another folder")])
-    mpath.write_text(canonical(manifest))
-    for stale in (out / "fits").glob(".*.tmp*"):
-        stale.unlink()
+    claim_folder(out, MANIFEST, manifest, "holds a backtest with another ledger, priors, dynamics, sampler settings, seed or method; choose another folder", "fits")
 
     state = worker_state(payload)
     claims_df = state.claims

@@ -72,7 +72,7 @@ import pandas as pd
 from estimator import names as N
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
 from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, default_as_of
-from estimator.workers import canonical, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
+from estimator.workers import canonical, claim_folder, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
 from estimator.priors import ELICITATION_FIELDS
 from estimator.stats import QUANTILES, psis, quantile
 
@@ -479,13 +479,7 @@ def run_sweep(
     payload = spec.base_payload()
     # Point files are only reusable by the same sweep: refuse a folder holding another one.
     manifest = {"base": payload, "seed": spec.seed, "mode": mode, "reference_draws": spec.reference_draws}
-    mpath = out / "sweep-manifest.json"
-    if mpath.exists() and json.loads(mpath.read_text()) != json.loads(canonical(manifest)):
-        raise InputError([Problem(str(out), "--out", "-", "holds the results of a different sweep (base settings, seed or mode differ); choose another folder")])
-    mpath.write_text(canonical(manifest))
-    # A worker killed while writing leaves only its hidden temporary file: discard it.
-    for stale in (out / "points").glob(".*.tmp"):
-        stale.unlink()
+    claim_folder(out, "sweep-manifest.json", manifest, "holds the results of a different sweep (base settings, seed or mode differ); choose another folder", "points")
     todo = []
     rows = {}
     for p in spec.points:

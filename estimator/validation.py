@@ -227,21 +227,15 @@ def run_sbc(
     from tqdm.auto import tqdm
 
     from estimator.simulate import SIMULATOR_VERSION, check_simulable
-    from estimator.workers import canonical, run_tasks, worker_state
+    from estimator.workers import claim_folder, run_tasks, worker_state
 
     payload = _sbc_payload(claims, priors, as_of, draws, tune, chains, dynamics)
     # Bad input fails here, in this process, before any folder or worker exists; the
     # loaded inputs stay in this process's worker cache for in-process simulations.
     check_simulable(worker_state(payload).claims)
     out = Path(out)
-    (out / "sims").mkdir(parents=True, exist_ok=True)
     manifest = {"payload": payload, "seed": seed, "simulator": SIMULATOR_VERSION}
-    mpath = out / SBC_MANIFEST
-    if mpath.exists() and json.loads(mpath.read_text()) != json.loads(canonical(manifest)):
-        raise InputError([Problem(str(out), "--out", "-", "holds an SBC run with other settings, seed or simulator version; choose another folder")])
-    mpath.write_text(canonical(manifest))
-    for stale in (out / "sims").glob(".*.tmp"):
-        stale.unlink()
+    claim_folder(out, SBC_MANIFEST, manifest, "holds an SBC run with other settings, seed or simulator version; choose another folder", "sims")
     rows = {}
     for f in (out / "sims").glob("*.json"):
         r = json.loads(f.read_text())

@@ -25,7 +25,7 @@ from typing import Any
 
 from estimator import names as N
 
-__all__ = ["WorkerState", "worker_state", "compiled_model", "sample_compiled", "run_tasks", "write_atomic", "canonical", "MODEL_KEYS"]
+__all__ = ["claim_folder", "WorkerState", "worker_state", "compiled_model", "sample_compiled", "run_tasks", "write_atomic", "canonical", "MODEL_KEYS"]
 
 # What defines the model a payload describes (not the sampler settings), so a
 # reference fit with more draws and the refits share one compiled model.
@@ -113,6 +113,25 @@ def sample_compiled(compiled, payload: dict, seed: int):
         adaptation="low_rank",
         save_warmup=False,
     )
+
+
+def claim_folder(out: Path, manifest_name: str, manifest: dict, refusal: str, results: str, stale: str = ".*.tmp*") -> None:
+    """Make ``out`` the folder of one resumable run, or refuse it.
+
+    A folder whose manifest differs from ``manifest`` holds another run, whose
+    result files must never mix with this one's: ``InputError`` with
+    ``refusal``. Temporary files a killed worker left in ``out/results`` are
+    discarded (their finished twins were written by rename, never partly).
+    """
+    from estimator.errors import InputError, Problem
+
+    (out / results).mkdir(parents=True, exist_ok=True)
+    path = out / manifest_name
+    if path.exists() and json.loads(path.read_text()) != json.loads(canonical(manifest)):
+        raise InputError([Problem(str(out), "--out", "-", refusal)])
+    path.write_text(canonical(manifest))
+    for f in (out / results).glob(stale):
+        f.unlink()
 
 
 def write_atomic(path: Path, row: dict) -> None:
