@@ -102,8 +102,9 @@ _EXTRA_VARS = (N.CONTAINER_RATE, N.MISSILE_RATE, N.CARGO_MIX)
 
 
 def _month_end(d: dt.date) -> dt.date:
-    nxt = (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return nxt - dt.timedelta(days=1)
+    from estimator.model import next_month
+
+    return next_month(d) - dt.timedelta(days=1)
 
 
 def default_vintages(claims: pd.DataFrame) -> list[dt.date]:
@@ -307,7 +308,7 @@ def run_backtest(
     from tqdm.auto import tqdm
 
     from estimator.claims import load_claims, read_claims_text
-    from estimator.model import DEFAULT_DYNAMICS, months_between
+    from estimator.model import DEFAULT_DYNAMICS, claim_loglik, months_between
     from estimator.priors import load_priors
     from estimator.sensitivity import khat_threshold
     from estimator.workers import claim_folder, run_tasks, worker_state
@@ -365,8 +366,6 @@ def run_backtest(
             added = [c for c in known_at[v] if c not in known_at[reference]]
             ref = fits[reference]
             idx = [claims_df.index.get_loc(c) for c in added]
-            from estimator.model import claim_loglik
-
             log_ratio = claim_loglik(claims_df.loc[added], ref["mu"][idx], ref["sd"][idx]).sum(axis=0) if added else np.zeros(ref["mu"].shape[1])
             log_w, khat = psis(log_ratio) if added else (None, 0.0)
             if khat > khat_threshold(log_ratio.size):

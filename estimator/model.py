@@ -113,17 +113,14 @@ __all__ = [
     "claim_data",
     "prior_data_name",
     "default_as_of",
+    "next_month",
+    "months_between",
     "forecast_log_rates",
     "DYNAMICS",
     "DEFAULT_DYNAMICS",
     "FORECAST_MONTHS",
-    "SEED_ERA_AS_OF",
 ]
 
-# The date of the seed-era analysis (the US and Bloomberg figures of 2024-02-23).
-SEED_ERA_AS_OF = dt.date(2024, 2, 23)
-# Kept for callers of the seed era's API; the default as-of date is now the latest claim's.
-DEFAULT_AS_OF = SEED_ERA_AS_OF
 RANDOM_WALK, AR1 = "random_walk", "ar1"
 DYNAMICS = (AR1, RANDOM_WALK)
 # Chosen by the leave-future-out backtest (README, "Through time").
@@ -207,7 +204,7 @@ class ModelLayout:
         m = self.start.replace(day=1)
         while m <= last:
             self.months.append(m)
-            m = (m.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            m = next_month(m)
         self.month_edges = [*self.months, m]
         self.exposure_as_of = self.exposure(self.as_of + dt.timedelta(days=1))
         rows = []
@@ -249,6 +246,11 @@ def model_layout(claims, priors, as_of=None) -> ModelLayout:
 def default_as_of(claims: pd.DataFrame) -> dt.date:
     """The default as-of date: the day the latest claim of the ledger was said."""
     return max(claims["date_said"])
+
+
+def next_month(d: dt.date) -> dt.date:
+    """The first day of the month after ``d``'s."""
+    return (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 def months_between(a: dt.date, b: dt.date) -> int:

@@ -71,8 +71,6 @@ FAMILY_BIAS_Z = "family_bias_z"  # standardised family log biases (non-centred)
 FAMILY_NOISE_Z = "family_noise_z"  # standardised family log noises
 # Free variables with a fixed N(0, 1) prior and no prior-file entry.
 STANDARD_NORMAL = (RATE_INNOVATIONS, MISSILE_RATE_INNOVATIONS, FAMILY_BIAS_Z, FAMILY_NOISE_Z)
-# Parameters that only some rate dynamics use (the AR(1) persistence).
-DYNAMICS_PARAMETERS = {"random_walk": (), "ar1": (CONTAINER_RATE_PERSISTENCE, MISSILE_RATE_PERSISTENCE)}
 FAMILY_BIAS = "family_bias"
 FAMILY_NOISE = "family_noise"
 SHELLS_PER_CONTAINER_152MM = "shells_per_container_152mm"

@@ -58,9 +58,6 @@ Variance shares of value
 
 from __future__ import annotations
 
-import copy
-import csv
-import io
 import itertools
 import logging
 from dataclasses import dataclass
