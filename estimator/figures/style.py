@@ -74,8 +74,14 @@ def new_axes(ax, n=1, **kwargs):
 
 
 def add_note(fig, note: str, bottom: float = 0.035) -> None:
-    """The source note at the bottom-left, with ``bottom`` of the height kept free for it."""
+    """The source note at the bottom-left, with at least ``bottom`` of the height kept free for it.
+
+    The space grows with the note's lines (7-point type, about 0.13 inch a line), so a
+    two-line note never runs into the x-axis label.
+    """
     fig.text(0.01, 0.005, note, fontsize=7, color=NOTE_COLOR, ha="left", va="bottom")
+    lines = note.count("\n") + 1
+    bottom = max(bottom, (0.13 * lines + 0.06) / fig.get_figheight())
     engine = fig.get_layout_engine()
     # Only a figure laid out here is adjusted; a caller's layout is theirs.
     if engine is not None and hasattr(engine, "set"):
