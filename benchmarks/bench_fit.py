@@ -59,10 +59,7 @@ def main(repeats: int = 3) -> None:
     for s in SAMPLERS:
         med = statistics.median(walls[s])
         e = statistics.median(ess[s])
-        print(
-            f"| {s} | {med:.1f} | {', '.join(f'{w:.1f}' for w in walls[s])} | {e:.0f} | {e / med:.0f} | "
-            f"{min(ess_min[s]):.0f} | {sum(divs[s])} |"
-        )
+        print(f"| {s} | {med:.1f} | {', '.join(f'{w:.1f}' for w in walls[s])} | {e:.0f} | {e / med:.0f} | {min(ess_min[s]):.0f} | {sum(divs[s])} |")
     ratio = statistics.median(walls["nutpie"]) / statistics.median(walls["pymc"])
     print(f"\nnutpie / pymc median wall-time ratio: {ratio:.2f}")
 

@@ -19,7 +19,8 @@ Usage: ``python benchmarks/bench_sweep.py [N_APPROX]``.
 
 from __future__ import annotations
 
-import estimator  # noqa: F401  (fixes BLAS threads before numpy loads)
+# estimator first: it fixes BLAS threads before numpy loads.
+import estimator  # noqa: F401, I001  # isort: skip
 
 import shutil
 import sys
@@ -59,8 +60,9 @@ def naive(points) -> float:
     for i, p in enumerate(points):
         new, _ = apply_overrides(priors, p, file="benchmark", where="point")
         model = build_model(claims, new)
-        pm.sample(DRAWS, tune=TUNE, chains=CHAINS, cores=1, random_seed=i, progressbar=False, nuts_sampler="pymc", model=model,
-                  compute_convergence_checks=False)
+        pm.sample(
+            DRAWS, tune=TUNE, chains=CHAINS, cores=1, random_seed=i, progressbar=False, nuts_sampler="pymc", model=model, compute_convergence_checks=False
+        )
     return (time.perf_counter() - t0) / len(points)
 
 
@@ -126,8 +128,10 @@ def main(n_approx: int = 10_000) -> None:
         print("| mode | time per point (s) | points per second | speed-up vs naive |")
         print("|---|---|---|---|")
         print("\n".join(lines))
-        print(f"\nApprox vs exact refit ({len(rel)} medians at points with k-hat < 0.7): max relative difference {max(rel) * 100:.2f}%, "
-              f"median {np.median(rel) * 100:.2f}%; k-hat range {approx['khat'].min():.2f}-{approx['khat'].max():.2f}")
+        print(
+            f"\nApprox vs exact refit ({len(rel)} medians at points with k-hat < 0.7): max relative difference {max(rel) * 100:.2f}%, "
+            f"median {np.median(rel) * 100:.2f}%; k-hat range {approx['khat'].min():.2f}-{approx['khat'].max():.2f}"
+        )
         print(f"Dask LocalCluster, {len(dpts)} exact points: 1 worker {per[1]:.1f} s, 2 workers {per[2]:.1f} s, speed-up {per[1] / per[2]:.2f}x")
         del exact
     finally:

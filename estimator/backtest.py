@@ -70,7 +70,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
 from estimator.stats import psis
@@ -196,7 +195,17 @@ def _score_rows(claims: pd.DataFrame, ids: list[str], mu, sd, log_w, rng) -> lis
         f_lo = mixture_cdf(lo, mu[i], sd[i], w)
         f_hi = f_lo if lo == hi else mixture_cdf(hi, mu[i], sd[i], w)
         pit = f_lo if lo == hi else float(rng.uniform(f_lo, f_hi))
-        rows.append({N.CLAIM: cid, "lpd": lpd, "pit_low": f_lo, "pit_high": f_hi, "pit": pit, "in_50": share_inside(f_lo, f_hi, 0.5), "in_90": share_inside(f_lo, f_hi, 0.9)})
+        rows.append(
+            {
+                N.CLAIM: cid,
+                "lpd": lpd,
+                "pit_low": f_lo,
+                "pit_high": f_hi,
+                "pit": pit,
+                "in_50": share_inside(f_lo, f_hi, 0.5),
+                "in_90": share_inside(f_lo, f_hi, 0.9),
+            }
+        )
     return rows
 
 
@@ -325,15 +334,33 @@ def run_backtest(
     first = min(ledger["date_said"])
     early = [v for v in vintages if v < first]
     if early or not vintages:
-        raise InputError([Problem(name, "--vintages", "vintages", f"{'no vintages' if not vintages else f'{early[0]} is before the first claim ({first})'}: a vintage needs at least one known claim")])
+        raise InputError(
+            [
+                Problem(
+                    name,
+                    "--vintages",
+                    "vintages",
+                    f"{'no vintages' if not vintages else f'{early[0]} is before the first claim ({first})'}: a vintage needs at least one known claim",
+                )
+            ]
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # The run keeps the ledger it scored; the manifest compares texts, not paths.
     (out / "ledger.csv").write_text(text, encoding="utf-8")
     horizon = max([*ledger["period_end"], *ledger["date_said"]])
     payload = _payload(claims, priors, horizon, dynamics, draws, tune, chains)
-    manifest = {"payload": {k: v for k, v in payload.items() if k != "claims_path"}, "ledger": text, "priors": pri.text, "seed": seed, "method": method, "horizon_months": horizon_months}
-    claim_folder(out, MANIFEST, manifest, "holds a backtest with another ledger, priors, dynamics, sampler settings, seed or method; choose another folder", "fits")
+    manifest = {
+        "payload": {k: v for k, v in payload.items() if k != "claims_path"},
+        "ledger": text,
+        "priors": pri.text,
+        "seed": seed,
+        "method": method,
+        "horizon_months": horizon_months,
+    }
+    claim_folder(
+        out, MANIFEST, manifest, "holds a backtest with another ledger, priors, dynamics, sampler settings, seed or method; choose another folder", "fits"
+    )
 
     state = worker_state(payload)
     claims_df = state.claims
@@ -380,23 +407,43 @@ def run_backtest(
         n_draws = fit["mu"].shape[1]
         if log_w is None:
             log_w = np.full(n_draws, -np.log(n_draws))
-        later = [
-            c for c, r in claims_df.iterrows()
-            if r["date_said"] > v and months_between(v, max(r["period_end"], r["date_said"])) <= horizon_months
-        ]
+        later = [c for c, r in claims_df.iterrows() if r["date_said"] > v and months_between(v, max(r["period_end"], r["date_said"])) <= horizon_months]
         info = fit["info"]
-        beliefs.append({"vintage": v, "method": used, "khat": khat, "reference": reference, "claims_known": len(known_at[v]), **_beliefs(state, fit, log_w, v), "diagnostics_ok": info["diagnostics_ok"], "divergences": info["divergences"], "max_rhat": info["max_rhat"]})
+        beliefs.append(
+            {
+                "vintage": v,
+                "method": used,
+                "khat": khat,
+                "reference": reference,
+                "claims_known": len(known_at[v]),
+                **_beliefs(state, fit, log_w, v),
+                "diagnostics_ok": info["diagnostics_ok"],
+                "divergences": info["divergences"],
+                "max_rhat": info["max_rhat"],
+            }
+        )
         if later:
             idx = [claims_df.index.get_loc(c) for c in later]
             for r in _score_rows(claims_df, later, fit["mu"][idx], fit["sd"][idx], log_w, rng):
                 cid = r[N.CLAIM]
                 row = claims_df.loc[cid]
-                rows.append({
-                    "vintage": v, N.CLAIM: cid, "method": used, "khat": khat, "date_said": row["date_said"], "period_end": row["period_end"],
-                    "months_ahead": months_between(v, row["period_end"]), "quantity": row["quantity"], "kind": row["kind"],
-                    "source_family": row["source_family"], "qualifier": row["qualifier"], "figure": row["figure"],
-                    **{k: val for k, val in r.items() if k != N.CLAIM},
-                })
+                rows.append(
+                    {
+                        "vintage": v,
+                        N.CLAIM: cid,
+                        "method": used,
+                        "khat": khat,
+                        "date_said": row["date_said"],
+                        "period_end": row["period_end"],
+                        "months_ahead": months_between(v, row["period_end"]),
+                        "quantity": row["quantity"],
+                        "kind": row["kind"],
+                        "source_family": row["source_family"],
+                        "qualifier": row["qualifier"],
+                        "figure": row["figure"],
+                        **{k: val for k, val in r.items() if k != N.CLAIM},
+                    }
+                )
         bar.update(1)
     bar.close()
     scores = pd.DataFrame(rows)
@@ -404,8 +451,16 @@ def run_backtest(
         scores = _add_baselines(scores, claims_df, state, known_at, seed, rng)
     beliefs_df = pd.DataFrame(beliefs)
     summary = backtest_summary(scores)
-    summary.update({"dynamics": dynamics, "method": method, "vintages": len(vintages), "exact_fits": len(fits), "horizon_months": horizon_months,
-                    "fits_missing_diagnostics": int(sum(not f["info"]["diagnostics_ok"] for f in fits.values()))})
+    summary.update(
+        {
+            "dynamics": dynamics,
+            "method": method,
+            "vintages": len(vintages),
+            "exact_fits": len(fits),
+            "horizon_months": horizon_months,
+            "fits_missing_diagnostics": int(sum(not f["info"]["diagnostics_ok"] for f in fits.values())),
+        }
+    )
     scores.to_csv(out / "backtest.csv", index=False)
     beliefs_df.to_csv(out / "beliefs.csv", index=False)
     _to_netcdf(scores, out / "backtest.nc", summary)
@@ -436,10 +491,18 @@ def _add_baselines(scores: pd.DataFrame, claims_df, state, known_at, seed: int, 
             ps = {"lpd": np.nan, "in_50": np.nan, "in_90": np.nan, "pit": np.nan}
         else:
             ps = _score_rows(claims_df, [cid], np.array([[moments[0]]]), np.array([[moments[1]]]), np.zeros(1), rng)[0]
-        extra.append({
-            "prior_lpd": pr["lpd"], "prior_pit": pr["pit"], "prior_in_50": pr["in_50"], "prior_in_90": pr["in_90"],
-            "persistence_lpd": ps["lpd"], "persistence_pit": ps["pit"], "persistence_in_50": ps["in_50"], "persistence_in_90": ps["in_90"],
-        })
+        extra.append(
+            {
+                "prior_lpd": pr["lpd"],
+                "prior_pit": pr["pit"],
+                "prior_in_50": pr["in_50"],
+                "prior_in_90": pr["in_90"],
+                "persistence_lpd": ps["lpd"],
+                "persistence_pit": ps["pit"],
+                "persistence_in_50": ps["in_50"],
+                "persistence_in_90": ps["in_90"],
+            }
+        )
     return pd.concat([scores.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
 
 
@@ -480,8 +543,16 @@ def _to_netcdf(scores: pd.DataFrame, path: Path, summary: dict) -> None:
         numeric = [c for c in scores.columns if c not in ("vintage", N.CLAIM) and pd.api.types.is_numeric_dtype(scores[c])]
         df = scores.assign(vintage=pd.to_datetime(scores["vintage"])).set_index(["vintage", N.CLAIM])[numeric]
         ds = xr.Dataset.from_dataframe(df)
-        ds = ds.assign(method=xr.DataArray(scores.assign(vintage=pd.to_datetime(scores["vintage"])).set_index(["vintage", N.CLAIM])["method"].to_xarray().astype(str)))
-    ds.attrs.update({k: json.dumps(v, default=str) if not isinstance(v, (int, float, str)) else v for k, v in summary.items() if v is not None and not (isinstance(v, float) and np.isnan(v))})
+        ds = ds.assign(
+            method=xr.DataArray(scores.assign(vintage=pd.to_datetime(scores["vintage"])).set_index(["vintage", N.CLAIM])["method"].to_xarray().astype(str))
+        )
+    ds.attrs.update(
+        {
+            k: json.dumps(v, default=str) if not isinstance(v, (int, float, str)) else v
+            for k, v in summary.items()
+            if v is not None and not (isinstance(v, float) and np.isnan(v))
+        }
+    )
     tmp = path.with_name(path.name + ".tmp")
     ds.to_netcdf(tmp, engine="h5netcdf")
     tmp.replace(path)

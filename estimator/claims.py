@@ -260,10 +260,7 @@ DERIVED = ("line", "low", "high")
 
 def unknown_family_message(family: str, families) -> str:
     """The complaint about a claim whose source family the prior file does not declare."""
-    return (
-        f"unknown source family '{family}'{did_you_mean(family, families)}; the prior file declares "
-        + ", ".join(sorted(families))
-    )
+    return f"unknown source family '{family}'{did_you_mean(family, families)}; the prior file declares " + ", ".join(sorted(families))
 
 
 def claim_locator(claims: pd.DataFrame, claim_id: str) -> str:
@@ -416,14 +413,10 @@ def _parse(text: str, name: str, families, *, by_position: bool) -> pd.DataFrame
     reader.fieldnames = header
     missing = [c for c in REQUIRED if c not in header]
     for c in missing:
-        problems.append(
-            Problem(name, header_where, c, "required column is missing" + did_you_mean(c, header))
-        )
+        problems.append(Problem(name, header_where, c, "required column is missing" + did_you_mean(c, header)))
     for c in header:
         if c not in COLUMNS:
-            problems.append(
-                Problem(name, header_where, c, "unknown column" + did_you_mean(c, COLUMNS))
-            )
+            problems.append(Problem(name, header_where, c, "unknown column" + did_you_mean(c, COLUMNS)))
     if problems:
         raise InputError(problems)
 
@@ -562,5 +555,7 @@ def claims_known_by(claims: pd.DataFrame, known_by) -> pd.DataFrame:
     keep = [cid for cid, said in claims["date_said"].items() if said <= day]
     if not keep:
         first = min(claims["date_said"])
-        raise InputError([Problem(claims.attrs.get("source", "<claims>"), "--known-by", "known_by", f"no claim was said by {day}; the first was said on {first}")])
+        raise InputError(
+            [Problem(claims.attrs.get("source", "<claims>"), "--known-by", "known_by", f"no claim was said by {day}; the first was said on {first}")]
+        )
     return subset_claims(claims, keep, label=f"claims known by {day}: {len(keep)} of {len(claims)}")

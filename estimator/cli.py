@@ -264,7 +264,9 @@ def cmd_sweep(args) -> int:
     swept = list(dict.fromkeys(k for p in spec.points for k in p))
     cols = [c for c in (*swept, "shells_152mm_median", "value_usd_median", "method", "diagnostics_ok") if c in table]
     print(table[cols].to_string(index=False))
-    print(f"{len(table)} points: {failed} failed, {missed} missed a diagnostic threshold. Wrote {out}/sweep.csv, sweep.parquet, sweep.nc and figures ({', '.join(formats)}).")
+    print(
+        f"{len(table)} points: {failed} failed, {missed} missed a diagnostic threshold. Wrote {out}/sweep.csv, sweep.parquet, sweep.nc and figures ({', '.join(formats)})."
+    )
     if "method" in table:
         print("Methods: " + ", ".join(f"{m} {c}" for m, c in table["method"].value_counts().items()))
     return 0
@@ -349,29 +351,38 @@ def cmd_validate_reference(args) -> int:
     import pandas as pd
 
     from estimator import validation as V
-    from estimator.figures import source_note
-    from estimator.figures import plot_reference_comparison
+    from estimator.figures import plot_reference_comparison, source_note
 
     formats = _figure_formats(args)
     result, _, out = _saved_run_and_out(args)
     ref = V.reference_posterior(
-        result.claims, result.priors, as_of=result.manifest.get("as_of"), dynamics=result.manifest.get("dynamics"),
-        draws=args.reference_draws, seed=args.seed, progress=not args.quiet,
+        result.claims,
+        result.priors,
+        as_of=result.manifest.get("as_of"),
+        dynamics=result.manifest.get("dynamics"),
+        draws=args.reference_draws,
+        seed=args.seed,
+        progress=not args.quiet,
     )
     table = V.compare_with_reference(result, ref)
     with pd.option_context("display.width", 200, "display.float_format", "{:,.4g}".format):
         print(table.to_string(index=False))
     print(f"Importance sampling: {ref['draws']:,} prior draws, ESS {ref['ess']:,.0f}, Pareto k-hat {ref['khat']:.2f} (reliable below 0.7)")
     if not ref["khat"] <= 0.7:
-        print(f"WARNING: k-hat {ref['khat']:.2f} > 0.7: the prior is too far from this posterior for importance sampling; "
-              "the reference is not reliable and agreement below means nothing (fit fewer claims, e.g. --known-by, to check the sampler).", file=sys.stderr)
+        print(
+            f"WARNING: k-hat {ref['khat']:.2f} > 0.7: the prior is too far from this posterior for importance sampling; "
+            "the reference is not reliable and agreement below means nothing (fit fewer claims, e.g. --known-by, to check the sampler).",
+            file=sys.stderr,
+        )
     table.to_csv(out / "reference_comparison.csv", index=False)
     (out / "reference_diagnostics.json").write_text(json.dumps({k: ref[k] for k in ("draws", "ess", "khat")}, indent=2) + "\n")
     note = f"{source_note(result)} Reference: {ref['draws']:,} prior draws reweighted by the likelihood, ESS {ref['ess']:,.0f}, k-hat {ref['khat']:.2f}."
     fig, _ = plot_reference_comparison(table, note=note)
     _save_figure(fig, out, "reference_comparison", formats, args.dpi)
-    print(f"{int(table['agrees'].sum())} of {len(table)} quantiles agree within 4 standard errors. "
-          f"Wrote {out}/reference_comparison.csv, reference_diagnostics.json and the figure reference_comparison ({', '.join(formats)})")
+    print(
+        f"{int(table['agrees'].sum())} of {len(table)} quantiles agree within 4 standard errors. "
+        f"Wrote {out}/reference_comparison.csv, reference_diagnostics.json and the figure reference_comparison ({', '.join(formats)})"
+    )
     return 0
 
 
@@ -390,23 +401,38 @@ def cmd_validate_sbc(args) -> int:
     _check_writable(out)
     t0 = time.perf_counter()
     table = V.run_sbc(
-        args.simulations, out, seed=args.seed, claims=args.claims, priors=args.priors, workers=args.workers, scheduler=args.scheduler,
-        draws=args.draws, tune=args.tune, chains=args.chains, progress=not args.quiet,
+        args.simulations,
+        out,
+        seed=args.seed,
+        claims=args.claims,
+        priors=args.priors,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        progress=not args.quiet,
     )
     summary = V.sbc_summary(table)
     summary.to_csv(out / "sbc_summary.csv")
     with pd.option_context("display.width", 200, "display.float_format", "{:,.3f}".format):
         print(summary.to_string())
     missed = int((~table["diagnostics_ok"].astype(bool)).sum())
-    reasons = (f"{int((table['divergences'] > 0).sum())} with divergences, {int((table['max_rhat'] > 1.01).sum())} with R-hat > 1.01, "
-               f"{int((table['min_ess_bulk'] < 100 * args.chains).sum())} with bulk ESS < {100 * args.chains}")
+    reasons = (
+        f"{int((table['divergences'] > 0).sum())} with divergences, {int((table['max_rhat'] > 1.01).sum())} with R-hat > 1.01, "
+        f"{int((table['min_ess_bulk'] < 100 * args.chains).sum())} with bulk ESS < {100 * args.chains}"
+    )
     ledger = f" (ledger {Path(args.claims).name})" if args.claims else ""
-    note = (f"Source: estimator validate sbc{ledger}, {len(table)} simulations, seed {args.seed}, {args.chains} chains × {args.draws} draws each. "
-            f"Refits missing a diagnostic threshold are kept (dropping them would bias the ranks): {reasons}.")
+    note = (
+        f"Source: estimator validate sbc{ledger}, {len(table)} simulations, seed {args.seed}, {args.chains} chains × {args.draws} draws each. "
+        f"Refits missing a diagnostic threshold are kept (dropping them would bias the ranks): {reasons}."
+    )
     for name, (fig, _) in {"sbc_ecdf_difference": plot_sbc_ecdf(table, summary, note=note), "sbc_rank_histograms": plot_sbc_ranks(table, note=note)}.items():
         _save_figure(fig, out, name, formats, args.dpi)
-    print(f"{len(table)} simulations in {time.perf_counter() - t0:.0f} s; {missed} missed a diagnostic threshold ({reasons}). "
-          f"Wrote {out}/sbc.csv, sbc_summary.csv and the figures sbc_ecdf_difference, sbc_rank_histograms ({', '.join(formats)})")
+    print(
+        f"{len(table)} simulations in {time.perf_counter() - t0:.0f} s; {missed} missed a diagnostic threshold ({reasons}). "
+        f"Wrote {out}/sbc.csv, sbc_summary.csv and the figures sbc_ecdf_difference, sbc_rank_histograms ({', '.join(formats)})"
+    )
     return 0
 
 
@@ -418,9 +444,8 @@ def cmd_score(args) -> int:
     import pandas as pd
 
     from estimator.claims import load_claims
-    from estimator.figures import source_note
+    from estimator.figures import plot_claim_scores, source_note
     from estimator.validation import coverage_summary, score_claims
-    from estimator.figures import plot_claim_scores
 
     formats = _figure_formats(args)
     result, _, out = _saved_run_and_out(args)
@@ -431,11 +456,15 @@ def cmd_score(args) -> int:
     with pd.option_context("display.width", 220, "display.max_columns", 20, "display.float_format", "{:,.4g}".format):
         print(scores[cols].to_string())
     what = "new claims" if args.claims else "fitted claims (posterior predictive check)"
-    print(f"\n{summary['claims']} {what}: coverage of the 50% interval {summary['coverage_50']:.2f} (nominal 0.50), "
-          f"of the 90% interval {summary['coverage_90']:.2f} (nominal 0.90)")
+    print(
+        f"\n{summary['claims']} {what}: coverage of the 50% interval {summary['coverage_50']:.2f} (nominal 0.50), "
+        f"of the 90% interval {summary['coverage_90']:.2f} (nominal 0.90)"
+    )
     print(f"Surprising (p < {summary['surprise_threshold']}): {', '.join(summary['surprising']) or 'none'}")
-    print(f"Fitted months end {summary['last_fitted_month']}; forecasts continue the rates' {result.manifest.get('dynamics', 'random_walk')} dynamics up to "
-          f"{summary['max_months_extrapolated']} months past them (horizon {summary['horizon']}).")
+    print(
+        f"Fitted months end {summary['last_fitted_month']}; forecasts continue the rates' {result.manifest.get('dynamics', 'random_walk')} dynamics up to "
+        f"{summary['max_months_extrapolated']} months past them (horizon {summary['horizon']})."
+    )
     stem = "scores" if args.claims else "fitted_scores"
     scores.to_csv(out / f"{stem}.csv")
     (out / f"{stem}_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -471,22 +500,41 @@ def cmd_backtest(args) -> int:
     out = Path(args.out)
     _check_writable(out)
     res = run_backtest(
-        out, claims=args.claims, priors=args.priors, vintages=vintages, horizon_months=args.horizon_months, dynamics=args.dynamics,
-        method=args.method, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, workers=args.workers,
-        scheduler=args.scheduler, progress=not args.quiet,
+        out,
+        claims=args.claims,
+        priors=args.priors,
+        vintages=vintages,
+        horizon_months=args.horizon_months,
+        dynamics=args.dynamics,
+        method=args.method,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
     )
     s = res.summary
-    print(f"Backtest ({s.get('dynamics')} rate dynamics, method {s.get('method')}): {s.get('vintages')} vintages, {s.get('exact_fits')} exact fits, "
-          f"{s.get('pairs', 0)} (vintage, later claim) pairs over {s.get('claims_scored', 0)} claims, horizon {s.get('horizon_months')} months")
+    print(
+        f"Backtest ({s.get('dynamics')} rate dynamics, method {s.get('method')}): {s.get('vintages')} vintages, {s.get('exact_fits')} exact fits, "
+        f"{s.get('pairs', 0)} (vintage, later claim) pairs over {s.get('claims_scored', 0)} claims, horizon {s.get('horizon_months')} months"
+    )
     if s.get("pairs"):
         print(f"Coverage of later claims: 50% interval {s['coverage_50']:.2f} (nominal 0.50), 90% interval {s['coverage_90']:.2f} (nominal 0.90)")
         print(f"Mean log predictive density per claim, on the {s['pairs_common']} pairs every method scores:")
         print(f"  model {s['model_lpd']:.3f}   prior only {s['prior_lpd']:.3f}   latest claim carried forward {s['persistence_lpd']:.3f}")
         print(f"  (over all {s['pairs']} pairs: model {s['model_lpd_all']:.3f}, prior only {s['prior_lpd_all']:.3f})")
     if s.get("fits_missing_diagnostics"):
-        print(f"WARNING: {s['fits_missing_diagnostics']} of {s['exact_fits']} exact fits missed a sampler diagnostic threshold (see beliefs.csv).", file=sys.stderr)
+        print(
+            f"WARNING: {s['fits_missing_diagnostics']} of {s['exact_fits']} exact fits missed a sampler diagnostic threshold (see beliefs.csv).",
+            file=sys.stderr,
+        )
     note = f"Source: {len(res.claims)} public claims, leave-future-out fits at {s.get('vintages')} vintages ({s.get('dynamics')} rate dynamics); estimator backtest."
-    for name, (fig, _) in (("backtest_beliefs", plot_backtest_beliefs(res.beliefs, res.claims, note=note)), ("backtest_pit", plot_backtest_pit(res.scores, note=note))):
+    for name, (fig, _) in (
+        ("backtest_beliefs", plot_backtest_beliefs(res.beliefs, res.claims, note=note)),
+        ("backtest_pit", plot_backtest_pit(res.scores, note=note)),
+    ):
         _save_figure(fig, out, name, formats, args.dpi)
     print(f"Wrote {out}/backtest.csv, backtest.nc, beliefs.csv, summary.json and the figures backtest_beliefs, backtest_pit ({', '.join(formats)})")
     return 0
@@ -548,10 +596,9 @@ def _command(sub, name: str, help: str, description: str, examples: str, parents
 
 def build_parser() -> argparse.ArgumentParser:
 
+    from estimator import __version__
     from estimator.inference import DEFAULT_SAMPLER, SAMPLERS
     from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, FORECAST_MONTHS
-
-    from estimator import __version__
 
     parser = argparse.ArgumentParser(
         prog="estimator",
@@ -562,19 +609,28 @@ def build_parser() -> argparse.ArgumentParser:
     common = [_output_options()]
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     f = _command(
-        sub, "fit", "fit the model and print the posterior summary",
+        sub,
+        "fit",
+        "fit the model and print the posterior summary",
         "Fit the model to a claims ledger and a prior file (by default the embedded ones), print the\n"
         "posterior summary with the sampler diagnostics, and write result.nc, summary.csv and summary.json.",
         """
         estimator fit --out runs/default
         estimator fit --claims my-claims.csv --known-by 2024-01-31 --out runs/january --strict
-        """, common,
+        """,
+        common,
     )
     f.add_argument("--claims", default=None, help="claims ledger CSV (default: the embedded 2023-2024 ledger)")
     f.add_argument("--priors", default=None, help="prior file TOML (default: the embedded priors/default.toml)")
-    f.add_argument("--as-of", default=None, help=f"date of the headline quantities (default: the latest claim's date; a later date is a forecast, up to {FORECAST_MONTHS} months)")
+    f.add_argument(
+        "--as-of",
+        default=None,
+        help=f"date of the headline quantities (default: the latest claim's date; a later date is a forecast, up to {FORECAST_MONTHS} months)",
+    )
     f.add_argument("--known-by", default=None, metavar="DATE", help="use only the claims said on or before DATE (a vintage; default: every claim)")
-    f.add_argument("--dynamics", choices=DYNAMICS, default=DEFAULT_DYNAMICS, help=f"rate dynamics of containers and missiles over time (default {DEFAULT_DYNAMICS})")
+    f.add_argument(
+        "--dynamics", choices=DYNAMICS, default=DEFAULT_DYNAMICS, help=f"rate dynamics of containers and missiles over time (default {DEFAULT_DYNAMICS})"
+    )
     f.add_argument("--draws", type=int, default=1000, help="draws per chain after tuning (default 1000)")
     f.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (default 1000)")
     f.add_argument("--chains", type=int, default=4, help="chains (default 4)")
@@ -584,33 +640,42 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--strict", action="store_true", help="exit 3 when a diagnostic misses its threshold")
     f.set_defaults(func=cmd_fit)
     g = _command(
-        sub, "figures", "draw the standard figures of a saved run (no refitting)",
+        sub,
+        "figures",
+        "draw the standard figures of a saved run (no refitting)",
         "Draw the standard figures of a saved run: containers over time with every claim, 152mm shells,\n"
         "value, loads and cargo mix, each claim against its prediction, and each family's bias.",
         """
         estimator figures runs/default/result.nc --out runs/default/figures --format png,svg
-        """, common,
+        """,
+        common,
     )
     _add_drawing_arguments(g)
     g.set_defaults(func=cmd_figures)
     r = _command(
-        sub, "report", "write a Markdown report of a saved run, with its figures",
+        sub,
+        "report",
+        "write a Markdown report of a saved run, with its figures",
         "Write report.md for a saved run (headline table, diagnostics, priors, claims) next to its figures.",
         """
         estimator report runs/default/result.nc --out runs/default/report
-        """, common,
+        """,
+        common,
     )
     _add_drawing_arguments(r)
     r.set_defaults(func=cmd_report)
     s = _command(
-        sub, "sweep", "refit the model at many prior settings (a grid or a list), resumably",
+        sub,
+        "sweep",
+        "refit the model at many prior settings (a grid or a list), resumably",
         "Refit the model at every point of a sweep file (a grid of prior settings, or a list of points)\n"
         "and write sweep.csv, sweep.parquet, sweep.nc and figures of 152mm shells and value across it.\n"
         "Rerunning into the same folder resumes: finished points are not refitted.",
         """
         estimator sweep sweeps/prices-and-fill.toml --out sweep-run --workers 2
         estimator sweep sweeps/prices-and-fill.toml --out sweep-run --mode approx --format png,pdf
-        """, common,
+        """,
+        common,
     )
     s.add_argument("file", metavar="FILE", help="sweep file (TOML; see sweeps/prices-and-fill.toml)")
     s.add_argument("--out", default="sweep-run", help="output folder (default ./sweep-run); rerunning resumes")
@@ -620,14 +685,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_figure_arguments(s)
     s.set_defaults(func=cmd_sweep)
     v = _command(
-        sub, "sensitivity", "prior/likelihood sensitivity, claim influence, reconciliation and variance shares of a run",
+        sub,
+        "sensitivity",
+        "prior/likelihood sensitivity, claim influence, reconciliation and variance shares of a run",
         "How much a saved run depends on its inputs: power-scaling sensitivity of prior and likelihood,\n"
         "the shift of each headline median when a claim or a source family is left out, shells from the\n"
         "count x capacity chain against the direct estimates, and the sources of the value's variance.",
         """
         estimator sensitivity runs/default/result.nc --out runs/default/sensitivity
         estimator sensitivity runs/default/result.nc --no-refit --format svg
-        """, common,
+        """,
+        common,
     )
     v.add_argument("result", metavar="RESULT", help="result.nc written by 'estimator fit'")
     v.add_argument("--out", default="estimator-sensitivity", help="output folder (default ./estimator-sensitivity)")
@@ -640,25 +708,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_figure_arguments(v, dpi=150)
     v.set_defaults(func=cmd_sensitivity)
     val = _command(
-        sub, "validate", "simulation-based calibration, or compare a run with an importance-sampling reference",
+        sub,
+        "validate",
+        "simulation-based calibration, or compare a run with an importance-sampling reference",
         "Check the inference itself. 'sbc' fits the model to ledgers simulated from its prior and tests\n"
         "that the true values rank uniformly in their posteriors; 'reference' compares a saved run's\n"
         "quantiles with an importance-sampling posterior computed without MCMC.",
         """
         estimator validate sbc --simulations 300 --workers 2 --out build/sbc
         estimator validate reference runs/default/result.nc --out build/reference
-        """, [],
+        """,
+        [],
     )
     vsub = val.add_subparsers(dest="action", required=True, metavar="CHECK")
     sbc = _command(
-        vsub, "sbc", "simulation-based calibration of the model on a ledger's shape",
+        vsub,
+        "sbc",
+        "simulation-based calibration of the model on a ledger's shape",
         "Simulation-based calibration: draw parameters from the prior, simulate a ledger of the same shape,\n"
         "refit, and rank each true value in its posterior. Writes sbc.csv, sbc_summary.csv and the ECDF and\n"
         "rank-histogram figures. Rerunning into the same folder resumes.",
         """
         estimator validate sbc --simulations 300 --workers 2 --out build/sbc
         estimator validate sbc --simulations 1000 --scheduler tcp://HOST:8786 --out build/sbc
-        """, common,
+        """,
+        common,
     )
     sbc.add_argument("--claims", default=None, help="ledger whose shape is simulated (default: the embedded ledger)")
     sbc.add_argument("--priors", default=None, help="prior file (default: the embedded priors)")
@@ -673,13 +747,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_figure_arguments(sbc)
     sbc.set_defaults(func=cmd_validate_sbc)
     ref = _command(
-        vsub, "reference", "compare a saved run with an importance-sampling reference posterior",
+        vsub,
+        "reference",
+        "compare a saved run with an importance-sampling reference posterior",
         "Reweight prior draws by the likelihood (self-normalised importance sampling, no MCMC) and test\n"
         "whether each headline quantile of RESULT agrees with it within 4 standard errors. Writes\n"
         "reference_comparison.csv, reference_diagnostics.json and the figure reference_comparison.",
         """
         estimator validate reference runs/default/result.nc --out build/reference
-        """, common,
+        """,
+        common,
     )
     ref.add_argument("result", metavar="RESULT", help="result.nc written by 'estimator fit'")
     ref.add_argument("--reference-draws", type=int, default=4_000_000, help="prior draws of the reference (default 4 million)")
@@ -688,14 +765,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_figure_arguments(ref)
     ref.set_defaults(func=cmd_validate_reference)
     sc = _command(
-        sub, "score", "score claims not used in a fit (or, without --claims, the fitted ones) against its posterior predictive",
+        sub,
+        "score",
+        "score claims not used in a fit (or, without --claims, the fitted ones) against its posterior predictive",
         "Place each claim of a ledger in a saved run's posterior predictive: p-values, coverage of the 50%\n"
         "and 90% intervals, and how far a forecast reaches past the fitted months. Without --claims the\n"
         "fitted claims are scored (a posterior predictive check).",
         """
         estimator score runs/default/result.nc --claims tests/data/new_claims.csv --out build/scores
         estimator score runs/default/result.nc --out build/scores
-        """, common,
+        """,
+        common,
     )
     sc.add_argument("result", metavar="RESULT", help="result.nc written by 'estimator fit'")
     sc.add_argument("--claims", default=None, help="ledger of claims to score (same format); default: the fitted claims")
@@ -705,21 +785,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_figure_arguments(sc)
     sc.set_defaults(func=cmd_score)
     bt = _command(
-        sub, "backtest", "leave-future-out backtest: fit at each vintage, score every later claim, against two baselines",
+        sub,
+        "backtest",
+        "leave-future-out backtest: fit at each vintage, score every later claim, against two baselines",
         "For each vintage (default: every month end from the first claim to the last), fit on the claims\n"
         "known then and score every later claim, against forward Monte Carlo from the priors and the\n"
         "latest claim carried forward. Rerunning into the same folder resumes.",
         """
         estimator backtest --out backtest-run --workers 2
         estimator backtest --vintages 2023-12-31,2024-06-30 --method exact --format png,svg
-        """, common,
+        """,
+        common,
     )
     bt.add_argument("--claims", default=None, help="claims ledger CSV (default: the embedded ledger)")
     bt.add_argument("--priors", default=None, help="prior file TOML (default: the embedded priors)")
     bt.add_argument("--vintages", default=None, help="comma-separated vintage dates (default: every month end from the first claim to the last)")
     bt.add_argument("--horizon-months", type=int, default=12, help="score claims at most this many months past the vintage (default 12)")
     bt.add_argument("--dynamics", choices=DYNAMICS, default=DEFAULT_DYNAMICS, help=f"rate dynamics (default {DEFAULT_DYNAMICS})")
-    bt.add_argument("--method", choices=("auto", "exact"), default="auto", help="auto: PSIS from the latest exact fit where k-hat allows (default); exact: refit every vintage")
+    bt.add_argument(
+        "--method",
+        choices=("auto", "exact"),
+        default="auto",
+        help="auto: PSIS from the latest exact fit where k-hat allows (default); exact: refit every vintage",
+    )
     bt.add_argument("--draws", type=int, default=1000, help="draws per chain of each exact fit (default 1000)")
     bt.add_argument("--tune", type=int, default=1000, help="tuning steps per chain of each exact fit (default 1000)")
     bt.add_argument("--chains", type=int, default=2, help="chains of each exact fit (default 2)")

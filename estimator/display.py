@@ -35,8 +35,7 @@ def _diagnostics_html(d) -> str:
         return f'<p style="{_PASS_LINE}">&#10004; All sampler diagnostics pass.</p>' + table
     items = "".join(f"<li>{escape(p)}</li>" for p in d.problems())
     return (
-        f'<div style="{_WARNING_BOX}"><strong>&#9888; The sampler missed a threshold: '
-        f"do not report these numbers yet.</strong><ul>{items}</ul></div>" + table
+        f'<div style="{_WARNING_BOX}"><strong>&#9888; The sampler missed a threshold: do not report these numbers yet.</strong><ul>{items}</ul></div>' + table
     )
 
 
@@ -57,13 +56,9 @@ def result_html(result) -> str:
     """
     m = result.manifest
     head = headline_table(result)
-    rows = [
-        [r["label"].strip(), *(fmt_number(r[c], "words", money=q in N.MONEY_QUANTITIES) for c in ("median", "q05", "q95"))]
-        for q, r in head.iterrows()
-    ]
+    rows = [[r["label"].strip(), *(fmt_number(r[c], "words", money=q in N.MONEY_QUANTITIES) for c in ("median", "q05", "q95"))] for q, r in head.iterrows()]
     identity = (
-        f"{len(result.claims)} claims, {m.get('chains')} chains × {m.get('draws')} draws "
-        f"({m.get('sampler')}), seed {m.get('seed')}, run {m.get('input_hash')}"
+        f"{len(result.claims)} claims, {m.get('chains')} chains × {m.get('draws')} draws ({m.get('sampler')}), seed {m.get('seed')}, run {m.get('input_hash')}"
     )
     return "".join(
         [
@@ -73,7 +68,7 @@ def result_html(result) -> str:
             _diagnostics_html(result.diagnostics),
             "<p><strong>Headline quantities</strong> (median and 90% interval)</p>",
             _table(["quantity", "median", "5%", "95%"], rows),
-            f"<p>P(152mm shells delivered &gt; {escape(fmt_number(N.SHELLS_THRESHOLD, "words"))}) = {prob_shells_above(result):.2f}. "
+            f"<p>P(152mm shells delivered &gt; {escape(fmt_number(N.SHELLS_THRESHOLD, 'words'))}) = {prob_shells_above(result):.2f}. "
             f"Valuation basis: {escape(result.priors.valuation_basis)}.</p>",
             "</div>",
         ]

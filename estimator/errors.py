@@ -7,8 +7,8 @@ ledger sees the whole list in one go rather than one error per run.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 __all__ = ["Problem", "InputError", "SamplingWarning", "did_you_mean"]
 

@@ -146,8 +146,7 @@ class Diagnostics:
             out.append(f"min bulk ESS {self.min_ess_bulk:.0f} < {self.ess_min} ({self.worst_ess}): too few effective draws")
         if self.min_ess_tail is not None and not self.min_ess_tail >= self.ess_min:
             out.append(
-                f"min tail ESS {self.min_ess_tail:.0f} < {self.ess_min} ({self.worst_ess_tail}): "
-                "the 5% and 95% quantiles rest on too few effective draws"
+                f"min tail ESS {self.min_ess_tail:.0f} < {self.ess_min} ({self.worst_ess_tail}): the 5% and 95% quantiles rest on too few effective draws"
             )
         if self.max_treedepth_share is not None and self.max_treedepth_share > self.treedepth_share_max:
             out.append(
@@ -156,9 +155,7 @@ class Diagnostics:
             )
         low = [f"chain {i}: {b:.2f}" for i, b in enumerate(self.bfmi or ()) if not b >= self.bfmi_min]
         if low:
-            out.append(
-                f"E-BFMI below {self.bfmi_min} ({', '.join(low)}): the sampler explores the energy distribution poorly"
-            )
+            out.append(f"E-BFMI below {self.bfmi_min} ({', '.join(low)}): the sampler explores the energy distribution poorly")
         return out
 
     def checks(self) -> list[tuple[str, str, str, str]]:
@@ -543,9 +540,7 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, co
         with warnings.catch_warnings():
             # The draw is one numpy call per claim: PyTensor's note that it runs it in Python is no news.
             warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
-            pm.sample_posterior_predictive(
-                tree, model=model, var_names=[N.CLAIMS], extend_inferencedata=True, random_seed=seed, progressbar=False
-            )
+            pm.sample_posterior_predictive(tree, model=model, var_names=[N.CLAIMS], extend_inferencedata=True, random_seed=seed, progressbar=False)
     return _clean_tree(tree)
 
 
@@ -577,7 +572,9 @@ def resolve_as_of(claims: pd.DataFrame, as_of=None, *, horizon_months: int = FOR
     last = max([*claims["date_said"], *claims["period_end"]])
     months = max(0, months_between(last, day))
     if months > horizon_months:
-        raise InputError([Problem(source, source, "as_of", f"{day} is {months} months past the latest claim ({last}); forecasts reach at most {horizon_months} months")])
+        raise InputError(
+            [Problem(source, source, "as_of", f"{day} is {months} months past the latest claim ({last}); forecasts reach at most {horizon_months} months")]
+        )
     return day, months
 
 

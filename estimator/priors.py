@@ -127,7 +127,10 @@ class PriorSet:
 
     def fitted_params(self) -> dict[str, dict]:
         """Every spec's distribution parameters, keyed by variable (JSON-ready)."""
-        return {name: {k: (list(map(float, v)) if isinstance(v, (list, tuple, np.ndarray)) else float(v)) for k, v in spec.params.items()} for name, spec in self.all_specs().items()}
+        return {
+            name: {k: (list(map(float, v)) if isinstance(v, (list, tuple, np.ndarray)) else float(v)) for k, v in spec.params.items()}
+            for name, spec in self.all_specs().items()
+        }
 
     def with_params(self, updates: dict[str, dict]) -> PriorSet:
         """Return a copy with some specs' parameters replaced (for sweeps).
@@ -141,14 +144,12 @@ class PriorSet:
             if name not in specs:
                 raise KeyError(f"no prior named '{name}'{did_you_mean(name, specs)}")
             old = specs[name]
-            spec = PriorSpec(
-                old.name, old.distribution, {**old.params, **params}, {"params": params}, old.unit, old.rationale, old.citation
-            )
+            spec = PriorSpec(old.name, old.distribution, {**old.params, **params}, {"params": params}, old.unit, old.rationale, old.citation)
             new.parameters[name] = spec
         new.overrides = {**self.overrides, **updates}
         return new
 
-    def restricted_to(self, families) -> "PriorSet":
+    def restricted_to(self, families) -> PriorSet:
         """A copy without the families not in ``families`` (e.g. those with no claim at a vintage)."""
         new = copy.deepcopy(self)
         for fam in list(new.families):
@@ -398,7 +399,12 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
         spec = _elicit(pname, entry, where, name, problems, (fitted or {}).get(pname))
         if spec is not None and DISTRIBUTIONS[spec.distribution] != N.PARAMETERS[pname]:
             problems.append(
-                Problem(name, where, "distribution", f"{spec.distribution} has support {_support_text(DISTRIBUTIONS[spec.distribution])}, but {pname} needs {_support_text(N.PARAMETERS[pname])}")
+                Problem(
+                    name,
+                    where,
+                    "distribution",
+                    f"{spec.distribution} has support {_support_text(DISTRIBUTIONS[spec.distribution])}, but {pname} needs {_support_text(N.PARAMETERS[pname])}",
+                )
             )
         elif spec is not None:
             parameters[pname] = spec
@@ -416,7 +422,14 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
         notes[fam] = str(entry.get("note", ""))
         for key in entry:
             if key in ("bias", "noise"):
-                problems.append(Problem(name, where, key, "families are pooled: their biases and noises come from the [parameters.family_log_*] population priors, not per-family entries"))
+                problems.append(
+                    Problem(
+                        name,
+                        where,
+                        key,
+                        "families are pooled: their biases and noises come from the [parameters.family_log_*] population priors, not per-family entries",
+                    )
+                )
             elif key not in ("label", "note"):
                 problems.append(Problem(name, where, key, "unknown key" + did_you_mean(key, ("label", "note"))))
     if problems:

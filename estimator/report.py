@@ -80,7 +80,10 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
     head = headline_table(result)
     out += _table(
         ["quantity", "median", "5%", "95%"],
-        [[r["label"].strip(), *(fmt_number(round_to_mcse(r[c], r[f"mcse_{c}"]), "words", money=q in N.MONEY_QUANTITIES) for c in ("median", "q05", "q95"))] for q, r in head.iterrows()],
+        [
+            [r["label"].strip(), *(fmt_number(round_to_mcse(r[c], r[f"mcse_{c}"]), "words", money=q in N.MONEY_QUANTITIES) for c in ("median", "q05", "q95"))]
+            for q, r in head.iterrows()
+        ],
     )
     out += ["", f"P(152mm shells delivered > {fmt_number(N.SHELLS_THRESHOLD, 'words')}) = {prob_shells_above(result):.2f}", ""]
     out += ["## Containers as each source family counts them", "", "Total × the family's multiplicative bias.", ""]
@@ -95,10 +98,16 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
             out += [f"![{caption}]({path})", "", f"*{caption}*", ""]
 
     checks = claim_check_table(result)
-    out += ["", "## Claims", "", "Each claim as said, and how the fitted model sees it: the 90% predictive interval of "
-            "what that source would say, and p as `estimator score` gives it (for a bound, the probability of an estimate "
-            "beyond it; for a range, inside it; for a point, the two-sided tail probability, after the percentile at which "
-            f"its figure falls). A claim with p < {SURPRISE_P:g} is marked surprising.", ""]
+    out += [
+        "",
+        "## Claims",
+        "",
+        "Each claim as said, and how the fitted model sees it: the 90% predictive interval of "
+        "what that source would say, and p as `estimator score` gives it (for a bound, the probability of an estimate "
+        "beyond it; for a range, inside it; for a point, the two-sided tail probability, after the percentile at which "
+        f"its figure falls). A claim with p < {SURPRISE_P:g} is marked surprising.",
+        "",
+    ]
     rows = []
     for cid, c in result.claims.iterrows():
         k = checks.loc[cid]
@@ -133,10 +142,24 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
     out += [f"- {p}" for p in d.problems()]
 
     out += ["", "## Run manifest", ""]
-    settings = ["as_of", "known_by", "months_extrapolated", "dynamics", "seed", "sampler", "chains", "draws", "tune", "target_accept", "input_hash", "claims_source", "priors_source", "sampling_seconds"]
+    settings = [
+        "as_of",
+        "known_by",
+        "months_extrapolated",
+        "dynamics",
+        "seed",
+        "sampler",
+        "chains",
+        "draws",
+        "tune",
+        "target_accept",
+        "input_hash",
+        "claims_source",
+        "priors_source",
+        "sampling_seconds",
+    ]
     rows = [[k, f"`{m[k]}`"] for k in settings if k in m]
     rows.append(["prior_overrides", f"`{m.get('prior_overrides') or {}}`"])
     rows += [[f"version: {pkg}", f"`{v}`"] for pkg, v in m.get("versions", {}).items()]
     out += _table(["field", "value"], rows)
     return "\n".join(out) + "\n"
-

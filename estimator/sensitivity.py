@@ -474,10 +474,34 @@ def reconciliation_table(result, *, quantity=N.SHELLS_152MM, method="auto", refi
             lo = LeftOut((), "none", np.nan, khat_threshold(n), {quantity: _flat_draws(result, quantity)}, np.full(n, 1.0 / n))
         left[label] = lo
         q05, med, q95 = lo.quantiles(quantity)
-        rows.append({"evidence": label, "claims": ", ".join(ids), "n_claims": len(ids), "median": med, "q05": q05, "q95": q95, "method": lo.method, "khat": lo.khat, "reliable": lo.reliable})
+        rows.append(
+            {
+                "evidence": label,
+                "claims": ", ".join(ids),
+                "n_claims": len(ids),
+                "median": med,
+                "q05": q05,
+                "q95": q95,
+                "method": lo.method,
+                "khat": lo.khat,
+                "reliable": lo.reliable,
+            }
+        )
     x = _flat_draws(result, quantity)
     q05, med, q95 = quantile(x)
-    rows.append({"evidence": FULL, "claims": ", ".join(all_ids), "n_claims": len(all_ids), "median": med, "q05": q05, "q95": q95, "method": "none", "khat": np.nan, "reliable": True})
+    rows.append(
+        {
+            "evidence": FULL,
+            "claims": ", ".join(all_ids),
+            "n_claims": len(all_ids),
+            "median": med,
+            "q05": q05,
+            "q95": q95,
+            "method": "none",
+            "khat": np.nan,
+            "reliable": True,
+        }
+    )
     df = pd.DataFrame(rows).set_index("evidence")
     a, b = left[CHAIN], left[DIRECT]
     ovl = overlap_coefficient(np.log10(a.draws[quantity]), a.weights, np.log10(b.draws[quantity]), b.weights)

@@ -62,7 +62,6 @@ import datetime as dt
 import hashlib
 import itertools
 import json
-import os
 import time
 from pathlib import Path
 
@@ -72,9 +71,9 @@ import pandas as pd
 from estimator import names as N
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
 from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, default_as_of
-from estimator.workers import canonical, claim_folder, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
 from estimator.priors import ELICITATION_FIELDS
 from estimator.stats import QUANTILES, psis, quantile
+from estimator.workers import canonical, claim_folder, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
 
 __all__ = ["SweepSpec", "load_sweep", "run_sweep", "sweep_table_to_dataset", "point_seed", "EXACT", "APPROX"]
 
@@ -183,7 +182,9 @@ def load_sweep(path: str | Path) -> SweepSpec:
             as_of = None
     dynamics = str(base.get("dynamics", DEFAULT_DYNAMICS))
     if dynamics not in DYNAMICS:
-        problems.append(Problem(name, "[base]", "dynamics", f"unknown rate dynamics '{dynamics}'{did_you_mean(dynamics, DYNAMICS)}; one of {', '.join(DYNAMICS)}"))
+        problems.append(
+            Problem(name, "[base]", "dynamics", f"unknown rate dynamics '{dynamics}'{did_you_mean(dynamics, DYNAMICS)}; one of {', '.join(DYNAMICS)}")
+        )
 
     grid, listed = doc.get("grid"), doc.get("points")
     points: list[dict] = []
@@ -225,8 +226,21 @@ def load_sweep(path: str | Path) -> SweepSpec:
             resolve_as_of(claims, as_of, source=name)
         except InputError as exc:
             problems += [Problem(name, "[base]", "as_of", p.message) for p in exc.problems]
-    spec = SweepSpec(name, rel(base.get("claims")), rel(base.get("priors")), as_of, settings["seed"], settings["draws"],
-                     settings["tune"], settings["chains"], settings["reference_draws"], points, grid_keys, text, dynamics)
+    spec = SweepSpec(
+        name,
+        rel(base.get("claims")),
+        rel(base.get("priors")),
+        as_of,
+        settings["seed"],
+        settings["draws"],
+        settings["tune"],
+        settings["chains"],
+        settings["reference_draws"],
+        points,
+        grid_keys,
+        text,
+        dynamics,
+    )
     for i, point in enumerate(points):
         where = f"[grid] point {i + 1}" if grid_keys else f"[[points]] {i + 1}"
         try:
@@ -479,7 +493,9 @@ def run_sweep(
     payload = spec.base_payload()
     # Point files are only reusable by the same sweep: refuse a folder holding another one.
     manifest = {"base": payload, "seed": spec.seed, "mode": mode, "reference_draws": spec.reference_draws}
-    claim_folder(out, "sweep-manifest.json", manifest, "holds the results of a different sweep (base settings, seed or mode differ); choose another folder", "points")
+    claim_folder(
+        out, "sweep-manifest.json", manifest, "holds the results of a different sweep (base settings, seed or mode differ); choose another folder", "points"
+    )
     todo = []
     rows = {}
     for p in spec.points:
@@ -530,7 +546,11 @@ def sweep_table_to_dataset(table: pd.DataFrame, spec: SweepSpec):
     """The sweep as an xarray Dataset: one dimension per swept setting (grids), else ``point``."""
     import xarray as xr
 
-    value_cols = [c for c in table.columns if c.endswith(("_median", "_q05", "_q95")) or c in ("p_shells_152mm_above_2m", "max_rhat", "min_ess_bulk", "divergences", "wall_seconds", "khat")]
+    value_cols = [
+        c
+        for c in table.columns
+        if c.endswith(("_median", "_q05", "_q95")) or c in ("p_shells_152mm_above_2m", "max_rhat", "min_ess_bulk", "divergences", "wall_seconds", "khat")
+    ]
     if spec.grid_keys:
         idx = table.set_index(spec.grid_keys)[value_cols]
         ds = xr.Dataset.from_dataframe(idx)

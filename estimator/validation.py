@@ -139,8 +139,15 @@ def _sbc_payload(claims, priors, as_of, draws: int, tune: int, chains: int, dyna
     paths = [None if p is None else str(Path(p).resolve()) for p in (claims, priors)]
     as_of = None if as_of is None else str(as_of)
     return {
-        "source": "<sbc>", "claims_path": paths[0], "priors_path": paths[1], "as_of": as_of, "horizon": as_of,
-        "dynamics": dynamics or DEFAULT_DYNAMICS, "draws": draws, "tune": tune, "chains": chains,
+        "source": "<sbc>",
+        "claims_path": paths[0],
+        "priors_path": paths[1],
+        "as_of": as_of,
+        "horizon": as_of,
+        "dynamics": dynamics or DEFAULT_DYNAMICS,
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
     }
 
 
@@ -243,6 +250,7 @@ def run_sbc(
             rows[r["simulation"]] = r
     todo = [i for i in range(simulations) if i not in rows]
     bar = tqdm(total=simulations, initial=len(rows), desc="SBC simulations", unit="sim", disable=not progress)
+
     def record(r):
         rows[r["simulation"]] = r
         bar.update(1)
@@ -333,7 +341,18 @@ def _prior_draws(model, priors, n: int, rng: np.random.Generator) -> dict[str, n
     return out
 
 
-def reference_posterior(claims, priors, *, as_of=None, dynamics=None, draws: int = 2_000_000, seed: int = 20240223, chunk: int = 250_000, quantities=REFERENCE_QUANTITIES, progress: bool = True) -> dict:
+def reference_posterior(
+    claims,
+    priors,
+    *,
+    as_of=None,
+    dynamics=None,
+    draws: int = 2_000_000,
+    seed: int = 20240223,
+    chunk: int = 250_000,
+    quantities=REFERENCE_QUANTITIES,
+    progress: bool = True,
+) -> dict:
     """Posterior of headline quantities by self-normalised importance sampling from the prior.
 
     Parameters
@@ -469,7 +488,9 @@ def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed
         rate = stacked(var)
         if extra:
             phi = stacked(f"{prefix}_rate_persistence") if dynamics != RANDOM_WALK else None
-            ahead = forecast_log_rates(dynamics, np.log(rate[:, -1]), np.log(stacked(f"{prefix}_rate_mean")), stacked(f"{prefix}_rate_volatility"), phi, extra, rng)
+            ahead = forecast_log_rates(
+                dynamics, np.log(rate[:, -1]), np.log(stacked(f"{prefix}_rate_mean")), stacked(f"{prefix}_rate_volatility"), phi, extra, rng
+            )
             rate = np.concatenate([rate, np.exp(ahead)], axis=1)
         rates[var] = rate
     # A family the fit never saw (a new kind of source) is a draw from the population.

@@ -177,7 +177,8 @@ def run_tasks(fn: Callable, tasks: list[tuple], *, workers: int | None = None, s
                 client.close()
     elif (workers or 1) > 1 and len(tasks) > 1:
         import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed as done
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import as_completed as done
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver")) as pool:
             for fut in done([pool.submit(fn, *t) for t in tasks]):

@@ -99,7 +99,7 @@ for ax, (name, spec) in zip(axes.flat, specs.items()):
     spec.preliz().plot_pdf(ax=ax, legend=None)
     ax.set_title(name, fontsize=9)
     ax.set_xlabel(textwrap.fill(spec.unit, 40), fontsize=7)
-for ax in axes.flat[len(specs):]:
+for ax in axes.flat[len(specs) :]:
     ax.set_visible(False)
 
 # %%

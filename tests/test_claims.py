@@ -218,8 +218,12 @@ _CHOICES = {
     "reliability": estimator.claims.RELIABILITY,
     "source_family": tuple(FAMILIES),
 }
-_BAD_DATES = st.one_of(st.sampled_from(["2024-02-30", "2023-13-01", "yesterday", "2024/01/02", "01-02-2024", "2024-02"]), st.text(alphabet="abcxyz", min_size=1, max_size=6))
-_BAD_FIGURES = st.one_of(st.sampled_from(["0", "-1", "-0.5", "abc", "nan", "inf", "-inf", "1e400", "", "1,2x"]), st.floats(max_value=0, allow_nan=False).map(repr))
+_BAD_DATES = st.one_of(
+    st.sampled_from(["2024-02-30", "2023-13-01", "yesterday", "2024/01/02", "01-02-2024", "2024-02"]), st.text(alphabet="abcxyz", min_size=1, max_size=6)
+)
+_BAD_FIGURES = st.one_of(
+    st.sampled_from(["0", "-1", "-0.5", "abc", "nan", "inf", "-inf", "1e400", "", "1,2x"]), st.floats(max_value=0, allow_nan=False).map(repr)
+)
 _N_ROWS = len(_default_records())
 
 

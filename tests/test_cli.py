@@ -104,7 +104,14 @@ def test_quiet_and_verbose_are_accepted_by_every_subcommand(command):
     from estimator.cli import build_parser
 
     parser = build_parser()
-    for flags, expected in (([], (False, 0)), (["--quiet"], (True, 0)), (["-q"], (True, 0)), (["-v"], (False, 1)), (["--verbose"], (False, 1)), (["-vv"], (False, 2))):
+    for flags, expected in (
+        ([], (False, 0)),
+        (["--quiet"], (True, 0)),
+        (["-q"], (True, 0)),
+        (["-v"], (False, 1)),
+        (["--verbose"], (False, 1)),
+        (["-vv"], (False, 2)),
+    ):
         args = parser.parse_args([*command.split(), *SUBCOMMANDS[command], *flags])
         assert (args.quiet, args.verbose) == expected, flags
 

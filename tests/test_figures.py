@@ -26,7 +26,7 @@ def prior(small_run):
 
 def claim_artists(fig):
     """Claim ids drawn in a figure, one per artist tagged as a claim."""
-    return [a.get_gid()[len(F.CLAIM_GID):] for ax in fig.axes for a in ax.get_children() if (a.get_gid() or "").startswith(F.CLAIM_GID)]
+    return [a.get_gid()[len(F.CLAIM_GID) :] for ax in fig.axes for a in ax.get_children() if (a.get_gid() or "").startswith(F.CLAIM_GID)]
 
 
 def test_every_standard_figure_renders_with_title_and_source_note(small_run, prior):

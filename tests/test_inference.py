@@ -2,7 +2,6 @@
 
 import io
 import json
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -10,9 +9,8 @@ import pytest
 
 import estimator
 from estimator import names as N
-from estimator.errors import InputError
 from estimator.cli import format_summary
-from estimator.errors import SamplingWarning
+from estimator.errors import InputError, SamplingWarning
 from estimator.inference import Diagnostics, diagnose
 
 
@@ -54,7 +52,15 @@ def test_missed_thresholds_are_printed_loudly():
 
 def test_summary_text_has_headline_and_diagnostics(tiny_result):
     text = format_summary(tiny_result, wall=1.0)
-    for label in (N.LABELS[N.SHELLS_152MM], N.LABELS[N.VALUE_USD], "P(152mm shells delivered > 2 million)", "max R-hat", "min tail ESS", "divergent transitions", "E-BFMI"):
+    for label in (
+        N.LABELS[N.SHELLS_152MM],
+        N.LABELS[N.VALUE_USD],
+        "P(152mm shells delivered > 2 million)",
+        "max R-hat",
+        "min tail ESS",
+        "divergent transitions",
+        "E-BFMI",
+    ):
         assert label in text
     # A 2 x 60 draw fit cannot reach ESS 400: the warning must be shown.
     assert "WARNING" in text

@@ -30,7 +30,7 @@ def test_elicited_interval_holds_the_stated_mass(priors):
 
 
 def test_fixed_median_is_respected():
-    text = _replace('lower = 500\nupper = 2500\nmass = 0.9\n', 'lower = 500\nupper = 2500\nmass = 0.9\nmedian = 1118\n')
+    text = _replace("lower = 500\nupper = 2500\nmass = 0.9\n", "lower = 500\nupper = 2500\nmass = 0.9\nmedian = 1118\n")
     d = load_priors(text=text, name="median.toml").parameters[N.PRICE_152MM_USD].preliz()
     assert float(d.median()) == pytest.approx(1118.0, rel=0.01)
 
@@ -130,7 +130,9 @@ def _prior_mutation(draw):
     real_line = DISTRIBUTIONS[entry["distribution"]] == N.REAL  # a negative bound is valid there
     kind = draw(st.sampled_from(["distribution", "negative", "reversed", "mass", "undocumented", "unknown_key", "wrong_type", "not_a_table", "file"]))
     if kind == "distribution":
-        entry["distribution"] = draw(st.one_of(_WORDS.filter(lambda t: t not in DISTRIBUTIONS), st.integers(), st.lists(_WORDS, max_size=2), st.just({"name": "Beta"})))
+        entry["distribution"] = draw(
+            st.one_of(_WORDS.filter(lambda t: t not in DISTRIBUTIONS), st.integers(), st.lists(_WORDS, max_size=2), st.just({"name": "Beta"}))
+        )
         return doc, (where, "distribution"), var
     if kind == "negative" and not real_line:
         if dirichlet:

@@ -166,7 +166,13 @@ def test_cli_sensitivity_prints_tables_and_writes_both_figures(synthetic_fit, tm
     assert main(["sensitivity", str(path), "--out", str(out), "--no-refit", "--format", "png,pdf"]) == 0
     printed = capsys.readouterr().out
     assert "Power-scaling sensitivity" in printed and "overlap" in printed
-    for name in ("sensitivity_tornado.png", "sensitivity_variance_shares.png", "sensitivity_tornado.pdf", "sensitivity_variance_shares.pdf", "sensitivity_influence.csv"):
+    for name in (
+        "sensitivity_tornado.png",
+        "sensitivity_variance_shares.png",
+        "sensitivity_tornado.pdf",
+        "sensitivity_variance_shares.pdf",
+        "sensitivity_influence.csv",
+    ):
         assert (out / name).stat().st_size > 0
 
 

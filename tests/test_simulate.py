@@ -1,8 +1,5 @@
 """The claims simulator writes each claim so that the model's reading of it is the event the draw fell in."""
 
-# estimator first: it fixes BLAS to one thread before numpy loads it.
-import estimator  # isort: skip
-
 import math
 
 import numpy as np
@@ -10,8 +7,7 @@ import pytest
 
 from estimator import claims as C
 from estimator import names as N
-from estimator.model import LOWER, UPPER, claim_forms
-from estimator.model import build_model
+from estimator.model import LOWER, UPPER, build_model, claim_forms
 from estimator.simulate import draw_truth, simulate_claims
 
 LAUNCHED = "ua-pgo-2024-02-16"

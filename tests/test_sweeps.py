@@ -134,7 +134,6 @@ import tomllib  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from estimator import names as N  # noqa: E402
 from estimator.priors import read_priors_text  # noqa: E402
 
 GRID_DOC = tomllib.loads((Path(__file__).parents[1] / "sweeps" / "prices-and-fill.toml").read_text())
@@ -142,12 +141,21 @@ POINTS_DOC = tomllib.loads(SMALL.read_text())
 BASE_KEYS = ("claims", "priors", "as_of", "dynamics", "seed", "draws", "tune", "chains", "reference_draws")
 _WORDS = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=10)
 _BAD_DATES = st.one_of(
-    st.sampled_from(["2024-02-30", "2024/01/31", "soon", "2020-01-01", "", "31-01-2024"]), st.just(dt.date(2019, 5, 1)), st.integers(), st.lists(st.integers(), max_size=2)
+    st.sampled_from(["2024-02-30", "2024/01/31", "soon", "2020-01-01", "", "31-01-2024"]),
+    st.just(dt.date(2019, 5, 1)),
+    st.integers(),
+    st.lists(st.integers(), max_size=2),
 )
 # Every prior name a sweep may override: the parameters of the default file (families are pooled).
 _PRIORS_DOC = tomllib.loads(read_priors_text()[1])
 PRIOR_NAMES = set(_PRIORS_DOC["parameters"])
-_NOT_A_COUNT = st.one_of(st.integers(max_value=-1), st.floats(allow_nan=False).filter(lambda x: x != int(x) if abs(x) < 1e15 else True), _WORDS, st.booleans(), st.lists(st.integers(), max_size=2))
+_NOT_A_COUNT = st.one_of(
+    st.integers(max_value=-1),
+    st.floats(allow_nan=False).filter(lambda x: x != int(x) if abs(x) < 1e15 else True),
+    _WORDS,
+    st.booleans(),
+    st.lists(st.integers(), max_size=2),
+)
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +181,11 @@ def _sweep_mutation(draw):
     def put(key, value):
         overrides[key] = [value] if grid else value
 
-    kind = draw(st.sampled_from(["base_key", "base_count", "base_as_of", "base_dynamics", "not_a_table", "grid_values", "prior_name", "field", "as_of", "value", "shape"]))
+    kind = draw(
+        st.sampled_from(
+            ["base_key", "base_count", "base_as_of", "base_dynamics", "not_a_table", "grid_values", "prior_name", "field", "as_of", "value", "shape"]
+        )
+    )
     if kind == "base_key":
         key = draw(_WORDS.filter(lambda k: k not in BASE_KEYS))
         doc["base"][key] = 1

@@ -95,7 +95,16 @@ def test_ar1_forecasts_settle_at_their_stationary_spread_and_random_walks_do_not
 @pytest.fixture(scope="module")
 def tiny_ledger(tmp_path_factory, claims):
     """Eight claims over three months: vintages at two month ends."""
-    keep = ["us-nsc-2023-10-13", "kr-mnd-2023-10-16", "kr-nis-2023-11-01", "kr-mnd-2023-12-29", "us-wh-2024-01-04", "ua-pgo-2024-02-16", "us-state-2024-02-23", "kr-mnd-2024-02-26"]
+    keep = [
+        "us-nsc-2023-10-13",
+        "kr-mnd-2023-10-16",
+        "kr-nis-2023-11-01",
+        "kr-mnd-2023-12-29",
+        "us-wh-2024-01-04",
+        "ua-pgo-2024-02-16",
+        "us-state-2024-02-23",
+        "kr-mnd-2024-02-26",
+    ]
     from estimator.claims import subset_claims
 
     path = tmp_path_factory.mktemp("ledger") / "tiny.csv"

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 import estimator
-from estimator.claims import claims_known_by
 from estimator import names as N
+from estimator.claims import claims_known_by
 from estimator.cli import main
 from estimator.errors import InputError
 from estimator.validation import (
@@ -154,7 +154,6 @@ def test_forecasts_say_how_far_they_extrapolate_and_widen_with_it(new_scores):
     assert new_scores.loc["fixture-us-containers-2024-01", "months_extrapolated"] == 0
     assert new_scores.loc["fixture-kr-containers-2024-06", "months_extrapolated"] == 4
     assert new_scores.loc["fixture-press-shells-2024-09", "months_extrapolated"] == 7
-
 
 
 def test_the_same_count_forecast_further_ahead_is_wider(seed_era_result):

@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from estimator.figures.backtest import plot_backtest_beliefs, plot_backtest_pit
 from estimator.figures.claims import P_FIGURE_MEANING, claim_check, claim_checks, plot_claim_check, plot_claim_checks
 from estimator.figures.common import BANDS, CLAIM_GID, POSTERIOR, PRIOR, QUALIFIER_SYMBOL, QUANTITY_LABELS, source_note
 from estimator.figures.containers import (
@@ -72,7 +73,6 @@ from estimator.figures.densities import (
     value,
     value_densities,
 )
-from estimator.figures.backtest import plot_backtest_beliefs, plot_backtest_pit
 from estimator.figures.families import family_bias, family_biases, plot_family_bias, plot_family_biases
 from estimator.figures.sensitivity import plot_influence_tornado, plot_variance_shares
 from estimator.figures.style import OKABE_ITO, PRIOR_COLOR, family_colors, fmt_number

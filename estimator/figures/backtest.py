@@ -75,7 +75,10 @@ def plot_backtest_beliefs(beliefs: pd.DataFrame, claims: pd.DataFrame, *, note: 
         a.grid(alpha=0.3)
         a.tick_params(axis="x", labelrotation=30)
     handles, labels = axes[0].get_legend_handles_labels()
-    handles += [plt.Line2D([], [], marker="o", color=OKABE_ITO["vermillion"], ls="none"), plt.Line2D([], [], marker="o", color=OKABE_ITO["reddish_purple"], ls="none")]
+    handles += [
+        plt.Line2D([], [], marker="o", color=OKABE_ITO["vermillion"], ls="none"),
+        plt.Line2D([], [], marker="o", color=OKABE_ITO["reddish_purple"], ls="none"),
+    ]
     labels += ["a claim of the quantity, at the date said (arrow: 'more than'; bar: a range)", "missiles launched (a lower bound on delivered)"]
     finish(fig, f"What we believed when: headline estimates at each vintage{title_suffix}", note)
     # The key sits in a strip of its own between the panels and the source note.

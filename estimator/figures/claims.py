@@ -99,10 +99,7 @@ def plot_claim_check(data: pd.DataFrame, ax=None):
 
     # Verdicts as tick labels of a twin axis, so the layout keeps room for them.
     verdicts = ax.twinx()
-    texts = [
-        (f"figure at percentile {100 * r['pit_low']:.0f}, " if r["low"] == r["high"] else "") + f"p = {r['p_figure']:.2f}"
-        for _, r in data.iterrows()
-    ]
+    texts = [(f"figure at percentile {100 * r['pit_low']:.0f}, " if r["low"] == r["high"] else "") + f"p = {r['p_figure']:.2f}" for _, r in data.iterrows()]
     verdicts.set_ylim(ax.get_ylim())
     verdicts.set_yticks(range(n), texts, fontsize=8)
     for label, surprising in zip(verdicts.get_yticklabels(), data["surprising"]):
@@ -124,12 +121,10 @@ def plot_claim_check(data: pd.DataFrame, ax=None):
         fig,
         "Which claims does the model find surprising?",
         data.attrs["note"],
-        "What the fitted model predicts each source would say, against the figure it gave.\n"
-        f"{P_FIGURE_MEANING} In red: p < {SURPRISE_P:g}.",
+        f"What the fitted model predicts each source would say, against the figure it gave.\n{P_FIGURE_MEANING} In red: p < {SURPRISE_P:g}.",
         ax,
     )
     return fig, ax
-
 
 
 claim_checks = claim_check

@@ -113,13 +113,12 @@ def containers_over_time(result) -> pd.DataFrame:
     frames = []
     for scope, label in labels.items():
         q = quantile(cumulative_draws(result, scope, dates), BANDS, axis=0)
-        frames.append(pd.DataFrame({"date": pd.to_datetime(dates), "scope": scope, "label": label, "q05": q[0], "q25": q[1], "q50": q[2], "q75": q[3], "q95": q[4]}))
+        frames.append(
+            pd.DataFrame({"date": pd.to_datetime(dates), "scope": scope, "label": label, "q05": q[0], "q25": q[1], "q50": q[2], "q75": q[3], "q95": q[4]})
+        )
     df = pd.concat(frames, ignore_index=True)
-    df.attrs.update(
-        as_of=as_of(result), start=dt.date.fromisoformat(result.priors.start_date), families=result.family_labels, note=source_note(result)
-    )
+    df.attrs.update(as_of=as_of(result), start=dt.date.fromisoformat(result.priors.start_date), families=result.family_labels, note=source_note(result))
     return df
-
 
 
 def claim_marks(result) -> pd.DataFrame:
@@ -232,7 +231,17 @@ def plot_containers_over_time(curves: pd.DataFrame, marks: pd.DataFrame, ax=None
     as_of = pd.Timestamp(curves.attrs["as_of"])
     for a in (ax, strip):
         a.axvline(as_of, color="#777777", lw=0.8, ls=":")
-    ax.annotate(f"as of {as_of:%d %b %Y}", (as_of, 1), xycoords=("data", "axes fraction"), xytext=(-3, -3), textcoords="offset points", ha="right", va="top", fontsize=8, color="#555555")
+    ax.annotate(
+        f"as of {as_of:%d %b %Y}",
+        (as_of, 1),
+        xycoords=("data", "axes fraction"),
+        xytext=(-3, -3),
+        textcoords="offset points",
+        ha="right",
+        va="top",
+        fontsize=8,
+        color="#555555",
+    )
 
     on = marks[marks["panel"] == CONTAINER_PANEL]
     for cid, m in on.iterrows():
@@ -279,17 +288,41 @@ def plot_containers_over_time(curves: pd.DataFrame, marks: pd.DataFrame, ax=None
         for s, lab in curves.drop_duplicates("scope").set_index("scope")["label"].items()
     ]
     fam_handles = [Line2D([], [], ls="none", marker="s", ms=8, color=colors[f], label=f"{families[f]} claim") for f in dict.fromkeys(marks["family"])]
-    leg = ax.legend(handles=scope_handles + fam_handles, loc="upper left", fontsize=8, frameon=False, title="Median, 50% and 90% bands; claims by source", title_fontsize=8)
+    leg = ax.legend(
+        handles=scope_handles + fam_handles, loc="upper left", fontsize=8, frameon=False, title="Median, 50% and 90% bands; claims by source", title_fontsize=8
+    )
     ax.add_artist(leg)
     # A "between" claim is a vertical bar on the curve, so its legend glyph is one too.
     shape_handles = [
-        Line2D([], [], ls="none", marker="|" if mk == "_" else mk, ms=10 if mk in ("_", ARROW_UP) else 7, mew=2 if mk in ("_", ARROW_UP) else 1, color="#333333", mfc="white" if mk == CAPACITY_MARKER else "#333333", label=text)
+        Line2D(
+            [],
+            [],
+            ls="none",
+            marker="|" if mk == "_" else mk,
+            ms=10 if mk in ("_", ARROW_UP) else 7,
+            mew=2 if mk in ("_", ARROW_UP) else 1,
+            color="#333333",
+            mfc="white" if mk == CAPACITY_MARKER else "#333333",
+            label=text,
+        )
         for mk, text in QUALIFIER_LEGEND.items()
         if mk in set(marks["marker"])
     ]
     if (marks["lift"] > 0).any():
-        shape_handles.append(Line2D([], [], color="#333333", lw=0.8, ls=":", marker="o", ms=3, label="counted from a later start: raised by\nthe modelled count before that start\n(small dot: the figure as said)"))
-    ax.legend(handles=shape_handles, loc="lower left", bbox_to_anchor=(1.01, 0), fontsize=8, frameon=False, title="Claim wording", title_fontsize=8, alignment="left")
+        shape_handles.append(
+            Line2D(
+                [],
+                [],
+                color="#333333",
+                lw=0.8,
+                ls=":",
+                marker="o",
+                ms=3,
+                label="counted from a later start: raised by\nthe modelled count before that start\n(small dot: the figure as said)",
+            )
+        )
+    ax.legend(
+        handles=shape_handles, loc="lower left", bbox_to_anchor=(1.01, 0), fontsize=8, frameon=False, title="Claim wording", title_fontsize=8, alignment="left"
+    )
     finish(fig, "Containers shipped from North Korea to Russia, and what each source said", curves.attrs["note"])
     return fig, ax
-

@@ -78,7 +78,6 @@ def density_rows(draws: dict[tuple[str, str], np.ndarray], log: bool, n: int = 2
     return pd.concat(rows, ignore_index=True)
 
 
-
 def delivered_152mm(result, prior: xr.Dataset, threshold: float = N.SHELLS_THRESHOLD) -> pd.DataFrame:
     """Prior and posterior densities of 152mm shells and all artillery rounds delivered.
 
@@ -131,13 +130,23 @@ def plot_delivered_152mm(data: pd.DataFrame, ax=None):
         a.axvline(thr, color=OKABE_ITO["vermillion"], lw=1.5)
         a.annotate(
             f"intelligence estimate:\n> {label_number(thr)} 152mm shells",
-            (thr, 1), xycoords=("data", "axes fraction"), xytext=(4, -2), textcoords="offset points", va="top", fontsize=8, color=OKABE_ITO["vermillion"],
+            (thr, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(4, -2),
+            textcoords="offset points",
+            va="top",
+            fontsize=8,
+            color=OKABE_ITO["vermillion"],
         )
         p = data.attrs["p_above"]
         a.text(
-            0.02, 0.97,
+            0.02,
+            0.97,
             f"P(> {label_number(thr)})\nposterior {p[(var, POSTERIOR)]:.2f}\nprior {p[(var, PRIOR)]:.2f}",
-            transform=a.transAxes, va="top", fontsize=9.5, fontweight="bold",
+            transform=a.transAxes,
+            va="top",
+            fontsize=9.5,
+            fontweight="bold",
         )
         a.set_xlabel(f"{N.LABELS[var]} (log scale)")
         a.legend(loc="center left", bbox_to_anchor=(0, 0.55), fontsize=8, frameon=False)
@@ -277,8 +286,20 @@ def plot_loads_and_mix(data: pd.DataFrame, ax=None):
     for i, (cid, (low, high)) in enumerate(data.attrs["conversions"].items()):
         # Staggered heights: conversions overlap on the axis.
         y = 0.04 + 0.07 * i
-        a.plot([low, high] if high > low else [low], [y] * (2 if high > low else 1), transform=a.get_xaxis_transform(), color="#333333", lw=2.5, marker="D", ms=5, mfc="white", label="capacity conversions (stated per container)" if i == 0 else None)
-        a.annotate(cid, (low, y), xycoords=("data", "axes fraction"), xytext=(-6, 0), textcoords="offset points", ha="right", va="center", fontsize=7, color="#333333")
+        a.plot(
+            [low, high] if high > low else [low],
+            [y] * (2 if high > low else 1),
+            transform=a.get_xaxis_transform(),
+            color="#333333",
+            lw=2.5,
+            marker="D",
+            ms=5,
+            mfc="white",
+            label="capacity conversions (stated per container)" if i == 0 else None,
+        )
+        a.annotate(
+            cid, (low, y), xycoords=("data", "axes fraction"), xytext=(-6, 0), textcoords="offset points", ha="right", va="center", fontsize=7, color="#333333"
+        )
     a.set_xlabel("152mm shells per container of 152mm shells")
     a.set_ylabel("density")
     a.set_yticks([])
@@ -301,9 +322,10 @@ def plot_loads_and_mix(data: pd.DataFrame, ax=None):
     b.set_ylim(bottom=0)
     b.spines[["top", "right", "left"]].set_visible(False)
     b.legend(loc="upper right", fontsize=8, frameon=False, title="posterior (solid)", title_fontsize=8)
-    finish(fig, "What a container holds: 152mm shells per container, and the cargo mix", data.attrs["note"], "Prior (dashed) against posterior (solid)", axes[0])
+    finish(
+        fig, "What a container holds: 152mm shells per container, and the cargo mix", data.attrs["note"], "Prior (dashed) against posterior (solid)", axes[0]
+    )
     return fig, axes
-
 
 
 delivered_densities = delivered_152mm

@@ -41,12 +41,28 @@ def family_bias(result, prior: xr.Dataset) -> pd.DataFrame:
         b = samples(ds, N.FAMILY_BIAS)
         for fam in b[N.FAMILY].values:
             q = quantile(b.sel({N.FAMILY: fam}).values, BANDS)
-            rows.append({"family": str(fam), "label": result.priors.family_label(str(fam)), "source": source, "n_claims": int(counts.get(str(fam), 0)), **dict(zip(("q05", "q25", "q50", "q75", "q95"), q))})
+            rows.append(
+                {
+                    "family": str(fam),
+                    "label": result.priors.family_label(str(fam)),
+                    "source": source,
+                    "n_claims": int(counts.get(str(fam), 0)),
+                    **dict(zip(("q05", "q25", "q50", "q75", "q95"), q)),
+                }
+            )
         if N.FAMILY_LOG_BIAS_MEAN in ds:
             mu, spread = samples(ds, N.FAMILY_LOG_BIAS_MEAN).values, samples(ds, N.FAMILY_LOG_BIAS_SPREAD).values
             z = np.random.default_rng(POPULATION_SEED).standard_normal(mu.shape)
             q = quantile(np.exp(mu + spread * z), BANDS)
-            rows.append({"family": POPULATION, "label": "A family not yet seen\n(the population)", "source": source, "n_claims": 0, **dict(zip(("q05", "q25", "q50", "q75", "q95"), q))})
+            rows.append(
+                {
+                    "family": POPULATION,
+                    "label": "A family not yet seen\n(the population)",
+                    "source": source,
+                    "n_claims": 0,
+                    **dict(zip(("q05", "q25", "q50", "q75", "q95"), q)),
+                }
+            )
     df = pd.DataFrame(rows)
     df.attrs.update(families={**result.family_labels, POPULATION: "A family not yet seen\n(the population)"}, note=source_note(result))
     return df
@@ -75,9 +91,15 @@ def plot_family_bias(data: pd.DataFrame, ax=None):
             ax.plot([r["q25"], r["q75"]], [i - dy] * 2, color=col, lw=5 if source == POSTERIOR else 3.5, solid_capstyle="butt")
             ax.plot([r["q50"]], [i - dy], ls="none", marker="o", ms=7 if source == POSTERIOR else 5, color=col, mec="white")
             if source == POSTERIOR:
-                ax.annotate(f"median {r['q50']:.2f}×", (r["q95"], i - dy), xytext=(5, 0), textcoords="offset points", ha="left", va="center", fontsize=8, color=col)
+                ax.annotate(
+                    f"median {r['q50']:.2f}×", (r["q95"], i - dy), xytext=(5, 0), textcoords="offset points", ha="left", va="center", fontsize=8, color=col
+                )
     counts = data.drop_duplicates("family").set_index("family")["n_claims"]
-    ax.set_yticks(range(len(fams)), [data.attrs["families"][f] if f == POPULATION else f"{data.attrs['families'][f]}\n({counts[f]} claim{'s' if counts[f] != 1 else ''})" for f in fams], fontsize=9)
+    ax.set_yticks(
+        range(len(fams)),
+        [data.attrs["families"][f] if f == POPULATION else f"{data.attrs['families'][f]}\n({counts[f]} claim{'s' if counts[f] != 1 else ''})" for f in fams],
+        fontsize=9,
+    )
     ax.set_ylim(len(fams) - 0.2, -0.6)
     ax.set_xscale("log")
     # Room right of the widest interval for the median labels.
@@ -86,8 +108,27 @@ def plot_family_bias(data: pd.DataFrame, ax=None):
     ratio_axis(ax.xaxis)
     ax.xaxis.set_minor_locator(ticker.NullLocator())
     ax.axvline(1, color="#555555", lw=0.9, ls=":")
-    ax.annotate("counts more than the modelled total →", (1, 0), xycoords=("data", "axes fraction"), xytext=(4, 4), textcoords="offset points", fontsize=8, color="#555555", va="bottom")
-    ax.annotate("← counts less", (1, 0), xycoords=("data", "axes fraction"), xytext=(-4, 4), textcoords="offset points", fontsize=8, color="#555555", va="bottom", ha="right")
+    ax.annotate(
+        "counts more than the modelled total →",
+        (1, 0),
+        xycoords=("data", "axes fraction"),
+        xytext=(4, 4),
+        textcoords="offset points",
+        fontsize=8,
+        color="#555555",
+        va="bottom",
+    )
+    ax.annotate(
+        "← counts less",
+        (1, 0),
+        xycoords=("data", "axes fraction"),
+        xytext=(-4, 4),
+        textcoords="offset points",
+        fontsize=8,
+        color="#555555",
+        va="bottom",
+        ha="right",
+    )
     ax.set_xlabel("Multiplicative bias: what the family reports ÷ the modelled quantity (log scale)")
     ax.grid(axis="x", color="#eeeeee", lw=0.6)
     ax.spines[["top", "right"]].set_visible(False)
@@ -96,11 +137,22 @@ def plot_family_bias(data: pd.DataFrame, ax=None):
             Line2D([], [], color=PRIOR_COLOR, lw=3.5, marker="o", ms=5, label="prior"),
             Line2D([], [], color="#333333", lw=5, marker="o", ms=7, label="posterior"),
         ],
-        loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False, title="median, 50% (thick)\nand 90% (thin) intervals", title_fontsize=8, alignment="left",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        fontsize=8,
+        frameon=False,
+        title="median, 50% (thick)\nand 90% (thin) intervals",
+        title_fontsize=8,
+        alignment="left",
     )
-    finish(fig, "Which scope counts more? Each source family's multiplicative bias", data.attrs["note"], "Families are drawn from one population: a family with few claims is pulled toward it (last row: a family not yet seen)", ax)
+    finish(
+        fig,
+        "Which scope counts more? Each source family's multiplicative bias",
+        data.attrs["note"],
+        "Families are drawn from one population: a family with few claims is pulled toward it (last row: a family not yet seen)",
+        ax,
+    )
     return fig, ax
-
 
 
 family_biases = family_bias

@@ -31,8 +31,16 @@ def plot_sweep(table: pd.DataFrame, quantity: str = N.VALUE_USD, grid_keys=None,
         ax.errorbar(xs, med, yerr=[med - lo, hi - med], fmt="o-", color=color, capsize=3, label=None if name is None else f"{keys[1]}: {name}")
         bad = ~(g["diagnostics_ok"].astype(bool)) | (g["status"] != "ok")
         if bad.any():
-            ax.scatter(xs[bad.to_numpy()], med[bad], s=140, facecolors="none", edgecolors="black", linewidths=1.5, zorder=5,
-                       label="sampler missed a threshold" if i == 0 else None)
+            ax.scatter(
+                xs[bad.to_numpy()],
+                med[bad],
+                s=140,
+                facecolors="none",
+                edgecolors="black",
+                linewidths=1.5,
+                zorder=5,
+                label="sampler missed a threshold" if i == 0 else None,
+            )
     ax.set_xticks(range(len(x_labels)), x_labels)
     ax.set_xlabel(f"prior setting: {x_key}" if keys else "sweep point")
     ax.set_yscale("log")

@@ -124,7 +124,10 @@ def plot_sbc_ecdf(table, summary, ax=None, note: str = ""):
         a.axhline(0, color="#777777", lw=0.7)
         p = summary.loc[var, "uniformity_p"]
         _panel(a, f"{_SHORT[var]}\nuniformity p = {p:.3f}", OKABE_ITO["vermillion"] if p < 0.05 else "black")
-    handles = [Line2D([], [], color=OKABE_ITO["blue"], lw=1.4, label="ECDF of ranks − uniform CDF"), Patch(color=BAND_COLOR, label="95% simultaneous band\nunder calibration")]
+    handles = [
+        Line2D([], [], color=OKABE_ITO["blue"], lw=1.4, label="ECDF of ranks − uniform CDF"),
+        Patch(color=BAND_COLOR, label="95% simultaneous band\nunder calibration"),
+    ]
     key = "A curve leaving the band: the fit is\nmiscalibrated for that quantity. Above\nzero, the truth tends to sit low in the\nposterior (it overestimates); below, high.\nOrange titles: uniformity p < 0.05."
     _complete(fig, axes, "ECDF − uniform", handles, key, f"Simulation-based calibration: {len(table)} simulated ledgers", note)
     return fig, axes
@@ -148,7 +151,9 @@ def plot_sbc_ranks(table, bins: int = 10, ax=None, note: str = ""):
         Line2D([], [], color="#555555", lw=0.8, label="expected count"),
         Patch(facecolor=BAND_COLOR, edgecolor="#555555", ls="--", label="95% pointwise band\nunder calibration"),
     ]
-    key = "Calibrated: bars level, inside the band\n(about 1 bar in 20 outside by chance).\nA U shape: posteriors too narrow;\na hump: too wide; a slope: biased."
+    key = (
+        "Calibrated: bars level, inside the band\n(about 1 bar in 20 outside by chance).\nA U shape: posteriors too narrow;\na hump: too wide; a slope: biased."
+    )
     _complete(fig, axes, "simulations", handles, key, f"SBC rank histograms: {n} simulated ledgers, {bins} bins", note)
     return fig, axes
 
