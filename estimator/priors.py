@@ -221,16 +221,17 @@ def _given_params(raw: dict) -> dict:
     return {k: (list(map(float, v)) if isinstance(v, list) else float(v)) for k, v in raw.items()}
 
 
-def _params_problems(entry: dict, at) -> list[Problem]:
-    """Given parameters: a table of numbers that PreliZ accepts for the distribution."""
+def _params_problems(entry: dict, at, *, ask_preliz: bool) -> list[Problem]:
+    """Given parameters: a table of numbers that PreliZ accepts for the distribution (if asked)."""
     raw, dist = entry["params"], entry["distribution"]
     if not isinstance(raw, dict):
         return [at("params", "must be a table of parameter values")]
     try:
         params = _given_params(raw)
-        import preliz as pz
+        if ask_preliz:
+            import preliz as pz
 
-        getattr(pz, dist)(**params)
+            getattr(pz, dist)(**params)
     except (TypeError, ValueError) as exc:
         return [at("params", f"not valid parameters for {dist}: {exc}")]
     return []
@@ -304,14 +305,15 @@ def _interval_problems(entry: dict, at) -> list[Problem]:
     return problems
 
 
-_STATEMENT_CHECKS = {_PARAMS: _params_problems, _DIRICHLET: _dirichlet_problems, _QUARTILES: _quartile_problems, _INTERVAL: _interval_problems}
+_ELICITED_CHECKS = {_DIRICHLET: _dirichlet_problems, _QUARTILES: _quartile_problems, _INTERVAL: _interval_problems}
 
 
-def _entry_problems(entry, file: str, where: str) -> list[Problem]:
+def _entry_problems(entry, file: str, where: str, *, ask_preliz: bool = True) -> list[Problem]:
     """Everything wrong with one prior entry before it is fitted, each problem naming ``file``, ``where`` and the field.
 
-    Only given ``params`` are put to PreliZ (does the distribution take
-    them?); the elicited forms are checked without it.
+    The elicited forms are checked without PreliZ. Given ``params`` are put
+    to PreliZ (does the distribution take them?) unless ``ask_preliz`` is
+    false, as when parameters stored with a saved run vouch for them.
     """
     at = partial(Problem, file, where)
     if not isinstance(entry, dict):
@@ -326,7 +328,9 @@ def _entry_problems(entry, file: str, where: str) -> list[Problem]:
     forms = [f for f in (("lower" in entry or "upper" in entry), "quartiles" in entry, "mode" in entry, "params" in entry) if f]
     if len(forms) != 1:
         return [*problems, at("-", "give exactly one of: lower/upper/mass, quartiles, mode/mass/bound, params")]
-    return [*problems, *_STATEMENT_CHECKS[_form(entry)](entry, at)]
+    form = _form(entry)
+    found = _params_problems(entry, at, ask_preliz=ask_preliz) if form == _PARAMS else _ELICITED_CHECKS[form](entry, at)
+    return [*problems, *found]
 
 
 def _fit_dirichlet(entry: dict) -> dict:
@@ -402,10 +406,10 @@ def _prior_spec(name: str, entry, file: str, where: str, fitted: dict | None = N
 
     ``fitted`` (parameters stored with a saved run) replaces the PreliZ fit,
     so a run reloads with the priors it was fitted with, whatever PreliZ
-    version is installed. An entry is fitted only when nothing else is wrong
-    with it.
+    version is installed (and PreliZ is not imported). An entry is fitted
+    only when nothing else is wrong with it.
     """
-    problems = _entry_problems(entry, file, where)
+    problems = _entry_problems(entry, file, where, ask_preliz=fitted is None)
     if problems:
         return None, problems
     if fitted is not None and _form(entry) != _PARAMS:
