@@ -60,6 +60,7 @@ import csv
 import datetime as dt
 import io
 import math
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -403,112 +404,156 @@ def _records(reader, name, problems):
         position += 1
 
 
+def _header_problems(header: list[str], file: str, where: str) -> list[Problem]:
+    """Required columns the header lacks, then columns it has that a ledger does not."""
+    return [
+        *(Problem(file, where, c, "required column is missing" + did_you_mean(c, header)) for c in REQUIRED if c not in header),
+        *(Problem(file, where, c, "unknown column" + did_you_mean(c, COLUMNS)) for c in header if c not in COLUMNS),
+    ]
+
+
+def _typed_values(cells: dict[str, str], at) -> tuple[dict, list[Problem]]:
+    """A row's values: dates and numbers parsed (missing: ``None`` or NaN), other cells as text.
+
+    ``period_end`` defaults to ``date_said``. ``at(field, message)`` makes a problem at this row.
+    """
+    values: dict = {c: cells.get(c, "") for c in COLUMNS}
+    problems = []
+    for cols, parse, missing, complaint in _PARSED:
+        for c in cols:
+            values[c] = missing
+            if cells.get(c, ""):
+                try:
+                    values[c] = parse(cells[c])
+                except ValueError:
+                    problems.append(at(c, f"'{cells[c]}' {complaint}"))
+    if values["period_end"] is None:
+        values["period_end"] = values["date_said"]
+    return values, problems
+
+
+def _empty_required(cells: dict[str, str], at) -> list[Problem]:
+    return [at(c, "is empty") for c in REQUIRED if cells.get(c, "") == ""]
+
+
+def _duplicate_id(cid: str, here: str, seen: dict[str, str], at, *, by_position: bool) -> list[Problem]:
+    """A second use of an id (``seen`` maps each id to where it was first used, and learns this row's)."""
+    if not cid:
+        return []
+    if cid in seen:
+        return [at("id", f"duplicate id, first used {'in' if by_position else 'on'} {seen[cid]}")]
+    seen[cid] = here
+    return []
+
+
+# Columns whose value is one of a fixed set, named as each complaint names them.
+_CHOICE_COLUMNS = (("quantity", QUANTITIES), ("kind", KINDS), ("qualifier", QUALIFIERS), ("reliability", RELIABILITY))
+
+
+def _unknown_choices(cells: dict[str, str], families, at) -> list[Problem]:
+    """Values outside their column's choices, and a family the prior file does not declare."""
+    problems = [
+        at(c, f"unknown {c} '{v}'{did_you_mean(v, allowed)}; one of {', '.join(allowed)}")
+        for c, allowed in _CHOICE_COLUMNS
+        if (v := cells.get(c, "")) and v not in allowed
+    ]
+    fam = cells.get("source_family", "")
+    if fam and families is not None and fam not in families:
+        problems.append(at("source_family", unknown_family_message(fam, families)))
+    return problems
+
+
+def _figure_high_problems(cells: dict[str, str], values: dict, at) -> list[Problem]:
+    """``figure_high`` where the qualifier needs it, absent where it means nothing, and above ``figure``."""
+    qual, given = cells.get("qualifier", ""), cells.get("figure_high", "")
+    fig, high = values["figure"], values["figure_high"]
+    problems = []
+    if qual == BETWEEN and given == "":
+        problems.append(at("figure_high", "a 'between' claim needs figure_high"))
+    if given and qual not in (BETWEEN, MORE_THAN, AT_LEAST) and qual in QUALIFIERS:
+        problems.append(at("figure_high", f"figure_high has no meaning for qualifier '{qual}'"))
+    if qual == BETWEEN and high == math.inf:
+        problems.append(at("figure_high", "a 'between' range needs a finite figure_high (for an open bound use 'more_than' with figure_high inf)"))
+    if not (np.isnan(fig) or np.isnan(high)) and high <= fig:
+        problems.append(at("figure_high", f"low figure {fig:g} is not below figure_high {high:g}"))
+    return problems
+
+
+def _conversion_problems(cells: dict[str, str], at) -> list[Problem]:
+    """A capacity conversion has a container count and a per-container quantity; a count has neither."""
+    kind, quantity, basis = cells.get("kind", ""), cells.get("quantity", ""), cells.get("basis_containers", "")
+    problems = []
+    if kind == CAPACITY:
+        if basis == "":
+            problems.append(at("basis_containers", "a capacity conversion needs the container count it converts"))
+        if quantity and quantity not in CAPACITY_QUANTITIES:
+            problems.append(at("quantity", f"a capacity conversion is about {' or '.join(CAPACITY_QUANTITIES)}, not '{quantity}'"))
+    elif kind == COUNT:
+        if basis:
+            problems.append(at("basis_containers", "only capacity conversions take basis_containers"))
+        if cells.get("qualifier", "") == COULD_HOLD:
+            problems.append(at("qualifier", "'could_hold' is a capacity statement: set kind=capacity and basis_containers"))
+    return problems
+
+
+def _period_problems(cells: dict[str, str], values: dict, at) -> list[Problem]:
+    """The period counted starts before it ends, and (when given) ends by the day the claim was made."""
+    start, end, said = values["period_start"], values["period_end"], values["date_said"]
+    problems = []
+    if start is not None and end is not None and end < start:
+        problems.append(at("period_end", f"period ends ({end}) before it starts ({start})"))
+    if said is not None and end is not None and cells.get("period_end", "") and end > said:
+        problems.append(at("period_end", f"period ends ({end}) after the claim was made ({said})"))
+    return problems
+
+
+def _check_row(cells: dict[str, str], here: str, file: str, families, seen_ids: dict[str, str], *, by_position: bool) -> tuple[dict, list[Problem]]:
+    """One row's typed values and every problem with it, each problem named by file, row (and id) and field."""
+    cid = cells.get("id", "")
+    at = partial(Problem, file, here + (f" (id {cid})" if cid else ""))
+    values, unparsed = _typed_values(cells, at)
+    return values, [
+        *_empty_required(cells, at),
+        *_duplicate_id(cid, here, seen_ids, at, by_position=by_position),
+        *unparsed,
+        *_unknown_choices(cells, families, at),
+        *_figure_high_problems(cells, values, at),
+        *_conversion_problems(cells, at),
+        *_period_problems(cells, values, at),
+    ]
+
+
 def _parse(text: str, name: str, families, *, by_position: bool) -> pd.DataFrame:
     """Validate ledger text; locate problems by file line, or by row position for a DataFrame."""
-    header_where = "columns" if by_position else "header (line 1)"
-    problems: list[Problem] = []
     reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
-    header = [h.strip() for h in header]
-    reader.fieldnames = header
-    missing = [c for c in REQUIRED if c not in header]
-    for c in missing:
-        problems.append(Problem(name, header_where, c, "required column is missing" + did_you_mean(c, header)))
-    for c in header:
-        if c not in COLUMNS:
-            problems.append(Problem(name, header_where, c, "unknown column" + did_you_mean(c, COLUMNS)))
+    reader.fieldnames = [h.strip() for h in reader.fieldnames or []]
+    problems = _header_problems(reader.fieldnames, name, "columns" if by_position else "header (line 1)")
     if problems:
         raise InputError(problems)
 
     rows = []
-    seen_ids: dict[str, int] = {}
+    seen_ids: dict[str, str] = {}
     for position, rec in _records(reader, name, problems):
-        line = reader.line_num
-        here = f"row {position}" if by_position else f"line {line}"
-        if rec is None or all((v or "").strip() == "" for k, v in rec.items() if k is not None):
+        here = f"row {position}" if by_position else f"line {reader.line_num}"
+        if all((v or "").strip() == "" for k, v in rec.items() if k is not None):
             continue
         if None in rec:
             problems.append(Problem(name, here, "-", "more values than columns"))
             continue
-        rec = {k: (v or "").strip() for k, v in rec.items()}
-        cid = rec.get("id", "")
-        where = here + (f" (id {cid})" if cid else "")
-
-        def bad(field, message):
-            problems.append(Problem(name, where, field, message))
-
-        for c in REQUIRED:
-            if rec.get(c, "") == "":
-                bad(c, "is empty")
-        out = {c: rec.get(c, "") for c in COLUMNS}
-        out["line"] = line
-        if cid:
-            if cid in seen_ids:
-                bad("id", f"duplicate id, first used {'in' if by_position else 'on'} {seen_ids[cid]}")
-            else:
-                seen_ids[cid] = here
-
-        for cols, parse, missing, complaint in _PARSED:
-            for c in cols:
-                out[c] = missing
-                if rec.get(c, ""):
-                    try:
-                        out[c] = parse(rec[c])
-                    except ValueError:
-                        bad(c, f"'{rec[c]}' {complaint}")
-
-        q = rec.get("quantity", "")
-        if q and q not in QUANTITIES:
-            bad("quantity", f"unknown quantity '{q}'{did_you_mean(q, QUANTITIES)}; one of {', '.join(QUANTITIES)}")
-        k = rec.get("kind", "")
-        if k and k not in KINDS:
-            bad("kind", f"unknown kind '{k}'{did_you_mean(k, KINDS)}; one of {', '.join(KINDS)}")
-        qual = rec.get("qualifier", "")
-        if qual and qual not in QUALIFIERS:
-            bad(
-                "qualifier",
-                f"unknown qualifier '{qual}'{did_you_mean(qual, QUALIFIERS)}; one of {', '.join(QUALIFIERS)}",
-            )
-        rel = rec.get("reliability", "")
-        if rel and rel not in RELIABILITY:
-            bad("reliability", f"unknown reliability '{rel}'{did_you_mean(rel, RELIABILITY)}; one of {', '.join(RELIABILITY)}")
-        fam = rec.get("source_family", "")
-        if fam and families is not None and fam not in families:
-            bad("source_family", unknown_family_message(fam, families))
-
-        fig, high = out["figure"], out["figure_high"]
-        if qual == BETWEEN and rec.get("figure_high", "") == "":
-            bad("figure_high", "a 'between' claim needs figure_high")
-        if rec.get("figure_high", "") and qual not in (BETWEEN, MORE_THAN, AT_LEAST) and qual in QUALIFIERS:
-            bad("figure_high", f"figure_high has no meaning for qualifier '{qual}'")
-        if qual == BETWEEN and high == math.inf:
-            bad("figure_high", "a 'between' range needs a finite figure_high (for an open bound use 'more_than' with figure_high inf)")
-        if not (np.isnan(fig) or np.isnan(high)) and high <= fig:
-            bad("figure_high", f"low figure {fig:g} is not below figure_high {high:g}")
-        if k == CAPACITY:
-            if rec.get("basis_containers", "") == "":
-                bad("basis_containers", "a capacity conversion needs the container count it converts")
-            if q and q not in CAPACITY_QUANTITIES:
-                bad("quantity", f"a capacity conversion is about {' or '.join(CAPACITY_QUANTITIES)}, not '{q}'")
-        elif k == COUNT:
-            if rec.get("basis_containers", ""):
-                bad("basis_containers", "only capacity conversions take basis_containers")
-            if qual == COULD_HOLD:
-                bad("qualifier", "'could_hold' is a capacity statement: set kind=capacity and basis_containers")
-        start, end, said = out["period_start"], out["period_end"], out["date_said"]
-        if end is None and said is not None:
-            out["period_end"] = end = said
-        if start is not None and end is not None and end < start:
-            bad("period_end", f"period ends ({end}) before it starts ({start})")
-        if said is not None and end is not None and rec.get("period_end", "") and end > said:
-            bad("period_end", f"period ends ({end}) after the claim was made ({said})")
-        rows.append(out)
+        cells = {k: (v or "").strip() for k, v in rec.items()}
+        values, found = _check_row(cells, here, name, families, seen_ids, by_position=by_position)
+        problems.extend(found)
+        rows.append({**values, "line": reader.line_num})
 
     if not rows and not problems:
         problems.append(Problem(name, "file", "-", "the ledger has no claims"))
     if problems:
         raise InputError(problems)
+    return _frame(rows, name, text)
 
+
+def _frame(rows: list[dict], name: str, text: str) -> pd.DataFrame:
+    """The validated rows as the ledger table: bounds derived, indexed by claim id, source and text in ``attrs``."""
     df = pd.DataFrame(rows, columns=[*COLUMNS, "line"])
     bounds = [claim_bounds(r) for _, r in df.iterrows()]
     df["low"] = [b[0] for b in bounds]

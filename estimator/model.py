@@ -457,10 +457,10 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=None, horizon=N
     coords = {
         N.CLAIM: list(claims.index),
         N.FAMILY: families,
-        N.MONTH: layout.month_labels,
-        N.MONTH_EDGE: [e.isoformat() for e in layout.month_edges],
-        f"{N.RATE_INNOVATIONS}_step": layout.month_labels[1:],
-        f"{N.MISSILE_RATE_INNOVATIONS}_step": layout.month_labels[1:],
+        N.MONTH: np.array(layout.months, dtype="datetime64[ns]"),
+        N.MONTH_EDGE: np.array(layout.month_edges, dtype="datetime64[ns]"),
+        f"{N.RATE_INNOVATIONS}_step": np.array(layout.months[1:], dtype="datetime64[ns]"),
+        f"{N.MISSILE_RATE_INNOVATIONS}_step": np.array(layout.months[1:], dtype="datetime64[ns]"),
         N.CARGO: list(N.CARGO_TYPES),
     }
     P = priors.parameters

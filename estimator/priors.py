@@ -19,9 +19,11 @@ model does not use is an error.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import math
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -187,156 +189,311 @@ def read_priors_text(path: str | Path | None = None) -> tuple[str, str]:
         raise InputError([Problem(str(p), "file", "-", "file not found")]) from None
 
 
-def _elicit(name, entry, where, file, problems, fitted=None):
-    """Validate one entry and fit it with PreliZ; append problems, return spec or None.
+# The open bounds of each support.
+_SUPPORT_BOUNDS = {N.POSITIVE: (0.0, math.inf), N.UNIT_INTERVAL: (0.0, 1.0), N.SIMPLEX: (0.0, 1.0), N.REAL: (-math.inf, math.inf)}
+# The statements an entry can make, as the checks and the fit read them.
+_PARAMS, _DIRICHLET, _QUARTILES, _INTERVAL = "params", "dirichlet", "quartiles", "interval"
 
-    ``fitted`` (parameters stored with a saved run) replaces the PreliZ fit,
-    so a run reloads with the priors it was fitted with, whatever PreliZ
-    version is installed.
-    """
-    import preliz as pz
 
-    def bad(fld, msg):
-        problems.append(Problem(file, where, fld, msg))
+def _form(entry: dict) -> str:
+    """Which statement an entry makes (a Dirichlet without ``params`` is read as mode/mass/bound, whatever its fields)."""
+    if "params" in entry:
+        return _PARAMS
+    if entry["distribution"] == "Dirichlet":
+        return _DIRICHLET
+    if "quartiles" in entry:
+        return _QUARTILES
+    return _INTERVAL
 
-    start = len(problems)
-    if not isinstance(entry, dict):
-        bad("-", "must be a table")
+
+def _as_number(value) -> float | None:
+    """``value`` as a float if it is a finite number (a boolean is not), else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
-    for key in entry:
-        if key not in _ENTRY_KEYS:
-            bad(key, "unknown key" + did_you_mean(key, _ENTRY_KEYS))
+    return float(value)
+
+
+def _not_a_number(at, key: str, value) -> Problem:
+    return at(key, f"'{value}' is not a finite number")
+
+
+def _given_params(raw: dict) -> dict:
+    return {k: (list(map(float, v)) if isinstance(v, list) else float(v)) for k, v in raw.items()}
+
+
+def _params_problems(entry: dict, at, *, ask_preliz: bool) -> list[Problem]:
+    """Given parameters: a table of numbers that PreliZ accepts for the distribution (if asked)."""
+    raw, dist = entry["params"], entry["distribution"]
+    if not isinstance(raw, dict):
+        return [at("params", "must be a table of parameter values")]
+    try:
+        params = _given_params(raw)
+        if ask_preliz:
+            import preliz as pz
+
+            getattr(pz, dist)(**params)
+    except (TypeError, ValueError) as exc:
+        return [at("params", f"not valid parameters for {dist}: {exc}")]
+    return []
+
+
+def _dirichlet_problems(entry: dict, at) -> list[Problem]:
+    """A Dirichlet's mode: positive shares summing to 1, each with ``mass`` within ``bound`` of it."""
+    mode = entry.get("mode")
+    if not isinstance(mode, list) or len(mode) < 2:
+        return [at("mode", "a Dirichlet needs a list of at least two shares")]
+    problems = []
+    if not all(_as_number(m) is not None for m in mode) or abs(sum(mode) - 1) > 1e-6 or any(m <= 0 for m in mode):
+        problems.append(at("mode", f"shares {mode} must be positive numbers that sum to 1"))
+    raw_mass, raw_bound = entry.get("mass"), entry.get("bound", 0.01)
+    mass, bound = _as_number(raw_mass), _as_number(raw_bound)
+    if mass is None:
+        problems.append(_not_a_number(at, "mass", raw_mass))
+    elif not 0 < mass < 1:
+        problems.append(at("mass", f"{mass} is not a probability strictly between 0 and 1"))
+    if bound is None:
+        problems.append(_not_a_number(at, "bound", raw_bound))
+    elif not 0 < bound < 1:
+        problems.append(at("bound", f"{bound} is not a share strictly between 0 and 1"))
+    return problems
+
+
+def _quartile_problems(entry: dict, at) -> list[Problem]:
+    """Three increasing numbers inside the distribution's support."""
+    raw, dist = entry["quartiles"], entry["distribution"]
+    if not isinstance(raw, list) or len(raw) != 3:
+        return [at("quartiles", "give three numbers [q1, median, q3]")]
+    unreadable = [_not_a_number(at, "quartiles", q) for q in raw if _as_number(q) is None]
+    if unreadable:
+        return unreadable
+    qs = [float(q) for q in raw]
+    support = DISTRIBUTIONS[dist]
+    low, high = _SUPPORT_BOUNDS[support]
+    problems = []
+    if not qs[0] < qs[1] < qs[2]:
+        problems.append(at("quartiles", f"{qs} must increase"))
+    if not (low < qs[0] and qs[2] < high):
+        problems.append(at("quartiles", f"{qs} lie outside the support {_support_text(support)} of {dist}"))
+    return problems
+
+
+def _interval_problems(entry: dict, at) -> list[Problem]:
+    """``lower < upper`` inside the support, ``mass`` a probability, an optional median between them."""
+    dist = entry["distribution"]
+    keys = ("lower", "upper", "mass")
+    problems = [_not_a_number(at, k, entry[k]) for k in keys if k in entry and _as_number(entry[k]) is None]
+    problems += [at(k, "is missing") for k in keys if k not in entry]
+    if problems:
+        return problems
+    lower, upper, mass = (float(entry[k]) for k in keys)
+    support = DISTRIBUTIONS[dist]
+    low, high = _SUPPORT_BOUNDS[support]
+    if not lower < upper:
+        problems.append(at("upper", f"interval is reversed: lower {lower:g} is not below upper {upper:g}"))
+    if not (low < lower and upper < high):
+        problems.append(
+            at("lower" if lower <= low else "upper", f"interval [{lower:g}, {upper:g}] lies outside the support {_support_text(support)} of {dist}")
+        )
+    if not 0 < mass < 1:
+        problems.append(at("mass", f"{mass:g} is not a probability strictly between 0 and 1"))
+    if "median" in entry:
+        median = _as_number(entry["median"])
+        if median is None:
+            problems.append(_not_a_number(at, "median", entry["median"]))
+        elif not lower < median < upper:
+            problems.append(at("median", f"median {median:g} is not inside [{lower:g}, {upper:g}]"))
+    return problems
+
+
+_ELICITED_CHECKS = {_DIRICHLET: _dirichlet_problems, _QUARTILES: _quartile_problems, _INTERVAL: _interval_problems}
+
+
+def _entry_problems(entry, file: str, where: str, *, ask_preliz: bool = True) -> list[Problem]:
+    """Everything wrong with one prior entry before it is fitted, each problem naming ``file``, ``where`` and the field.
+
+    The elicited forms are checked without PreliZ. Given ``params`` are put
+    to PreliZ (does the distribution take them?) unless ``ask_preliz`` is
+    false, as when parameters stored with a saved run vouch for them.
+    """
+    at = partial(Problem, file, where)
+    if not isinstance(entry, dict):
+        return [at("-", "must be a table")]
+    problems = [at(key, "unknown key" + did_you_mean(key, _ENTRY_KEYS)) for key in entry if key not in _ENTRY_KEYS]
     dist = entry.get("distribution")
     if dist is None:
-        bad("distribution", "is missing")
-        return None
+        return [*problems, at("distribution", "is missing")]
     if not isinstance(dist, str) or dist not in DISTRIBUTIONS:
-        bad("distribution", f"unknown distribution '{dist}'{did_you_mean(dist, DISTRIBUTIONS)}; one of {', '.join(DISTRIBUTIONS)}")
-        return None
-    for key in _DOC_KEYS:
-        if not str(entry.get(key, "")).strip():
-            bad(key, "is missing: every prior states why and where its numbers come from")
-    support = DISTRIBUTIONS[dist]
-    lo_s, hi_s = {N.POSITIVE: (0.0, math.inf), N.UNIT_INTERVAL: (0.0, 1.0), N.SIMPLEX: (0.0, 1.0), N.REAL: (-math.inf, math.inf)}[support]
-    elicited = {k: entry[k] for k in ("lower", "upper", "mass", "median", "quartiles", "mode", "bound", "params") if k in entry}
+        return [*problems, at("distribution", f"unknown distribution '{dist}'{did_you_mean(dist, DISTRIBUTIONS)}; one of {', '.join(DISTRIBUTIONS)}")]
+    problems += [at(key, "is missing: every prior states why and where its numbers come from") for key in _DOC_KEYS if not str(entry.get(key, "")).strip()]
     forms = [f for f in (("lower" in entry or "upper" in entry), "quartiles" in entry, "mode" in entry, "params" in entry) if f]
     if len(forms) != 1:
-        bad("-", "give exactly one of: lower/upper/mass, quartiles, mode/mass/bound, params")
-        return None
+        return [*problems, at("-", "give exactly one of: lower/upper/mass, quartiles, mode/mass/bound, params")]
+    form = _form(entry)
+    found = _params_problems(entry, at, ask_preliz=ask_preliz) if form == _PARAMS else _ELICITED_CHECKS[form](entry, at)
+    return [*problems, *found]
 
-    def number(key, value):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            bad(key, f"'{value}' is not a finite number")
-            return None
-        return float(value)
 
-    params = None
-    if "params" in entry:
-        raw = entry["params"]
-        if not isinstance(raw, dict):
-            bad("params", "must be a table of parameter values")
-            return None
-        try:
-            params = {k: (list(map(float, v)) if isinstance(v, list) else float(v)) for k, v in raw.items()}
-            if fitted is None:
-                getattr(pz, dist)(**params)
-        except (TypeError, ValueError) as exc:
-            bad("params", f"not valid parameters for {dist}: {exc}")
-            return None
-    elif dist == "Dirichlet":
-        mode, mass, bound = entry.get("mode"), entry.get("mass"), entry.get("bound", 0.01)
-        if not isinstance(mode, list) or len(mode) < 2:
-            bad("mode", "a Dirichlet needs a list of at least two shares")
-            return None
-        finite = all(not isinstance(m, bool) and isinstance(m, (int, float)) and math.isfinite(m) for m in mode)
-        if not finite or abs(sum(mode) - 1) > 1e-6 or any(m <= 0 for m in mode):
-            bad("mode", f"shares {mode} must be positive numbers that sum to 1")
-        mass = number("mass", mass)
-        if mass is not None and not 0 < mass < 1:
-            bad("mass", f"{mass} is not a probability strictly between 0 and 1")
-        bound = number("bound", bound)
-        if bound is not None and not 0 < bound < 1:
-            bad("bound", f"{bound} is not a share strictly between 0 and 1")
-        if len(problems) > start:
-            return None
-        if fitted is not None:
-            params = fitted
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _, d = pz.dirichlet_mode(mode, mass=mass, bound=bound, plot=False)
-            params = {"alpha": [float(a) for a in np.asarray(d.alpha)]}
-    elif "quartiles" in entry:
-        qs = entry["quartiles"]
-        if not isinstance(qs, list) or len(qs) != 3:
-            bad("quartiles", "give three numbers [q1, median, q3]")
-            return None
-        qs = [number("quartiles", q) for q in qs]
-        if None in qs:
-            return None
-        if not qs[0] < qs[1] < qs[2]:
-            bad("quartiles", f"{qs} must increase")
-        if not (lo_s < qs[0] and qs[2] < hi_s):
-            bad("quartiles", f"{qs} lie outside the support {_support_text(support)} of {dist}")
-        if len(problems) > start:
-            return None
-        if fitted is not None:
-            params = fitted
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                d = pz.quartile(getattr(pz, dist)(), *qs, plot=False)
-            params = {k: float(v) for k, v in d.params_dict.items()}
-    else:
-        lower, upper, mass = (number(k, entry.get(k)) if k in entry else None for k in ("lower", "upper", "mass"))
-        for k, v in (("lower", lower), ("upper", upper), ("mass", mass)):
-            if k not in entry:
-                bad(k, "is missing")
-        if len(problems) > start:
-            return None
-        if not lower < upper:
-            bad("upper", f"interval is reversed: lower {lower:g} is not below upper {upper:g}")
-        if not (lo_s < lower and upper < hi_s):
-            bad(
-                "lower" if lower <= lo_s else "upper",
-                f"interval [{lower:g}, {upper:g}] lies outside the support {_support_text(support)} of {dist}",
-            )
-        if not 0 < mass < 1:
-            bad("mass", f"{mass:g} is not a probability strictly between 0 and 1")
-        kwargs = {}
-        if "median" in entry:
-            med = number("median", entry["median"])
-            if med is not None and not lower < med < upper:
-                bad("median", f"median {med:g} is not inside [{lower:g}, {upper:g}]")
-            kwargs["fixed_stat"] = ("median", med)
-        if len(problems) > start:
-            return None
-        if fitted is not None:
-            params = fitted
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                d = pz.maxent(getattr(pz, dist)(), lower, upper, mass, plot=False, **kwargs)
-            params = {k: float(v) for k, v in d.params_dict.items()}
-            got = float(d.cdf(upper) - d.cdf(lower))
-        if fitted is None and abs(got - mass) > 0.02:
-            bad("mass", f"{dist} cannot put {mass:g} of its mass in [{lower:g}, {upper:g}] (best fit puts {got:.3f})")
-            return None
-    if len(problems) > start:
-        return None
+def _fit_dirichlet(entry: dict) -> dict:
+    import preliz as pz
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, d = pz.dirichlet_mode(entry["mode"], mass=float(entry["mass"]), bound=float(entry.get("bound", 0.01)), plot=False)
+    return {"alpha": [float(a) for a in np.asarray(d.alpha)]}
+
+
+def _fit_quartiles(entry: dict) -> dict:
+    import preliz as pz
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = pz.quartile(getattr(pz, entry["distribution"])(), *(float(q) for q in entry["quartiles"]), plot=False)
+    return {k: float(v) for k, v in d.params_dict.items()}
+
+
+def _fit_interval(entry: dict) -> dict:
+    import preliz as pz
+
+    kwargs = {"fixed_stat": ("median", float(entry["median"]))} if "median" in entry else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = pz.maxent(getattr(pz, entry["distribution"])(), float(entry["lower"]), float(entry["upper"]), float(entry["mass"]), plot=False, **kwargs)
+    return {k: float(v) for k, v in d.params_dict.items()}
+
+
+_FITS = {_PARAMS: lambda entry: _given_params(entry["params"]), _DIRICHLET: _fit_dirichlet, _QUARTILES: _fit_quartiles, _INTERVAL: _fit_interval}
+
+
+def _elicit(entry: dict) -> dict:
+    """The distribution parameters an entry states, fitted by PreliZ (given ``params`` as they are).
+
+    ``entry`` must have passed :func:`_entry_problems`. The result depends only
+    on the entry's statement (distribution and elicitation fields) and the
+    installed PreliZ.
+    """
+    return _FITS[_form(entry)](entry)
+
+
+def _fit_problems(entry: dict, params: dict, file: str, where: str) -> list[Problem]:
+    """What the fit shows is wrong: a family that cannot put the stated mass in the stated interval."""
+    if _form(entry) != _INTERVAL:
+        return []
+    import preliz as pz
+
+    dist = entry["distribution"]
+    lower, upper, mass = (float(entry[k]) for k in ("lower", "upper", "mass"))
+    d = getattr(pz, dist)(**params)
+    got = float(d.cdf(upper) - d.cdf(lower))
+    if abs(got - mass) > 0.02:
+        return [Problem(file, where, "mass", f"{dist} cannot put {mass:g} of its mass in [{lower:g}, {upper:g}] (best fit puts {got:.3f})")]
+    return []
+
+
+def _spec(name: str, entry: dict, params: dict) -> PriorSpec:
     return PriorSpec(
         name=name,
-        distribution=dist,
+        distribution=entry["distribution"],
         params=params,
-        elicited=elicited,
+        elicited={k: entry[k] for k in ELICITATION_FIELDS if k in entry},
         unit=str(entry.get("unit", "")),
         rationale=str(entry.get("rationale", "")),
         citation=str(entry.get("citation", "")),
     )
 
 
+def _prior_spec(name: str, entry, file: str, where: str, fitted: dict | None = None) -> tuple[PriorSpec | None, list[Problem]]:
+    """One entry validated, then elicited: ``(spec, [])``, or ``(None, its problems)``.
+
+    ``fitted`` (parameters stored with a saved run) replaces the PreliZ fit,
+    so a run reloads with the priors it was fitted with, whatever PreliZ
+    version is installed (and PreliZ is not imported). An entry is fitted
+    only when nothing else is wrong with it.
+    """
+    problems = _entry_problems(entry, file, where, ask_preliz=fitted is None)
+    if problems:
+        return None, problems
+    if fitted is not None and _form(entry) != _PARAMS:
+        return _spec(name, entry, fitted), []
+    params = _elicit(entry)
+    problems = _fit_problems(entry, params, file, where)
+    return (None, problems) if problems else (_spec(name, entry, params), [])
+
+
 def _support_text(support):
     return {N.POSITIVE: "(0, inf)", N.UNIT_INTERVAL: "(0, 1)", N.SIMPLEX: "the simplex", N.REAL: "the real line"}[support]
+
+
+def _table(doc: dict, key: str, file: str) -> tuple[dict | None, list[Problem]]:
+    """The document's table ``key`` (empty if absent), or ``None`` and a problem if it is not a table."""
+    value = doc.get(key, {})
+    if isinstance(value, dict):
+        return value, []
+    return None, [Problem(file, f"[{key}]", "-", "must be a table")]
+
+
+def _meta_problems(meta: dict, file: str) -> list[Problem]:
+    problems = []
+    start_date = str(meta.get("start_date", ""))
+    try:
+        dt.date.fromisoformat(start_date)
+    except ValueError:
+        problems.append(Problem(file, "[meta]", "start_date", f"'{start_date}' is not a date (use YYYY-MM-DD)"))
+    if not str(meta.get("valuation_basis", "")).strip():
+        problems.append(Problem(file, "[meta]", "valuation_basis", "is missing: say what the unit prices measure"))
+    return problems
+
+
+def _support_problems(pname: str, spec: PriorSpec, file: str, where: str) -> list[Problem]:
+    """A distribution whose support is not the one the parameter needs."""
+    has, needs = DISTRIBUTIONS[spec.distribution], N.PARAMETERS[pname]
+    if has == needs:
+        return []
+    return [Problem(file, where, "distribution", f"{spec.distribution} has support {_support_text(has)}, but {pname} needs {_support_text(needs)}")]
+
+
+def _parameter_specs(params_doc: dict, file: str, fitted: dict) -> tuple[dict[str, PriorSpec], list[Problem]]:
+    """Every model parameter's spec from the ``[parameters]`` table; problems with missing, unused and bad entries."""
+    problems = [Problem(file, f"[parameters.{p}]", "-", "the model needs a prior for this parameter") for p in N.PARAMETERS if p not in params_doc]
+    parameters: dict[str, PriorSpec] = {}
+    for pname, entry in params_doc.items():
+        where = f"[parameters.{pname}]"
+        if pname not in N.PARAMETERS:
+            problems.append(Problem(file, where, "-", "the model has no such parameter" + did_you_mean(pname, N.PARAMETERS)))
+            continue
+        spec, found = _prior_spec(pname, entry, file, where, fitted.get(pname))
+        found = found or _support_problems(pname, spec, file, where)
+        if found:
+            problems += found
+        else:
+            parameters[pname] = spec
+    return parameters, problems
+
+
+def _family_problems(fam: str, entry: dict, file: str) -> list[Problem]:
+    where = f"[families.{fam}]"
+    problems = []
+    for key in entry:
+        if key in ("bias", "noise"):
+            message = "families are pooled: their biases and noises come from the [parameters.family_log_*] population priors, not per-family entries"
+            problems.append(Problem(file, where, key, message))
+        elif key not in ("label", "note"):
+            problems.append(Problem(file, where, key, "unknown key" + did_you_mean(key, ("label", "note"))))
+    return problems
+
+
+def _families(families_doc: dict, file: str) -> tuple[dict[str, str], dict[str, str], list[Problem]]:
+    """Each declared family's label and note (keys in file order), and problems with the tables."""
+    labels: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    problems = []
+    for fam, entry in families_doc.items():
+        if not isinstance(entry, dict):
+            problems.append(Problem(file, f"[families.{fam}]", "-", "must be a table"))
+            continue
+        labels[fam] = str(entry.get("label", fam))
+        notes[fam] = str(entry.get("note", ""))
+        problems += _family_problems(fam, entry, file)
+    return labels, notes, problems
 
 
 def load_priors(path: str | Path | None = None, *, text: str | None = None, name: str | None = None, fitted: dict | None = None) -> PriorSet:
@@ -366,74 +523,23 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
         name, text = read_priors_text(path)
     name = name or "<priors>"
     doc, problems = parse_toml_tables(text, name, ("meta", "parameters", "families"))
+    meta, found = _table(doc, "meta", name)
+    meta = meta or {}
+    problems += found + _meta_problems(meta, name)
 
-    def table(key):
-        value = doc.get(key, {})
-        if isinstance(value, dict):
-            return value
-        problems.append(Problem(name, f"[{key}]", "-", "must be a table"))
-        return None
-
-    meta = table("meta") or {}
-    start_date = str(meta.get("start_date", ""))
-    try:
-        import datetime as dt
-
-        dt.date.fromisoformat(start_date)
-    except ValueError:
-        problems.append(Problem(name, "[meta]", "start_date", f"'{start_date}' is not a date (use YYYY-MM-DD)"))
-    basis = str(meta.get("valuation_basis", "")).strip()
-    if not basis:
-        problems.append(Problem(name, "[meta]", "valuation_basis", "is missing: say what the unit prices measure"))
-
-    params_doc = table("parameters")
-    parameters: dict[str, PriorSpec] = {}
-    for pname in N.PARAMETERS if params_doc is not None else ():
-        if pname not in params_doc:
-            problems.append(Problem(name, f"[parameters.{pname}]", "-", "the model needs a prior for this parameter"))
-    for pname, entry in (params_doc or {}).items():
-        where = f"[parameters.{pname}]"
-        if pname not in N.PARAMETERS:
-            problems.append(Problem(name, where, "-", "the model has no such parameter" + did_you_mean(pname, N.PARAMETERS)))
-            continue
-        spec = _elicit(pname, entry, where, name, problems, (fitted or {}).get(pname))
-        if spec is not None and DISTRIBUTIONS[spec.distribution] != N.PARAMETERS[pname]:
-            problems.append(
-                Problem(
-                    name,
-                    where,
-                    "distribution",
-                    f"{spec.distribution} has support {_support_text(DISTRIBUTIONS[spec.distribution])}, but {pname} needs {_support_text(N.PARAMETERS[pname])}",
-                )
-            )
-        elif spec is not None:
-            parameters[pname] = spec
+    params_doc, found = _table(doc, "parameters", name)
+    problems += found
+    parameters, found = _parameter_specs(params_doc, name, fitted or {}) if params_doc is not None else ({}, [])
+    problems += found
 
     # Families need only a label (and a note on their scope): their biases and noises are
     # drawn from the population whose hyperpriors are [parameters.family_*] entries.
-    families: dict[str, str] = {}
-    notes: dict[str, str] = {}
-    for fam, entry in (table("families") or {}).items():
-        where = f"[families.{fam}]"
-        if not isinstance(entry, dict):
-            problems.append(Problem(name, where, "-", "must be a table"))
-            continue
-        families[fam] = str(entry.get("label", fam))
-        notes[fam] = str(entry.get("note", ""))
-        for key in entry:
-            if key in ("bias", "noise"):
-                problems.append(
-                    Problem(
-                        name,
-                        where,
-                        key,
-                        "families are pooled: their biases and noises come from the [parameters.family_log_*] population priors, not per-family entries",
-                    )
-                )
-            elif key not in ("label", "note"):
-                problems.append(Problem(name, where, key, "unknown key" + did_you_mean(key, ("label", "note"))))
+    families_doc, found = _table(doc, "families", name)
+    families, notes, more = _families(families_doc or {}, name)
+    problems += found + more
     if problems:
         raise InputError(problems)
+    start_date, basis = str(meta.get("start_date", "")), str(meta.get("valuation_basis", "")).strip()
     return PriorSet(parameters, families, start_date, basis, source=name, text=text, family_notes=notes)
 
 
@@ -458,8 +564,7 @@ def reelicit(spec: PriorSpec, changes: dict, *, file: str, where: str) -> PriorS
     elif any(k in changes for k in STATEMENT_FIELDS):
         entry.pop("params", None)
     entry.update(changes)
-    problems: list[Problem] = []
-    new = _elicit(spec.name, entry, where, file, problems)
+    new, problems = _prior_spec(spec.name, entry, file, where)
     if problems:
         raise InputError(problems)
     return new

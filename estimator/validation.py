@@ -472,9 +472,10 @@ def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed
     # Internal ids: a scored claim may repeat a fitted one.
     combined.index = [f"row{i}" for i in range(len(combined))]
     model = _unconstrained_model(combined, result.priors, result.manifest["as_of"], horizon, dynamics)
-    months = list(model.coords[N.MONTH])
-    fitted = [str(m) for m in post[N.MONTH].values]
-    if months[: len(fitted)] != fitted:
+    # Month starts as dates (a run saved when months were "YYYY-MM" text reads the same).
+    months = pd.DatetimeIndex(model.coords[N.MONTH])
+    fitted = pd.to_datetime(post[N.MONTH].values)
+    if not months[: len(fitted)].equals(fitted):
         raise ValueError("the run's months do not start the scoring model's months")
 
     def stacked(name):
@@ -564,8 +565,7 @@ def score_claims(result, new_claims: pd.DataFrame, *, horizon=None, seed: int = 
         walk's continuation a container-based count relies on). ``attrs`` hold the
         last fitted month and the horizon.
     """
-    post_months = [str(m) for m in result.posterior[N.MONTH].values]
-    last_fitted = dt.date.fromisoformat(post_months[-1] + "-01")
+    last_fitted = pd.Timestamp(result.posterior[N.MONTH].values[-1]).date()
     horizon = _as_date(horizon) if horizon is not None else _add_months(last_fitted, FORECAST_MONTHS + 1) - dt.timedelta(days=1)
     late = [
         Problem(new_claims.attrs.get("source", "<claims>"), f"claim '{cid}'", "period_end", f"{r['period_end']} is after the forecast horizon {horizon}")
@@ -614,7 +614,7 @@ def score_claims(result, new_claims: pd.DataFrame, *, horizon=None, seed: int = 
             }
         )
     table = pd.DataFrame(rows).set_index(N.CLAIM)
-    table.attrs.update(last_fitted_month=post_months[-1], horizon=str(horizon))
+    table.attrs.update(last_fitted_month=last_fitted.strftime("%Y-%m"), horizon=str(horizon))
     return table
 
 

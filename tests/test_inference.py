@@ -29,6 +29,26 @@ def test_saved_run_loads_with_the_same_posterior_and_inputs(tiny_result, tiny_re
     assert list(loaded.claims.index) == list(tiny_result.claims.index)
 
 
+def test_a_slice_of_month_text_selects_those_months_of_the_posterior(tiny_result):
+    post = tiny_result.posterior
+    assert isinstance(post.indexes[N.MONTH], pd.DatetimeIndex) and isinstance(post.indexes[N.MONTH_EDGE], pd.DatetimeIndex)
+    first_half = post.sel({N.MONTH: slice("2024-01", "2024-06")})
+    assert list(first_half.indexes[N.MONTH].strftime("%Y-%m")) == [f"2024-{m:02d}" for m in range(1, 7)]
+    assert first_half[N.CONTAINER_RATE].sizes[N.MONTH] == 6
+    np.testing.assert_array_equal(first_half[N.CONTAINER_RATE].values, post[N.CONTAINER_RATE].values[:, :, 5:11])  # shipments start in 2023-08
+    assert post.sel({N.MONTH_EDGE: pd.Timestamp("2024-01-01")})[N.CONTAINERS_CUMULATIVE].dims == ("chain", "draw")
+
+
+def test_a_saved_run_keeps_its_months_as_dates(tiny_result, small_run):
+    for group in ("posterior", "prior", "log_prior", "constant_data"):
+        ds = small_run.tree[group].to_dataset()
+        months = [d for d in ds.dims if d in (N.MONTH, N.MONTH_EDGE) or d.endswith("_step")]
+        assert months, group
+        for dim in months:
+            assert ds[dim].dtype == np.dtype("datetime64[ns]"), (group, dim)
+            np.testing.assert_array_equal(ds[dim].values, tiny_result.posterior[dim].values)
+
+
 def test_loading_against_a_different_ledger_says_so(tiny_result_path, tmp_path):
     edited = tmp_path / "edited.csv"
     edited.write_text(estimator.load_claims().attrs["text"].replace("6700", "6800"))

@@ -115,6 +115,22 @@ def test_cumulative_containers_never_decrease(claims, priors):
     assert layout.exposure_claims[row].sum() == 25
 
 
+def test_month_coordinates_are_the_first_days_of_the_months(claims, priors):
+    """Months are datetime64 (not text), so xarray selects them by date; innovations start a month later."""
+    m = estimator.build_model(claims, priors, dynamics="random_walk")
+    months = np.array(m.coords[N.MONTH])
+    assert months.dtype == np.dtype("datetime64[ns]")
+    assert months[0] == np.datetime64(priors.start_date[:7] + "-01") and (months.astype("datetime64[D]") == months.astype("datetime64[M]")).all()
+    edges = np.array(m.coords[N.MONTH_EDGE])
+    assert (
+        edges.dtype == months.dtype
+        and (edges[:-1] == months).all()
+        and edges[-1] == (months[-1].astype("datetime64[M]") + np.timedelta64(1, "M")).astype(months.dtype)
+    )
+    for step in (f"{N.RATE_INNOVATIONS}_step", f"{N.MISSILE_RATE_INNOVATIONS}_step"):
+        assert (np.array(m.coords[step]) == months[1:]).all()
+
+
 def test_as_of_before_start_is_refused(claims, priors):
     with pytest.raises(ValueError, match="before the start"):
         estimator.build_model(claims, priors, as_of="2023-01-01")

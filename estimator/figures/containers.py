@@ -106,7 +106,7 @@ def containers_over_time(result) -> pd.DataFrame:
         ``families`` (family -> label, in the prior file's order) and ``note``.
     """
     post = result.posterior
-    edges = [dt.date.fromisoformat(str(e)) for e in post[N.MONTH_EDGE].values]
+    edges = list(pd.to_datetime(post[N.MONTH_EDGE].values).date)
     last = min(edges[-1], max([*result.claims["period_end"], as_of(result)]) + dt.timedelta(days=7))
     dates = [edges[0] + dt.timedelta(days=k) for k in range((last - edges[0]).days + 1)]
     labels = {TOTAL: "Modelled total", **{f: f"As {result.priors.family_label(f)} counts" for f in container_families(result.claims)}}
