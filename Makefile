@@ -1,12 +1,12 @@
 # Two commands on a fresh machine: `make fit` (the default analysis) and `make test`.
 # `make fit` creates the virtual environment from requirements.lock (the runtime packages
-# only); `make test` adds requirements-test.lock (pytest, hypothesis, Jupyter, Dask).
+# only); `make test` adds requirements-test.lock (pytest, hypothesis, ruff, Jupyter, Dask).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= runs/default
 LOCK_HEADER = Exact versions, resolved for Python 3.12 (pip freeze of a fresh install). Regenerate both lock files with: make lock
 
-.PHONY: fit test test-fast bench lock clean figures validation backtest notebook-kernel notebooks
+.PHONY: fit test test-fast lint bench lock clean figures validation backtest notebook-kernel notebooks
 
 $(VENV)/.runtime: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -24,7 +24,12 @@ $(VENV)/.test: $(VENV)/.runtime requirements-test.lock
 fit: $(VENV)/.runtime
 	$(VENV)/bin/estimator fit --out $(OUT)
 
-test: $(VENV)/.test
+# The tree is formatted and linted by the ruff pinned in the test lock (settings in pyproject.toml).
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+test: lint $(VENV)/.test
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest
 
 test-fast: $(VENV)/.test
@@ -47,7 +52,7 @@ lock:
 	rm -rf .lockenv
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .hypothesis
+	rm -rf $(VENV) runs .pytest_cache .hypothesis .ruff_cache
 
 # Figures of the default run: refits the default model (about a minute on two
 # cores) and redraws figures/ with its report.

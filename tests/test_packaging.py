@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME, TEST = ROOT / "requirements.lock", ROOT / "requirements-test.lock"
 # Test, notebook and cluster tools: none of them belongs in the runtime install.
-TEST_ONLY = {"pytest", "hypothesis", "ipykernel", "nbclient", "dask", "distributed"}
+TEST_ONLY = {"pytest", "hypothesis", "ipykernel", "nbclient", "ruff", "dask", "distributed"}
 
 
 def _pins(path: Path) -> dict[str, str]:
@@ -78,6 +78,12 @@ def test_every_declared_dependency_is_pinned_within_its_range():
                     assert canonicalize_name(sub.name) in pins, f"{req} needs {sub.name}, not pinned in {name}"
 
 
+def test_ruff_is_pinned_to_the_version_the_tree_is_formatted_with():
+    test_extra = _requirements(_project()["optional-dependencies"]["test"])
+    ruff = next(r for r in test_extra if r.name == "ruff")
+    assert str(ruff.specifier) == f"=={_pins(TEST)['ruff']}"
+
+
 def _dry_run(target: str, tmp_path: Path) -> list[str]:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
@@ -92,7 +98,11 @@ def test_make_fit_installs_the_runtime_lock_only(tmp_path):
     assert any("--no-deps -e ." in line for line in lines)
 
 
-def test_make_test_adds_the_test_lock(tmp_path):
+def test_make_test_adds_the_test_lock_and_lints_before_pytest(tmp_path):
     lines = _dry_run("test", tmp_path)
-    installs = next(i for i, line in enumerate(lines) if "-r requirements-test.lock" in line)
-    assert installs < next(i for i, line in enumerate(lines) if "-m pytest" in line)
+    index = {
+        key: next(i for i, line in enumerate(lines) if key in line)
+        for key in ("-r requirements-test.lock", "ruff format --check .", "ruff check .", "-m pytest")
+    }
+    assert index["-r requirements-test.lock"] < index["ruff format --check ."] < index["-m pytest"]
+    assert index["ruff check ."] < index["-m pytest"]
