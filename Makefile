@@ -1,47 +1,63 @@
 # Two commands on a fresh machine: `make fit` (the default analysis) and `make test`.
-# Both create the virtual environment from requirements.lock on first use.
+# `make fit` creates the virtual environment from requirements.lock (the runtime packages
+# only); `make test` adds requirements-test.lock (pytest, hypothesis, ruff, Jupyter, Dask).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= runs/default
+LOCK_HEADER = Exact versions, resolved for Python 3.12 (pip freeze of a fresh install). Regenerate both lock files with: make lock
 
-.PHONY: fit test test-fast bench lock clean figures validation backtest notebook-kernel notebooks
+.PHONY: fit test test-fast lint bench lock clean figures validation backtest notebook-kernel notebooks
 
-$(VENV)/.installed: pyproject.toml requirements.lock
+$(VENV)/.runtime: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-fit: $(VENV)/.installed
+# The test lock pins every runtime package at the runtime lock's version, so this adds the
+# test tools and changes nothing already installed.
+$(VENV)/.test: $(VENV)/.runtime requirements-test.lock
+	$(PY) -m pip install -q -r requirements-test.lock
+	touch $@
+
+fit: $(VENV)/.runtime
 	$(VENV)/bin/estimator fit --out $(OUT)
 
-test: $(VENV)/.installed
+# The tree is formatted and linted by the ruff pinned in the test lock (settings in pyproject.toml).
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+test: lint $(VENV)/.test
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest
 
-test-fast: $(VENV)/.installed
+test-fast: $(VENV)/.test
 	$(PY) -m pytest -m "not slow"
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.runtime
 	$(PY) benchmarks/bench_fit.py
 	$(PY) benchmarks/bench_sweep.py
 
-# Re-resolve the lock file from pyproject.toml in a scratch environment.
+# Re-resolve both lock files from pyproject.toml in a scratch environment: the runtime
+# install first, then the test extra constrained to the runtime pins, so the two agree.
 lock:
 	rm -rf .lockenv && python3 -m venv .lockenv
-	.lockenv/bin/pip install -q --upgrade pip && .lockenv/bin/pip install -q ".[test]"
-	{ echo "# Exact versions of every dependency, resolved for Python 3.12 (pip freeze of a fresh install)."; \
-	  echo "# Regenerate with: make lock"; \
+	.lockenv/bin/pip install -q --upgrade pip && .lockenv/bin/pip install -q .
+	{ echo "# Runtime dependencies (pip install .): what 'make fit' installs. $(LOCK_HEADER)"; \
 	  .lockenv/bin/pip freeze --exclude-editable | grep -v '^estimator'; } > requirements.lock
+	.lockenv/bin/pip install -q ".[test]" -c requirements.lock
+	{ echo "# Runtime and test dependencies (pip install \".[test]\" -c requirements.lock): what 'make test' installs. $(LOCK_HEADER)"; \
+	  .lockenv/bin/pip freeze --exclude-editable | grep -v '^estimator'; } > requirements-test.lock
 	rm -rf .lockenv
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .hypothesis
+	rm -rf $(VENV) runs .pytest_cache .hypothesis .ruff_cache
 
 # Figures of the default run: refits the default model (about a minute on two
 # cores) and redraws figures/ with its report.
 RUN ?= build/default-run
-figures: $(VENV)/.installed
+figures: $(VENV)/.runtime
 	$(VENV)/bin/estimator fit --out $(RUN) --quiet
 	$(VENV)/bin/estimator report $(RUN)/result.nc --out figures
 
@@ -49,7 +65,7 @@ figures: $(VENV)/.installed
 # simulations (about 5 minutes on two cores), the importance-sampling
 # reference against the default run, and scores of the fitted and test claims.
 VAL ?= build/validation
-validation: $(VENV)/.installed
+validation: $(VENV)/.runtime
 	$(VENV)/bin/estimator fit --out $(RUN) --quiet
 	$(VENV)/bin/estimator validate sbc --simulations 300 --workers 2 --out $(VAL)/sbc --quiet
 	$(VENV)/bin/estimator validate reference $(RUN)/result.nc --out $(VAL)/reference
@@ -59,20 +75,21 @@ validation: $(VENV)/.installed
 	cp $(VAL)/sbc/sbc_summary.csv $(VAL)/sbc/sbc_ecdf_difference.png $(VAL)/sbc/sbc_rank_histograms.png \
 	   $(VAL)/reference/reference_comparison.csv $(VAL)/scores/fitted_scores.png $(VAL)/scores/scores.png figures/validation/
 
+# Jupyter's packages come with the test lock (the notebooks are tested too).
 # Register this environment as the Jupyter kernel "Python (estimator)" for the current user,
 # so JupyterLab, Notebook or VS Code, wherever installed, run the notebooks with its packages.
-notebook-kernel: $(VENV)/.installed
+notebook-kernel: $(VENV)/.test
 	$(PY) -m ipykernel install --user --name estimator --display-name "Python (estimator)"
 
 # The notebooks are kept as percent-format .py files; this writes (or updates) the paired
 # .ipynb next to each, which git ignores.
-notebooks: $(VENV)/.installed
+notebooks: $(VENV)/.test
 	$(VENV)/bin/jupytext --sync notebooks/*.py
 
 # The leave-future-out backtest of the default ledger with both rate dynamics (about 10
 # minutes each on two cores), and the default (ar1) one's figures and summaries in figures/.
 BT ?= build/backtest
-backtest: $(VENV)/.installed
+backtest: $(VENV)/.runtime
 	$(VENV)/bin/estimator backtest --dynamics ar1 --out $(BT)/ar1 --quiet
 	$(VENV)/bin/estimator backtest --dynamics random_walk --out $(BT)/random_walk --quiet
 	mkdir -p figures/backtest

@@ -311,8 +311,9 @@ def cmd_sensitivity(args) -> int:
     source = f"Source: estimator sensitivity, run {result.manifest.get('input_hash')} ({path.name})"
 
     psense = S.sensitivity_table(result)
-    influence = S.influence_table(result, method=method, progress=not args.quiet)
-    recon = S.reconciliation_table(result, method=method)
+    pool = {"workers": args.workers, "scheduler": args.scheduler, "progress": not args.quiet}
+    influence = S.influence_table(result, method=method, **pool)
+    recon = S.reconciliation_table(result, method=method, **pool)
     shares = S.value_variance_shares(result)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 110, "display.float_format", "{:,.3g}".format):
         print("Power-scaling sensitivity (>= 0.05 flags a component):")
@@ -694,6 +695,7 @@ def build_parser() -> argparse.ArgumentParser:
         """
         estimator sensitivity runs/default/result.nc --out runs/default/sensitivity
         estimator sensitivity runs/default/result.nc --no-refit --format svg
+        estimator sensitivity runs/default/result.nc --workers 2
         """,
         common,
     )
@@ -705,6 +707,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="refit exactly where PSIS k-hat is too high (default); --no-refit reweights only and flags those rows",
     )
+    v.add_argument("--workers", type=int, default=1, help="local worker processes for the exact refits (default 1)")
+    v.add_argument("--scheduler", default=None, help="address of a Dask distributed scheduler (instead of local workers)")
     _add_figure_arguments(v, dpi=150)
     v.set_defaults(func=cmd_sensitivity)
     val = _command(

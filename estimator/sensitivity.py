@@ -24,7 +24,13 @@ Influence of a claim or a source family
     the Pareto shape estimate :math:`\hat k` is at most
     :math:`\min(1 - 1/\log_{10} S, 0.7)` for :math:`S` draws (0.7 from about
     2,200 draws up; ArviZ's rule); above it the model is refitted without
-    :math:`S` (an exact refit). When the left-out log-likelihood is constant
+    :math:`S` (an exact refit). A refit samples the run's own model of the
+    whole ledger with the weight :math:`w_i` of each left-out claim set to 0
+    (the likelihood is :math:`\sum_i w_i \log p(y_i \mid \theta)`,
+    :mod:`estimator.model`), so every refit shares one compiled model per
+    process, and the refits run through :func:`estimator.workers.run_tasks`
+    (in this process, local workers or Dask), each seeded from the run's seed
+    and the claims it leaves out. When the left-out log-likelihood is constant
     over the draws (spread at most :data:`FLAT_TOL`), the weights are uniform and
     nothing moves; :math:`\hat k` is then undefined and reported as NaN.
 
@@ -58,9 +64,13 @@ Variance shares of value
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -79,6 +89,7 @@ __all__ = [
     "LeftOut",
     "khat_threshold",
     "leave_out",
+    "refit_left_out",
     "sensitivity_table",
     "influence_table",
     "reconciliation_table",
@@ -115,6 +126,8 @@ REMAINDER = "no single factor (interactions, dependence)"
 
 CHAIN, DIRECT, BOTH, FULL = "count x capacity chain", "direct estimates", "chain and direct together", "full ledger"
 
+log = logging.getLogger("estimator")
+
 
 def khat_threshold(n_draws: int) -> float:
     r"""Largest Pareto :math:`\hat k` at which PSIS is trusted: :math:`\min(1 - 1/\log_{10} S, 0.7)`."""
@@ -123,7 +136,12 @@ def khat_threshold(n_draws: int) -> float:
 
 @dataclass(frozen=True)
 class RefitSettings:
-    """Sampler settings of an exact refit (PyMC's NUTS; ``seed=None``: the run's own seed)."""
+    """Sampler settings of an exact refit (nutpie's NUTS, one core per refit).
+
+    ``seed=None``: the run's own seed. Each refit's seed derives from this seed
+    and the claims it leaves out, so a refit does not depend on the order or
+    the worker it ran in.
+    """
 
     draws: int = 1000
     tune: int = 1000
@@ -187,12 +205,115 @@ def _r_eff(result) -> float:
     return float(np.mean(np.hstack([ess[v].values.ravel() for v in ess.data_vars])) / n)
 
 
-def _refit(result, keep: list[str], quantities, settings: RefitSettings) -> dict:
+def _refit_seed(seed: int, ids) -> int:
+    """Seed of the refit leaving out ``ids``: from the base seed and the claims, never from order or worker."""
+    digest = hashlib.sha256("\0".join(sorted(ids)).encode("utf-8")).digest()
+    return int(np.random.SeedSequence([int(seed), int.from_bytes(digest[:8], "little")]).generate_state(1)[0])
+
+
+def _input_path(text: str, embedded: str, source: str, suffix: str) -> str | None:
+    """A path a worker loads ``text`` from: ``None`` for the embedded file, the run's own file if unchanged, else a copy.
+
+    The copy is named by the text's hash in the temporary folder, so the refits of
+    one run (and its influence and reconciliation tables) share one compiled model.
+    """
+    if text == embedded:
+        return None
+    src = Path(source) if source else None
+    try:
+        if src is not None and src.is_file() and src.read_text(encoding="utf-8") == text:
+            return str(src.resolve())
+    except (OSError, UnicodeDecodeError):
+        pass
+    path = Path(tempfile.gettempdir()) / "estimator-inputs" / f"{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}{suffix}"
+    if not (path.is_file() and path.read_text(encoding="utf-8") == text):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    return str(path)
+
+
+def _refit_payload(result, settings: RefitSettings) -> dict:
+    """The worker payload (:mod:`estimator.workers`) of the run's model of its whole ledger."""
+    from estimator.claims import read_claims_text
+    from estimator.model import RANDOM_WALK
+    from estimator.priors import read_priors_text
+
+    m = result.manifest
+    claims_text = m.get("claims_text") or result.claims.attrs.get("text", "")
+    priors_text = m.get("priors_text") or result.priors.text
+    return {
+        "source": "<sensitivity>",
+        "claims_path": _input_path(claims_text, read_claims_text()[1], m.get("claims_source", ""), ".csv"),
+        "priors_path": _input_path(priors_text, read_priors_text()[1], m.get("priors_source", ""), ".toml"),
+        "as_of": str(m["as_of"]),
+        # Runs are fitted with no months past the as-of date: the same model.
+        "horizon": None,
+        # Runs from before the dynamics were a choice had a random walk.
+        "dynamics": m.get("dynamics", RANDOM_WALK),
+        "draws": settings.draws,
+        "tune": settings.tune,
+        "chains": settings.chains,
+    }
+
+
+def _run_prior_data(result, payload: dict) -> dict | None:
+    """The run's prior parameters as the payload model's ``pm.Data``, or ``None`` if that model is not the run's.
+
+    The payload's model is built from the run's ledger and prior texts. The
+    parameters are set from the run itself: its prior overrides, and the fitted
+    distributions it stored (PreliZ may fit the same prior file a little
+    differently elsewhere). A run whose claims or prior distributions the texts
+    do not reproduce (a FitResult assembled by hand) gets ``None``.
+    """
+    from estimator.model import prior_data_name
+    from estimator.workers import worker_state
+
+    state = worker_state(payload)
+    if not state.claims.drop(columns="line").equals(result.claims.drop(columns="line")):
+        return None
+    if list(state.model.coords[N.FAMILY]) != [str(f) for f in result.posterior[N.FAMILY].values]:
+        return None
+    data = {d.name: d for d in state.model.data_vars}
+    specs, run_specs = state.priors.all_specs(), result.priors.all_specs()
+    out = {}
+    for var, spec in specs.items():
+        run = run_specs.get(var)
+        if run is None or run.distribution != spec.distribution or set(run.params) != set(spec.params):
+            return None
+        for p, v in run.params.items():
+            name = prior_data_name(var, p)
+            if name in data:
+                value = np.asarray(v, dtype=float)
+                if value.shape != np.shape(data[name].get_value()):
+                    return None
+                out[name] = value
+    return out
+
+
+def refit_left_out(payload: dict, prior_data: dict, left_out: tuple, seed: int, quantities: tuple) -> tuple:
+    """One exact refit (a worker task): the payload's compiled model with the ``left_out`` claims weighted 0.
+
+    Returns ``(left_out, {quantity: flat draws})``.
+    """
+    from estimator.model import claim_data
+    from estimator.workers import compiled_model, sample_compiled, worker_state
+
+    state = worker_state(payload)
+    weight = (~state.claims.index.isin(list(left_out))).astype(float)
+    compiled = compiled_model(state, extra_vars=quantities).with_data(**prior_data, **claim_data(state.claims, weight=weight))
+    post = sample_compiled(compiled, payload, seed)["posterior"].to_dataset()
+    return tuple(left_out), {v: post[v].transpose(*SAMPLE_DIMS).values.ravel() for v in quantities}
+
+
+def _refit_by_fit(result, ids, quantities, settings: RefitSettings, seed: int) -> dict:
+    """An exact refit by :func:`estimator.inference.fit` of the kept claims (a new model, compiled again)."""
     from estimator.inference import fit
 
+    keep = [str(c) for c in result.claims.index if str(c) not in set(ids)]
     claims = C.subset_claims(result.claims, keep)
     priors = result.priors.restricted_to(set(claims["source_family"]))
-    seed = settings.seed if settings.seed is not None else int(result.manifest.get("seed", 0))
     refit = fit(
         claims,
         priors,
@@ -206,6 +327,29 @@ def _refit(result, keep: list[str], quantities, settings: RefitSettings) -> dict
         progress=False,
     )
     return {v: _flat_draws(refit, v) for v in quantities}
+
+
+def _refits(result, left_outs, quantities, settings: RefitSettings, *, workers=None, scheduler=None, on_result=None) -> dict[tuple, dict]:
+    """Exact refits leaving out each of ``left_outs`` (tuples of claim ids): ids -> {quantity: draws}."""
+    from estimator.workers import run_tasks
+
+    left_outs = [tuple(ids) for ids in left_outs]
+    if not left_outs:
+        return {}
+    base = settings.seed if settings.seed is not None else int(result.manifest.get("seed", 0))
+    quantities = tuple(quantities)
+    payload = _refit_payload(result, settings)
+    prior_data = _run_prior_data(result, payload)
+    if prior_data is None:
+        log.info("the run's stored ledger and priors do not rebuild its model: each refit builds and compiles a model of its kept claims")
+        out = {}
+        for ids in left_outs:
+            out[ids] = _refit_by_fit(result, ids, quantities, settings, _refit_seed(base, ids))
+            if on_result is not None:
+                on_result((ids, out[ids]))
+        return out
+    tasks = [(payload, prior_data, ids, _refit_seed(base, ids), quantities) for ids in left_outs]
+    return dict(run_tasks(refit_left_out, tasks, workers=workers, scheduler=scheduler, on_result=on_result))
 
 
 def leave_out(result, claim_ids, *, quantities=INFLUENCE_QUANTITIES, method="auto", refit=RefitSettings(), r_eff=None) -> LeftOut:
@@ -230,6 +374,14 @@ def leave_out(result, claim_ids, *, quantities=INFLUENCE_QUANTITIES, method="aut
     -------
     LeftOut
     """
+    lo = _reweighted(result, claim_ids, quantities, method, r_eff)
+    if lo.draws is None:
+        _finish_refits([lo], result, quantities, refit)
+    return lo
+
+
+def _reweighted(result, claim_ids, quantities, method, r_eff) -> LeftOut:
+    """:func:`leave_out` short of the exact refit: a refit still to run is a :data:`REFIT` row with ``draws=None``."""
     if method not in METHODS:
         raise ValueError(f"unknown method '{method}'; one of {', '.join(METHODS)}")
     ids = tuple(str(c) for c in claim_ids)
@@ -250,11 +402,18 @@ def leave_out(result, claim_ids, *, quantities=INFLUENCE_QUANTITIES, method="aut
     log_w, khat = ll.azstats.psislw(r_eff=_r_eff(result) if r_eff is None else r_eff, dim=list(SAMPLE_DIMS))
     khat = float(khat)
     if method == REFIT or (method == "auto" and not khat <= threshold):
-        draws = _refit(result, keep, quantities, refit)
-        m = len(next(iter(draws.values())))
-        return LeftOut(ids, REFIT, khat, threshold, draws, np.full(m, 1.0 / m))
+        return LeftOut(ids, REFIT, khat, threshold, None, None)
     w = np.exp(log_w.transpose(*SAMPLE_DIMS).values.ravel())
     return LeftOut(ids, PSIS, khat, threshold, {v: _flat_draws(result, v) for v in quantities}, w / w.sum())
+
+
+def _finish_refits(pending: list[LeftOut], result, quantities, settings: RefitSettings, *, workers=None, scheduler=None, on_result=None) -> None:
+    """Run the exact refits of ``pending`` (all at once, through the executor) and fill in their draws."""
+    draws = _refits(result, [lo.claims for lo in pending], quantities, settings, workers=workers, scheduler=scheduler, on_result=on_result)
+    for lo in pending:
+        lo.draws = draws[lo.claims]
+        m = len(next(iter(lo.draws.values())))
+        lo.weights = np.full(m, 1.0 / m)
 
 
 def sensitivity_table(result, var_names=None, threshold: float = PSENSE_THRESHOLD) -> pd.DataFrame:
@@ -334,7 +493,17 @@ def _influence_rows(result, label, level, lo: LeftOut, base: dict) -> list[dict]
     return rows
 
 
-def influence_table(result, *, quantities=INFLUENCE_QUANTITIES, method="auto", refit=RefitSettings(), families=True, progress: bool = True) -> pd.DataFrame:
+def influence_table(
+    result,
+    *,
+    quantities=INFLUENCE_QUANTITIES,
+    method="auto",
+    refit=RefitSettings(),
+    families=True,
+    progress: bool = True,
+    workers: int | None = None,
+    scheduler=None,
+) -> pd.DataFrame:
     """How median and 90% interval move when each claim, and each source family, is left out.
 
     Parameters
@@ -350,6 +519,13 @@ def influence_table(result, *, quantities=INFLUENCE_QUANTITIES, method="auto", r
         Also leave out every claim of each source family at once.
     progress : bool
         Show a progress bar over the left-out claims and families (exact refits take seconds each).
+    workers, scheduler
+        Local worker processes, or a Dask scheduler, for the exact refits
+        (:func:`estimator.workers.run_tasks`); the table does not depend on
+        them. Workers read the run's ledger and prior file: the embedded ones
+        from the package, others from the run's own files where they are
+        unchanged, else from a copy in this machine's temporary folder (a
+        Dask worker elsewhere needs to see that path).
 
     Returns
     -------
@@ -382,12 +558,18 @@ def influence_table(result, *, quantities=INFLUENCE_QUANTITIES, method="auto", r
         fam = result.claims["source_family"]
         targets += [(f, "family", [str(c) for c in fam.index[fam == f]]) for f in dict.fromkeys(fam)]
     done: dict[frozenset, LeftOut] = {}
-    rows = []
-    for label, level, ids in tqdm(targets, desc="leave-one-out posteriors", unit="left out", disable=not progress):
+    for _, _, ids in targets:
         key = frozenset(ids)
         if key not in done:
-            done[key] = leave_out(result, ids, quantities=quantities, method=method, refit=refit, r_eff=r_eff)
-        rows += _influence_rows(result, label, level, done[key], base)
+            done[key] = _reweighted(result, ids, quantities, method, r_eff)
+    pending = [lo for lo in done.values() if lo.draws is None]
+    bar = tqdm(total=len(done), desc="leave-one-out posteriors", unit="left out", disable=not progress)
+    bar.update(len(done) - len(pending))
+    _finish_refits(pending, result, quantities, refit, workers=workers, scheduler=scheduler, on_result=lambda _: bar.update(1))
+    bar.close()
+    rows = []
+    for label, level, ids in targets:
+        rows += _influence_rows(result, label, level, done[frozenset(ids)], base)
     df = pd.DataFrame(rows)
     # Families by the prior file's display label ("US government"), claims by their id.
     names = result.family_labels
@@ -438,7 +620,9 @@ def conflict_in_words(overlap: float, median_chain: float, median_direct: float)
     return f"{verdict} (overlap {100 * overlap:.0f}%; {direction})."
 
 
-def reconciliation_table(result, *, quantity=N.SHELLS_152MM, method="auto", refit=RefitSettings()) -> pd.DataFrame:
+def reconciliation_table(
+    result, *, quantity=N.SHELLS_152MM, method="auto", refit=RefitSettings(), progress: bool = True, workers: int | None = None, scheduler=None
+) -> pd.DataFrame:
     """Shells from the count x capacity chain alone, the direct estimates alone, both, and the full ledger.
 
     Parameters
@@ -449,6 +633,10 @@ def reconciliation_table(result, *, quantity=N.SHELLS_152MM, method="auto", refi
     method : {"auto", "psis", "refit"}
         See :func:`leave_out`.
     refit : RefitSettings
+    progress : bool
+        Show a progress bar over the exact refits.
+    workers, scheduler
+        As in :func:`influence_table`.
 
     Returns
     -------
@@ -464,15 +652,24 @@ def reconciliation_table(result, *, quantity=N.SHELLS_152MM, method="auto", refi
         raise ValueError(f"the ledger has no claims for: {', '.join(empty)}")
     all_ids = [str(c) for c in result.claims.index]
     r_eff = _r_eff(result)
-    rows, left = [], {}
+    left = {}
     for label, ids in sets.items():
         out = [c for c in all_ids if c not in ids]
         if out:
-            lo = leave_out(result, out, quantities=[quantity], method=method, refit=refit, r_eff=r_eff)
+            left[label] = _reweighted(result, out, [quantity], method, r_eff)
         else:
             n = _log_lik(result).size // len(all_ids)
-            lo = LeftOut((), "none", np.nan, khat_threshold(n), {quantity: _flat_draws(result, quantity)}, np.full(n, 1.0 / n))
-        left[label] = lo
+            left[label] = LeftOut((), "none", np.nan, khat_threshold(n), {quantity: _flat_draws(result, quantity)}, np.full(n, 1.0 / n))
+    # The three evidence sets leave out three different sets of claims (chain and direct claims are disjoint).
+    pending = [lo for lo in left.values() if lo.draws is None]
+    if pending:
+        from tqdm.auto import tqdm
+
+        with tqdm(total=len(pending), desc="reconciliation refits", unit="refit", disable=not progress) as bar:
+            _finish_refits(pending, result, [quantity], refit, workers=workers, scheduler=scheduler, on_result=lambda _: bar.update(1))
+    rows = []
+    for label, ids in sets.items():
+        lo = left[label]
         q05, med, q95 = lo.quantiles(quantity)
         rows.append(
             {

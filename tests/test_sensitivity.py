@@ -4,8 +4,9 @@ The ledger in ``tests/data/claims-sensitivity.csv`` has four synthetic claims:
 a container count and a capacity conversion (the count x capacity chain), a
 direct shell count far above what the chain implies ("decisive"), and a
 container range from a millionth to a thousand trillion that carries no information
-("vacuous"). One tiny fit is shared by the whole module; one exact refit
-checks the decisive claim.
+("vacuous"). One tiny fit is shared by the whole module. Exact refits run
+the run's compiled model with the left-out claims weighted 0; in this process
+it is compiled once for every test (the executor keeps it per payload).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 
 import estimator
 from estimator import names as N
 from estimator import sensitivity as S
-from estimator.claims import subset_claims
+from estimator.claims import claims_from_frame, subset_claims
 from estimator.cli import main
 from estimator.figures import plot_influence_tornado, plot_variance_shares
 
@@ -60,6 +62,71 @@ def test_leaving_out_the_decisive_claim_lowers_the_shell_median(synthetic_fit):
     # 375 shells each at most, part of them 152mm) implies far fewer.
     assert exact.quantiles(N.SHELLS_152MM)[1] < 0.8 * full
     assert reweighted.quantiles(N.SHELLS_152MM)[1] < full
+
+
+# Tiny refits: enough to see a claim's pull, and cheap once the model is compiled.
+TINY = S.RefitSettings(draws=100, tune=100, chains=2, seed=4)
+
+
+def test_an_exact_refit_weighs_the_left_out_claim_zero_in_the_runs_compiled_model(synthetic_fit, monkeypatch):
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("the refit rebuilt a model instead of reweighting the run's compiled one")
+
+    monkeypatch.setattr(S, "_refit_by_fit", no_rebuild)
+    full = {v: np.median(synthetic_fit.posterior[v].values) for v in (N.SHELLS_152MM, N.CONTAINERS)}
+    lo = S.leave_out(synthetic_fit, [DECISIVE], method=S.REFIT, refit=TINY)
+    assert lo.method == S.REFIT and len(lo.weights) == 200
+    # Without the 6-million-shell claim the chain (8,000 containers, at most about 375 shells
+    # each) is all that is left: fewer shells, and fewer containers, which it had also pulled up.
+    assert lo.quantiles(N.SHELLS_152MM)[1] < 0.8 * full[N.SHELLS_152MM]
+    assert lo.quantiles(N.CONTAINERS)[1] < full[N.CONTAINERS]
+    # The seed comes from the run's seed and the claims left out: the same refit again is the same draws.
+    again = S.leave_out(synthetic_fit, [DECISIVE], method=S.REFIT, refit=TINY)
+    np.testing.assert_array_equal(again.draws[N.SHELLS_152MM], lo.draws[N.SHELLS_152MM])
+
+
+def test_refit_seeds_depend_on_the_claims_left_out_not_their_order():
+    assert S._refit_seed(4, ["a", "b"]) == S._refit_seed(4, ["b", "a"])
+    assert len({S._refit_seed(4, ["a"]), S._refit_seed(4, ["b"]), S._refit_seed(5, ["a"])}) == 3
+
+
+@pytest.mark.slow
+def test_refits_through_two_workers_equal_the_refits_in_this_process(synthetic_fit):
+    here = S.influence_table(synthetic_fit, method=S.REFIT, refit=TINY, families=False, progress=False)
+    pooled = S.influence_table(synthetic_fit, method=S.REFIT, refit=TINY, families=False, progress=False, workers=2)
+    assert (here["method"] == S.REFIT).sum() == 3 * len(S.INFLUENCE_QUANTITIES)
+    pd.testing.assert_frame_equal(pooled, here)
+
+
+def test_the_refit_model_has_the_runs_prior_overrides_and_its_edited_ledger(synthetic_fit):
+    from estimator.inference import FitResult
+    from estimator.model import prior_data_name
+    from estimator.workers import worker_state
+
+    priors = synthetic_fit.priors.with_params({N.FILL_152MM: {"alpha": 7.0}})
+    edited = synthetic_fit.claims.copy()
+    edited.loc[DECISIVE, "figure"] = 5_000_000
+    claims = claims_from_frame(edited.drop(columns=["low", "high", "line"]))
+    manifest = {**synthetic_fit.manifest, "claims_text": claims.attrs["text"], "claims_source": "<DataFrame>", "prior_overrides": priors.overrides}
+    run = FitResult(synthetic_fit.tree, claims, priors, manifest)
+    payload = S._refit_payload(run, TINY)
+    # The edited ledger is in no file: the refit model reads a copy of the run's own text.
+    assert Path(payload["claims_path"]).read_text(encoding="utf-8") == claims.attrs["text"]
+    data = S._run_prior_data(run, payload)
+    assert data is not None and data[prior_data_name(N.FILL_152MM, "alpha")] == 7.0
+    assert worker_state(payload).claims.loc[DECISIVE, "low"] == 5_000_000
+
+
+def test_a_run_whose_stored_texts_do_not_rebuild_its_model_is_refitted_by_a_new_fit(synthetic_fit):
+    import copy
+
+    from estimator.inference import FitResult
+
+    priors = copy.deepcopy(synthetic_fit.priors)
+    spec = priors.parameters[N.FILL_152MM]
+    priors.parameters[N.FILL_152MM] = type(spec)(spec.name, "Uniform", {"lower": 0.5, "upper": 1.0}, spec.elicited, spec.unit, spec.rationale, spec.citation)
+    run = FitResult(synthetic_fit.tree, synthetic_fit.claims, priors, synthetic_fit.manifest)
+    assert S._run_prior_data(run, S._refit_payload(run, TINY)) is None
 
 
 def test_an_exact_refit_leaves_the_runs_priors_and_claims_untouched(synthetic_fit):
@@ -163,7 +230,7 @@ def test_plots_draw_on_a_given_axes(synthetic_fit):
 def test_cli_sensitivity_prints_tables_and_writes_both_figures(synthetic_fit, tmp_path, capsys):
     path = synthetic_fit.save(tmp_path / "result.nc")
     out = tmp_path / "sens"
-    assert main(["sensitivity", str(path), "--out", str(out), "--no-refit", "--format", "png,pdf"]) == 0
+    assert main(["sensitivity", str(path), "--out", str(out), "--no-refit", "--workers", "2", "--format", "png,pdf"]) == 0
     printed = capsys.readouterr().out
     assert "Power-scaling sensitivity" in printed and "overlap" in printed
     for name in (
