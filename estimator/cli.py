@@ -106,7 +106,7 @@ def cmd_fit(args) -> int:
     # Validate everything before any sampling: inputs, date, output folder.
     problems = []
     try:
-        priors = load_priors(args.priors)
+        priors = load_priors(args.priors, cache=not args.no_cache)
     except InputError as exc:
         problems += exc.problems
         priors = None
@@ -141,6 +141,7 @@ def cmd_fit(args) -> int:
             seed=args.seed,
             sampler=args.sampler,
             progress=not args.quiet,
+            cache=not args.no_cache,
         )
     # Print first: a failure while writing files must not cost the answer.
     wall = time.perf_counter() - t0
@@ -476,6 +477,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--chains", type=int, default=4, help="chains (default 4)")
     f.add_argument("--seed", type=int, default=20240223, help="random seed (default 20240223)")
     f.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER, help=f"NUTS implementation (default {DEFAULT_SAMPLER})")
+    f.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="recompute the elicited priors and the compiled model instead of reusing them from the cache directory "
+        "($ESTIMATOR_CACHE_DIR or the user cache directory); the draws are the same either way",
+    )
     f.add_argument("--out", default="estimator-run", help="output folder (default ./estimator-run)")
     f.add_argument("--strict", action="store_true", help="exit 3 when a diagnostic misses its threshold")
     f.add_argument("--quiet", action="store_true", help="no progress bar")

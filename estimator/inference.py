@@ -41,7 +41,7 @@ import xarray as xr
 from estimator import names as N
 from estimator.claims import claims_from_frame, claims_known_by, load_claims
 from estimator.errors import InputError, Problem, SamplingWarning
-from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, RANDOM_WALK, build_model, default_as_of, months_between
+from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, RANDOM_WALK, build_model, claim_capacity, default_as_of, months_between
 from estimator.priors import PriorSet, load_priors
 
 __all__ = [
@@ -532,6 +532,15 @@ def with_claim_coords(ds: xr.Dataset, claims: pd.DataFrame) -> xr.Dataset:
     return ds.assign_coords(coords)
 
 
+def _without_padding(tree, n_claims: int):
+    """Every group of ``tree`` restricted to the first ``n_claims`` claims (the ledger's own)."""
+    groups = {}
+    for name in tree.children:
+        ds = tree[name].to_dataset()
+        groups[name] = ds.isel({N.CLAIM: slice(0, n_claims)}) if N.CLAIM in ds.dims else ds
+    return xr.DataTree.from_dict(groups)
+
+
 def _label_claims(tree, claims):
     """Every group of ``tree`` with the claim metadata coordinates (see :func:`with_claim_coords`)."""
     import xarray as xr
@@ -539,51 +548,37 @@ def _label_claims(tree, claims):
     return xr.DataTree.from_dict({name: with_claim_coords(tree[name].to_dataset(), claims) for name in tree.children})
 
 
-def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, cores=None, predictive=False):
+def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, cores=None, predictive=False, cache=True):
     """Sample a built model with the chosen NUTS implementation; return a DataTree.
 
     With ``predictive``, the ``posterior_predictive`` group holds one draw of
     each source's log estimate per posterior draw (see
     :func:`estimator.model.claims_random`).
-    """
-    import pymc as pm
 
+    With nutpie the model is compiled once per graph (:mod:`estimator.compiled`:
+    kept in this process and, unless ``cache`` is false, on disk), and the
+    pointwise log-likelihood and log-prior are computed by the compiled
+    expansion during sampling. With PyMC they are computed afterwards.
+    """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler '{sampler}'; one of {', '.join(SAMPLERS)}")
     cores = cores or min(chains, 2)
     if sampler == "nutpie":
-        import nutpie
+        return _sample_nutpie(model, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress, cores=cores, predictive=predictive, cache=cache)
+    import pymc as pm
 
-        compiled = nutpie.compile_pymc_model(model)
-        tree = nutpie.sample(
-            compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            seed=seed,
-            progress_bar=progress,
-            target_accept=TARGET_ACCEPT["nutpie"],
-            adaptation="low_rank",
-            save_warmup=False,
-        )
-        # nutpie leaves out the observed and constant data; PyMC's own helper adds them.
-        from pymc.backends.arviz import patch_nutpie_idata
-
-        patch_nutpie_idata(tree, model, 0.0)
-    else:
-        tree = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            random_seed=seed,
-            progressbar=progress,
-            nuts_sampler="pymc",
-            target_accept=TARGET_ACCEPT["pymc"],
-            compute_convergence_checks=False,
-            model=model,
-        )
+    tree = pm.sample(
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        random_seed=seed,
+        progressbar=progress,
+        nuts_sampler="pymc",
+        target_accept=TARGET_ACCEPT["pymc"],
+        compute_convergence_checks=False,
+        model=model,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         pm.compute_log_likelihood(tree, model=model, extend_inferencedata=True, progressbar=False)
@@ -596,6 +591,54 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, co
                 tree, model=model, var_names=[N.CLAIMS], extend_inferencedata=True, random_seed=seed, progressbar=False
             )
     return _clean_tree(tree)
+
+
+def _sample_nutpie(model, *, draws, tune, chains, seed, progress, cores, predictive, cache):
+    """nutpie on the model compiled once per graph; log densities come from the compiled expansion."""
+    import nutpie
+    from pymc.backends.arviz import patch_nutpie_idata
+
+    from estimator.compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_model
+
+    compiled = compile_model(model, cache=cache, log_densities=True)
+    tree = nutpie.sample(
+        compiled,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        seed=seed,
+        progress_bar=progress,
+        target_accept=TARGET_ACCEPT["nutpie"],
+        adaptation="low_rank",
+        save_warmup=False,
+    )
+    # nutpie leaves out the observed and constant data; PyMC's own helper adds them.
+    patch_nutpie_idata(tree, model, 0.0)
+    post = tree["posterior"].to_dataset()
+    groups = {}
+    for group, prefix in (("log_likelihood", LOG_LIKELIHOOD_PREFIX), ("log_prior", LOG_PRIOR_PREFIX)):
+        names = [v for v in post.data_vars if str(v).startswith(prefix)]
+        groups[group] = post[names].rename({v: str(v)[len(prefix) :] for v in names})
+        post = post.drop_vars(names)
+    tree["posterior"] = xr.DataTree(post)
+    for group, ds in groups.items():
+        tree[group] = xr.DataTree(ds)
+    if predictive:
+        tree["posterior_predictive"] = xr.DataTree(_predictive_draws(post, seed))
+    return _clean_tree(tree)
+
+
+def _predictive_draws(post: xr.Dataset, seed: int) -> xr.Dataset:
+    """One draw of each source's log estimate per posterior draw (:func:`estimator.model.claims_random`).
+
+    The log estimate is normal with the claim's predictive moments, which the
+    posterior already holds, so no PyTensor function is compiled for it.
+    """
+    mu, sigma = post[N.CLAIM_LOG_MEAN], post[N.CLAIM_LOG_SD]
+    rng = np.random.default_rng(seed)
+    draws = rng.normal(mu.values, sigma.values)
+    return xr.Dataset({N.CLAIMS: (mu.dims, draws)}, coords={d: mu[d] for d in mu.dims})
 
 
 def resolve_as_of(claims: pd.DataFrame, as_of=None, *, horizon_months: int = FORECAST_MONTHS, source: str = "--as-of"):
@@ -660,6 +703,7 @@ def fit(
     seed: int = 20240223,
     sampler: str = DEFAULT_SAMPLER,
     progress: bool = True,
+    cache: bool = True,
 ) -> FitResult:
     """Fit the reconciliation model.
 
@@ -688,13 +732,18 @@ def fit(
         NUTS implementation.
     progress : bool
         Show a progress bar while sampling.
+    cache : bool
+        Reuse what earlier runs computed (:mod:`estimator.cache`): the
+        elicited prior parameters and, with nutpie, the compiled model (in
+        this process and on disk). ``False`` recomputes both and stores
+        nothing; the draws are the same either way.
 
     Returns
     -------
     FitResult
     """
     if not isinstance(priors, PriorSet):
-        priors = load_priors(priors)
+        priors = load_priors(priors, cache=cache)
     if isinstance(claims, pd.DataFrame):
         # Validated again and its bounds rebuilt: a loaded ledger may have been edited since.
         claims = claims_from_frame(claims, families=set(priors.families))
@@ -717,9 +766,11 @@ def fit(
         "prior_overrides": priors.overrides,
     }
     t0 = time.perf_counter()
-    model = build_model(claims, priors, as_of=as_of, dynamics=dynamics)
-    tree = sample_model(model, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, progress=progress, predictive=True)
-    tree = _label_claims(tree, claims)
+    # nutpie's compiled model is reused across ledgers of up to the padded claim count.
+    capacity = claim_capacity(len(claims)) if sampler == "nutpie" else None
+    model = build_model(claims, priors, as_of=as_of, dynamics=dynamics, capacity=capacity)
+    tree = sample_model(model, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, progress=progress, predictive=True, cache=cache)
+    tree = _label_claims(_without_padding(tree, len(claims)), claims)
     wall = time.perf_counter() - t0
     manifest = {
         **settings,
