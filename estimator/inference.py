@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sys
 import time
 import warnings
@@ -289,14 +290,17 @@ class FitResult:
     claims: pd.DataFrame
     priors: PriorSet
     manifest: dict = field(default_factory=dict)
+    # Whether the prior draws may be read from and stored in the cache (estimator.cache).
+    cache: bool = field(default=True, repr=False, compare=False)
 
     @property
     def posterior(self) -> xr.Dataset:
         """The posterior as an xarray Dataset."""
         return self.tree["posterior"].to_dataset()
 
-    @property
+    @cached_property
     def diagnostics(self) -> Diagnostics:
+        """Sampler diagnostics of the run (computed once: ArviZ takes about a second)."""
         return diagnose(self.tree)
 
     def summary(self) -> pd.DataFrame:
@@ -332,9 +336,7 @@ class FitResult:
         """
         if "prior" in self.tree.children:
             return self.tree["prior"].to_dataset()
-        from estimator.figures import sample_prior
-
-        return with_claim_coords(sample_prior(self), self.claims)
+        return with_claim_coords(_cached_prior(self), self.claims)
 
     def __repr__(self) -> str:
         m = self.manifest
@@ -476,6 +478,49 @@ class FitResult:
         tree.to_netcdf(tmp, engine="h5netcdf")
         tmp.replace(path)
         return path
+
+
+def _cached_prior(result: FitResult) -> xr.Dataset:
+    """The run's prior draws (:func:`estimator.figures.sample_prior`), from the cache when drawn before.
+
+    They depend only on the ledger, the fitted priors, the as-of date, the
+    dynamics and the fixed seed and number of draws (not on the sampler), so
+    a repeated run reads them back (``prior/<key>.nc`` in the cache
+    directory) instead of drawing 4,000 times through PyMC again.
+    """
+    from estimator.cache import cache_dir, canonical_versions, digest
+    from estimator.figures import PRIOR_DRAWS, PRIOR_SEED, sample_prior
+
+    if not result.cache:
+        return sample_prior(result)
+    m = result.manifest
+    key = digest(
+        "prior",
+        result.claims.attrs.get("text", ""),
+        ",".join(map(str, result.claims.index)),
+        json.dumps(result.priors.fitted_params(), sort_keys=True),
+        m.get("as_of"),
+        m.get("known_by"),
+        m.get("dynamics"),
+        PRIOR_DRAWS,
+        PRIOR_SEED,
+        canonical_versions(),
+    )
+    path = cache_dir() / "prior" / f"{key[:32]}.nc"
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            if ds.attrs.get("estimator_cache_key") == key:
+                return ds.load()
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    prior = sample_prior(result)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    stored = prior.copy()
+    stored.attrs = {**stored.attrs, "estimator_cache_key": key}
+    stored.to_netcdf(tmp, engine="h5netcdf")
+    os.replace(tmp, path)
+    return prior
 
 
 def _inline(drawn, ax):
@@ -786,8 +831,8 @@ def fit(
         "input_hash": input_hash(claims.attrs.get("text", ""), priors.text, settings),
         "sampling_seconds": round(wall, 3),
     }
-    result = FitResult(tree, claims, priors, manifest)
-    warn_if_missed(diagnose(tree), stacklevel=2)
+    result = FitResult(tree, claims, priors, manifest, cache=cache)
+    warn_if_missed(result.diagnostics, stacklevel=2)
     return result
 
 
