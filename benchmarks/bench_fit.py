@@ -95,7 +95,7 @@ def whole_process(repeats: int, tmp: Path, env: dict) -> list[str]:
     warm = statistics.median(walls["nutpie, cached (warm)"])
     same = identical(cold_quality["posterior"], quality["nutpie, cached (warm)"][0]["posterior"])
     lines = [
-        f"Whole process, `estimator fit --quiet` (4 chains x 1,000 draws + 1,000 tune) and `estimator sweep {SWEEP_FILE.relative_to(ROOT)}`; "
+        f"Whole process, `estimator fit --quiet` (4 chains; draws = tune = 500 with nutpie, 1,000 with PyMC: the defaults) and `estimator sweep {SWEEP_FILE.relative_to(ROOT)}`; "
         f"{repeats} timed runs each, interleaved, after one warm-up run each",
         "",
         "| run | median wall (s) | runs (s) | ratio to warm nutpie fit | divergences (per run) | max R-hat | min bulk ESS, headline |",
@@ -145,7 +145,7 @@ def in_process(repeats: int, tmp: Path) -> list[str]:
     per_point = (time.perf_counter() - t0) / len(spec.points)
     lines = [
         "",
-        f"In one process (`estimator.fit`, nutpie, 4 chains x 1,000 draws): first fit {first:.1f} s (compiled model loaded from the cache); then {repeats} refits each",
+        f"In one process (`estimator.fit`, nutpie, 4 chains x 500 draws + 500 tune): first fit {first:.1f} s (compiled model loaded from the cache); then {repeats} refits each",
         "",
         "| second fit | median (s) | runs (s) |",
         "|---|---|---|",

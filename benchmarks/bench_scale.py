@@ -6,7 +6,7 @@ model (``estimator.simulate``); the larger ones repeat it 10 and 100 times,
 each copy with new ids and its own simulated figures, so every claim is fresh
 evidence on the same months (one as-of date for all: the default ledger's
 latest claim). Each size is fitted with
-nutpie (4 chains x 1,000 draws + 1,000 tune) in this process: once untimed
+nutpie (4 chains x 500 draws + 500 tune, the defaults) in this process: once untimed
 (compiling the size's padded model, or loading it from the cache), then
 REPEATS timed fits per size, interleaved across sizes.
 
@@ -70,7 +70,7 @@ def main(repeats: int = 2) -> None:
             walls[n].append(time.perf_counter() - t0)
             quality.setdefault(n, []).append(result.diagnostics)
     base_wall = statistics.median(walls[SIZES[0]])
-    print(f"Fit time against ledger size (nutpie, 4 chains x 1,000 draws + 1,000 tune, in one process; {repeats} timed fits per size, interleaved)\n")
+    print(f"Fit time against ledger size (nutpie, 4 chains x 500 draws + 500 tune, in one process; {repeats} timed fits per size, interleaved)\n")
     print("| claims | padded to | first fit (s, compile or cache load) | median fit (s) | runs (s) | ratio to 14 claims | divergences | max R-hat |")
     print("|---|---|---|---|---|---|---|---|")
     for n in SIZES:

@@ -472,8 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--as-of", default=None, help=f"date of the headline quantities (default: the latest claim's date; a later date is a forecast, up to {FORECAST_MONTHS} months)")
     f.add_argument("--known-by", default=None, metavar="DATE", help="use only the claims said on or before DATE (a vintage; default: every claim)")
     f.add_argument("--dynamics", choices=DYNAMICS, default=DEFAULT_DYNAMICS, help=f"rate dynamics of containers and missiles over time (default {DEFAULT_DYNAMICS})")
-    f.add_argument("--draws", type=int, default=1000, help="draws per chain after tuning (default 1000)")
-    f.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (default 1000)")
+    f.add_argument("--draws", type=int, default=None, help="draws per chain after tuning (default 1000 with pymc, 500 with nutpie)")
+    f.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: as many as draws)")
     f.add_argument("--chains", type=int, default=4, help="chains (default 4)")
     f.add_argument("--seed", type=int, default=20240223, help="random seed (default 20240223)")
     f.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER, help=f"NUTS implementation (default {DEFAULT_SAMPLER})")
@@ -563,7 +563,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     for name in ("draws", "tune", "chains", "workers", "simulations", "reference_draws"):
-        if getattr(args, name, 1) < 1:
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
             parser.error(f"--{name} must be at least 1")
     if getattr(args, "action", None) == "reference" and not args.result:
         parser.error("validate reference needs RESULT (a result.nc from 'estimator fit')")

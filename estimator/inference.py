@@ -57,6 +57,7 @@ __all__ = [
     "BFMI_MIN",
     "SAMPLERS",
     "DEFAULT_SAMPLER",
+    "DEFAULT_DRAWS",
     "input_hash",
     "result_model",
     "resolve_as_of",
@@ -82,6 +83,10 @@ DEFAULT_SAMPLER = "pymc"
 # logit transforms; 0.99 (PyMC) or 0.95 with nutpie's low-rank mass matrix left
 # none.
 TARGET_ACCEPT = {"pymc": 0.99, "nutpie": 0.95}
+# Draws (and as many tuning steps) per chain, 4 chains: the lowest bulk ESS of any headline
+# quantity was 1,709 with PyMC at 1,000 draws, and 1,840-1,973 with nutpie at 500
+# (benchmarks/bench_fit.py reports it for every run).
+DEFAULT_DRAWS = {"pymc": 1000, "nutpie": 500}
 RESULT_FILE = "result.nc"
 _PACKAGES = ("estimator", "pymc", "pytensor", "arviz", "nutpie", "preliz", "numpy", "scipy", "xarray", "pandas")
 
@@ -742,8 +747,8 @@ def fit(
     as_of=None,
     known_by=None,
     dynamics: str = DEFAULT_DYNAMICS,
-    draws: int = 1000,
-    tune: int = 1000,
+    draws: int | None = None,
+    tune: int | None = None,
     chains: int = 4,
     seed: int = 20240223,
     sampler: str = DEFAULT_SAMPLER,
@@ -772,7 +777,10 @@ def fit(
     dynamics : {"ar1", "random_walk"}
         Rate dynamics of the container and missile flows (:mod:`estimator.model`).
     draws, tune, chains, seed : int
-        Sampler settings; the seed fixes the result.
+        Sampler settings; the seed fixes the result. ``draws`` and ``tune``
+        default to :data:`DEFAULT_DRAWS` of the sampler (1,000 each with
+        PyMC, 500 with nutpie): enough for a bulk ESS above 1,000 for every
+        headline quantity with either.
     sampler : {"pymc", "nutpie"}
         NUTS implementation.
     progress : bool
@@ -787,6 +795,9 @@ def fit(
     -------
     FitResult
     """
+    if sampler in DEFAULT_DRAWS:
+        draws = DEFAULT_DRAWS[sampler] if draws is None else draws
+        tune = DEFAULT_DRAWS[sampler] if tune is None else tune
     if not isinstance(priors, PriorSet):
         priors = load_priors(priors, cache=cache)
     if isinstance(claims, pd.DataFrame):
