@@ -38,6 +38,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 import shutil
 import sys
 import warnings
@@ -152,7 +153,9 @@ def compile_model(model, *, var_names=None, cache: bool = True, log_densities: b
             log.info("compiled model cache entry %s unusable (%s: %s); recompiling", entry.name, type(exc).__name__, exc)
             compiled = None
     if compiled is None:
-        shutil.rmtree(entry, ignore_errors=True)
+        if record is not None:
+            # A record numba's files do not match: start the entry afresh.
+            shutil.rmtree(entry, ignore_errors=True)
         compiled = _build(model, var_names, entry, key)
     while len(_MEMORY) >= _MEMORY_SIZE:
         _MEMORY.pop(next(iter(_MEMORY)))
@@ -181,23 +184,28 @@ def _with_model_data(compiled, model):
     return compiled.with_data(**{var.name: var.get_value() for var in data})
 
 
-def _callback_source(n_dim: int, n_expanded: int, logp_inputs: list[tuple[str, int]], expand_inputs: list[tuple[str, int]], keys: list[tuple[str, int]]) -> str:
+def _callback_source(n_dim: int, n_expanded: int, logp_inputs: list[str], expand_inputs: list[str], data: list[tuple[str, int, str]]) -> str:
     """Python source of the two C callbacks, reading data through nutpie's pointer table.
 
-    nutpie passes ``user_data``: a record of, for each data key in order, the
-    data pointer, then each size, then each shape (all 8-byte words).
+    ``data`` lists (name, rank, dtype) of every data input in table order;
+    ``logp_inputs`` and ``expand_inputs`` name the inputs of each PyTensor
+    function in its own order. nutpie passes ``user_data``: a record of, for
+    each data input in order, the data pointer, then each size, then each
+    shape (all 8-byte words).
     """
-    index = {k: i for i, (k, _) in enumerate(keys)}
-    n = len(keys)
+    index = {k: i for i, (k, _, _) in enumerate(data)}
+    ndims = {k: ndim for k, ndim, _ in data}
+    dtypes = {k: dtype for k, _, dtype in data}
+    n = len(data)
     shape_at, offset = {}, 2 * n
-    for k, ndim in keys:
+    for k, ndim, _ in data:
         shape_at[k] = offset
         offset += ndim
-    dtypes = dict(_DTYPES)
 
     def arrays(inputs):
         lines = []
-        for j, (k, ndim) in enumerate(inputs):
+        for j, k in enumerate(inputs):
+            ndim = ndims[k]
             i = index[k]
             shape = ", ".join(f"words[{shape_at[k] + d}]" for d in range(ndim))
             dtype = dtypes[k]
@@ -263,10 +271,6 @@ def _callback_source(n_dim: int, n_expanded: int, logp_inputs: list[tuple[str, i
             "",
         ]
     )
-
-
-# Filled per build: data key -> numpy dtype name (the generated source names them).
-_DTYPES: dict[str, str] = {}
 
 
 def _signatures():
@@ -417,21 +421,12 @@ def _scratch_dir() -> str:
 
 def _write_module(directory: Path, record: dict, key: str):
     """Write (once) and import the callbacks' source for ``record``."""
-    _DTYPES.clear()
-    _DTYPES.update({name: dtype for name, _, dtype in record["data"]})
-    keys = [(name, ndim) for name, ndim, _ in record["data"]]
-    ndims = dict(keys)
-    source = _callback_source(
-        record["n_dim"],
-        record["n_expanded"],
-        [(n, ndims[n]) for n in record["logp_data"]],
-        [(n, ndims[n]) for n in record["expand_data"]],
-        keys,
-    )
+    data = [(name, ndim, dtype) for name, ndim, dtype in record["data"]]
+    source = _callback_source(record["n_dim"], record["n_expanded"], record["logp_data"], record["expand_data"], data)
     path = directory / _SOURCE
     # Rewriting an unchanged file would change its time stamp, which invalidates numba's cache.
     if not path.is_file() or path.read_text(encoding="utf-8") != source:
-        tmp = path.with_name(f".{path.name}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(source, encoding="utf-8")
         tmp.replace(path)
     return _import_source(path, f"estimator_compiled_{key[:16]}")
