@@ -128,6 +128,7 @@ def in_process(repeats: int, tmp: Path) -> list[str]:
     estimator.fit(claims, priors, **kw)
     first = time.perf_counter() - t0
     extra = claims.iloc[[0]].rename(index=lambda i: f"{i}-again")
+    extra["id"] = extra.index
     appended = pd.concat([claims, extra])
     mu = priors.parameters["price_152mm_usd"].params["mu"]
     walls = {"one more claim": [], "152mm price prior moved": []}
@@ -161,9 +162,8 @@ def main(repeats: int = 3) -> None:
         tmp = Path(tmp)
         env = {**os.environ, "ESTIMATOR_CACHE_DIR": str(tmp / "cache")}
         os.environ["ESTIMATOR_CACHE_DIR"] = env["ESTIMATOR_CACHE_DIR"]
-        lines = whole_process(repeats, tmp, env)
-        lines += in_process(repeats, tmp)
-    print("\n".join(lines))
+        print("\n".join(whole_process(repeats, tmp, env)), flush=True)
+        print("\n".join(in_process(repeats, tmp)), flush=True)
 
 
 if __name__ == "__main__":
