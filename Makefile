@@ -22,8 +22,10 @@ test: $(VENV)/.installed
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest -m "not slow"
 
+# Every benchmark quoted in the README's Performance section (about 40 minutes on two busy cores).
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_fit.py
+	$(PY) benchmarks/bench_scale.py
 	$(PY) benchmarks/bench_sweep.py
 
 # Re-resolve the lock file from pyproject.toml in a scratch environment.

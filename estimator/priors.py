@@ -192,9 +192,8 @@ def _elicit(name, entry, where, file, problems, fitted=None):
 
     ``fitted`` (parameters stored with a saved run) replaces the PreliZ fit,
     so a run reloads with the priors it was fitted with, whatever PreliZ
-    version is installed.
+    version is installed, and PreliZ is not even imported.
     """
-    import preliz as pz
 
     def bad(fld, msg):
         problems.append(Problem(file, where, fld, msg))
@@ -239,6 +238,8 @@ def _elicit(name, entry, where, file, problems, fitted=None):
         try:
             params = {k: (list(map(float, v)) if isinstance(v, list) else float(v)) for k, v in raw.items()}
             if fitted is None:
+                import preliz as pz
+
                 getattr(pz, dist)(**params)
         except (TypeError, ValueError) as exc:
             bad("params", f"not valid parameters for {dist}: {exc}")
@@ -262,6 +263,8 @@ def _elicit(name, entry, where, file, problems, fitted=None):
         if fitted is not None:
             params = fitted
         else:
+            import preliz as pz
+
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 _, d = pz.dirichlet_mode(mode, mass=mass, bound=bound, plot=False)
@@ -283,6 +286,8 @@ def _elicit(name, entry, where, file, problems, fitted=None):
         if fitted is not None:
             params = fitted
         else:
+            import preliz as pz
+
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 d = pz.quartile(getattr(pz, dist)(), *qs, plot=False)
@@ -314,6 +319,8 @@ def _elicit(name, entry, where, file, problems, fitted=None):
         if fitted is not None:
             params = fitted
         else:
+            import preliz as pz
+
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 d = pz.maxent(getattr(pz, dist)(), lower, upper, mass, plot=False, **kwargs)
@@ -339,7 +346,9 @@ def _support_text(support):
     return {N.POSITIVE: "(0, inf)", N.UNIT_INTERVAL: "(0, 1)", N.SIMPLEX: "the simplex", N.REAL: "the real line"}[support]
 
 
-def load_priors(path: str | Path | None = None, *, text: str | None = None, name: str | None = None, fitted: dict | None = None) -> PriorSet:
+def load_priors(
+    path: str | Path | None = None, *, text: str | None = None, name: str | None = None, fitted: dict | None = None, cache: bool = True
+) -> PriorSet:
     """Load, validate and fit a prior file.
 
     Parameters
@@ -352,6 +361,11 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
         Distribution parameters per variable (as :meth:`PriorSet.fitted_params`
         returns them, stored with a saved run): used instead of fitting each
         entry with PreliZ again. Entries it lacks are fitted as usual.
+    cache : bool
+        Reuse the parameters fitted to the same text before (with the same
+        PreliZ, SciPy and estimator versions) from the cache directory
+        (:mod:`estimator.cache`), and store them after a fit. The file is
+        validated either way; ``False`` fits every entry afresh.
 
     Returns
     -------
@@ -365,6 +379,9 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
     if text is None:
         name, text = read_priors_text(path)
     name = name or "<priors>"
+    cache_key = None
+    if fitted is None and cache:
+        fitted, cache_key = _cached_fit(text)
     doc, problems = parse_toml_tables(text, name, ("meta", "parameters", "families"))
 
     def table(key):
@@ -434,7 +451,33 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
                 problems.append(Problem(name, where, key, "unknown key" + did_you_mean(key, ("label", "note"))))
     if problems:
         raise InputError(problems)
-    return PriorSet(parameters, families, start_date, basis, source=name, text=text, family_notes=notes)
+    out = PriorSet(parameters, families, start_date, basis, source=name, text=text, family_notes=notes)
+    if cache_key is not None and fitted is None:
+        from estimator.cache import write_entry
+
+        write_entry(_fit_cache_path(cache_key), cache_key, {"params": out.fitted_params()})
+    return out
+
+
+def _fit_cache_path(key: str) -> Path:
+    from estimator.cache import cache_dir
+
+    return cache_dir() / "priors" / f"{key[:32]}.json"
+
+
+def _cached_fit(text: str) -> tuple[dict | None, str]:
+    """(parameters fitted to ``text`` before or ``None``, the cache key of ``text``).
+
+    The key covers the text and the versions of everything that fits it
+    (:func:`estimator.cache.versions`); an entry that does not match is
+    ignored and overwritten after this fit.
+    """
+    from estimator.cache import canonical_versions, digest, read_entry
+
+    key = digest("priors", text, canonical_versions())
+    entry = read_entry(_fit_cache_path(key), key)
+    params = entry.get("params") if entry else None
+    return (params if isinstance(params, dict) else None), key
 
 
 def reelicit(spec: PriorSpec, changes: dict, *, file: str, where: str) -> PriorSpec:
