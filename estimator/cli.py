@@ -632,8 +632,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument(
         "--dynamics", choices=DYNAMICS, default=DEFAULT_DYNAMICS, help=f"rate dynamics of containers and missiles over time (default {DEFAULT_DYNAMICS})"
     )
-    f.add_argument("--draws", type=int, default=None, help="draws per chain after tuning (default 1000 with pymc, 500 with nutpie)")
-    f.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: as many as draws)")
+    f.add_argument("--draws", type=int, default=None, help="draws per chain after tuning (default 1000)")
+    f.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default 500 with nutpie, 1000 with pymc)")
     f.add_argument("--chains", type=int, default=4, help="chains (default 4)")
     f.add_argument("--seed", type=int, default=20240223, help="random seed (default 20240223)")
     f.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER, help=f"NUTS implementation (default {DEFAULT_SAMPLER})")

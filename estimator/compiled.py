@@ -137,9 +137,11 @@ def compile_model(model, *, var_names=None, cache: bool = True, log_densities: b
     nutpie.compile_pymc.CompiledPyMCModel
         Holding ``model``'s current data.
     """
+    recipe = getattr(model, "estimator_recipe", None)
+    recipe = None if recipe is None else {**recipe, "var_names": var_names, "log_densities": log_densities}
     model, var_names = _stored_vars(model, var_names, log_densities)
     if not cache:
-        return _build(model, var_names, None)
+        return _build(model, var_names, recipe, None)
     key = graph_key(model, var_names)
     if key in _MEMORY:
         return _with_model_data(_MEMORY[key], model)
@@ -156,7 +158,7 @@ def compile_model(model, *, var_names=None, cache: bool = True, log_densities: b
         if record is not None:
             # A record numba's files do not match: start the entry afresh.
             shutil.rmtree(entry, ignore_errors=True)
-        compiled = _build(model, var_names, entry, key)
+        compiled = _build(model, var_names, recipe, entry, key)
     while len(_MEMORY) >= _MEMORY_SIZE:
         _MEMORY.pop(next(iter(_MEMORY)))
     _MEMORY[key] = compiled
@@ -371,8 +373,54 @@ def _shared_by_name(model, names):
     return [data[n] for n in names]
 
 
-def _build(model, var_names, entry: Path | None, key: str | None = None):
-    """Compile with PyTensor and numba; with ``entry``, write the callbacks and record there."""
+def _build(model, var_names, recipe: dict | None, entry: Path | None, key: str | None = None):
+    """Compile in a child process; load the machine code here from numba's cache.
+
+    With ``entry`` the callbacks and record stay there (the cache); without,
+    they go to a scratch directory removed afterwards. Either way this
+    process samples with the machine code as numba's cache gives it back to
+    a process that compiled nothing: the code every later run loads. Code
+    compiled in this process would be linked against PyTensor's functions as
+    compiled here and differs from it in the last bit at some points, so a
+    seed would give other draws on the run that compiled the model than on
+    the runs after it.
+
+    The child rebuilds the model from ``recipe`` (the inputs of
+    :func:`estimator.model.build_model`); a model built some other way has
+    none and is compiled in this process.
+    """
+    import subprocess
+    import tempfile
+
+    directory = entry if entry is not None else Path(_scratch_dir())
+    directory.mkdir(parents=True, exist_ok=True)
+    key = key or "uncached"
+    try:
+        if recipe is None:
+            log.info("model without a build recipe: compiled in this process (its draws may differ in the last bit from a cached run's)")
+            _compile_entry(model, var_names, directory, key)
+        else:
+            import pickle
+
+            with tempfile.NamedTemporaryFile(dir=directory, prefix=".recipe-", suffix=".pkl", delete=False) as f:
+                pickle.dump((recipe, str(directory), key), f)
+            try:
+                done = subprocess.run([sys.executable, "-m", "estimator.compiled", f.name], capture_output=True, text=True)
+            finally:
+                os.unlink(f.name)
+            if done.returncode != 0:
+                raise RuntimeError(f"compiling the model for nutpie failed:\n{done.stderr[-4000:]}")
+        record = _read_record(directory, key)
+        if record is None:
+            raise RuntimeError("compiling the model for nutpie wrote no usable record")
+        return _load(model, record, directory)
+    finally:
+        if entry is None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _compile_entry(model, var_names, directory: Path, key: str) -> None:
+    """Compile ``model`` with PyTensor and numba; write its callbacks, numba's cache and the record to ``directory``."""
     from nutpie.compile_pymc import _make_functions
 
     from estimator.cache import write_entry
@@ -391,11 +439,10 @@ def _build(model, var_names, entry: Path | None, key: str | None = None):
     if unnamed:
         raise ValueError(f"every shared input must be a named pm.Data or dimension length; not {unnamed}")
     names, slices, shapes = shape_info
-    n_free = len(model.free_RVs)
     record = {
         "n_dim": int(n_dim),
         "n_expanded": int(n_expanded),
-        "n_free": n_free,
+        "n_free": len(model.free_RVs),
         "names": list(names),
         "slices": [[int(s.start), int(s.stop)] for s in slices],
         "shapes": [list(map(int, s)) for s in shapes],
@@ -404,21 +451,13 @@ def _build(model, var_names, entry: Path | None, key: str | None = None):
         "logp_data": [v.name for v in logp_fn.get_shared()],
         "expand_data": [v.name for v in expand_fn.get_shared()],
     }
-    directory = entry if entry is not None else Path(_scratch_dir())
-    directory.mkdir(parents=True, exist_ok=True)
-    module = _write_module(directory, record, key or "uncached")
+    module = _write_module(directory, record, key)
     module.logp_inner = logp_fn.vm.jit_fn
     module.expand_inner = expand_fn.vm.jit_fn
-    logp_cf, expand_cf = _cfuncs(module, cache=entry is not None)
-    compiled = _assemble(model, module, logp_cf, expand_cf, record, shared_vars, logp_fn, expand_fn)
-    if entry is not None:
-        if logp_cf._cache_hits == 0 and not any(entry.rglob("*.nbi")):
-            log.info("numba could not cache the compiled model; it will be compiled again next time")
-        else:
-            write_entry(entry / _RECORD, key, record)
-    else:
-        shutil.rmtree(directory, ignore_errors=True)
-    return compiled
+    _cfuncs(module, cache=True)
+    if not any(directory.rglob("*.nbi")):
+        raise RuntimeError(f"numba did not cache the compiled model in {directory}")
+    write_entry(directory / _RECORD, key, record)
 
 
 def _scratch_dir() -> str:
@@ -452,3 +491,16 @@ def _load(model, record: dict, entry: Path):
         if value.ndim != ndim or str(value.dtype) != dtype:
             raise RuntimeError(f"data {name} is {value.dtype} of rank {value.ndim}, the compiled model reads {dtype} of rank {ndim}")
     return _assemble(model, module, logp_cf, expand_cf, record, shared_vars)
+
+
+if __name__ == "__main__":
+    # The child process of _build: rebuild the model from its recipe and compile it.
+    import pickle
+
+    from estimator.model import build_model
+
+    with open(sys.argv[1], "rb") as f:
+        _recipe, _directory, _key = pickle.load(f)
+    _names, _log_densities = _recipe.pop("var_names"), _recipe.pop("log_densities")
+    _model, _names = _stored_vars(build_model(_recipe.pop("claims"), _recipe.pop("priors"), **_recipe), _names, _log_densities)
+    _compile_entry(_model, _names, Path(_directory), _key)

@@ -641,4 +641,8 @@ def build_model(
             observed=data[CLAIM_LOG_FIGURE],
             dims=N.CLAIM,
         )
+    # How to build this model again (estimator.compiled compiles it in a child process,
+    # which rebuilds it from these plain inputs: a PyMC model with a CustomDist does not
+    # survive pickling).
+    model.estimator_recipe = {"claims": claims, "priors": priors, "as_of": as_of, "horizon": horizon, "dynamics": dynamics, "capacity": capacity}
     return model
