@@ -35,8 +35,10 @@ test: lint $(VENV)/.test
 test-fast: $(VENV)/.test
 	$(PY) -m pytest -m "not slow"
 
+# Every benchmark quoted in the README's Performance section.
 bench: $(VENV)/.runtime
 	$(PY) benchmarks/bench_fit.py
+	$(PY) benchmarks/bench_scale.py
 	$(PY) benchmarks/bench_sweep.py
 
 # Re-resolve both lock files from pyproject.toml in a scratch environment: the runtime

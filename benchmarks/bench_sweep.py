@@ -7,8 +7,9 @@ priors a little, the typical "what if" of an analyst.
 
 (a) naive: per point, rebuild the model with the new prior and call
     ``pm.sample`` (PyMC's NUTS), which compiles its functions every call;
-(b) exact: ``run_sweep`` in this process, nutpie compiled once, then
-    ``with_data`` refits; the compile is reported separately;
+(b) exact: ``run_sweep`` in this process, nutpie compiled once (or loaded
+    from the cache directory), then ``with_data`` refits; the compile is
+    reported separately;
 (c) approx: ``run_sweep(mode="approx")`` over 10,000 points, PSIS reweighting of
     one reference fit; medians compared with exact refits where k-hat < 0.7;
 (d) exact mode on a Dask LocalCluster with 1 and with 2 worker processes, each

@@ -110,7 +110,7 @@ def cmd_fit(args) -> int:
     # Validate everything before any sampling: inputs, date, output folder.
     problems = []
     try:
-        priors = load_priors(args.priors)
+        priors = load_priors(args.priors, cache=not args.no_cache)
     except InputError as exc:
         problems += exc.problems
         priors = None
@@ -145,6 +145,7 @@ def cmd_fit(args) -> int:
             seed=args.seed,
             sampler=args.sampler,
             progress=not args.quiet,
+            cache=not args.no_cache,
         )
     # Print first: a failure while writing files must not cost the answer.
     wall = time.perf_counter() - t0
@@ -632,11 +633,17 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument(
         "--dynamics", choices=DYNAMICS, default=DEFAULT_DYNAMICS, help=f"rate dynamics of containers and missiles over time (default {DEFAULT_DYNAMICS})"
     )
-    f.add_argument("--draws", type=int, default=1000, help="draws per chain after tuning (default 1000)")
-    f.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (default 1000)")
+    f.add_argument("--draws", type=int, default=None, help="draws per chain after tuning (default 1000)")
+    f.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default 500 with nutpie, 1000 with pymc)")
     f.add_argument("--chains", type=int, default=4, help="chains (default 4)")
     f.add_argument("--seed", type=int, default=20240223, help="random seed (default 20240223)")
     f.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER, help=f"NUTS implementation (default {DEFAULT_SAMPLER})")
+    f.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="recompute the elicited priors and the compiled model instead of reusing them from the cache directory "
+        "($ESTIMATOR_CACHE_DIR or the user cache directory); the draws are the same either way",
+    )
     f.add_argument("--out", default="estimator-run", help="output folder (default ./estimator-run)")
     f.add_argument("--strict", action="store_true", help="exit 3 when a diagnostic misses its threshold")
     f.set_defaults(func=cmd_fit)
@@ -828,7 +835,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     for name in ("draws", "tune", "chains", "workers", "simulations", "reference_draws", "dpi"):
-        if getattr(args, name, 1) < 1:
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     with _log_levels(args.verbose, args.quiet):
         log.info("estimator %s", " ".join(argv if argv is not None else sys.argv[1:]))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sys
 import time
 import warnings
@@ -41,7 +42,7 @@ import xarray as xr
 from estimator import names as N
 from estimator.claims import claims_from_frame, claims_known_by, load_claims
 from estimator.errors import InputError, Problem, SamplingWarning
-from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, RANDOM_WALK, build_model, default_as_of, months_between
+from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, RANDOM_WALK, build_model, claim_capacity, default_as_of, months_between
 from estimator.priors import PriorSet, load_priors
 
 __all__ = [
@@ -56,6 +57,8 @@ __all__ = [
     "BFMI_MIN",
     "SAMPLERS",
     "DEFAULT_SAMPLER",
+    "DEFAULT_DRAWS",
+    "DEFAULT_TUNE",
     "input_hash",
     "result_model",
     "resolve_as_of",
@@ -73,14 +76,20 @@ _MAX_DEPTH_FLAGS = ("reached_max_treedepth", "maxdepth_reached")
 
 log = logging.getLogger("estimator")
 SAMPLERS = ("pymc", "nutpie")
-# Chosen by benchmarks/bench_fit.py: whole-process wall time of the default fit.
-DEFAULT_SAMPLER = "pymc"
-# Measured on the default ledger (4 seeds each): with diagonal adaptation,
-# target_accept 0.9-0.95 left 2-14 divergences per run where the product
-# containers x share x shells-per-container bends against the simplex and
-# logit transforms; 0.99 (PyMC) or 0.95 with nutpie's low-rank mass matrix left
-# none.
-TARGET_ACCEPT = {"pymc": 0.99, "nutpie": 0.95}
+# nutpie on the cached compiled model (estimator.compiled) is the fast route end to end;
+# PyMC's own NUTS stays available (benchmarks/bench_fit.py measures both).
+DEFAULT_SAMPLER = "nutpie"
+# Measured on the default ledger, ar1 dynamics, 4 seeds each, nutpie's low-rank mass
+# matrix (diagonal adaptation diverged more at every setting): target_accept 0.9 left
+# 0-4 divergent transitions per run, 0.95 0-3 and 0.97 0-5; 0.99 left none (PyMC
+# needs 0.99 too). They sit in the funnel of the container rate's volatility and
+# persistence against its innovations (README, Performance).
+TARGET_ACCEPT = {"pymc": 0.99, "nutpie": 0.99}
+# Draws and tuning steps per chain, 4 chains: with nutpie at 1,000 draws every parameter's
+# R-hat stayed at or below 1.006 (at 500-700 draws it reached 1.011-1.017), and the lowest
+# bulk ESS of a headline quantity was above 2,000; PyMC needs 1,000 tuning steps.
+DEFAULT_DRAWS = {"pymc": 1000, "nutpie": 1000}
+DEFAULT_TUNE = {"pymc": 1000, "nutpie": 500}
 RESULT_FILE = "result.nc"
 _PACKAGES = ("estimator", "pymc", "pytensor", "arviz", "nutpie", "preliz", "numpy", "scipy", "xarray", "pandas")
 
@@ -297,6 +306,8 @@ class FitResult:
     claims: pd.DataFrame
     priors: PriorSet
     manifest: dict = field(default_factory=dict)
+    # Whether the prior draws may be read from and stored in the cache (estimator.cache).
+    cache: bool = field(default=True, repr=False, compare=False)
 
     @property
     def posterior(self) -> xr.Dataset:
@@ -308,8 +319,9 @@ class FitResult:
         """Label of each source family of the fitted model, in its order."""
         return {str(f): self.priors.family_label(str(f)) for f in self.posterior[N.FAMILY].values}
 
-    @property
+    @cached_property
     def diagnostics(self) -> Diagnostics:
+        """Sampler diagnostics of the run (computed once: ArviZ takes about a second)."""
         return diagnose(self.tree)
 
     def summary(self) -> pd.DataFrame:
@@ -345,9 +357,7 @@ class FitResult:
         """
         if "prior" in self.tree.children:
             return self.tree["prior"].to_dataset()
-        from estimator.prior_draws import sample_prior
-
-        return with_claim_coords(sample_prior(self), self.claims)
+        return with_claim_coords(_cached_prior(self), self.claims)
 
     def __repr__(self) -> str:
         m = self.manifest
@@ -426,6 +436,49 @@ class FitResult:
         return path
 
 
+def _cached_prior(result: FitResult) -> xr.Dataset:
+    """The run's prior draws (:func:`estimator.figures.sample_prior`), from the cache when drawn before.
+
+    They depend only on the ledger, the fitted priors, the as-of date, the
+    dynamics and the fixed seed and number of draws (not on the sampler), so
+    a repeated run reads them back (``prior/<key>.nc`` in the cache
+    directory) instead of drawing 4,000 times through PyMC again.
+    """
+    from estimator.cache import cache_dir, canonical_versions, digest
+    from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
+
+    if not result.cache:
+        return sample_prior(result)
+    m = result.manifest
+    key = digest(
+        "prior",
+        result.claims.attrs.get("text", ""),
+        ",".join(map(str, result.claims.index)),
+        json.dumps(result.priors.fitted_params(), sort_keys=True),
+        m.get("as_of"),
+        m.get("known_by"),
+        m.get("dynamics"),
+        PRIOR_DRAWS,
+        PRIOR_SEED,
+        canonical_versions(),
+    )
+    path = cache_dir() / "prior" / f"{key[:32]}.nc"
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            if ds.attrs.get("estimator_cache_key") == key:
+                return ds.load()
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    prior = sample_prior(result)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    stored = prior.copy()
+    stored.attrs = {**stored.attrs, "estimator_cache_key": key}
+    stored.to_netcdf(tmp, engine="h5netcdf")
+    os.replace(tmp, path)
+    return prior
+
+
 def _inline(drawn, ax):
     """The Figure of a ``(fig, ax)`` pair, ready to be a notebook cell's value.
 
@@ -480,6 +533,15 @@ def with_claim_coords(ds: xr.Dataset, claims: pd.DataFrame) -> xr.Dataset:
     return ds.assign_coords(coords)
 
 
+def _without_padding(tree, n_claims: int):
+    """Every group of ``tree`` restricted to the first ``n_claims`` claims (the ledger's own)."""
+    groups = {}
+    for name in tree.children:
+        ds = tree[name].to_dataset()
+        groups[name] = ds.isel({N.CLAIM: slice(0, n_claims)}) if N.CLAIM in ds.dims else ds
+    return xr.DataTree.from_dict(groups)
+
+
 def _label_claims(tree, claims):
     """Every group of ``tree`` with the claim metadata coordinates (see :func:`with_claim_coords`)."""
     import xarray as xr
@@ -487,51 +549,37 @@ def _label_claims(tree, claims):
     return xr.DataTree.from_dict({name: with_claim_coords(tree[name].to_dataset(), claims) for name in tree.children})
 
 
-def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, cores=None, predictive=False):
+def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, cores=None, predictive=False, cache=True):
     """Sample a built model with the chosen NUTS implementation; return a DataTree.
 
     With ``predictive``, the ``posterior_predictive`` group holds one draw of
     each source's log estimate per posterior draw (see
     :func:`estimator.model.claims_random`).
-    """
-    import pymc as pm
 
+    With nutpie the model is compiled once per graph (:mod:`estimator.compiled`:
+    kept in this process and, unless ``cache`` is false, on disk), and the
+    pointwise log-likelihood and log-prior are computed by the compiled
+    expansion during sampling. With PyMC they are computed afterwards.
+    """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler '{sampler}'; one of {', '.join(SAMPLERS)}")
     cores = cores or min(chains, 2)
     if sampler == "nutpie":
-        import nutpie
+        return _sample_nutpie(model, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress, cores=cores, predictive=predictive, cache=cache)
+    import pymc as pm
 
-        compiled = nutpie.compile_pymc_model(model)
-        tree = nutpie.sample(
-            compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            seed=seed,
-            progress_bar=progress,
-            target_accept=TARGET_ACCEPT["nutpie"],
-            adaptation="low_rank",
-            save_warmup=False,
-        )
-        # nutpie leaves out the observed and constant data; PyMC's own helper adds them.
-        from pymc.backends.arviz import patch_nutpie_idata
-
-        patch_nutpie_idata(tree, model, 0.0)
-    else:
-        tree = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            random_seed=seed,
-            progressbar=progress,
-            nuts_sampler="pymc",
-            target_accept=TARGET_ACCEPT["pymc"],
-            compute_convergence_checks=False,
-            model=model,
-        )
+    tree = pm.sample(
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        random_seed=seed,
+        progressbar=progress,
+        nuts_sampler="pymc",
+        target_accept=TARGET_ACCEPT["pymc"],
+        compute_convergence_checks=False,
+        model=model,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         pm.compute_log_likelihood(tree, model=model, extend_inferencedata=True, progressbar=False)
@@ -542,6 +590,54 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, co
             warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
             pm.sample_posterior_predictive(tree, model=model, var_names=[N.CLAIMS], extend_inferencedata=True, random_seed=seed, progressbar=False)
     return _clean_tree(tree)
+
+
+def _sample_nutpie(model, *, draws, tune, chains, seed, progress, cores, predictive, cache):
+    """nutpie on the model compiled once per graph; log densities come from the compiled expansion."""
+    import nutpie
+    from pymc.backends.arviz import patch_nutpie_idata
+
+    from estimator.compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_model
+
+    compiled = compile_model(model, cache=cache, log_densities=True)
+    tree = nutpie.sample(
+        compiled,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        seed=seed,
+        progress_bar=progress,
+        target_accept=TARGET_ACCEPT["nutpie"],
+        adaptation="low_rank",
+        save_warmup=False,
+    )
+    # nutpie leaves out the observed and constant data; PyMC's own helper adds them.
+    patch_nutpie_idata(tree, model, 0.0)
+    post = tree["posterior"].to_dataset()
+    groups = {}
+    for group, prefix in (("log_likelihood", LOG_LIKELIHOOD_PREFIX), ("log_prior", LOG_PRIOR_PREFIX)):
+        names = [v for v in post.data_vars if str(v).startswith(prefix)]
+        groups[group] = post[names].rename({v: str(v)[len(prefix) :] for v in names})
+        post = post.drop_vars(names)
+    tree["posterior"] = xr.DataTree(post)
+    for group, ds in groups.items():
+        tree[group] = xr.DataTree(ds)
+    if predictive:
+        tree["posterior_predictive"] = xr.DataTree(_predictive_draws(post, seed))
+    return _clean_tree(tree)
+
+
+def _predictive_draws(post: xr.Dataset, seed: int) -> xr.Dataset:
+    """One draw of each source's log estimate per posterior draw (:func:`estimator.model.claims_random`).
+
+    The log estimate is normal with the claim's predictive moments, which the
+    posterior already holds, so no PyTensor function is compiled for it.
+    """
+    mu, sigma = post[N.CLAIM_LOG_MEAN], post[N.CLAIM_LOG_SD]
+    rng = np.random.default_rng(seed)
+    draws = rng.normal(mu.values, sigma.values)
+    return xr.Dataset({N.CLAIMS: (mu.dims, draws)}, coords={d: mu[d] for d in mu.dims})
 
 
 def resolve_as_of(claims: pd.DataFrame, as_of=None, *, horizon_months: int = FORECAST_MONTHS, source: str = "--as-of"):
@@ -602,12 +698,13 @@ def fit(
     as_of=None,
     known_by=None,
     dynamics: str = DEFAULT_DYNAMICS,
-    draws: int = 1000,
-    tune: int = 1000,
+    draws: int | None = None,
+    tune: int | None = None,
     chains: int = 4,
     seed: int = 20240223,
     sampler: str = DEFAULT_SAMPLER,
     progress: bool = True,
+    cache: bool = True,
 ) -> FitResult:
     """Fit the reconciliation model.
 
@@ -631,18 +728,30 @@ def fit(
     dynamics : {"ar1", "random_walk"}
         Rate dynamics of the container and missile flows (:mod:`estimator.model`).
     draws, tune, chains, seed : int
-        Sampler settings; the seed fixes the result.
+        Sampler settings; the seed fixes the result. ``draws`` and ``tune``
+        default to :data:`DEFAULT_DRAWS` and :data:`DEFAULT_TUNE` of the
+        sampler (1,000 draws with either; 1,000 tuning steps with PyMC, 500
+        with nutpie): enough for R-hat <= 1.01 and a bulk ESS above 1,000 for
+        every headline quantity.
     sampler : {"pymc", "nutpie"}
         NUTS implementation.
     progress : bool
         Show a progress bar while sampling.
+    cache : bool
+        Reuse what earlier runs computed (:mod:`estimator.cache`): the
+        elicited prior parameters and, with nutpie, the compiled model (in
+        this process and on disk). ``False`` recomputes both and stores
+        nothing; the draws are the same either way.
 
     Returns
     -------
     FitResult
     """
+    if sampler in DEFAULT_DRAWS:
+        draws = DEFAULT_DRAWS[sampler] if draws is None else draws
+        tune = DEFAULT_TUNE[sampler] if tune is None else tune
     if not isinstance(priors, PriorSet):
-        priors = load_priors(priors)
+        priors = load_priors(priors, cache=cache)
     if isinstance(claims, pd.DataFrame):
         # Validated again and its bounds rebuilt: a loaded ledger may have been edited since.
         claims = claims_from_frame(claims)
@@ -665,9 +774,11 @@ def fit(
         "prior_overrides": priors.overrides,
     }
     t0 = time.perf_counter()
-    model = build_model(claims, priors, as_of=as_of, dynamics=dynamics)
-    tree = sample_model(model, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, progress=progress, predictive=True)
-    tree = _label_claims(tree, claims)
+    # nutpie's compiled model is reused across ledgers of up to the padded claim count.
+    capacity = claim_capacity(len(claims)) if sampler == "nutpie" else None
+    model = build_model(claims, priors, as_of=as_of, dynamics=dynamics, capacity=capacity)
+    tree = sample_model(model, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, progress=progress, predictive=True, cache=cache)
+    tree = _label_claims(_without_padding(tree, len(claims)), claims)
     wall = time.perf_counter() - t0
     manifest = {
         **settings,
@@ -683,8 +794,8 @@ def fit(
         "input_hash": input_hash(claims.attrs.get("text", ""), priors.text, settings),
         "sampling_seconds": round(wall, 3),
     }
-    result = FitResult(tree, claims, priors, manifest)
-    warn_if_missed(diagnose(tree), stacklevel=2)
+    result = FitResult(tree, claims, priors, manifest, cache=cache)
+    warn_if_missed(result.diagnostics, stacklevel=2)
     return result
 
 

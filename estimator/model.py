@@ -85,7 +85,11 @@ its inputs. Prior parameters are ``pm.Data`` so a compiled model can be refit
 with other prior settings, and so is each claim's weight :math:`w_i \in
 \{0, 1\}` (``claim_weight``; the log-likelihood is :math:`\sum_i w_i \log
 p(y_i \mid \theta)`), so one compiled model of a whole ledger is refit on
-the claims known at any vintage (:mod:`estimator.backtest`).
+the claims known at any vintage (:mod:`estimator.backtest`). The per-claim
+design (exposure rows, family, quantity and capacity indices) is ``pm.Data``
+too, and ``build_model(..., capacity=n)`` pads the claims to ``n`` with
+weight-0 copies: one compiled model then serves every ledger of up to ``n``
+claims over the same months (a ledger with one more claim, a simulated one).
 """
 
 from __future__ import annotations
@@ -111,6 +115,10 @@ __all__ = [
     "claims_random",
     "claim_loglik",
     "claim_data",
+    "padded_claim_data",
+    "claim_design",
+    "claim_capacity",
+    "padding_ids",
     "prior_data_name",
     "default_as_of",
     "next_month",
@@ -423,7 +431,81 @@ def claims_random(mu, sigma, log_low, log_high, form, weight, rng=None, size=Non
     return rng.normal(mu, sigma, size=size)
 
 
-def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=None, horizon=None, dynamics: str = DEFAULT_DYNAMICS) -> pm.Model:
+def claim_capacity(n_claims: int) -> int:
+    """The padded claim count a compiled model is built for: the next power of two, at least 16.
+
+    Ledgers that grow by a claim (or by up to the next power of two) then
+    share one compiled model; the padding costs at most twice the claims.
+    """
+    return max(16, 1 << max(int(n_claims) - 1, 0).bit_length())
+
+
+def padding_ids(claims: pd.DataFrame, capacity: int) -> list[str]:
+    """Identifiers of the weight-0 claims that pad ``claims`` to ``capacity``."""
+    return [f"__padding_{i}" for i in range(capacity - len(claims))]
+
+
+def claim_design(claims: pd.DataFrame, families: list[str], layout: ModelLayout, capacity: int | None = None) -> dict[str, np.ndarray]:
+    """Per-claim design of the model as ``pm.Data``: exposure rows, family, quantity and capacity indices.
+
+    With ``capacity``, the claims are padded to that many by repeating the
+    first claim's design; :func:`claim_data` gives the padded claims weight 0,
+    so they add nothing to the log-likelihood or its gradient.
+    """
+    is_capacity = (claims["kind"] == C.CAPACITY).to_numpy()
+    design = {
+        CLAIM_EXPOSURE: layout.exposure_claims,
+        CLAIM_FAMILY: np.array([families.index(f) for f in claims["source_family"]], dtype=np.int64),
+        CLAIM_QUANTITY: np.array([QUANTITY_ORDER.index(q) for q in claims["quantity"]], dtype=np.int64),
+        CLAIM_CAPACITY_QUANTITY: np.array([C.CAPACITY_QUANTITIES.index(q) if k else 0 for q, k in zip(claims["quantity"], is_capacity)], dtype=np.int64),
+        CLAIM_IS_CAPACITY: is_capacity.astype(np.int64),
+    }
+    return {k: _pad(v, capacity) for k, v in design.items()}
+
+
+def _pad(values: np.ndarray, capacity: int | None) -> np.ndarray:
+    """``values`` with its first row repeated up to ``capacity`` rows (unchanged without one)."""
+    values = np.asarray(values)
+    if capacity is None or capacity == len(values):
+        return values
+    if capacity < len(values):
+        raise ValueError(f"capacity {capacity} is below the {len(values)} claims")
+    return np.concatenate([values, np.repeat(values[:1], capacity - len(values), axis=0)])
+
+
+def padded_claim_data(claims: pd.DataFrame, capacity: int | None = None, weight=None) -> dict[str, np.ndarray]:
+    """:func:`claim_data` padded to ``capacity`` (padded claims have weight 0)."""
+    data = claim_data(claims, weight)
+    out = {k: _pad(v, capacity) for k, v in data.items()}
+    if capacity is not None:
+        out[CLAIM_WEIGHT] = np.concatenate([data[CLAIM_WEIGHT], np.zeros(capacity - len(claims))])
+    return out
+
+
+CLAIM_EXPOSURE = "claim_exposure"
+CLAIM_FAMILY, CLAIM_QUANTITY = "claim_family", "claim_quantity"
+CLAIM_CAPACITY_QUANTITY, CLAIM_IS_CAPACITY = "claim_capacity_quantity", "claim_is_capacity"
+# Order of the claimable quantities in the model's per-quantity factors (claim_quantity indexes it).
+QUANTITY_ORDER = (
+    C.CONTAINERS,
+    C.SHELLS_152MM,
+    C.ROUNDS_122MM,
+    C.ARTILLERY_ROUNDS,
+    C.MISSILES_DELIVERED,
+    C.MISSILES_LAUNCHED,
+    C.VALUE_USD,
+)
+
+
+def build_model(
+    claims: pd.DataFrame,
+    priors: PriorSet,
+    *,
+    as_of=None,
+    horizon=None,
+    dynamics: str = DEFAULT_DYNAMICS,
+    capacity: int | None = None,
+) -> pm.Model:
     """Build the reconciliation model (pure: no I/O, no sampling, inputs untouched).
 
     Parameters
@@ -439,6 +521,11 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=None, horizon=N
         ``pm.Data`` ``exposure_as_of``) can later be moved up to it.
     dynamics : {"ar1", "random_walk"}
         Rate dynamics of both flows (module docstring).
+    capacity : int, optional
+        Pad the claims to this many with weight-0 copies (identifiers from
+        :func:`padding_ids`), so that a compiled model serves any ledger of up
+        to ``capacity`` claims over the same months by swapping data. Default:
+        no padding.
 
     Returns
     -------
@@ -449,13 +536,11 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=None, horizon=N
     as_of = default_as_of(claims) if as_of is None else as_of
     layout = ModelLayout(claims, priors, as_of, horizon)
     families = priors.model_families(claims["source_family"])
-    fam_idx = np.array([families.index(f) for f in claims["source_family"]])
-    is_capacity = (claims["kind"] == C.CAPACITY).to_numpy()
-    cap_idx = np.array([C.CAPACITY_QUANTITIES.index(q) if k else 0 for q, k in zip(claims["quantity"], is_capacity)])
     n_months = len(layout.months)
+    claim_ids = list(claims.index) + ([] if capacity is None else padding_ids(claims, capacity))
 
     coords = {
-        N.CLAIM: list(claims.index),
+        N.CLAIM: claim_ids,
         N.FAMILY: families,
         N.MONTH: np.array(layout.months, dtype="datetime64[ns]"),
         N.MONTH_EDGE: np.array(layout.month_edges, dtype="datetime64[ns]"),
@@ -517,8 +602,10 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=None, horizon=N
         # Each claim's expected log figure and noise: a count is (containers over its
         # period) x (its quantity per container) + (missiles over its period) x (its
         # quantity per missile); the mapping names each quantity, so no order can drift.
-        containers_claim = (layout.exposure_claims * rate).sum(axis=-1)
-        missiles_claim = (layout.exposure_claims * missile_rate).sum(axis=-1)
+        design = {k: pm.Data(k, v, dims=(N.CLAIM, N.MONTH) if v.ndim == 2 else N.CLAIM) for k, v in claim_design(claims, families, layout, capacity).items()}
+        exposure_claims = design[CLAIM_EXPOSURE]
+        containers_claim = (exposure_claims * rate).sum(axis=-1)
+        missiles_claim = (exposure_claims * missile_rate).sum(axis=-1)
         zero, one = pt.zeros(()), pt.ones(())
         factors = {
             C.CONTAINERS: (one, zero),
@@ -529,18 +616,18 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=None, horizon=N
             C.MISSILES_LAUNCHED: (zero, one),
             C.VALUE_USD: (per_container_152 * p152 + per_container_122 * p122, p_missile),
         }
-        assert set(factors) == set(C.QUANTITIES), "every claimable quantity needs its factors"
-        order = list(factors)
-        q_idx = np.array([order.index(q) for q in claims["quantity"]])
-        per_container = pt.stack([factors[q][0] for q in order])
-        per_missile = pt.stack([factors[q][1] for q in order])
+        assert set(factors) == set(C.QUANTITIES) == set(QUANTITY_ORDER), "every claimable quantity needs its factors"
+        q_idx, fam_idx = design[CLAIM_QUANTITY], design[CLAIM_FAMILY]
+        is_capacity = pt.neq(design[CLAIM_IS_CAPACITY], 0)
+        per_container = pt.stack([factors[q][0] for q in QUANTITY_ORDER])
+        per_missile = pt.stack([factors[q][1] for q in QUANTITY_ORDER])
         count_truth = containers_claim * per_container[q_idx] + missiles_claim * per_missile[q_idx]
-        capacity_truth = pt.stack([k152, k122])[cap_idx]
+        capacity_truth = pt.stack([k152, k122])[design[CLAIM_CAPACITY_QUANTITY]]
         mu = pt.switch(is_capacity, pt.log(capacity_truth), pt.log(count_truth) + pt.log(bias)[fam_idx])
         sigma = pt.switch(is_capacity, conv_noise, noise[fam_idx])
         mu = pm.Deterministic(N.CLAIM_LOG_MEAN, mu, dims=N.CLAIM)
         sigma = pm.Deterministic(N.CLAIM_LOG_SD, sigma, dims=N.CLAIM)
-        data = {k: pm.Data(k, v, dims=N.CLAIM) for k, v in claim_data(claims).items()}
+        data = {k: pm.Data(k, v, dims=N.CLAIM) for k, v in padded_claim_data(claims, capacity).items()}
         pm.CustomDist(
             N.CLAIMS,
             mu,
@@ -554,4 +641,8 @@ def build_model(claims: pd.DataFrame, priors: PriorSet, *, as_of=None, horizon=N
             observed=data[CLAIM_LOG_FIGURE],
             dims=N.CLAIM,
         )
+    # How to build this model again (estimator.compiled compiles it in a child process,
+    # which rebuilds it from these plain inputs: a PyMC model with a CustomDist does not
+    # survive pickling).
+    model.estimator_recipe = {"claims": claims, "priors": priors, "as_of": as_of, "horizon": horizon, "dynamics": dynamics, "capacity": capacity}
     return model

@@ -496,7 +496,9 @@ def _families(families_doc: dict, file: str) -> tuple[dict[str, str], dict[str, 
     return labels, notes, problems
 
 
-def load_priors(path: str | Path | None = None, *, text: str | None = None, name: str | None = None, fitted: dict | None = None) -> PriorSet:
+def load_priors(
+    path: str | Path | None = None, *, text: str | None = None, name: str | None = None, fitted: dict | None = None, cache: bool = True
+) -> PriorSet:
     """Load, validate and fit a prior file.
 
     Parameters
@@ -509,6 +511,11 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
         Distribution parameters per variable (as :meth:`PriorSet.fitted_params`
         returns them, stored with a saved run): used instead of fitting each
         entry with PreliZ again. Entries it lacks are fitted as usual.
+    cache : bool
+        Reuse the parameters fitted to the same text before (with the same
+        PreliZ, SciPy and estimator versions) from the cache directory
+        (:mod:`estimator.cache`), and store them after a fit. The file is
+        validated either way; ``False`` fits every entry afresh.
 
     Returns
     -------
@@ -522,6 +529,9 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
     if text is None:
         name, text = read_priors_text(path)
     name = name or "<priors>"
+    cache_key = None
+    if fitted is None and cache:
+        fitted, cache_key = _cached_fit(text)
     doc, problems = parse_toml_tables(text, name, ("meta", "parameters", "families"))
     meta, found = _table(doc, "meta", name)
     meta = meta or {}
@@ -540,7 +550,33 @@ def load_priors(path: str | Path | None = None, *, text: str | None = None, name
     if problems:
         raise InputError(problems)
     start_date, basis = str(meta.get("start_date", "")), str(meta.get("valuation_basis", "")).strip()
-    return PriorSet(parameters, families, start_date, basis, source=name, text=text, family_notes=notes)
+    out = PriorSet(parameters, families, start_date, basis, source=name, text=text, family_notes=notes)
+    if cache_key is not None and fitted is None:
+        from estimator.cache import write_entry
+
+        write_entry(_fit_cache_path(cache_key), cache_key, {"params": out.fitted_params()})
+    return out
+
+
+def _fit_cache_path(key: str) -> Path:
+    from estimator.cache import cache_dir
+
+    return cache_dir() / "priors" / f"{key[:32]}.json"
+
+
+def _cached_fit(text: str) -> tuple[dict | None, str]:
+    """(parameters fitted to ``text`` before or ``None``, the cache key of ``text``).
+
+    The key covers the text and the versions of everything that fits it
+    (:func:`estimator.cache.versions`); an entry that does not match is
+    ignored and overwritten after this fit.
+    """
+    from estimator.cache import canonical_versions, digest, read_entry
+
+    key = digest("priors", text, canonical_versions())
+    entry = read_entry(_fit_cache_path(key), key)
+    params = entry.get("params") if entry else None
+    return (params if isinstance(params, dict) else None), key
 
 
 def reelicit(spec: PriorSpec, changes: dict, *, file: str, where: str) -> PriorSpec:

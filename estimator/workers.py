@@ -81,17 +81,20 @@ def worker_state(payload: dict) -> WorkerState:
 
 
 def compiled_model(state: WorkerState, extra_vars: Iterable[str] = ()):
-    """The state's model compiled by nutpie (once), its ``pm.Data`` left swappable.
+    """The state's model compiled for nutpie (once), its ``pm.Data`` left swappable.
 
     Only the headline quantities, the free parameters (importance weights
     need them), the claims' predictive moments (backtests score with them)
     and ``extra_vars`` are stored: a smaller expansion function compiles faster.
+    The compile goes through :func:`estimator.compiled.compile_model`, so a
+    worker loads the machine code another process (or an earlier run) stored
+    in the cache directory instead of compiling it.
     """
     if state.compiled is None:
-        import nutpie
+        from estimator.compiled import compile_model
 
         keep = list(dict.fromkeys([*N.HEADLINE, N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD, *(rv.name for rv in state.model.free_RVs), *extra_vars]))
-        state.compiled = nutpie.compile_pymc_model(state.model, freeze_model=False, var_names=keep)
+        state.compiled = compile_model(state.model, var_names=keep)
     return state.compiled
 
 

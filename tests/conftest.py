@@ -3,10 +3,15 @@
 # estimator first: it fixes BLAS to one thread before numpy loads it (see estimator/__init__.py).
 import estimator  # isort: skip
 
+import os
+import tempfile
+
 import matplotlib
 import pytest
 
 matplotlib.use("Agg")
+# The suite reads and writes its own cache directory (subprocesses inherit it), never the user's.
+os.environ["ESTIMATOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="estimator-test-cache-")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,506 @@
+"""A PyMC model compiled for nutpie once per graph, reused in this process and from disk.
+
+nutpie samples a model through two C callbacks that numba compiles: the log
+density with its gradient, and the *expansion* from the unconstrained point
+to every stored variable. ``nutpie.compile_pymc_model`` rebuilds both in every
+process (27-37 s for the default model on two cores): its callbacks read the
+model's data through arrays frozen into the code, which numba refuses to cache.
+
+:func:`compile_model` builds the same callbacks from the same PyTensor
+functions, but reads every ``pm.Data`` value through the pointer table nutpie
+already passes to each call, so the machine code depends on the graph alone
+and numba's own cache can keep it (``cache=True``). The generated callback
+source and numba's cache files live in one directory per key under
+``<cache dir>/compiled/`` (:mod:`estimator.cache`), with a record of what the
+PyTensor functions looked like (sizes, variable names and shapes, the order
+of the data inputs). The key hashes
+
+* the structure of the log density and of every stored variable
+  (``pytensor.dprint`` text), the value of every constant in them, and the
+  name, type and shape of every ``pm.Data`` (not its values: new data is what
+  a reused model is for);
+* the versions of Python, PyMC, PyTensor, numba, llvmlite, nutpie, NumPy and
+  estimator, and the machine.
+
+A hit loads the machine code in well under a second; a miss, an unreadable
+record or one written under another key is compiled afresh and rewritten.
+Within a process the compiled model is also kept in memory by key, so a
+second fit of the same graph with other data (another prior setting, one more
+claim within the padded capacity, :mod:`estimator.model`) only swaps data.
+
+The initial point of each chain is PyMC's (``support_point`` plus a uniform
+jitter in the unconstrained space), compiled and evaluated the same way with
+or without the cache, so a seed gives the same draws either way.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["compile_model", "graph_key", "LOG_LIKELIHOOD_PREFIX", "LOG_PRIOR_PREFIX", "clear_memory"]
+
+log = logging.getLogger("estimator")
+
+# Stored variables that are really the pointwise log-likelihood and log-prior terms
+# (moved to their own groups after sampling, see estimator.inference).
+LOG_LIKELIHOOD_PREFIX = "__log_likelihood__"
+LOG_PRIOR_PREFIX = "__log_prior__"
+_RECORD = "record.json"
+_SOURCE = "callbacks.py"
+_MEMORY: dict[str, object] = {}
+# A fit and a sweep in one session use two graphs (the fit also stores log densities).
+_MEMORY_SIZE = 4
+
+
+def clear_memory() -> None:
+    """Forget the compiled models kept in this process (the disk cache stays)."""
+    _MEMORY.clear()
+
+
+def _stored_vars(model, var_names, log_densities: bool):
+    """The model (with log-density terms added as deterministics if asked) and the names to store."""
+    if not log_densities:
+        return model, var_names
+    import pymc as pm
+    from pymc.model.fgraph import clone_model
+
+    clone = clone_model(model)
+    with clone:
+        # Written in the random variables, as deterministics are: nutpie maps them to the
+        # constrained values of the point (a log-prior term is the density there, no Jacobian).
+        for rv in clone.observed_RVs:
+            term = pm.logp(rv, clone.rvs_to_values[rv])
+            pm.Deterministic(LOG_LIKELIHOOD_PREFIX + rv.name, term, dims=clone.named_vars_to_dims.get(rv.name))
+        for rv in clone.free_RVs:
+            term = pm.logp(rv, rv)
+            dims = clone.named_vars_to_dims.get(rv.name) if term.ndim else None
+            pm.Deterministic(LOG_PRIOR_PREFIX + rv.name, term, dims=dims)
+    if var_names is not None:
+        extra = [v.name for v in clone.deterministics if v.name.startswith((LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX))]
+        var_names = [*var_names, *extra]
+    return clone, var_names
+
+
+def graph_key(model, var_names=None) -> str:
+    """The cache key of ``model`` compiled to store ``var_names`` (see the module docstring)."""
+    import pytensor
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.traversal import ancestors
+
+    from estimator.cache import canonical_versions, digest
+
+    stored = [v for v in model.unobserved_value_vars if var_names is None or v.name in set(var_names)]
+    outputs = [model.logp(), *stored]
+    parts = ["compiled", canonical_versions(), pytensor.dprint(outputs, file="str", print_type=True)]
+    parts.append(json.dumps([[v.name, v.type.dtype, v.type.ndim] for v in stored]))
+    parts.append(json.dumps({rv.name: type(model.rvs_to_transforms.get(rv)).__name__ for rv in model.free_RVs}))
+    for var in ancestors(outputs):
+        if isinstance(var, SharedVariable):
+            value = np.asarray(var.get_value(borrow=True))
+            parts.append(f"{var.name}:{value.dtype}:{value.shape}")
+        elif isinstance(var, Constant):
+            data = np.asarray(var.data)
+            parts.append(f"{data.dtype}:{data.shape}".encode() + np.ascontiguousarray(data).tobytes())
+    return digest(*parts)
+
+
+def compile_model(model, *, var_names=None, cache: bool = True, log_densities: bool = False):
+    """``model`` compiled for nutpie, its ``pm.Data`` swappable with ``with_data``.
+
+    Parameters
+    ----------
+    model : pymc.Model
+    var_names : list of str, optional
+        Variables to store per draw (default: every one).
+    cache : bool
+        Reuse a compiled model of the same graph from this process or the
+        cache directory, and store a new one there. ``False`` compiles afresh
+        and reads or writes nothing.
+    log_densities : bool
+        Also store each observed variable's pointwise log-likelihood and each
+        free variable's log-prior density (named with
+        :data:`LOG_LIKELIHOOD_PREFIX` and :data:`LOG_PRIOR_PREFIX`), so no
+        separate function needs compiling to compute them after sampling.
+
+    Returns
+    -------
+    nutpie.compile_pymc.CompiledPyMCModel
+        Holding ``model``'s current data.
+    """
+    recipe = getattr(model, "estimator_recipe", None)
+    recipe = None if recipe is None else {**recipe, "var_names": var_names, "log_densities": log_densities}
+    model, var_names = _stored_vars(model, var_names, log_densities)
+    if not cache:
+        return _build(model, var_names, recipe, None)
+    key = graph_key(model, var_names)
+    if key in _MEMORY:
+        return _with_model_data(_MEMORY[key], model)
+    entry = _entry_dir(key)
+    compiled = None
+    record = _read_record(entry, key)
+    if record is not None:
+        try:
+            compiled = _load(model, record, entry)
+        except Exception as exc:  # noqa: BLE001 - any failure to load means: compile afresh
+            log.info("compiled model cache entry %s unusable (%s: %s); recompiling", entry.name, type(exc).__name__, exc)
+            compiled = None
+    if compiled is None:
+        if record is not None:
+            # A record numba's files do not match: start the entry afresh.
+            shutil.rmtree(entry, ignore_errors=True)
+        compiled = _build(model, var_names, recipe, entry, key)
+    while len(_MEMORY) >= _MEMORY_SIZE:
+        _MEMORY.pop(next(iter(_MEMORY)))
+    _MEMORY[key] = compiled
+    return compiled
+
+
+def _entry_dir(key: str) -> Path:
+    from estimator.cache import cache_dir
+
+    return cache_dir() / "compiled" / key[:32]
+
+
+def _read_record(entry: Path, key: str) -> dict | None:
+    from estimator.cache import read_entry
+
+    record = read_entry(entry / _RECORD, key)
+    if record is None or not (entry / _SOURCE).is_file():
+        return None
+    return record
+
+
+def _with_model_data(compiled, model):
+    """``compiled`` holding every ``pm.Data`` value of ``model`` (matched by name)."""
+    data = _shared_by_name(model, [var.name for var in compiled.shared_var_keys])
+    return compiled.with_data(**{var.name: var.get_value() for var in data})
+
+
+def _callback_source(n_dim: int, n_expanded: int, logp_inputs: list[str], expand_inputs: list[str], data: list[tuple[str, int, str]]) -> str:
+    """Python source of the two C callbacks, reading data through nutpie's pointer table.
+
+    ``data`` lists (name, rank, dtype) of every data input in table order;
+    ``logp_inputs`` and ``expand_inputs`` name the inputs of each PyTensor
+    function in its own order. nutpie passes ``user_data``: a record of, for
+    each data input in order, the data pointer, then each size, then each
+    shape (all 8-byte words).
+    """
+    index = {k: i for i, (k, _, _) in enumerate(data)}
+    ndims = {k: ndim for k, ndim, _ in data}
+    dtypes = {k: dtype for k, _, dtype in data}
+    n = len(data)
+    shape_at, offset = {}, 2 * n
+    for k, ndim, _ in data:
+        shape_at[k] = offset
+        offset += ndim
+
+    def arrays(inputs):
+        lines = []
+        for j, k in enumerate(inputs):
+            ndim = ndims[k]
+            i = index[k]
+            shape = ", ".join(f"words[{shape_at[k] + d}]" for d in range(ndim))
+            dtype = dtypes[k]
+            lines.append(
+                f"    a{j} = numba.carray(address_as_void_pointer(words[{i}]), words[{n + i}], np.{dtype}).reshape(({shape}{',' if ndim == 1 else ''}))"
+            )
+        # Python 3.12 compiles a call or tuple of more than 30 items through a list, which
+        # numba cannot type: pass the arrays as one tuple joined from chunks of 16.
+        chunks = [", ".join(f"a{j}" for j in range(i, min(i + 16, len(inputs)))) + "," for i in range(0, len(inputs), 16)]
+        lines.append("    args = (x,)" + "".join(f" + ({c})" for c in chunks))
+        return lines
+
+    logp_lines = arrays(logp_inputs)
+    expand_lines = arrays(expand_inputs)
+    return "\n".join(
+        [
+            '"""C callbacks of one compiled model (generated; see estimator.compiled)."""',
+            "import numba",
+            "import numpy as np",
+            "from nutpie.compile_pymc import address_as_void_pointer",
+            "",
+            f"N_DIM = {n_dim}",
+            f"N_EXPANDED = {n_expanded}",
+            f"N_WORDS = {offset}",
+            "logp_inner = None",
+            "expand_inner = None",
+            "",
+            "",
+            "def logp(dim, x_, out_, logp_, user_data_):",
+            "    if dim != N_DIM:",
+            "        return -1",
+            "    words = numba.carray(user_data_, (N_WORDS,), np.uint64)",
+            "    x = numba.carray(x_, (N_DIM,))",
+            *logp_lines,
+            "    try:",
+            "        out = numba.carray(out_, (N_DIM,))",
+            "        lp = numba.carray(logp_, ())",
+            "        value, grad = logp_inner(*args)",
+            "        lp[()] = value",
+            "        out[...] = grad",
+            "        if not np.all(np.isfinite(out)):",
+            "            return 3",
+            "        if not np.isfinite(value):",
+            "            return 4",
+            "    except Exception:",
+            "        return 1",
+            "    return 0",
+            "",
+            "",
+            "def expand(dim, expanded, x_, out_, user_data_):",
+            "    if dim != N_DIM or expanded != N_EXPANDED:",
+            "        return -1",
+            "    words = numba.carray(user_data_, (N_WORDS,), np.uint64)",
+            "    x = numba.carray(x_, (N_DIM,))",
+            *expand_lines,
+            "    try:",
+            "        out = numba.carray(out_, (N_EXPANDED,))",
+            "        (values,) = expand_inner(*args)",
+            "        out[...] = values",
+            "    except Exception:",
+            "        return -2",
+            "    return 0",
+            "",
+        ]
+    )
+
+
+def _signatures():
+    import numba
+
+    t = numba.types
+    logp = t.int64(t.uint64, t.CPointer(t.double), t.CPointer(t.double), t.CPointer(t.double), t.voidptr)
+    expand = t.int64(t.uint64, t.uint64, t.CPointer(t.double), t.CPointer(t.double), t.voidptr)
+    return logp, expand
+
+
+def _import_source(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cfuncs(module, cache: bool):
+    import types
+
+    import numba
+
+    # PyTensor generates its numba functions in a module named "<dynamic>"; numba rebuilds the
+    # environment of each cached function by importing its module by name (on a load, and on
+    # a compile that finds the entry another process just wrote). Nopython code reads no
+    # globals through that environment, so an empty module of that name serves.
+    sys.modules.setdefault("<dynamic>", types.ModuleType("<dynamic>"))
+
+    sig_logp, sig_expand = _signatures()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=numba.NumbaWarning)
+        logp = numba.cfunc(sig_logp, cache=cache)(module.logp)
+        expand = numba.cfunc(sig_expand, cache=cache)(module.expand)
+    return logp, expand
+
+
+def _initial_point_fn(model, names, shapes):
+    """nutpie's initial point: PyMC's support point jittered in the unconstrained space, flattened."""
+    from nutpie.compile_pymc import _rv_dict_to_flat_array_wrapper, _wrap_with_lock
+    from pymc.initial_point import make_initial_point_fn
+
+    fn = make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs), return_transformed=True)
+    return _rv_dict_to_flat_array_wrapper(_wrap_with_lock(fn), names=names, shapes=shapes)
+
+
+def _assemble(model, module, logp_cf, expand_cf, record, shared_vars, logp_fn=None, expand_fn=None):
+    from nutpie.compile_pymc import CompiledPyMCModel, _prepare_dims_and_coords, make_user_data
+
+    names = record["names"]
+    shapes = [tuple(s) for s in record["shapes"]]
+    slices = [slice(a, b) for a, b in record["slices"]]
+    shape_info = (names, slices, shapes)
+    keys = {var: f"d{i}" for i, var in enumerate(shared_vars)}
+    shared_data = {}
+    for var, key in keys.items():
+        value = np.array(var.get_value(), order="C", copy=True)
+        value.flags.writeable = False
+        shared_data[key] = value
+    user_data = make_user_data(keys, shared_data)
+    if user_data.dtype.itemsize != 8 * module.N_WORDS:
+        raise RuntimeError("nutpie's data table does not have the layout the callbacks read")
+    n_dim = record["n_dim"]
+    dims, coords = _prepare_dims_and_coords(model, shape_info, record["reparameterized"])
+    return CompiledPyMCModel(
+        _n_dim=n_dim,
+        dims=dims,
+        _coords=coords,
+        _shapes={name: tuple(shape) for name, shape in zip(names, shapes)},
+        compiled_logp_func=logp_cf,
+        compiled_expand_func=expand_cf,
+        initial_point_func=_initial_point_fn(model, names[: record["n_free"]], shapes[: record["n_free"]]),
+        shared_data=shared_data,
+        shared_var_keys=keys,
+        user_data=user_data,
+        n_expanded=record["n_expanded"],
+        shape_info=shape_info,
+        logp_func=logp_fn,
+        expand_func=expand_fn,
+        reparameterized_names=record["reparameterized"],
+    )
+
+
+def _model_shared(model) -> dict:
+    """Every shared input a model's graph may read, by name: ``pm.Data`` and mutable dimension lengths."""
+    from pytensor.compile.sharedvalue import SharedVariable
+
+    out = {v.name: v for v in model.data_vars}
+    out.update({v.name: v for v in model.dim_lengths.values() if isinstance(v, SharedVariable) and v.name})
+    return out
+
+
+def _shared_by_name(model, names):
+    data = _model_shared(model)
+    missing = [n for n in names if n not in data]
+    if missing:
+        raise KeyError(f"the compiled model reads data the model lacks: {', '.join(missing)}")
+    return [data[n] for n in names]
+
+
+def _build(model, var_names, recipe: dict | None, entry: Path | None, key: str | None = None):
+    """Compile in a child process; load the machine code here from numba's cache.
+
+    With ``entry`` the callbacks and record stay there (the cache); without,
+    they go to a scratch directory removed afterwards. Either way this
+    process samples with the machine code as numba's cache gives it back to
+    a process that compiled nothing: the code every later run loads. Code
+    compiled in this process would be linked against PyTensor's functions as
+    compiled here and differs from it in the last bit at some points, so a
+    seed would give other draws on the run that compiled the model than on
+    the runs after it.
+
+    The child rebuilds the model from ``recipe`` (the inputs of
+    :func:`estimator.model.build_model`); a model built some other way has
+    none and is compiled in this process.
+    """
+    import subprocess
+    import tempfile
+
+    directory = entry if entry is not None else Path(_scratch_dir())
+    directory.mkdir(parents=True, exist_ok=True)
+    key = key or "uncached"
+    try:
+        if recipe is None:
+            log.info("model without a build recipe: compiled in this process (its draws may differ in the last bit from a cached run's)")
+            _compile_entry(model, var_names, directory, key)
+        else:
+            import pickle
+
+            with tempfile.NamedTemporaryFile(dir=directory, prefix=".recipe-", suffix=".pkl", delete=False) as f:
+                pickle.dump((recipe, str(directory), key), f)
+            try:
+                done = subprocess.run([sys.executable, "-m", "estimator.compiled", f.name], capture_output=True, text=True)
+            finally:
+                os.unlink(f.name)
+            if done.returncode != 0:
+                raise RuntimeError(f"compiling the model for nutpie failed:\n{done.stderr[-4000:]}")
+        record = _read_record(directory, key)
+        if record is None:
+            raise RuntimeError("compiling the model for nutpie wrote no usable record")
+        return _load(model, record, directory)
+    finally:
+        if entry is None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _compile_entry(model, var_names, directory: Path, key: str) -> None:
+    """Compile ``model`` with PyTensor and numba; write its callbacks, numba's cache and the record to ``directory``."""
+    from nutpie.compile_pymc import _make_functions
+
+    from estimator.cache import write_entry
+
+    n_dim, n_expanded, logp_fn, expand_fn, _, shape_info, reparameterized = _make_functions(
+        model,
+        mode="NUMBA",
+        compute_grad=True,
+        join_expanded=True,
+        pymc_initial_point_fn=lambda seed: None,
+        var_names=var_names,
+    )
+    shared_vars = list(dict.fromkeys([*logp_fn.get_shared(), *expand_fn.get_shared()]))
+    known = _model_shared(model)
+    unnamed = [v for v in shared_vars if known.get(v.name) is not v]
+    if unnamed:
+        raise ValueError(f"every shared input must be a named pm.Data or dimension length; not {unnamed}")
+    names, slices, shapes = shape_info
+    record = {
+        "n_dim": int(n_dim),
+        "n_expanded": int(n_expanded),
+        "n_free": len(model.free_RVs),
+        "names": list(names),
+        "slices": [[int(s.start), int(s.stop)] for s in slices],
+        "shapes": [list(map(int, s)) for s in shapes],
+        "reparameterized": list(reparameterized),
+        "data": [[v.name, v.type.ndim, str(np.asarray(v.get_value(borrow=True)).dtype)] for v in shared_vars],
+        "logp_data": [v.name for v in logp_fn.get_shared()],
+        "expand_data": [v.name for v in expand_fn.get_shared()],
+    }
+    module = _write_module(directory, record, key)
+    module.logp_inner = logp_fn.vm.jit_fn
+    module.expand_inner = expand_fn.vm.jit_fn
+    _cfuncs(module, cache=True)
+    if not any(directory.rglob("*.nbi")):
+        raise RuntimeError(f"numba did not cache the compiled model in {directory}")
+    write_entry(directory / _RECORD, key, record)
+
+
+def _scratch_dir() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="estimator-compile-")
+
+
+def _write_module(directory: Path, record: dict, key: str):
+    """Write (once) and import the callbacks' source for ``record``."""
+    data = [(name, ndim, dtype) for name, ndim, dtype in record["data"]]
+    source = _callback_source(record["n_dim"], record["n_expanded"], record["logp_data"], record["expand_data"], data)
+    path = directory / _SOURCE
+    # Rewriting an unchanged file would change its time stamp, which invalidates numba's cache.
+    if not path.is_file() or path.read_text(encoding="utf-8") != source:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(source, encoding="utf-8")
+        tmp.replace(path)
+    return _import_source(path, f"estimator_compiled_{key[:16]}")
+
+
+def _load(model, record: dict, entry: Path):
+    """The compiled model of ``record`` from numba's cache in ``entry`` (raises if it is not there)."""
+    module = _write_module(entry, record, "cached")
+    logp_cf, expand_cf = _cfuncs(module, cache=True)
+    if logp_cf._cache_hits != 1 or expand_cf._cache_hits != 1:
+        raise RuntimeError("numba's cache did not hold the callbacks")
+    shared_vars = _shared_by_name(model, [name for name, _, _ in record["data"]])
+    for var, (name, ndim, dtype) in zip(shared_vars, record["data"]):
+        value = np.asarray(var.get_value(borrow=True))
+        if value.ndim != ndim or str(value.dtype) != dtype:
+            raise RuntimeError(f"data {name} is {value.dtype} of rank {value.ndim}, the compiled model reads {dtype} of rank {ndim}")
+    return _assemble(model, module, logp_cf, expand_cf, record, shared_vars)
+
+
+if __name__ == "__main__":
+    # The child process of _build: rebuild the model from its recipe and compile it.
+    import pickle
+
+    from estimator.model import build_model
+
+    with open(sys.argv[1], "rb") as f:
+        _recipe, _directory, _key = pickle.load(f)
+    _names, _log_densities = _recipe.pop("var_names"), _recipe.pop("log_densities")
+    _model, _names = _stored_vars(build_model(_recipe.pop("claims"), _recipe.pop("priors"), **_recipe), _names, _log_densities)
+    _compile_entry(_model, _names, Path(_directory), _key)

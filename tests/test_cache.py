@@ -1,0 +1,121 @@
+"""The cache: keys follow what changes the cached work, bad entries are rebuilt, cache=False bypasses it."""
+
+import json
+
+import numpy as np
+import pytest
+
+import estimator
+from estimator import cache, compiled
+from estimator.model import build_model
+from estimator.priors import _cached_fit, _fit_cache_path, read_priors_text
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "cache"))
+    compiled.clear_memory()
+    yield tmp_path / "cache"
+    compiled.clear_memory()
+
+
+def other_versions(monkeypatch):
+    real = cache.versions()
+    monkeypatch.setattr(cache, "versions", lambda: {**real, "pytensor": real["pytensor"] + ".post1"})
+
+
+def test_cache_dir_follows_the_environment_variable(cache_dir):
+    assert cache.cache_dir() == cache_dir
+    assert cache_dir.is_dir()
+
+
+def test_prior_cache_key_changes_with_the_text_and_the_versions(cache_dir, monkeypatch):
+    text = read_priors_text()[1]
+    _, key = _cached_fit(text)
+    assert _cached_fit(text)[1] == key
+    assert _cached_fit(text + "\n# edited\n")[1] != key
+    other_versions(monkeypatch)
+    assert _cached_fit(text)[1] != key
+
+
+def test_a_cached_elicitation_gives_the_same_priors(cache_dir):
+    fresh = estimator.load_priors(cache=False)
+    assert not (cache_dir / "priors").exists(), "cache=False must write nothing"
+    stored = estimator.load_priors()
+    assert len(list((cache_dir / "priors").iterdir())) == 1
+    reused = estimator.load_priors()
+    assert fresh.fitted_params() == stored.fitted_params() == reused.fitted_params()
+    assert fresh.parameters == reused.parameters
+
+
+def test_a_corrupt_or_foreign_prior_entry_is_refitted_and_rewritten(cache_dir):
+    text = read_priors_text()[1]
+    expected = estimator.load_priors(cache=False).fitted_params()
+    _, key = _cached_fit(text)
+    path = _fit_cache_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for bad in ("{not json", json.dumps({"key": "another", "format": cache.FORMAT, "params": {"x": {"mu": 1.0}}})):
+        path.write_text(bad)
+        assert _cached_fit(text)[0] is None
+        assert estimator.load_priors().fitted_params() == expected
+        assert cache.read_entry(path, key)["params"] == expected
+
+
+def test_graph_key_ignores_data_values_but_not_structure_or_versions(claims, priors, monkeypatch):
+    key = compiled.graph_key(build_model(claims, priors))
+    mu = priors.parameters["price_152mm_usd"].params["mu"]
+    moved = priors.with_params({"price_152mm_usd": {"mu": mu + 0.5}})
+    assert compiled.graph_key(build_model(claims, moved)) == key
+    assert compiled.graph_key(build_model(claims, priors, dynamics="random_walk")) != key
+    assert compiled.graph_key(build_model(claims, priors, capacity=64)) != key
+    other_versions(monkeypatch)
+    assert compiled.graph_key(build_model(claims, priors)) != key
+
+
+def test_a_ledger_with_one_more_claim_shares_the_padded_compiled_model(claims, priors):
+    fewer = claims.iloc[:-1]
+    assert set(fewer["source_family"]) == set(claims["source_family"])
+    assert compiled.graph_key(build_model(fewer, priors, as_of=max(claims["date_said"]), capacity=64)) == compiled.graph_key(
+        build_model(claims, priors, capacity=64)
+    )
+
+
+def test_padded_claims_add_nothing_to_the_log_density(claims, priors):
+    plain = build_model(claims, priors)
+    padded = build_model(claims, priors, capacity=64)
+    point = plain.initial_point()
+    assert np.isclose(plain.compile_logp()(point), padded.compile_logp()(point))
+
+
+def test_a_corrupt_or_foreign_compiled_record_is_not_trusted(cache_dir, tmp_path):
+    entry = tmp_path / "entry"
+    entry.mkdir()
+    (entry / "callbacks.py").write_text("")
+    (entry / "record.json").write_text("{truncated")
+    assert compiled._read_record(entry, "k") is None
+    cache.write_entry(entry / "record.json", "another key", {"n_dim": 1})
+    assert compiled._read_record(entry, "k") is None
+    cache.write_entry(entry / "record.json", "k", {"n_dim": 1})
+    assert compiled._read_record(entry, "k") is not None
+    (entry / "callbacks.py").unlink()
+    assert compiled._read_record(entry, "k") is None
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::estimator.errors.SamplingWarning")
+def test_cached_and_uncached_nutpie_fits_give_identical_draws(claims, priors, cache_dir):
+    kw = {"draws": 50, "tune": 50, "chains": 2, "seed": 5, "sampler": "nutpie", "progress": False}
+    first = estimator.fit(claims, priors, **kw)
+    records = list((cache_dir / "compiled").glob("*/record.json"))
+    assert len(records) == 1
+    records[0].write_text("{corrupt")  # the next process must rebuild, not trust it
+    compiled.clear_memory()
+    rebuilt = estimator.fit(claims, priors, **kw)
+    assert cache.read_entry(records[0], json.loads(records[0].read_text())["key"]) is not None
+    compiled.clear_memory()
+    loaded = estimator.fit(claims, priors, **kw)
+    uncached = estimator.fit(claims, priors, cache=False, **kw)
+    for other in (rebuilt, loaded, uncached):
+        for group in ("posterior", "log_likelihood", "log_prior", "posterior_predictive"):
+            a, b = first.tree[group].to_dataset(), other.tree[group].to_dataset()
+            assert all(np.array_equal(a[v].values, b[v].values) for v in a.data_vars), group
