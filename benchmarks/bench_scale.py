@@ -5,15 +5,20 @@ the priors of their families), with figures drawn from one prior draw of that
 model (``estimator.simulate``); the larger ones repeat it 10 and 100 times,
 each copy with new ids and its own simulated figures, so every claim is fresh
 evidence on the same months (one as-of date for all: the default ledger's
-latest claim). Each size is fitted with
-nutpie (4 chains x 500 draws + 500 tune, the defaults) in this process: once untimed
-(compiling the size's padded model, or loading it from the cache), then
-REPEATS timed fits per size, interleaved across sizes.
+latest claim). Each size is fitted with the default sampler (nutpie,
+4 chains, default target acceptance) and DRAWS draws + DRAWS tuning steps per
+chain (default 300: fewer than a default fit's, so that the 1,400-claim fits
+finish in minutes; the ratios are what this measures) in this process: once
+untimed (compiling the size's padded model, or loading it from the cache),
+then REPEATS timed fits per size, interleaved across sizes.
 
-Usage: ``python benchmarks/bench_scale.py [REPEATS]``.
+Usage: ``python benchmarks/bench_scale.py [REPEATS] [DRAWS]``.
 """
 
 from __future__ import annotations
+
+# estimator first: it fixes BLAS threads before numpy loads.
+import estimator  # noqa: F401, I001  # isort: skip
 
 import statistics
 import sys
@@ -22,7 +27,6 @@ import time
 import numpy as np
 import pandas as pd
 
-import estimator  # noqa: F401  (fixes BLAS threads before numpy loads)
 from estimator.model import build_model, claim_capacity
 from estimator.simulate import draw_truth, simulate_claims
 
@@ -49,14 +53,14 @@ def ledger(claims: pd.DataFrame, priors, copies: int, as_of) -> pd.DataFrame:
     return pd.concat(parts)
 
 
-def main(repeats: int = 2) -> None:
+def main(repeats: int = 2, draws: int = 300) -> None:
     full_priors = estimator.load_priors()
     full = estimator.load_claims(families=set(full_priors.families))
     base, priors = base_ledger(full, full_priors)
     # One as-of date for every size, so every ledger spans the same months.
     as_of = max(full["date_said"])
     ledgers = {n: ledger(base, priors, n // len(base), as_of) for n in SIZES}
-    kw = {"sampler": "nutpie", "progress": False, "as_of": as_of}
+    kw = {"progress": False, "as_of": as_of, "draws": draws, "tune": draws}
     first, walls, quality = {}, {n: [] for n in SIZES}, {}
     for n, claims in ledgers.items():
         t0 = time.perf_counter()
@@ -69,7 +73,7 @@ def main(repeats: int = 2) -> None:
             walls[n].append(time.perf_counter() - t0)
             quality.setdefault(n, []).append(result.diagnostics)
     base_wall = statistics.median(walls[SIZES[0]])
-    print(f"Fit time against ledger size (nutpie, 4 chains x 500 draws + 500 tune, in one process; {repeats} timed fits per size, interleaved)\n")
+    print(f"Fit time against ledger size (nutpie, 4 chains x {draws} draws + {draws} tune, in one process; {repeats} timed fits per size, interleaved)\n")
     print("| claims | padded to | first fit (s, compile or cache load) | median fit (s) | runs (s) | ratio to 14 claims | divergences | max R-hat |")
     print("|---|---|---|---|---|---|---|---|")
     for n in SIZES:
@@ -84,4 +88,4 @@ def main(repeats: int = 2) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
+    main(*(int(a) for a in sys.argv[1:3]))

@@ -24,6 +24,13 @@ of the data inputs). The key hashes
 
 A hit loads the machine code in well under a second; a miss, an unreadable
 record or one written under another key is compiled afresh and rewritten.
+Compiling happens in a child process (``python -m estimator.compiled``, which
+rebuilds the model from the inputs :func:`estimator.model.build_model` was
+given), and this process always samples with the code loaded back from
+numba's cache: code compiled here would be linked against PyTensor's
+functions as compiled here, which differs from the cached code in the last
+bit at some points, and a seed would then give different draws on the run
+that compiled the model than on the runs after it.
 Within a process the compiled model is also kept in memory by key, so a
 second fit of the same graph with other data (another prior setting, one more
 claim within the padded capacity, :mod:`estimator.model`) only swaps data.
@@ -181,9 +188,19 @@ def _read_record(entry: Path, key: str) -> dict | None:
 
 
 def _with_model_data(compiled, model):
-    """``compiled`` holding every ``pm.Data`` value of ``model`` (matched by name)."""
+    """``compiled`` holding every ``pm.Data`` value and coordinate of ``model`` (matched by name).
+
+    The coordinates matter as much as the data: a ledger with other claim ids
+    (or the same months relabelled) must come back labelled as itself.
+    """
+    import dataclasses
+
+    from nutpie.compile_pymc import _prepare_dims_and_coords
+
     data = _shared_by_name(model, [var.name for var in compiled.shared_var_keys])
-    return compiled.with_data(**{var.name: var.get_value() for var in data})
+    swapped = compiled.with_data(**{var.name: var.get_value() for var in data})
+    dims, coords = _prepare_dims_and_coords(model, compiled.shape_info, compiled.reparameterized_names)
+    return dataclasses.replace(swapped, dims=dims, _coords=coords)
 
 
 def _callback_source(n_dim: int, n_expanded: int, logp_inputs: list[str], expand_inputs: list[str], data: list[tuple[str, int, str]]) -> str:

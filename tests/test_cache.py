@@ -7,6 +7,7 @@ import pytest
 
 import estimator
 from estimator import cache, compiled
+from estimator import names as N
 from estimator.model import build_model
 from estimator.priors import _cached_fit, _fit_cache_path, read_priors_text
 
@@ -119,3 +120,17 @@ def test_cached_and_uncached_nutpie_fits_give_identical_draws(claims, priors, ca
         for group in ("posterior", "log_likelihood", "log_prior", "posterior_predictive"):
             a, b = first.tree[group].to_dataset(), other.tree[group].to_dataset()
             assert all(np.array_equal(a[v].values, b[v].values) for v in a.data_vars), group
+
+
+@pytest.mark.filterwarnings("ignore::estimator.errors.SamplingWarning")
+def test_a_refit_of_the_same_graph_is_labelled_with_its_own_claims(claims, priors):
+    # The second fit reuses the first one's compiled model (same months, families and padded
+    # claim count) with other claim ids: its draws must carry its own ids, not the first's.
+    kw = {"draws": 10, "tune": 10, "chains": 1, "seed": 3, "progress": False}
+    estimator.fit(claims, priors, **kw)
+    renamed = claims.rename(index=lambda i: f"{i}-renamed")
+    renamed["id"] = renamed.index
+    again = estimator.fit(renamed, priors, **kw)
+    for group in ("posterior", "log_likelihood", "posterior_predictive"):
+        ids = [str(c) for c in again.tree[group].to_dataset()[N.CLAIM].values]
+        assert ids == list(renamed.index), group

@@ -143,9 +143,11 @@ def test_diagnostics_read_the_sample_stats_of_either_sampler(tiny_result):
     d = diagnose(tiny_result.tree)
     assert d.min_ess_tail is not None and d.max_treedepth_share is not None and len(d.bfmi) == 2
     stats = tiny_result.tree["sample_stats"].to_dataset()
-    # nutpie's names for the same statistics.
-    renamed = stats.rename({"reached_max_treedepth": "maxdepth_reached", "tree_depth": "depth"})
-    renamed["maxdepth_reached"][:] = True
+    # The other sampler's names for the same statistics (PyMC's <-> nutpie's).
+    pymc_to_nutpie = {"reached_max_treedepth": "maxdepth_reached", "tree_depth": "depth"}
+    names = pymc_to_nutpie if "reached_max_treedepth" in stats else {v: k for k, v in pymc_to_nutpie.items()}
+    renamed = stats.rename(names)
+    renamed[names.get("reached_max_treedepth", "reached_max_treedepth")][:] = True
     tree = tiny_result.tree.copy()
     tree["sample_stats"] = renamed
     assert diagnose(tree).max_treedepth_share == 1.0
