@@ -10,7 +10,7 @@ style      2,468,000 / 3.76e9   used by
 ========== ==================== =====================================
 compact    2.47 M / 3.76 bn     figures (ticks, labels, legends)
 words      2.47 million         the Markdown report and the HTML summary
-table      2.47 M (2 decimals)  the command line, whose columns align
+table      2.47 M / 11.0 M      the command line (zeros that are significant kept)
 plain      2.468e+06            prior parameters (``digits`` significant)
 ========== ==================== =====================================
 
@@ -48,8 +48,9 @@ def fmt_number(x, style: str = "compact", *, money: bool = False, mathtext: bool
         matplotlib label.
     digits : int
         Significant digits below :data:`WHOLE_FROM` and of the scaled value
-        (every style but ``table``, which keeps two decimals so that columns
-        align); of every value in ``plain``.
+        (``table`` keeps trailing zeros that are among them, "11.0 M", so a
+        value rounded to its Monte Carlo error shows no false digits and no
+        dropped ones); of every value in ``plain``.
 
     Returns
     -------
@@ -69,7 +70,10 @@ def fmt_number(x, style: str = "compact", *, money: bool = False, mathtext: bool
         return f"{sign}{x:.{digits}g}"
     for scale, short, word in _SCALES:
         if abs(x) >= scale:
-            value = f"{x / scale:.2f}" if style == "table" else f"{x / scale:.{digits}g}"
+            if style == "table":
+                value = np.format_float_positional(x / scale, precision=digits, unique=False, fractional=False, trim="k").rstrip(".")
+            else:
+                value = f"{x / scale:.{digits}g}"
             return f"{sign}{value} {word if style == 'words' else short}"
     if abs(x) >= WHOLE_FROM:
         return f"{sign}{x:,.0f}"

@@ -14,7 +14,10 @@ from estimator.formatting import fmt_number
         (2_468_000, "compact", {}, "2.47 M"),
         (2_468_000, "words", {}, "2.47 million"),
         (2_468_000, "table", {}, "2.47 M"),
-        (175_600_000, "table", {}, "175.60 M"),
+        (175_600_000, "table", {}, "176 M"),
+        # A value rounded to its Monte Carlo error prints no digits it does not have, and keeps its zeros.
+        (11_000_000, "table", {}, "11.0 M"),
+        (760_000_000, "table", {}, "760 M"),
         (3.76e9, "words", {"money": True}, "$3.76 billion"),
         (3.76e9, "compact", {"money": True, "mathtext": True}, r"\$3.76 bn"),
         (132_942.4, "table", {}, "132,942"),
