@@ -25,7 +25,18 @@ from typing import Any
 
 from estimator import names as N
 
-__all__ = ["claim_folder", "WorkerState", "worker_state", "compiled_model", "sample_compiled", "run_tasks", "write_atomic", "canonical", "MODEL_KEYS"]
+__all__ = [
+    "claim_folder",
+    "WorkerState",
+    "worker_state",
+    "compiled_model",
+    "sample_compiled",
+    "run_tasks",
+    "shutdown_workers",
+    "write_atomic",
+    "canonical",
+    "MODEL_KEYS",
+]
 
 # What defines the model a payload describes (not the sampler settings), so a
 # reference fit with more draws and the refits share one compiled model.
@@ -145,6 +156,36 @@ def write_atomic(path: Path, row: dict) -> None:
     os.replace(tmp, path)
 
 
+_POOLS: dict[int, Any] = {}
+
+
+def _local_pool(workers: int):
+    """This session's pool of ``workers`` local processes, started on first use and then kept.
+
+    Kept across calls so that a worker's compiled models (:func:`worker_state`)
+    serve every later call in the session: the influence and reconciliation
+    tables of one run, or the second sweep of a notebook, compile nothing again.
+    """
+    pool = _POOLS.get(workers)
+    if pool is None:
+        import atexit
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver"))
+        _POOLS[workers] = pool
+        if len(_POOLS) == 1:
+            atexit.register(shutdown_workers)
+    return pool
+
+
+def shutdown_workers() -> None:
+    """Stop the local worker processes this session started (they start again when needed)."""
+    while _POOLS:
+        _, pool = _POOLS.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run_tasks(fn: Callable, tasks: list[tuple], *, workers: int | None = None, scheduler=None, on_result: Callable | None = None) -> list:
     """Run ``fn(*task)`` for every task; return the results in completion order.
 
@@ -155,7 +196,9 @@ def run_tasks(fn: Callable, tasks: list[tuple], *, workers: int | None = None, s
     tasks : list of tuple
         Positional arguments of each call.
     workers : int, optional
-        Local worker processes (default 1: in this process). Ignored with ``scheduler``.
+        Local worker processes (default 1: in this process), kept for later
+        calls in this session (:func:`shutdown_workers` stops them). Ignored
+        with ``scheduler``.
     scheduler : str or distributed.Client, optional
         Address of a Dask distributed scheduler, or a client. Dask is imported only here.
     on_result : callable, optional
@@ -179,13 +222,17 @@ def run_tasks(fn: Callable, tasks: list[tuple], *, workers: int | None = None, s
             if client is not scheduler:
                 client.close()
     elif (workers or 1) > 1 and len(tasks) > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures import as_completed as done
+        from concurrent.futures.process import BrokenProcessPool
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver")) as pool:
+        pool = _local_pool(workers)
+        try:
             for fut in done([pool.submit(fn, *t) for t in tasks]):
                 record(fut.result())
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): the next call starts a fresh pool.
+            shutdown_workers()
+            raise
     else:
         for t in tasks:
             record(fn(*t))
