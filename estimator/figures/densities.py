@@ -139,12 +139,14 @@ def plot_delivered_152mm(data: pd.DataFrame, ax=None):
             color=OKABE_ITO["vermillion"],
         )
         p = data.attrs["p_above"]
+        # Top right: the threshold line and its label sit at the left, where this text was crossed by it.
         a.text(
-            0.02,
+            0.98,
             0.97,
             f"P(> {label_number(thr)})\nposterior {p[(var, POSTERIOR)]:.2f}\nprior {p[(var, PRIOR)]:.2f}",
             transform=a.transAxes,
             va="top",
+            ha="right",
             fontsize=9.5,
             fontweight="bold",
         )
