@@ -28,7 +28,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["ENV_VAR", "FORMAT", "cache_dir", "versions", "canonical_versions", "digest", "read_entry", "write_entry"]
+__all__ = ["ENV_VAR", "FORMAT", "cache_dir", "package_versions", "versions", "canonical_versions", "digest", "read_entry", "write_entry"]
 
 ENV_VAR = "ESTIMATOR_CACHE_DIR"
 # Bumped whenever the layout or meaning of an entry changes: older entries are then rebuilt.
@@ -50,15 +50,20 @@ def cache_dir() -> Path:
     return path
 
 
-def versions() -> dict[str, str]:
-    """Python, machine and the versions of every package an entry depends on."""
-    out = {"python": sys.version.split()[0], "machine": platform.machine(), "format": str(FORMAT)}
-    for pkg in _KEY_PACKAGES:
+def package_versions(packages) -> dict[str, str]:
+    """The Python version and each installed package's ("not installed" if absent)."""
+    out = {"python": sys.version.split()[0]}
+    for pkg in packages:
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             out[pkg] = "not installed"
     return out
+
+
+def versions() -> dict[str, str]:
+    """Python, machine and the versions of every package an entry depends on."""
+    return {**package_versions(_KEY_PACKAGES), "machine": platform.machine(), "format": str(FORMAT)}
 
 
 def digest(*parts) -> str:

@@ -27,12 +27,10 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -95,13 +93,9 @@ _PACKAGES = ("estimator", "pymc", "pytensor", "arviz", "nutpie", "preliz", "nump
 
 
 def _versions() -> dict[str, str]:
-    out = {"python": sys.version.split()[0]}
-    for pkg in _PACKAGES:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
+    from estimator.cache import package_versions
+
+    return package_versions(_PACKAGES)
 
 
 def input_hash(claims_text: str, priors_text: str, settings: dict) -> str:
@@ -594,24 +588,13 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, co
 
 def _sample_nutpie(model, *, draws, tune, chains, seed, progress, cores, predictive, cache):
     """nutpie on the model compiled once per graph; log densities come from the compiled expansion."""
-    import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
 
     from estimator.compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_model
+    from estimator.workers import nutpie_sample
 
     compiled = compile_model(model, cache=cache, log_densities=True)
-    tree = nutpie.sample(
-        compiled,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        cores=cores,
-        seed=seed,
-        progress_bar=progress,
-        target_accept=TARGET_ACCEPT["nutpie"],
-        adaptation="low_rank",
-        save_warmup=False,
-    )
+    tree = nutpie_sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed, progress=progress)
     # nutpie leaves out the observed and constant data; PyMC's own helper adds them.
     patch_nutpie_idata(tree, model, 0.0)
     post = tree["posterior"].to_dataset()

@@ -109,24 +109,29 @@ def compiled_model(state: WorkerState, extra_vars: Iterable[str] = ()):
     return state.compiled
 
 
-def sample_compiled(compiled, payload: dict, seed: int):
-    """Sample a compiled model with the payload's draws, tune and chains (one core per worker)."""
+def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, cores: int, seed: int, progress: bool = False):
+    """nutpie's NUTS with the package's settings: low-rank mass matrix, its target acceptance, no warm-up kept."""
     import nutpie
 
     from estimator.inference import TARGET_ACCEPT
 
     return nutpie.sample(
         compiled,
-        draws=payload["draws"],
-        tune=payload["tune"],
-        chains=payload["chains"],
-        cores=1,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
         seed=seed,
-        progress_bar=False,
+        progress_bar=progress,
         target_accept=TARGET_ACCEPT["nutpie"],
         adaptation="low_rank",
         save_warmup=False,
     )
+
+
+def sample_compiled(compiled, payload: dict, seed: int):
+    """Sample a compiled model with the payload's draws, tune and chains (one core per worker)."""
+    return nutpie_sample(compiled, draws=payload["draws"], tune=payload["tune"], chains=payload["chains"], cores=1, seed=seed)
 
 
 def claim_folder(out: Path, manifest_name: str, manifest: dict, refusal: str, results: str, stale: str = ".*.tmp*") -> None:
