@@ -308,7 +308,8 @@ def _import_source(path: Path, name: str):
     return module
 
 
-def _cfuncs(module, cache: bool):
+def _cfuncs(module):
+    """The two C callbacks of ``module`` through numba's cache (compiled and stored on a miss)."""
     import types
 
     import numba
@@ -322,8 +323,8 @@ def _cfuncs(module, cache: bool):
     sig_logp, sig_expand = _signatures()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=numba.NumbaWarning)
-        logp = numba.cfunc(sig_logp, cache=cache)(module.logp)
-        expand = numba.cfunc(sig_expand, cache=cache)(module.expand)
+        logp = numba.cfunc(sig_logp, cache=True)(module.logp)
+        expand = numba.cfunc(sig_expand, cache=True)(module.expand)
     return logp, expand
 
 
@@ -336,7 +337,8 @@ def _initial_point_fn(model, names, shapes):
     return _rv_dict_to_flat_array_wrapper(_wrap_with_lock(fn), names=names, shapes=shapes)
 
 
-def _assemble(model, module, logp_cf, expand_cf, record, shared_vars, logp_fn=None, expand_fn=None):
+def _assemble(model, module, logp_cf, expand_cf, record, shared_vars):
+    """nutpie's compiled-model object for loaded callbacks, holding ``model``'s data (no PyTensor functions: none were compiled here)."""
     from nutpie.compile_pymc import CompiledPyMCModel, _prepare_dims_and_coords, make_user_data
 
     names = record["names"]
@@ -367,8 +369,8 @@ def _assemble(model, module, logp_cf, expand_cf, record, shared_vars, logp_fn=No
         user_data=user_data,
         n_expanded=record["n_expanded"],
         shape_info=shape_info,
-        logp_func=logp_fn,
-        expand_func=expand_fn,
+        logp_func=None,
+        expand_func=None,
         reparameterized_names=record["reparameterized"],
     )
 
@@ -471,7 +473,7 @@ def _compile_entry(model, var_names, directory: Path, key: str) -> None:
     module = _write_module(directory, record, key)
     module.logp_inner = logp_fn.vm.jit_fn
     module.expand_inner = expand_fn.vm.jit_fn
-    _cfuncs(module, cache=True)
+    _cfuncs(module)
     if not any(directory.rglob("*.nbi")):
         raise RuntimeError(f"numba did not cache the compiled model in {directory}")
     write_entry(directory / _RECORD, key, record)
@@ -499,7 +501,7 @@ def _write_module(directory: Path, record: dict, key: str):
 def _load(model, record: dict, entry: Path):
     """The compiled model of ``record`` from numba's cache in ``entry`` (raises if it is not there)."""
     module = _write_module(entry, record, "cached")
-    logp_cf, expand_cf = _cfuncs(module, cache=True)
+    logp_cf, expand_cf = _cfuncs(module)
     if logp_cf._cache_hits != 1 or expand_cf._cache_hits != 1:
         raise RuntimeError("numba's cache did not hold the callbacks")
     shared_vars = _shared_by_name(model, [name for name, _, _ in record["data"]])
