@@ -617,9 +617,11 @@ def _predictive_draws(post: xr.Dataset, seed: int) -> xr.Dataset:
     The log estimate is normal with the claim's predictive moments, which the
     posterior already holds, so no PyTensor function is compiled for it.
     """
+    from estimator.model import claims_random
+
     mu, sigma = post[N.CLAIM_LOG_MEAN], post[N.CLAIM_LOG_SD]
-    rng = np.random.default_rng(seed)
-    draws = rng.normal(mu.values, sigma.values)
+    # The model's own draw; its bounds, forms and weights are unused by it.
+    draws = claims_random(mu.values, sigma.values, None, None, None, None, rng=np.random.default_rng(seed))
     return xr.Dataset({N.CLAIMS: (mu.dims, draws)}, coords={d: mu[d] for d in mu.dims})
 
 
