@@ -88,11 +88,9 @@ def read_entry(path: Path, key: str) -> dict | None:
 
 def write_entry(path: Path, key: str, payload: dict) -> None:
     """Write ``payload`` as the entry for ``key`` (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({**payload, "key": key, "format": FORMAT}), encoding="utf-8")
-    os.replace(tmp, path)
+    from estimator.workers import write_atomic
+
+    write_atomic(Path(path), {**payload, "key": key, "format": FORMAT})
 
 
 def canonical_versions() -> str:

@@ -16,6 +16,7 @@ from its own identity and writing one file per task (:func:`write_atomic`).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -30,6 +31,7 @@ __all__ = [
     "WorkerState",
     "worker_state",
     "compiled_model",
+    "nutpie_sample",
     "sample_compiled",
     "run_tasks",
     "shutdown_workers",
@@ -173,14 +175,10 @@ def _local_pool(workers: int):
     """
     pool = _POOLS.get(workers)
     if pool is None:
-        import atexit
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver"))
-        _POOLS[workers] = pool
-        if len(_POOLS) == 1:
-            atexit.register(shutdown_workers)
+        pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver"))
     return pool
 
 
@@ -189,6 +187,10 @@ def shutdown_workers() -> None:
     while _POOLS:
         _, pool = _POOLS.popitem()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+# A session that never started a pool pays nothing for this at exit.
+atexit.register(shutdown_workers)
 
 
 def run_tasks(fn: Callable, tasks: list[tuple], *, workers: int | None = None, scheduler=None, on_result: Callable | None = None) -> list:
