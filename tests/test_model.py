@@ -16,6 +16,7 @@ from estimator.model import (
     CLAIM_LOG_HIGH,
     CLAIM_LOG_LOW,
     ModelLayout,
+    build_model,
     claim_data,
     claims_logp,
     log_diff_normal_cdf,
@@ -191,3 +192,71 @@ def test_a_compiled_model_takes_a_ledger_whose_bound_changed_side(claims, priors
     rebuilt = estimator.build_model(flipped, priors)
     assert after != pytest.approx(before)
     assert after == pytest.approx(rebuilt.compile_logp()(rebuilt.initial_point()), rel=1e-12)
+
+
+# ---------------------------------------------------------------- sampler coordinates
+
+
+def _random_point(model, seed):
+    rng = np.random.default_rng(seed)
+    return {k: v + rng.normal(0.0, 0.3, np.shape(v)) for k, v in model.initial_point().items()}
+
+
+def test_sampler_coordinates_leave_the_model_unchanged(claims, priors):
+    """The coupled transforms move the sampler, not the model.
+
+    At random points of the sampler's space, the log density without
+    Jacobian equals that of the same model with every value transform
+    removed, evaluated at the parameters the point maps to; the Jacobian term
+    of each coupled variable is the one its docstring states. Tolerance 1e-8:
+    both are the same sums in float64.
+    """
+    from pymc.model.transform.conditioning import remove_value_transforms
+
+    from estimator.model import CENTRING_WEIGHT, LevelCoordinate, PartialCentring
+
+    model = build_model(claims, priors)
+    kinds = {rv.name: type(t) for rv, t in model.rvs_to_transforms.items() if t is not None}
+    assert kinds["container_rate_mean"] is LevelCoordinate and kinds["rate_innovations"] is PartialCentring
+    plain = remove_value_transforms(model)
+    # The parameters as functions of the sampler's values (what nutpie stores per draw).
+    constrained = {v.name: v for v in model.unobserved_value_vars}
+    names = [rv.name for rv in model.free_RVs]
+    to_params = model.compile_fn([constrained[n] for n in names], inputs=model.value_vars, on_unused_input="ignore")
+    logp = model.compile_logp(jacobian=False)
+    plain_logp = plain.compile_logp()
+    n_months = model.dim_lengths["month"].eval()
+    for seed in range(3):
+        point = _random_point(model, seed)
+        params = dict(zip(names, to_params(point)))
+        assert logp(point) == pytest.approx(plain_logp({plain.rvs_to_values[rv].name: params[rv.name] for rv in plain.free_RVs}), abs=1e-8)
+        jacobian = model.compile_logp(vars=[model["container_rate_mean"], model["rate_innovations"]])(point) - model.compile_logp(
+            vars=[model["container_rate_mean"], model["rate_innovations"]], jacobian=False
+        )(point)
+        expected = np.log(params["container_rate_mean"]) - CENTRING_WEIGHT * n_months * np.log(params["container_rate_volatility"])
+        assert jacobian == pytest.approx(expected, abs=1e-8)
+
+
+def test_sampler_coordinates_survive_cloning_and_rewrites(claims, priors):
+    """A clone has the same log density, and rewriting a log-density graph in place (nutpie does) changes no later one."""
+    from pymc.model.fgraph import clone_model
+    from pytensor.graph import rewrite_graph
+
+    model = build_model(claims, priors)
+    point = _random_point(model, 7)
+    before = model.compile_logp()(point)
+    clone = clone_model(model)
+    assert clone.compile_logp()(point) == pytest.approx(before, abs=1e-10)
+    rewrite_graph(model.logp(), include=["canonicalize", "stabilize"], clone=False)
+    assert model.compile_logp()(point) == pytest.approx(before, abs=1e-10)
+
+
+def test_the_initial_point_does_not_depend_on_the_claims_or_the_call(claims, priors):
+    """The initial point is the priors' support points, the same for two builds and two calls (no random coupling)."""
+    flipped = claims.copy()
+    flipped.loc["ua-pgo-2024-02-16", ["qualifier", "low", "high"]] = ["up_to", -np.inf, 24.0]
+    a, b = build_model(claims, priors), build_model(flipped, priors)
+    first, second, other = a.initial_point(), a.initial_point(), b.initial_point()
+    for name, value in first.items():
+        np.testing.assert_array_equal(value, second[name])
+        np.testing.assert_array_equal(value, other[name])
