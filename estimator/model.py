@@ -42,8 +42,9 @@ Containers and missiles over time
     (:class:`PartialCentring`, :data:`CENTRING_WEIGHT`). In the model's own
     coordinates NUTS diverged where a large volatility and a persistence
     near one let the level trade off against every innovation, and needed
-    target_accept 0.99 (about 40 gradient evaluations a draw); in these it
-    samples at 0.95 with about 20.
+    target_accept 0.99 (40-47 gradient evaluations a draw); in these it
+    samples at 0.97 with about 30, and at 0.95 with about 20 and a rare
+    divergence.
 
 Cargo
     Shares :math:`(s_{152}, s_{122}, s_{other}) \sim` Dirichlet (``cargo_mix``).
@@ -148,10 +149,10 @@ DYNAMICS = (AR1, RANDOM_WALK)
 # Chosen by the leave-future-out backtest (README, "Through time").
 DEFAULT_DYNAMICS = AR1
 # Partial centring of the AR(1) innovations (PartialCentring). Measured on the default
-# ledger with nutpie, 1,000 draws + 500 tune (README, Performance): at target_accept 0.95,
-# w = 0.25 left no divergent transition in 15 runs of 16 and one in the sixteenth, every
-# bulk ESS above 890; w = 0.5 mixed the volatilities slowly (bulk ESS 400-600, R-hat up
-# to 1.013 at 0.9).
+# ledger with nutpie, 1,000 draws + 500 tune (README, Performance): w = 0.25 left no
+# divergent transition in 15 runs of 16 at target_accept 0.95 and none in 5 at 0.97,
+# every bulk ESS above 890; w = 0.5 mixed the volatilities slowly (bulk ESS 400-600,
+# R-hat up to 1.013 at 0.9).
 CENTRING_WEIGHT = 0.25
 # How far past the last claim an as-of date or a scored claim may reach.
 FORECAST_MONTHS = 24
