@@ -80,7 +80,7 @@ DEFAULT_SAMPLER = "nutpie"
 # Measured with nutpie's low-rank mass matrix (diagonal adaptation diverged more at every
 # setting), ar1 dynamics. In the model's own coordinates 0.9-0.97 left 0-5 divergent
 # transitions per run on the default ledger and only 0.99 none. In the sampler
-# coordinates of estimator.model (level and partially centred innovations) 0.95 left one
+# coordinates of estimator.coordinates (level and partially centred innovations) 0.95 left one
 # in 1 of 16 runs on the default ledger and in 2 of 5 on the seed era's 14 claims; 0.97
 # none in 5 and 10, at about 30 gradient evaluations a draw against 40-47 (README,
 # Performance). PyMC's NUTS keeps 0.99.

@@ -36,10 +36,10 @@ Containers and missiles over time
     the months before.
 
     The sampler moves in other coordinates than these (the model is the
-    same): for ``ar1``, the long-run mean as the level of the modelled
-    months, :math:`\log \bar r + \bar x` (:class:`LevelCoordinate`), and the
-    innovations partially centred, :math:`\tau^{w} z_m`
-    (:class:`PartialCentring`, :data:`CENTRING_WEIGHT`). In the model's own
+    same, :mod:`estimator.coordinates`): for ``ar1``, the long-run mean as
+    the level of the modelled months, :math:`\log \bar r + \bar x`
+    (``LevelCoordinate``), and the innovations partially centred,
+    :math:`\tau^{w} z_m` (``PartialCentring``). In the model's own
     coordinates NUTS diverged where a large volatility and a persistence
     near one let the level trade off against every innovation, and needed
     target_accept 0.99 (40-47 gradient evaluations a draw); in these it
@@ -111,10 +111,10 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
-from pymc.logprob.transforms import Transform
 
 from estimator import claims as C
 from estimator import names as N
+from estimator.coordinates import CENTRING_WEIGHT, LevelCoordinate, PartialCentring, coupled_rv
 from estimator.priors import PriorSet
 
 __all__ = [
@@ -139,21 +139,12 @@ __all__ = [
     "DYNAMICS",
     "DEFAULT_DYNAMICS",
     "FORECAST_MONTHS",
-    "CENTRING_WEIGHT",
-    "LevelCoordinate",
-    "PartialCentring",
 ]
 
 RANDOM_WALK, AR1 = "random_walk", "ar1"
 DYNAMICS = (AR1, RANDOM_WALK)
 # Chosen by the leave-future-out backtest (README, "Through time").
 DEFAULT_DYNAMICS = AR1
-# Partial centring of the AR(1) innovations (PartialCentring). Measured on the default
-# ledger with nutpie, 1,000 draws + 500 tune (README, Performance): w = 0.25 left no
-# divergent transition in 15 runs of 16 at target_accept 0.95 and none in 5 at 0.97,
-# every bulk ESS above 890; w = 0.5 mixed the volatilities slowly (bulk ESS 400-600,
-# R-hat up to 1.013 at 0.9).
-CENTRING_WEIGHT = 0.25
 # How far past the last claim an as-of date or a scored claim may reach.
 FORECAST_MONTHS = 24
 
@@ -315,90 +306,6 @@ def _prior_params(name, spec) -> dict:
     return {_PYMC_PARAM.get((spec.distribution, p), p): pm.Data(prior_data_name(name, p), np.asarray(v, dtype=float)) for p, v in spec.params.items()}
 
 
-# ---------------------------------------------------------------- sampler coordinates
-
-
-def _coupled_rv(name, dist, params: dict, coupling, transform, dims=None):
-    """``dist(**params)`` as a random variable that also carries ``coupling`` as its last input.
-
-    The density, draws and initial value are ``dist``'s: ``coupling`` only
-    reaches ``transform``, which PyMC hands the variable's own inputs, with
-    every random variable in them replaced as the graph at hand needs (by
-    values in a log density, by initial values in the initial point). The
-    density is given explicitly: derived from ``dist``, PyMC would hand the
-    transform the inputs of ``dist``'s own node instead, without the coupling.
-    """
-    keys = list(params)
-
-    def build(*args):
-        *values, _coupling, size = args
-        return dist.dist(**dict(zip(keys, values)), size=size)
-
-    def logp(value, *args):
-        *values, _coupling = args
-        return pm.logp(dist.dist(**dict(zip(keys, values))), value)
-
-    return pm.CustomDist(name, *params.values(), coupling, dist=build, logp=logp, transform=transform, default_transform=None, dims=dims)
-
-
-class _Coupled(Transform):
-    """A value transform whose map depends on other variables: the coupling is the variable's last parameter (:func:`_coupled_rv`)."""
-
-    @staticmethod
-    def coupling(inputs):
-        # A CustomDist node's inputs are (size, *parameters, rng).
-        return inputs[-2]
-
-
-class LevelCoordinate(_Coupled):
-    r"""Sample a positive long-run mean :math:`\bar r` as the level of the modelled months.
-
-    :math:`u = \log \bar r + \bar x`, with :math:`\bar x` the mean departure
-    of the log rate over the modelled months (the coupling), so :math:`u` is
-    the mean log rate, which the claims identify, while :math:`\log \bar r`
-    alone trades off against every innovation. For fixed :math:`\bar x` the
-    map is the log transform shifted: :math:`\log |J| = \log \bar r`; the
-    joint change of coordinates has no other Jacobian term (:math:`\bar x`
-    depends only on the innovations, volatility and persistence).
-    """
-
-    name = "level"
-
-    def forward(self, value, *inputs):
-        return pt.log(value) + self.coupling(inputs)
-
-    def backward(self, value, *inputs):
-        return pt.exp(value - self.coupling(inputs))
-
-    def log_jac_det(self, value, *inputs):
-        return value - self.coupling(inputs)
-
-
-class PartialCentring(_Coupled):
-    r"""Sample standard-normal innovations :math:`z` as :math:`u = \tau^{w} z` (partial non-centring).
-
-    :math:`w = 0` is the non-centred parameterisation, :math:`w = 1` the
-    centred one (Papaspiliopoulos, Roberts and Sköld 2007, *Statist. Sci.*
-    22, 59-73). The coupling is the volatility :math:`\tau`; :math:`\log
-    |J| = -w \log \tau` per element.
-    """
-
-    # One word: PyMC recovers a variable's name from its value's by cutting the last "_" part.
-    name = "centring"
-
-    def __init__(self, weight: float):
-        self.weight = weight
-
-    def forward(self, value, *inputs):
-        return value * self.coupling(inputs) ** self.weight
-
-    def backward(self, value, *inputs):
-        return value * self.coupling(inputs) ** -self.weight
-
-    def log_jac_det(self, value, *inputs):
-        return pt.zeros_like(value) - self.weight * pt.log(self.coupling(inputs))
-
-
 def claim_forms(claims: pd.DataFrame) -> np.ndarray:
     """Likelihood form per claim: POINT, LOWER (S >= low), UPPER (S <= high) or INTERVAL."""
     low, high = claims["low"].to_numpy(float), claims["high"].to_numpy(float)
@@ -492,13 +399,13 @@ def _log_rate_series(prefix: str, P, dynamics: str, n_months: int, innovations: 
     # PartialCentring (the model is unchanged); the mean comes after the departures x
     # because its coordinate is shifted by their mean.
     phi = _prior_rv(f"{prefix}_rate_persistence", P[f"{prefix}_rate_persistence"])
-    z = _coupled_rv(innovations, pm.Normal, {"mu": 0.0, "sigma": 1.0}, volatility, PartialCentring(CENTRING_WEIGHT), dims=N.MONTH)
+    z = coupled_rv(innovations, pm.Normal, {"mu": 0.0, "sigma": 1.0}, volatility, PartialCentring(CENTRING_WEIGHT), dims=N.MONTH)
     m = np.arange(n_months)
     lag = np.maximum(m[:, None] - m[None, :], 0).astype(float)
     lower = (m[:, None] >= m[None, :]).astype(float)
     x = volatility * (lower * phi**lag * z[None, :]).sum(axis=1)
     spec = P[f"{prefix}_rate_mean"]
-    mean = _coupled_rv(f"{prefix}_rate_mean", getattr(pm, spec.distribution), _prior_params(f"{prefix}_rate_mean", spec), x.mean(), LevelCoordinate())
+    mean = coupled_rv(f"{prefix}_rate_mean", getattr(pm, spec.distribution), _prior_params(f"{prefix}_rate_mean", spec), x.mean(), LevelCoordinate())
     return pt.log(mean) + x
 
 

@@ -213,7 +213,7 @@ def test_sampler_coordinates_leave_the_model_unchanged(claims, priors):
     """
     from pymc.model.transform.conditioning import remove_value_transforms
 
-    from estimator.model import CENTRING_WEIGHT, LevelCoordinate, PartialCentring
+    from estimator.coordinates import CENTRING_WEIGHT, LevelCoordinate, PartialCentring
 
     model = build_model(claims, priors)
     kinds = {rv.name: type(t) for rv, t in model.rvs_to_transforms.items() if t is not None}
