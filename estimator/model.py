@@ -356,6 +356,9 @@ CLAIM_LOG_FIGURE, CLAIM_LOG_LOW, CLAIM_LOG_HIGH = "claim_log_figure", "claim_log
 CLAIM_WEIGHT = "claim_weight"
 EXPOSURE_AS_OF = "exposure_as_of"
 UNUSED_BOUND_OFFSET = 1.0
+# The open end of a one-sided claim, in log units: a factor e^1000 beyond any count, so
+# about 200 noise sd away even at a noise sd of 5 (Phi there is 1 in float64).
+OPEN_BOUND = 1e3
 
 
 def claims_logp(value, mu, sigma, log_low, log_high, form, weight=1.0):
@@ -364,20 +367,21 @@ def claims_logp(value, mu, sigma, log_low, log_high, form, weight=1.0):
     With :math:`z(x) = (x - \mu)/\sigma`: a point is the normal log density
     of the log figure; "at least" is :math:`\log \Phi(-z(\ell))`; "at most"
     :math:`\log \Phi(z(h))`; a range :math:`\log(\Phi(z(h)) - \Phi(z(\ell)))`.
-    All four are computed for every claim (cheap: a dozen claims) from the
-    finite inputs :func:`claim_data` guarantees, and ``form`` selects one;
+    The one-sided forms are computed as ranges whose open end is
+    :data:`OPEN_BOUND` log units away (:math:`\Phi` there is 1 in float64),
+    so every claim costs one point and one range term, from the finite
+    inputs :func:`claim_data` guarantees, and ``form`` selects one;
     ``weight`` (1: the claim is known, 0: not yet said) multiplies the term.
     """
     z = (value - mu) / sigma
     point = -0.5 * z**2 - pt.log(sigma) - 0.5 * np.log(2 * np.pi)
-    lower = log_normal_cdf((mu - log_low) / sigma)
-    upper = log_normal_cdf((log_high - mu) / sigma)
-    interval = log_diff_normal_cdf((log_low - mu) / sigma, (log_high - mu) / sigma)
-    return weight * pt.switch(
-        pt.eq(form, POINT),
-        point,
-        pt.switch(pt.eq(form, LOWER), lower, pt.switch(pt.eq(form, UPPER), upper, interval)),
-    )
+    # One-sided forms are intervals with the open end OPEN_BOUND log units away:
+    # log(Phi(b) - Phi(a)) is then log Phi(b) (or log Phi(-a)) to float64 round-off, and
+    # one range term per claim costs half of evaluating three forms.
+    low = pt.switch(pt.eq(form, UPPER), -OPEN_BOUND, log_low)
+    high = pt.switch(pt.eq(form, LOWER), OPEN_BOUND, log_high)
+    interval = log_diff_normal_cdf((low - mu) / sigma, (high - mu) / sigma)
+    return weight * pt.switch(pt.eq(form, POINT), point, interval)
 
 
 def _log_rate_series(prefix: str, P, dynamics: str, n_months: int, innovations: str):
@@ -400,10 +404,13 @@ def _log_rate_series(prefix: str, P, dynamics: str, n_months: int, innovations: 
     # because its coordinate is shifted by their mean.
     phi = _prior_rv(f"{prefix}_rate_persistence", P[f"{prefix}_rate_persistence"])
     z = coupled_rv(innovations, pm.Normal, {"mu": 0.0, "sigma": 1.0}, volatility, PartialCentring(CENTRING_WEIGHT), dims=N.MONTH)
+    # phi^(m - k) is gathered from the M powers of phi, not computed as M^2 powers: pow
+    # was a third of the cost of a gradient evaluation (README, Performance).
     m = np.arange(n_months)
-    lag = np.maximum(m[:, None] - m[None, :], 0).astype(float)
+    lag = np.maximum(m[:, None] - m[None, :], 0)
     lower = (m[:, None] >= m[None, :]).astype(float)
-    x = volatility * (lower * phi**lag * z[None, :]).sum(axis=1)
+    powers = phi ** np.arange(n_months, dtype=float)
+    x = volatility * (lower * powers[lag] * z[None, :]).sum(axis=1)
     spec = P[f"{prefix}_rate_mean"]
     mean = coupled_rv(f"{prefix}_rate_mean", getattr(pm, spec.distribution), _prior_params(f"{prefix}_rate_mean", spec), x.mean(), LevelCoordinate())
     return pt.log(mean) + x
