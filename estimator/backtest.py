@@ -537,6 +537,8 @@ def _to_netcdf(scores: pd.DataFrame, path: Path, summary: dict) -> None:
     """The scores as an xarray Dataset with dimensions (vintage, claim)."""
     import xarray as xr
 
+    from estimator.inference import NETCDF_ENGINE
+
     if scores.empty:
         ds = xr.Dataset()
     else:
@@ -554,5 +556,5 @@ def _to_netcdf(scores: pd.DataFrame, path: Path, summary: dict) -> None:
         }
     )
     tmp = path.with_name(path.name + ".tmp")
-    ds.to_netcdf(tmp, engine="h5netcdf")
+    ds.to_netcdf(tmp, engine=NETCDF_ENGINE)
     tmp.replace(path)

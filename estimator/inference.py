@@ -91,6 +91,10 @@ TARGET_ACCEPT = {"pymc": 0.99, "nutpie": 0.97}
 DEFAULT_DRAWS = {"pymc": 1000, "nutpie": 1000}
 DEFAULT_TUNE = {"pymc": 1000, "nutpie": 500}
 RESULT_FILE = "result.nc"
+# Every netCDF file the package writes or reads goes through netCDF4 (the C library):
+# it wrote the default run's result.nc (about 220 variables in 9 groups) in 0.2-0.3 s,
+# h5netcdf in 0.9-1.0 s, zarr in 2.3-2.5 s (README, Performance).
+NETCDF_ENGINE = "netcdf4"
 _PACKAGES = ("estimator", "pymc", "pytensor", "arviz", "nutpie", "preliz", "numpy", "scipy", "xarray", "pandas")
 
 
@@ -427,7 +431,7 @@ class FitResult:
             tree["prior"] = xr.DataTree(self.prior)
         tree.attrs = {**tree.attrs, "estimator_manifest": json.dumps(self.manifest, default=str)}
         tmp = path.with_name(path.name + ".tmp")
-        tree.to_netcdf(tmp, engine="h5netcdf")
+        tree.to_netcdf(tmp, engine=NETCDF_ENGINE)
         tmp.replace(path)
         return path
 
@@ -460,7 +464,7 @@ def _cached_prior(result: FitResult) -> xr.Dataset:
     )
     path = cache_dir() / "prior" / f"{key[:32]}.nc"
     try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
+        with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
             if ds.attrs.get("estimator_cache_key") == key:
                 return ds.load()
     except (OSError, ValueError, KeyError, TypeError):
@@ -470,7 +474,7 @@ def _cached_prior(result: FitResult) -> xr.Dataset:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     stored = prior.copy()
     stored.attrs = {**stored.attrs, "estimator_cache_key": key}
-    stored.to_netcdf(tmp, engine="h5netcdf")
+    stored.to_netcdf(tmp, engine=NETCDF_ENGINE)
     os.replace(tmp, path)
     return prior
 
@@ -807,7 +811,7 @@ def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:
     if not path.is_file():
         raise refuse("file not found (give the result.nc that 'estimator fit' wrote)")
     try:
-        tree = xr.open_datatree(path, engine="h5netcdf").load()
+        tree = xr.open_datatree(path, engine=NETCDF_ENGINE).load()
         tree.close()
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise refuse(f"not a readable netCDF run ({type(exc).__name__}: {exc})") from None

@@ -527,8 +527,10 @@ def run_sweep(
     table = _table(spec, rows)
     table.to_csv(out / "sweep.csv", index=False)
     table.to_parquet(out / "sweep.parquet", index=False)
+    from estimator.inference import NETCDF_ENGINE
+
     ds = sweep_table_to_dataset(table, spec)
-    ds.to_netcdf(out / "sweep.nc", engine="h5netcdf")
+    ds.to_netcdf(out / "sweep.nc", engine=NETCDF_ENGINE)
     return table
 
 

@@ -222,7 +222,7 @@ def test_a_corrupt_or_foreign_file_is_an_input_error_not_a_traceback(content, tm
     if content == "garbage":
         path.write_bytes(b"\x89HDF\r\n not really" * 10)
     elif content == "foreign":
-        xr.Dataset({"x": ("t", np.arange(3.0))}).to_netcdf(path, engine="h5netcdf")
+        xr.Dataset({"x": ("t", np.arange(3.0))}).to_netcdf(path, engine="netcdf4")
     else:
         path.write_bytes(b"")
     with pytest.raises(InputError) as info:

@@ -71,7 +71,7 @@ def test_every_declared_dependency_is_pinned_within_its_range():
         key = canonicalize_name(req.name)
         assert key in pins, f"{req} is declared in pyproject.toml but not pinned in {name}"
         assert req.specifier.contains(pins[key], prereleases=True), f"{name} pins {req.name}=={pins[key]}, outside {req}"
-        # An extra asked of a dependency (h5netcdf[h5py]: its HDF5 backend) needs its packages pinned too.
+        # An extra asked of a dependency (a name like pkg[extra]) needs its packages pinned too.
         for extra in req.extras:
             for sub in _requirements(metadata.requires(req.name) or [], extra):
                 if sub.marker is not None:

@@ -55,7 +55,7 @@ def test_small_sweep_writes_table_dataset_and_point_files(uninterrupted):
     # The cheap-shell point must be worth less than the base-like one.
     assert table.loc[2, "value_usd_median"] < table.loc[0, "value_usd_median"]
     assert len(list((out / "points").glob("*.json"))) == 3
-    assert xr.open_dataset(out / "sweep.nc", engine="h5netcdf").sizes["point"] == 3
+    assert xr.open_dataset(out / "sweep.nc", engine="netcdf4").sizes["point"] == 3
     _same(pd.read_parquet(out / "sweep.parquet"), table)
 
 
