@@ -16,7 +16,8 @@ PyTensor functions looked like (sizes, variable names and shapes, the order
 of the data inputs). The key hashes
 
 * the structure of the log density and of every stored variable
-  (``pytensor.dprint`` text), the value of every constant in them, and the
+  (:func:`_graph_text`: every op with its properties, how they connect, the
+  types), the value of every constant in them, and the
   name, type and shape of every ``pm.Data`` (not its values: new data is what
   a reused model is for);
 * the versions of Python, PyMC, PyTensor, numba, llvmlite, nutpie, NumPy and
@@ -64,6 +65,8 @@ LOG_PRIOR_PREFIX = "__log_prior__"
 _RECORD = "record.json"
 _SOURCE = "callbacks.py"
 _MEMORY: dict[str, object] = {}
+# Exit status of the compiling child when the model it rebuilt is not the caller's.
+_GRAPH_DIFFERS = 3
 # A fit and a sweep in one session use two graphs (the fit also stores log densities).
 _MEMORY_SIZE = 4
 
@@ -97,27 +100,58 @@ def _stored_vars(model, var_names, log_densities: bool):
     return clone, var_names
 
 
+def _op_text(op) -> str:
+    """An op as text: its class and every property that defines it (``__props__``), else its ``str``."""
+    cls = f"{type(op).__module__}.{type(op).__qualname__}"
+    props = getattr(op, "__props__", None)
+    if props:
+        return cls + "(" + ", ".join(f"{p}={getattr(op, p)!r}" for p in props) + ")"
+    return f"{cls}:{op}"
+
+
+def _graph_text(outputs) -> str:
+    """The structure of the graph of ``outputs`` as text, independent of intermediate variable names.
+
+    One line per root input (kind, type, and its name or, for a constant,
+    its value) and per node in topological order (op, input positions,
+    output types). Intermediate names are left out: PyTensor names some
+    shared constants as graphs are differentiated, which made a printed
+    graph (``pytensor.dprint``) differ within one process.
+    """
+    from pytensor.graph.traversal import graph_inputs, io_toposort
+
+    ids, lines = {}, []
+    inputs = list(graph_inputs(outputs))
+    for var in inputs:
+        ids[var] = len(ids)
+        data = getattr(var, "data", None)
+        label = var.name if data is None else np.ascontiguousarray(data).tobytes().hex()
+        lines.append(f"input {type(var).__name__} {var.type} {label}")
+    for node in io_toposort(inputs, outputs):
+        for out in node.outputs:
+            ids[out] = len(ids)
+        lines.append(f"{_op_text(node.op)} ({','.join(str(ids[i]) for i in node.inputs)}) -> {', '.join(str(o.type) for o in node.outputs)}")
+    lines.append("outputs " + ",".join(str(ids[o]) for o in outputs))
+    return "\n".join(lines)
+
+
 def graph_key(model, var_names=None) -> str:
     """The cache key of ``model`` compiled to store ``var_names`` (see the module docstring)."""
-    import pytensor
     from pytensor.compile.sharedvalue import SharedVariable
-    from pytensor.graph.basic import Constant
-    from pytensor.graph.traversal import ancestors
+    from pytensor.graph.traversal import graph_inputs
 
     from estimator.cache import canonical_versions, digest
 
     stored = [v for v in model.unobserved_value_vars if var_names is None or v.name in set(var_names)]
     outputs = [model.logp(), *stored]
-    parts = ["compiled", canonical_versions(), pytensor.dprint(outputs, file="str", print_type=True)]
+    parts = ["compiled", canonical_versions(), _graph_text(outputs)]
     parts.append(json.dumps([[v.name, v.type.dtype, v.type.ndim] for v in stored]))
     parts.append(json.dumps({rv.name: type(model.rvs_to_transforms.get(rv)).__name__ for rv in model.free_RVs}))
-    for var in ancestors(outputs):
-        if isinstance(var, SharedVariable):
-            value = np.asarray(var.get_value(borrow=True))
-            parts.append(f"{var.name}:{value.dtype}:{value.shape}")
-        elif isinstance(var, Constant):
-            data = np.asarray(var.data)
-            parts.append(f"{data.dtype}:{data.shape}".encode() + np.ascontiguousarray(data).tobytes())
+    for var in graph_inputs(outputs):
+        if not isinstance(var, SharedVariable):
+            continue
+        value = np.asarray(var.get_value(borrow=True))
+        parts.append(f"{var.name}:{value.dtype}:{value.shape}")
     return digest(*parts)
 
 
@@ -147,9 +181,9 @@ def compile_model(model, *, var_names=None, cache: bool = True, log_densities: b
     recipe = getattr(model, "estimator_recipe", None)
     recipe = None if recipe is None else {**recipe, "var_names": var_names, "log_densities": log_densities}
     model, var_names = _stored_vars(model, var_names, log_densities)
-    if not cache:
-        return _build(model, var_names, recipe, None)
     key = graph_key(model, var_names)
+    if not cache:
+        return _build(model, var_names, recipe, None, key)
     if key in _MEMORY:
         return _with_model_data(_MEMORY[key], model)
     entry = _entry_dir(key)
@@ -406,7 +440,9 @@ def _build(model, var_names, recipe: dict | None, entry: Path | None, key: str |
 
     The child rebuilds the model from ``recipe`` (the inputs of
     :func:`estimator.model.build_model`); a model built some other way has
-    none and is compiled in this process.
+    none and is compiled in this process, uncached, and so is one whose
+    rebuilt graph has another key than ``key`` (a module setting changed in
+    this process after import, say), which the child checks before compiling.
     """
     import subprocess
     import tempfile
@@ -427,6 +463,13 @@ def _build(model, var_names, recipe: dict | None, entry: Path | None, key: str |
                 done = subprocess.run([sys.executable, "-m", "estimator.compiled", f.name], capture_output=True, text=True)
             finally:
                 os.unlink(f.name)
+            if done.returncode == _GRAPH_DIFFERS:
+                # The model rebuilt from its recipe is not this one (a module setting changed
+                # in this process, say): its code must not be cached under this model's key.
+                log.warning("the model rebuilt from its recipe has another graph than this one; compiling it in this process, uncached")
+                if entry is not None:
+                    shutil.rmtree(entry, ignore_errors=True)
+                return _build(model, var_names, None, None, key)
             if done.returncode != 0:
                 raise RuntimeError(f"compiling the model for nutpie failed:\n{done.stderr[-4000:]}")
         record = _read_record(directory, key)
@@ -522,4 +565,7 @@ if __name__ == "__main__":
         _recipe, _directory, _key = pickle.load(f)
     _names, _log_densities = _recipe.pop("var_names"), _recipe.pop("log_densities")
     _model, _names = _stored_vars(build_model(_recipe.pop("claims"), _recipe.pop("priors"), **_recipe), _names, _log_densities)
+    if graph_key(_model, _names) != _key:
+        print("the model rebuilt from its recipe has another graph key than the caller's", file=sys.stderr)
+        sys.exit(_GRAPH_DIFFERS)
     _compile_entry(_model, _names, Path(_directory), _key)

@@ -134,3 +134,41 @@ def test_a_refit_of_the_same_graph_is_labelled_with_its_own_claims(claims, prior
     for group in ("posterior", "log_likelihood", "posterior_predictive"):
         ids = [str(c) for c in again.tree[group].to_dataset()[N.CLAIM].values]
         assert ids == list(renamed.index), group
+
+
+def _compiled_logp(compiled_model, point: dict) -> float:
+    """The log density (with Jacobian) the compiled C callback gives at a point of the model's value variables."""
+    import ctypes
+
+    names, slices, _ = compiled_model.shape_info
+    x = np.zeros(compiled_model.n_dim)
+    for name, where in zip(names, slices):
+        if name in point:
+            x[where] = np.ravel(point[name])
+    grad, logp = np.zeros(compiled_model.n_dim), np.zeros(())
+    dbl = ctypes.POINTER(ctypes.c_double)
+    status = compiled_model.compiled_logp_func.ctypes(
+        ctypes.c_uint64(compiled_model.n_dim),
+        x.ctypes.data_as(dbl),
+        grad.ctypes.data_as(dbl),
+        logp.ctypes.data_as(dbl),
+        ctypes.c_void_p(compiled_model.user_data.ctypes.data),
+    )
+    assert status == 0
+    return float(logp)
+
+
+@pytest.mark.slow
+def test_a_model_its_recipe_no_longer_rebuilds_is_compiled_here_and_not_cached(claims, priors, cache_dir, monkeypatch):
+    """A module setting changed after import: the compiling child rebuilds another graph, so nothing is cached under this key."""
+    from estimator import model as model_module
+
+    monkeypatch.setattr(model_module, "NOISE_FLOOR", 0.2)
+    m = build_model(claims, priors)
+    result = compiled.compile_model(m, cache=True)
+    assert not list((cache_dir / "compiled").glob("*/record.json"))
+    point = m.initial_point()
+    # The patched model's density (tolerance: float64 round-off over ~50 claims), which the unpatched one is not.
+    assert _compiled_logp(result, point) == pytest.approx(m.compile_logp()(point), rel=1e-10)
+    monkeypatch.undo()
+    assert m.compile_logp()(point) != pytest.approx(build_model(claims, priors).compile_logp()(point), rel=1e-6)
