@@ -563,7 +563,9 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, co
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler '{sampler}'; one of {', '.join(SAMPLERS)}")
-    cores = cores or min(chains, 2)
+    from estimator.workers import machine_cores
+
+    cores = cores or min(chains, machine_cores())
     if sampler == "nutpie":
         return _sample_nutpie(model, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress, cores=cores, predictive=predictive, cache=cache)
     import pymc as pm

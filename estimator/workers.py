@@ -33,6 +33,7 @@ __all__ = [
     "compiled_model",
     "nutpie_sample",
     "sample_compiled",
+    "machine_cores",
     "run_tasks",
     "shutdown_workers",
     "write_atomic",
@@ -131,9 +132,23 @@ def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, cores: int, s
     )
 
 
+def machine_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+# Cores one task may sample on: one in a worker process (workers run side by side), every
+# core while run_tasks runs the tasks one after another in this process. nutpie seeds each
+# chain on its own, so the draws do not depend on it (tests/test_workers.py).
+_TASK_CORES = 1
+
+
 def sample_compiled(compiled, payload: dict, seed: int):
-    """Sample a compiled model with the payload's draws, tune and chains (one core per worker)."""
-    return nutpie_sample(compiled, draws=payload["draws"], tune=payload["tune"], chains=payload["chains"], cores=1, seed=seed)
+    """Sample a compiled model with the payload's draws, tune and chains (chains in parallel on the task's cores)."""
+    cores = max(1, min(payload["chains"], _TASK_CORES))
+    return nutpie_sample(compiled, draws=payload["draws"], tune=payload["tune"], chains=payload["chains"], cores=cores, seed=seed)
 
 
 def claim_folder(out: Path, manifest_name: str, manifest: dict, refusal: str, results: str, stale: str = ".*.tmp*") -> None:
@@ -241,6 +256,11 @@ def run_tasks(fn: Callable, tasks: list[tuple], *, workers: int | None = None, s
             shutdown_workers()
             raise
     else:
-        for t in tasks:
-            record(fn(*t))
+        global _TASK_CORES
+        previous, _TASK_CORES = _TASK_CORES, machine_cores()
+        try:
+            for t in tasks:
+                record(fn(*t))
+        finally:
+            _TASK_CORES = previous
     return results

@@ -1,6 +1,10 @@
-"""The shared executor keeps its local worker processes for the session's later calls."""
+"""The shared executor: local worker processes kept for the session's later calls, and the cores a task samples on."""
 
 import os
+from pathlib import Path
+
+import numpy as np
+import pytest
 
 from estimator.workers import run_tasks, shutdown_workers
 
@@ -16,3 +20,23 @@ def test_local_workers_are_kept_for_the_next_call_until_shut_down():
         assert not third & (first | second)
     finally:
         shutdown_workers()
+
+
+@pytest.mark.slow
+def test_tasks_run_in_this_process_sample_on_every_core_and_draw_the_same():
+    """In this process a task's chains run in parallel (one core each); nutpie seeds every chain, so the draws are the same."""
+    from estimator import workers
+    from estimator.sweeps import load_sweep
+
+    payload = {**load_sweep(Path(__file__).parent / "data" / "sweep_small.toml").base_payload(), "draws": 30, "tune": 30, "chains": 2}
+    compiled = workers.compiled_model(workers.worker_state(payload))
+    alone = workers.sample_compiled(compiled, payload, 11)
+    seen = []
+
+    def task():
+        seen.append(workers._TASK_CORES)
+        return workers.sample_compiled(compiled, payload, 11)
+
+    (in_run,) = run_tasks(task, [()])
+    assert seen == [workers.machine_cores()] and workers._TASK_CORES == 1
+    np.testing.assert_array_equal(in_run["posterior"]["containers"].values, alone["posterior"]["containers"].values)
