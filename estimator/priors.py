@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -600,7 +601,18 @@ def reelicit(spec: PriorSpec, changes: dict, *, file: str, where: str) -> PriorS
     elif any(k in changes for k in STATEMENT_FIELDS):
         entry.pop("params", None)
     entry.update(changes)
-    new, problems = _prior_spec(spec.name, entry, file, where)
+    # Fitted parameters are cached by the whole entry and the versions that fit it, like a
+    # prior file's (a sweep re-elicits each of its settings in every process otherwise,
+    # importing PreliZ for it: 2.8 s before the first point of the example sweep).
+    from estimator.cache import canonical_versions, digest, read_entry, write_entry
+
+    key = digest("reelicit", spec.name, json.dumps(entry, sort_keys=True, default=str), canonical_versions())
+    path = _fit_cache_path(key)
+    cached = read_entry(path, key)
+    fitted = cached.get("params") if cached else None
+    new, problems = _prior_spec(spec.name, entry, file, where, fitted=fitted if isinstance(fitted, dict) else None)
     if problems:
         raise InputError(problems)
+    if cached is None:
+        write_entry(path, key, {"params": new.params})
     return new

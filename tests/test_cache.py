@@ -172,3 +172,23 @@ def test_a_model_its_recipe_no_longer_rebuilds_is_compiled_here_and_not_cached(c
     assert _compiled_logp(result, point) == pytest.approx(m.compile_logp()(point), rel=1e-10)
     monkeypatch.undo()
     assert m.compile_logp()(point) != pytest.approx(build_model(claims, priors).compile_logp()(point), rel=1e-6)
+
+
+def test_a_re_elicited_prior_is_fitted_once_then_read_back(cache_dir, monkeypatch):
+    """A sweep setting (a new interval) is fitted by PreliZ once; later calls, in any process, read the stored fit."""
+    from estimator import priors as P
+
+    spec = estimator.load_priors().parameters["price_152mm_usd"]
+    change = {"lower": 400.0, "upper": 625.0}
+    first = P.reelicit(spec, change, file="sweep.toml", where="point")
+    assert len(list((cache_dir / "priors").glob("*.json"))) == 2  # the prior file's fit and this one
+
+    def no_fit(entry):
+        raise AssertionError("fitted again instead of read from the cache")
+
+    monkeypatch.setattr(P, "_elicit", no_fit)
+    again = P.reelicit(spec, change, file="sweep.toml", where="point")
+    assert again == first and first.params != spec.params
+    # Another interval is a new fit: with the fit disabled, that is what fails.
+    with pytest.raises(AssertionError, match="fitted again"):
+        P.reelicit(spec, {"lower": 410.0, "upper": 625.0}, file="sweep.toml", where="point")
