@@ -233,8 +233,14 @@ def _with_model_data(compiled, model):
 
     data = _shared_by_name(model, [var.name for var in compiled.shared_var_keys])
     swapped = compiled.with_data(**{var.name: var.get_value() for var in data})
+    names, _, shapes = compiled.shape_info
     dims, coords = _prepare_dims_and_coords(model, compiled.shape_info, compiled.reparameterized_names)
-    return dataclasses.replace(swapped, dims=dims, _coords=coords)
+    # The initial point is this model's: its support point depends on the prior settings,
+    # which are data. The first model's function would start a refit elsewhere than a
+    # fresh process fitting the same inputs starts, and a seed would give other draws.
+    n_free = len(model.free_RVs)
+    initial = _initial_point_fn(model, names[:n_free], shapes[:n_free])
+    return dataclasses.replace(swapped, dims=dims, _coords=coords, initial_point_func=initial)
 
 
 def _callback_source(n_dim: int, n_expanded: int, logp_inputs: list[str], expand_inputs: list[str], data: list[tuple[str, int, str]]) -> str:

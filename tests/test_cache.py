@@ -136,6 +136,19 @@ def test_a_refit_of_the_same_graph_is_labelled_with_its_own_claims(claims, prior
         assert ids == list(renamed.index), group
 
 
+@pytest.mark.filterwarnings("ignore::estimator.errors.SamplingWarning")
+def test_a_refit_with_a_prior_moved_draws_what_a_fresh_fit_of_it_draws(claims, priors):
+    """A refit in this process reuses the compiled model but starts from its own model's initial point."""
+    kw = {"draws": 10, "tune": 10, "chains": 1, "seed": 3, "progress": False}
+    mu = priors.parameters["price_152mm_usd"].params["mu"]
+    moved = priors.with_params({"price_152mm_usd": {"mu": mu + 0.5}})
+    estimator.fit(claims, priors, **kw)
+    refit = estimator.fit(claims, moved, **kw)
+    compiled.clear_memory()
+    fresh = estimator.fit(claims, moved, **kw)
+    np.testing.assert_array_equal(refit.tree["posterior"][N.VALUE_USD].values, fresh.tree["posterior"][N.VALUE_USD].values)
+
+
 def _compiled_logp(compiled_model, point: dict) -> float:
     """The log density (with Jacobian) the compiled C callback gives at a point of the model's value variables."""
     import ctypes
