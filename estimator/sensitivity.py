@@ -136,7 +136,7 @@ def khat_threshold(n_draws: int) -> float:
 
 @dataclass(frozen=True)
 class RefitSettings:
-    """Sampler settings of an exact refit (nutpie's NUTS, one core per refit).
+    """Sampler settings of an exact refit (nutpie's NUTS; its chains on every core when refits run in this process, one in a worker process).
 
     ``seed=None``: the run's own seed. Each refit's seed derives from this seed
     and the claims it leaves out, so a refit does not depend on the order or

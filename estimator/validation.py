@@ -194,9 +194,9 @@ def run_sbc(
     priors: str | Path | None = None,
     workers: int = 1,
     scheduler=None,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 2,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int = 4,
     as_of=None,
     dynamics: str | None = None,
     progress: bool = True,
@@ -223,7 +223,8 @@ def run_sbc(
     dynamics : str, optional
         Rate dynamics (default: the model's default).
     draws, tune, chains : int
-        Sampler settings of each refit (nutpie, low-rank adaptation).
+        Sampler settings of each refit (nutpie, low-rank adaptation; by
+        default a default fit's, 4 chains x 1,000 draws + 500 tuning steps).
 
     Returns
     -------
@@ -233,9 +234,12 @@ def run_sbc(
     """
     from tqdm.auto import tqdm
 
+    from estimator.inference import DEFAULT_DRAWS, DEFAULT_TUNE
     from estimator.simulate import SIMULATOR_VERSION, check_simulable
     from estimator.workers import claim_folder, run_tasks, worker_state
 
+    draws = DEFAULT_DRAWS["nutpie"] if draws is None else draws
+    tune = DEFAULT_TUNE["nutpie"] if tune is None else tune
     payload = _sbc_payload(claims, priors, as_of, draws, tune, chains, dynamics)
     # Bad input fails here, in this process, before any folder or worker exists; the
     # loaded inputs stay in this process's worker cache for in-process simulations.
