@@ -56,7 +56,7 @@ lock:
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis .ruff_cache
 
-# Figures of the default run: refits the default model (about a minute on two
+# Figures of the default run: refits the default model (about half a minute on two
 # cores) and redraws figures/ with its report.
 RUN ?= build/default-run
 figures: $(VENV)/.runtime
@@ -88,8 +88,8 @@ notebook-kernel: $(VENV)/.test
 notebooks: $(VENV)/.test
 	$(VENV)/bin/jupytext --sync notebooks/*.py
 
-# The leave-future-out backtest of the default ledger with both rate dynamics (about 10
-# minutes each on two cores), and the default (ar1) one's figures and summaries in figures/.
+# The leave-future-out backtest of the default ledger with both rate dynamics (about half
+# a minute each on two cores), and the default (ar1) one's figures and summaries in figures/.
 BT ?= build/backtest
 backtest: $(VENV)/.runtime
 	$(VENV)/bin/estimator backtest --dynamics ar1 --out $(BT)/ar1 --quiet
