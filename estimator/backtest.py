@@ -320,7 +320,7 @@ def run_backtest(
     from tqdm.auto import tqdm
 
     from estimator.claims import load_claims, read_claims_text
-    from estimator.inference import DEFAULT_DRAWS, DEFAULT_TUNE
+    from estimator.inference import sampler_steps
     from estimator.model import DEFAULT_DYNAMICS, claim_loglik, months_between
     from estimator.priors import load_priors
     from estimator.sensitivity import khat_threshold
@@ -329,8 +329,7 @@ def run_backtest(
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}")
     dynamics = dynamics or DEFAULT_DYNAMICS
-    draws = DEFAULT_DRAWS["nutpie"] if draws is None else draws
-    tune = DEFAULT_TUNE["nutpie"] if tune is None else tune
+    draws, tune = sampler_steps(draws, tune, "nutpie")
     pri = load_priors(priors)
     name, text = read_claims_text(claims)
     ledger = load_claims(text=text, name=name)

@@ -397,8 +397,10 @@ def cmd_validate_sbc(args) -> int:
 
     from estimator import validation as V
     from estimator.figures import plot_sbc_ecdf, plot_sbc_ranks
+    from estimator.inference import sampler_steps
 
     formats = _figure_formats(args)
+    draws, tune = sampler_steps(args.draws, args.tune, "nutpie")
     out = Path(args.out)
     _check_writable(out)
     t0 = time.perf_counter()
@@ -410,8 +412,8 @@ def cmd_validate_sbc(args) -> int:
         priors=args.priors,
         workers=args.workers,
         scheduler=args.scheduler,
-        draws=args.draws,
-        tune=args.tune,
+        draws=draws,
+        tune=tune,
         chains=args.chains,
         progress=not args.quiet,
     )
@@ -426,7 +428,7 @@ def cmd_validate_sbc(args) -> int:
     )
     ledger = f" (ledger {Path(args.claims).name})" if args.claims else ""
     note = (
-        f"Source: estimator validate sbc{ledger}, {len(table)} simulations, seed {args.seed}, {args.chains} chains × {args.draws} draws each. "
+        f"Source: estimator validate sbc{ledger}, {len(table)} simulations, seed {args.seed}, {args.chains} chains × {draws} draws each. "
         f"Refits missing a diagnostic threshold are kept (dropping them would bias the ranks): {reasons}."
     )
     for name, (fig, _) in {"sbc_ecdf_difference": plot_sbc_ecdf(table, summary, note=note), "sbc_rank_histograms": plot_sbc_ranks(table, note=note)}.items():

@@ -57,6 +57,7 @@ __all__ = [
     "DEFAULT_SAMPLER",
     "DEFAULT_DRAWS",
     "DEFAULT_TUNE",
+    "sampler_steps",
     "input_hash",
     "result_model",
     "resolve_as_of",
@@ -96,6 +97,11 @@ RESULT_FILE = "result.nc"
 # h5netcdf in 0.9-1.0 s, zarr in 2.3-2.5 s (README, Performance).
 NETCDF_ENGINE = "netcdf4"
 _PACKAGES = ("estimator", "pymc", "pytensor", "arviz", "nutpie", "preliz", "numpy", "scipy", "xarray", "pandas")
+
+
+def sampler_steps(draws: int | None, tune: int | None, sampler: str = DEFAULT_SAMPLER) -> tuple[int, int]:
+    """Draws and tuning steps per chain: those given, else the sampler's defaults (:data:`DEFAULT_DRAWS`, :data:`DEFAULT_TUNE`)."""
+    return (DEFAULT_DRAWS[sampler] if draws is None else draws), (DEFAULT_TUNE[sampler] if tune is None else tune)
 
 
 def _versions() -> dict[str, str]:
@@ -741,8 +747,7 @@ def fit(
     FitResult
     """
     if sampler in DEFAULT_DRAWS:
-        draws = DEFAULT_DRAWS[sampler] if draws is None else draws
-        tune = DEFAULT_TUNE[sampler] if tune is None else tune
+        draws, tune = sampler_steps(draws, tune, sampler)
     if not isinstance(priors, PriorSet):
         priors = load_priors(priors, cache=cache)
     if isinstance(claims, pd.DataFrame):

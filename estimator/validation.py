@@ -234,12 +234,11 @@ def run_sbc(
     """
     from tqdm.auto import tqdm
 
-    from estimator.inference import DEFAULT_DRAWS, DEFAULT_TUNE
+    from estimator.inference import sampler_steps
     from estimator.simulate import SIMULATOR_VERSION, check_simulable
     from estimator.workers import claim_folder, run_tasks, worker_state
 
-    draws = DEFAULT_DRAWS["nutpie"] if draws is None else draws
-    tune = DEFAULT_TUNE["nutpie"] if tune is None else tune
+    draws, tune = sampler_steps(draws, tune, "nutpie")
     payload = _sbc_payload(claims, priors, as_of, draws, tune, chains, dynamics)
     # Bad input fails here, in this process, before any folder or worker exists; the
     # loaded inputs stay in this process's worker cache for in-process simulations.
