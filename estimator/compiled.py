@@ -114,9 +114,10 @@ def _graph_text(outputs) -> str:
 
     One line per root input (kind, type, and its name or, for a constant,
     its value) and per node in topological order (op, input positions,
-    output types). Intermediate names are left out: PyTensor names some
-    shared constants as graphs are differentiated, which made a printed
-    graph (``pytensor.dprint``) differ within one process.
+    output types). Intermediate names are left out: they play no part in
+    the compiled code, and a printed graph (``pytensor.dprint``, the key's
+    text before) was once seen to name a shared constant differently
+    within one process after a gradient had been built.
     """
     from pytensor.graph.traversal import graph_inputs, io_toposort
 
