@@ -405,7 +405,7 @@ def _log_rate_series(prefix: str, P, dynamics: str, n_months: int, innovations: 
     phi = _prior_rv(f"{prefix}_rate_persistence", P[f"{prefix}_rate_persistence"])
     z = coupled_rv(innovations, pm.Normal, {"mu": 0.0, "sigma": 1.0}, volatility, PartialCentring(CENTRING_WEIGHT), dims=N.MONTH)
     # phi^(m - k) is gathered from the M powers of phi, not computed as M^2 powers: pow
-    # was a third of the cost of a gradient evaluation (README, Performance).
+    # was about 30% of the cost of a gradient evaluation (README, Performance).
     m = np.arange(n_months)
     lag = np.maximum(m[:, None] - m[None, :], 0)
     lower = (m[:, None] >= m[None, :]).astype(float)
