@@ -135,6 +135,7 @@ def _vintage_seed(seed: int, vintage: dt.date) -> int:
 
 def fit_vintage(payload: dict, vintage: str, seed: int, out_dir: str) -> dict:
     """Exact fit at one vintage (claims said after it weigh 0); written to ``fits/<vintage>.npz``."""
+    from estimator.compiled import with_data
     from estimator.inference import diagnose
     from estimator.model import claim_data
     from estimator.workers import compiled_model, sample_compiled, worker_state, write_atomic
@@ -143,7 +144,7 @@ def fit_vintage(payload: dict, vintage: str, seed: int, out_dir: str) -> dict:
     state = worker_state(payload)
     day = dt.date.fromisoformat(vintage)
     known = (state.claims["date_said"] <= day).to_numpy(float)
-    compiled = compiled_model(state, extra_vars=_EXTRA_VARS).with_data(**claim_data(state.claims, weight=known))
+    compiled = with_data(compiled_model(state, extra_vars=_EXTRA_VARS), **claim_data(state.claims, weight=known))
     tree = sample_compiled(compiled, payload, seed)
     post = tree["posterior"].to_dataset()
 

@@ -297,12 +297,13 @@ def refit_left_out(payload: dict, prior_data: dict, left_out: tuple, seed: int, 
 
     Returns ``(left_out, {quantity: flat draws})``.
     """
+    from estimator.compiled import with_data
     from estimator.model import claim_data
     from estimator.workers import compiled_model, sample_compiled, worker_state
 
     state = worker_state(payload)
     weight = (~state.claims.index.isin(list(left_out))).astype(float)
-    compiled = compiled_model(state, extra_vars=quantities).with_data(**prior_data, **claim_data(state.claims, weight=weight))
+    compiled = with_data(compiled_model(state, extra_vars=quantities), **prior_data, **claim_data(state.claims, weight=weight))
     post = sample_compiled(compiled, payload, seed)["posterior"].to_dataset()
     return tuple(left_out), {v: post[v].transpose(*SAMPLE_DIMS).values.ravel() for v in quantities}
 

@@ -36,7 +36,7 @@ one in the sweep).
 Modes
 -----
 *exact*: each worker process compiles the model once with nutpie and refits
-every point with ``CompiledModel.with_data(...)``.
+every point with ``estimator.compiled.with_data(...)``.
 
 *approx*: one reference posterior at the base settings is reweighted for each
 point by importance sampling, :math:`\\log w_s = \\sum_j \\log p_j^{new}(\\theta_s)
@@ -69,6 +69,7 @@ import numpy as np
 import pandas as pd
 
 from estimator import names as N
+from estimator.compiled import with_data
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
 from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, default_as_of
 from estimator.priors import ELICITATION_FIELDS
@@ -345,7 +346,7 @@ def _exact_fit(payload, overrides, seed):
     """Refit one point with the compiled model; return its posterior and sample stats."""
     state = worker_state(payload)
     priors, options = apply_overrides(state.priors, overrides, file=payload["source"], where="point")
-    compiled = compiled_model(state).with_data(**_data_updates(priors, options, payload))
+    compiled = with_data(compiled_model(state), **_data_updates(priors, options, payload))
     return sample_compiled(compiled, payload, seed)
 
 

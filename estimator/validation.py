@@ -153,6 +153,7 @@ def _sbc_payload(claims, priors, as_of, draws: int, tune: int, chains: int, dyna
 
 def run_sbc_simulation(payload: dict, index: int, seed: int, out_dir: str) -> dict:
     """One SBC simulation: prior draw, simulated ledger, refit, ranks; written to ``sims/<index>.json``."""
+    from estimator.compiled import with_data
     from estimator.inference import diagnose
     from estimator.model import claim_data
     from estimator.simulate import draw_truth, simulate_claims
@@ -170,7 +171,7 @@ def run_sbc_simulation(payload: dict, index: int, seed: int, out_dir: str) -> di
     finally:
         pymc_log.setLevel(level)
     sim = simulate_claims(state.claims, truth, seed=claims_seed)
-    compiled = compiled_model(state).with_data(**claim_data(sim))
+    compiled = with_data(compiled_model(state), **claim_data(sim))
     tree = sample_compiled(compiled, payload, sampler_seed)
     post = tree["posterior"].to_dataset()
     rng = np.random.default_rng(claims_seed)

@@ -149,6 +149,22 @@ def test_a_refit_with_a_prior_moved_draws_what_a_fresh_fit_of_it_draws(claims, p
     np.testing.assert_array_equal(refit.tree["posterior"][N.VALUE_USD].values, fresh.tree["posterior"][N.VALUE_USD].values)
 
 
+def test_prior_data_swapped_in_move_the_initial_point_as_a_model_built_with_them(claims, priors):
+    """with_data (sweeps, sensitivity) starts the chains where a model built with the new prior settings starts them."""
+    from estimator.model import prior_data_name
+
+    mu = priors.parameters["price_152mm_usd"].params["mu"]
+    moved = priors.with_params({"price_152mm_usd": {"mu": mu + 0.5}})
+    base = compiled.compile_model(build_model(claims, priors))
+    own = compiled.compile_model(build_model(claims, moved))
+    swapped = compiled.with_data(base, **{prior_data_name("price_152mm_usd", "mu"): np.asarray(mu + 0.5)})
+    # Exact equality: the same compiled function at the same data and seed.
+    np.testing.assert_array_equal(swapped.initial_point_func(7), own.initial_point_func(7))
+    assert not np.array_equal(base.initial_point_func(7), own.initial_point_func(7))
+    # The base model's function still reads its own data after another was bound.
+    np.testing.assert_array_equal(base.initial_point_func(7), compiled.compile_model(build_model(claims, priors)).initial_point_func(7))
+
+
 def _compiled_logp(compiled_model, point: dict) -> float:
     """The log density (with Jacobian) the compiled C callback gives at a point of the model's value variables."""
     import ctypes
