@@ -55,11 +55,24 @@ def test_naive_difference_fails_where_ours_does_not():
     assert np.isfinite(out).all() and out[0] == pytest.approx(stats.norm.logsf(30.0), rel=1e-6)
 
 
-def test_log_normal_cdf_gradient_is_finite_everywhere():
+def test_log_normal_cdf_matches_scipy_with_finite_gradients_where_it_is_used():
+    """log_diff_normal_cdf calls it at z <= 0 only. Tolerance 1e-12 relative: one erfcx, a log and a square."""
     z = pt.dvector("z")
-    g = _fn(pytensor.grad(log_normal_cdf(z).sum(), z), z)
-    vals = g(np.array([-200.0, -40.0, -1.0, 0.0, 40.0, 200.0]))
-    assert np.isfinite(vals).all()
+    zs = np.array([-1e4, -200.0, -40.0, -8.0, -1.0, -1e-3, 0.0])
+    value, grad = _fn([log_normal_cdf(z), pytensor.grad(log_normal_cdf(z).sum(), z)], z)(zs)
+    np.testing.assert_allclose(value, stats.norm.logcdf(zs), rtol=1e-12)
+    assert np.isfinite(grad).all()
+
+
+def test_log_diff_normal_cdf_gradient_is_finite_at_every_pair_of_ends():
+    """Both branches are evaluated for every pair, so neither may give NaN, including the open ends of one-sided claims."""
+    a, b = pt.dvector("a"), pt.dvector("b")
+    ends = np.array([-1e4, -200.0, -40.0, -1.0, 0.0, 1.0, 40.0, 200.0, 1e4])
+    av, bv = (x.ravel() for x in np.meshgrid(ends, ends))
+    keep = av < bv
+    value, ga, gb = _fn([log_diff_normal_cdf(a, b), *pytensor.grad(log_diff_normal_cdf(a, b).sum(), [a, b])], a, b)(av[keep], bv[keep])
+    assert np.isfinite(ga).all() and np.isfinite(gb).all()
+    assert (value <= 0).all() and np.isfinite(value).all()
 
 
 def test_building_leaves_the_callers_inputs_unchanged(claims, priors):
