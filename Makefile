@@ -64,7 +64,7 @@ figures: $(VENV)/.runtime
 	$(VENV)/bin/estimator report $(RUN)/result.nc --out figures
 
 # Validation figures of the default model (figures/validation/): SBC with 300
-# simulations (about 16 minutes on two cores), the importance-sampling reference
+# simulations (about 15 minutes on two cores), the importance-sampling reference
 # against the seed era's PyMC run (on the whole ledger importance sampling from the
 # prior cannot reach the posterior), and scores of the fitted and test claims.
 VAL ?= build/validation
@@ -91,6 +91,8 @@ notebook-kernel: $(VENV)/.test
 notebooks: $(VENV)/.test
 	$(VENV)/bin/jupytext --sync notebooks/*.py
 
+# Backtest and SBC folders resume an interrupted run and refuse one made by other code:
+# after changing the code, delete them (or point BT / VAL elsewhere).
 # The leave-future-out backtest of the default ledger with both rate dynamics (about half
 # a minute each on two cores), and the default (ar1) one's figures and summaries in figures/.
 BT ?= build/backtest

@@ -20,6 +20,7 @@ cache directory (``platformdirs.user_cache_dir("estimator")``, e.g.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["ENV_VAR", "FORMAT", "cache_dir", "package_versions", "versions", "canonical_versions", "digest", "read_entry", "write_entry"]
+__all__ = ["ENV_VAR", "FORMAT", "cache_dir", "package_versions", "versions", "canonical_versions", "source_digest", "digest", "read_entry", "write_entry"]
 
 ENV_VAR = "ESTIMATOR_CACHE_DIR"
 # Bumped whenever the layout or meaning of an entry changes: older entries are then rebuilt.
@@ -64,6 +65,16 @@ def package_versions(packages) -> dict[str, str]:
 def versions() -> dict[str, str]:
     """Python, machine and the versions of every package an entry depends on."""
     return {**package_versions(_KEY_PACKAGES), "machine": platform.machine(), "format": str(FORMAT)}
+
+
+@functools.cache
+def source_digest() -> str:
+    """SHA-256 of the package's own Python source: a development checkout changes code without changing its version."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def digest(*parts) -> str:

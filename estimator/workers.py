@@ -156,18 +156,34 @@ def claim_folder(out: Path, manifest_name: str, manifest: dict, refusal: str, re
 
     A folder whose manifest differs from ``manifest`` holds another run, whose
     result files must never mix with this one's: ``InputError`` with
-    ``refusal``. Temporary files a killed worker left in ``out/results`` are
-    discarded (their finished twins were written by rename, never partly).
+    ``refusal``. The manifest also records the code (:func:`code_identity`):
+    results of another estimator source or package version are refused too,
+    with their own message. Temporary files a killed worker left in
+    ``out/results`` are discarded (their finished twins were written by
+    rename, never partly).
     """
     from estimator.errors import InputError, Problem
 
     (out / results).mkdir(parents=True, exist_ok=True)
     path = out / manifest_name
-    if path.exists() and json.loads(path.read_text()) != json.loads(canonical(manifest)):
-        raise InputError([Problem(str(out), "--out", "-", refusal)])
+    manifest = json.loads(canonical({**manifest, "code": code_identity()}))
+    if path.exists():
+        held = json.loads(path.read_text())
+        if held != manifest:
+            if {k: v for k, v in held.items() if k != "code"} == {k: v for k, v in manifest.items() if k != "code"}:
+                refusal = "holds results of other code (the estimator source or a package version differs), which must not mix with this code's; choose another folder or delete this one"
+            raise InputError([Problem(str(out), "--out", "-", refusal)])
     path.write_text(canonical(manifest))
     for f in (out / results).glob(stale):
         f.unlink()
+
+
+def code_identity() -> dict:
+    """What a resumable run's results depend on besides its inputs: the package versions and the estimator source."""
+    from estimator.cache import package_versions, source_digest
+    from estimator.inference import _PACKAGES
+
+    return {"versions": package_versions(_PACKAGES), "estimator_source": source_digest()}
 
 
 def write_atomic(path: Path, row: dict) -> None:

@@ -85,7 +85,9 @@ def test_an_sbc_folder_from_another_simulator_is_refused_before_any_work(tmp_pat
 
     out = tmp_path / "sbc"
     out.mkdir()
-    manifest = {"payload": _sbc_payload(None, None, "2024-02-23", 40, 60, 1), "seed": 20240223, "simulator": SIMULATOR_VERSION}
+    from estimator.workers import code_identity
+
+    manifest = {"payload": _sbc_payload(None, None, "2024-02-23", 40, 60, 1), "seed": 20240223, "simulator": SIMULATOR_VERSION, "code": code_identity()}
     (out / SBC_MANIFEST).write_text(json.dumps(manifest))
     run_sbc(0, out, draws=40, tune=60, chains=1, as_of="2024-02-23", progress=False)  # same settings and simulator: accepted
     (out / SBC_MANIFEST).write_text(json.dumps({**manifest, "simulator": SIMULATOR_VERSION - 1}))

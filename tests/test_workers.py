@@ -40,3 +40,19 @@ def test_tasks_run_in_this_process_sample_on_every_core_and_draw_the_same():
     (in_run,) = run_tasks(task, [()])
     assert seen == [workers.machine_cores()] and workers._TASK_CORES == 1
     np.testing.assert_array_equal(in_run["posterior"]["containers"].values, alone["posterior"]["containers"].values)
+
+
+def test_a_resumable_folder_from_other_code_is_refused_with_its_own_message(tmp_path, monkeypatch):
+    """Results of another estimator source (or package version) must not be mixed into a resumed run."""
+    from estimator import cache
+    from estimator.errors import InputError
+    from estimator.workers import claim_folder
+
+    manifest = {"seed": 1, "payload": {"draws": 10}}
+    claim_folder(tmp_path, "manifest.json", manifest, "holds another run", "results")
+    claim_folder(tmp_path, "manifest.json", manifest, "holds another run", "results")  # same inputs, same code: resumed
+    with pytest.raises(InputError, match="holds another run"):
+        claim_folder(tmp_path, "manifest.json", {**manifest, "seed": 2}, "holds another run", "results")
+    monkeypatch.setattr(cache, "source_digest", lambda: "0" * 64)
+    with pytest.raises(InputError, match="other code"):
+        claim_folder(tmp_path, "manifest.json", manifest, "holds another run", "results")
