@@ -38,7 +38,9 @@ claim within the padded capacity, :mod:`estimator.model`) only swaps data.
 
 The initial point of each chain is PyMC's (``support_point`` plus a uniform
 jitter in the unconstrained space), compiled and evaluated the same way with
-or without the cache, so a seed gives the same draws either way.
+or without the cache, so a seed gives the same draws either way. Its function
+is compiled once per graph and fed each model's data (:class:`_InitialPoint`);
+:func:`with_data` swaps data and the initial point's data together.
 """
 
 from __future__ import annotations
