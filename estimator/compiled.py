@@ -404,12 +404,8 @@ class _InitialPoint:
                     self._shared[name].set_value(value)
                 return self._fn(seed)
 
-        flat = _rv_dict_to_flat_array_wrapper(point, names=self._names, shapes=self._shapes)
-
-        def initial_point(seed):
-            return flat(seed)
-
-        # What with_data needs to bind the same graph to other data.
+        initial_point = _rv_dict_to_flat_array_wrapper(point, names=self._names, shapes=self._shapes)
+        # What with_data needs to bind the same graph to other data (a new function per call).
         initial_point.maker, initial_point.values = self, values
         return initial_point
 

@@ -187,8 +187,9 @@ def log_diff_normal_cdf(a, b):
     ``logdiffexp(logcdf(b), logcdf(a))`` returns ``-inf`` far in the upper
     tail). Two ``erfcx`` calls in all: ``switch`` evaluates both branches, so
     the earlier form, with ``erfc`` on the upper side as well, cost about a
-    fifth more (1.4 microseconds for 64 claims, README, Performance). The branch not taken is clamped to stay finite,
-    so it cannot leak NaN into the gradient.
+    fifth more (1.4 microseconds for 64 claims, README, Performance). The
+    lower branch, when not taken, is clamped to stay finite, so it cannot
+    leak NaN into the gradient.
     """
     reflect = pt.gt(a, 0.0)
     lo = pt.switch(reflect, -b, a)

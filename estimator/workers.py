@@ -180,10 +180,10 @@ def claim_folder(out: Path, manifest_name: str, manifest: dict, refusal: str, re
 
 def code_identity() -> dict:
     """What a resumable run's results depend on besides its inputs: the package versions and the estimator source."""
-    from estimator.cache import package_versions, source_digest
-    from estimator.inference import _PACKAGES
+    from estimator.cache import source_digest
+    from estimator.inference import _versions
 
-    return {"versions": package_versions(_PACKAGES), "estimator_source": source_digest()}
+    return {"versions": _versions(), "estimator_source": source_digest()}
 
 
 def write_atomic(path: Path, row: dict) -> None:
