@@ -19,6 +19,7 @@ model does not use is an error.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -34,9 +35,10 @@ from estimator import names as N
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
 from estimator.formatting import fmt_number
 
-__all__ = ["PriorSpec", "PriorSet", "load_priors", "read_priors_text", "DEFAULT_PRIORS", "DISTRIBUTIONS", "ELICITATION_FIELDS"]
+__all__ = ["PriorSpec", "PriorSet", "load_priors", "read_priors_text", "DEFAULT_PRIORS", "DISTRIBUTIONS", "ELICITATION_FIELDS", "read_text_file"]
 
 DEFAULT_PRIORS = "priors-default.toml"
+BOM = "\ufeff"
 
 # Distribution -> its support, as PreliZ and PyMC both name it.
 DISTRIBUTIONS = {
@@ -184,16 +186,34 @@ def read_priors_text(path: str | Path | None = None) -> tuple[str, str]:
         res = resources.files("estimator.data").joinpath(DEFAULT_PRIORS)
         return f"<embedded>/{DEFAULT_PRIORS}", res.read_text(encoding="utf-8")
     p = Path(path)
+    return str(p), read_text_file(p)
+
+
+def read_text_file(path: Path) -> str:
+    """The UTF-8 text of an input file (a leading byte-order mark dropped), or InputError naming it.
+
+    Editors on Windows save UTF-8 with a byte-order mark, which TOML would
+    read as a stray character at line 1, column 1; it is not part of the text.
+    """
+    name = str(path)
     try:
-        return str(p), p.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8").removeprefix(BOM)
     except FileNotFoundError:
-        raise InputError([Problem(str(p), "file", "-", "file not found")]) from None
+        raise InputError([Problem(name, "file", "-", "file not found")]) from None
+    except IsADirectoryError:
+        raise InputError([Problem(name, "file", "-", "is a folder, not a file")]) from None
+    except UnicodeDecodeError as exc:
+        raise InputError([Problem(name, "file", "-", f"is not UTF-8 text (byte {exc.start} cannot be decoded)")]) from None
+    except OSError as exc:
+        raise InputError([Problem(name, "file", "-", f"cannot be read: {exc.strerror or exc}")]) from None
 
 
 # The open bounds of each support.
 _SUPPORT_BOUNDS = {N.POSITIVE: (0.0, math.inf), N.UNIT_INTERVAL: (0.0, 1.0), N.SIMPLEX: (0.0, 1.0), N.REAL: (-math.inf, math.inf)}
 # The statements an entry can make, as the checks and the fit read them.
 _PARAMS, _DIRICHLET, _QUARTILES, _INTERVAL = "params", "dirichlet", "quartiles", "interval"
+# The field a problem with a statement's fitted parameters names.
+_STATEMENT_FIELD = {_PARAMS: "params", _DIRICHLET: "mode", _QUARTILES: "quartiles", _INTERVAL: "mass"}
 
 
 def _form(entry: dict) -> str:
@@ -208,14 +228,185 @@ def _form(entry: dict) -> str:
 
 
 def _as_number(value) -> float | None:
-    """``value`` as a float if it is a finite number (a boolean is not), else ``None``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    """``value`` as a float if it is a finite number (a boolean is not), else ``None``.
+
+    An integer too large for a float (TOML integers have no bound here) is not finite.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _shown(value) -> str:
+    """``value`` as a message quotes it: at most 40 characters (a TOML integer may have hundreds of digits)."""
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _not_a_number(at, key: str, value) -> Problem:
-    return at(key, f"'{value}' is not a finite number")
+    return at(key, f"'{_shown(value)}' is not a finite number")
+
+
+@dataclass(frozen=True)
+class _Range:
+    """Where one distribution parameter may lie: ``low`` to ``high`` (ends excluded if ``open``), and what it is."""
+
+    low: float
+    high: float
+    what: str
+    open: bool = False
+
+    def holds(self, value: float) -> bool:
+        return self.low < value < self.high if self.open else self.low <= value <= self.high
+
+    def __str__(self) -> str:
+        ends = "()" if self.open else "[]"
+        return f"{ends[0]}{self.low:g}, {self.high:g}{ends[1]}"
+
+
+# The domain of every direct parameter, narrower than the mathematical one where a wider value
+# would state no belief anyone holds about this model's quantities and would break the sampler
+# (a prior with sigma 1e-300 did). Every positive quantity here (a count of containers, a mass,
+# a price of up to millions of dollars) lies far inside 1e-30..1e30, and the model multiplies up
+# to six of them: inside these bounds no product leaves double precision (1e-308..1e308).
+_MAGNITUDE = _Range(1e-30, 1e30, "the scale of a positive quantity")
+_RATE = _Range(1e-30, 1e30, "an inverse scale")
+# Normal priors are on log scales (the real-line parameters are the family_log_* ones, which the
+# model exponentiates): e^50 is about 5e21, so a location of +/-50 reaches past any quantity here.
+_LOG_LOCATION = _Range(-50.0, 50.0, "a location on the log scale")
+# A spread below 1e-4 (0.01%) states more precision than any source offers; the log density, whose
+# terms are of order 1/spread^2, then loses the digits the sampler's step-size adaptation needs.
+# Above 5 a log-normal's 90% interval spans more than seven orders of magnitude each way, and its
+# mean, exp(mu + sigma^2/2), where PyMC starts sampling, stays inside the magnitudes above.
+_LOG_SPREAD = _Range(1e-4, 5.0, "a spread on the log scale")
+_LOG_PRECISION = _Range(1 / 25, 1e8, "a precision 1/sigma^2 on the log scale")
+_PRECISION = _Range(1e-60, 1e60, "a precision 1/sigma^2")
+# A shape below 0.1 piles the prior against the edge of its support: log x of a Gamma(shape) draw
+# is about log(U) / shape, so draws underflow to zero. Above 1e8 the relative spread is below
+# 1e-4, as for the log-scale spread.
+_SHAPE = _Range(0.1, 1e8, "a shape")
+_CONCENTRATION = _Range(0.2, 2e8, "a concentration alpha + beta")
+_SHARE = _Range(0.0, 1.0, "a mean share", open=True)
+_SHARE_SD = _Range(0.0, 0.5, "the sd of a share", open=True)
+
+# Each distribution's parametrisations that both PyMC and PreliZ take, the first the canonical
+# one (PreliZ's fits return it): parameter -> its domain.
+_PARAMETRISATIONS: dict[str, tuple[dict[str, _Range], ...]] = {
+    "LogNormal": ({"mu": _LOG_LOCATION, "sigma": _LOG_SPREAD},),
+    "Gamma": ({"alpha": _SHAPE, "beta": _RATE}, {"mu": _MAGNITUDE, "sigma": _MAGNITUDE}),
+    "InverseGamma": ({"alpha": _SHAPE, "beta": _MAGNITUDE}, {"mu": _MAGNITUDE, "sigma": _MAGNITUDE}),
+    "Weibull": ({"alpha": _SHAPE, "beta": _MAGNITUDE},),
+    "HalfNormal": ({"sigma": _MAGNITUDE}, {"tau": _PRECISION}),
+    "Beta": ({"alpha": _SHAPE, "beta": _SHAPE}, {"mu": _SHARE, "sigma": _SHARE_SD}, {"mu": _SHARE, "nu": _CONCENTRATION}),
+    "Kumaraswamy": ({"a": _SHAPE, "b": _SHAPE},),
+    "Dirichlet": ({"alpha": _SHAPE},),  # one alpha per share, as a list
+    "Normal": ({"mu": _LOG_LOCATION, "sigma": _LOG_SPREAD}, {"mu": _LOG_LOCATION, "tau": _LOG_PRECISION}),
+}
+assert set(_PARAMETRISATIONS) == set(DISTRIBUTIONS), "every distribution needs its parameter domains"
+
+
+def _canonical(dist: str, p: dict) -> dict:
+    """Parameters in the distribution's first parametrisation, converted as PyMC converts them."""
+    if "tau" in p:
+        return {**({"mu": p["mu"]} if "mu" in p else {}), "sigma": p["tau"] ** -0.5}
+    if dist == "Gamma" and "mu" in p:
+        return {"alpha": (p["mu"] / p["sigma"]) ** 2, "beta": p["mu"] / p["sigma"] ** 2}
+    if dist == "InverseGamma" and "mu" in p:
+        ratio = (p["mu"] / p["sigma"]) ** 2
+        return {"alpha": 2 + ratio, "beta": p["mu"] * (1 + ratio)}
+    if dist == "Beta" and "sigma" in p:
+        kappa = p["mu"] * (1 - p["mu"]) / p["sigma"] ** 2 - 1
+        return {"alpha": p["mu"] * kappa, "beta": (1 - p["mu"]) * kappa}
+    if dist == "Beta" and "nu" in p:
+        return {"alpha": p["mu"] * p["nu"], "beta": (1 - p["mu"]) * p["nu"]}
+    return p
+
+
+def _log_centre(dist: str, p: dict) -> float | None:
+    """Log of the point PyMC starts a positive parameter at (its support point), from canonical parameters."""
+    if dist == "LogNormal":
+        return p["mu"] + p["sigma"] ** 2 / 2
+    if dist == "Gamma":
+        return math.log(p["alpha"]) - math.log(p["beta"])
+    if dist == "InverseGamma":
+        a = p["alpha"]
+        return math.log(p["beta"]) - math.log(a - 1 if a > 1 else a + 1)
+    if dist == "Weibull":
+        return math.log(p["beta"]) + math.lgamma(1 + 1 / p["alpha"])
+    if dist == "HalfNormal":
+        return math.log(p["sigma"])
+    return None
+
+
+def _parametrisation(dist: str, keys) -> dict[str, _Range]:
+    """The parametrisation of ``dist`` that ``keys`` come closest to (the canonical one on a tie)."""
+    return max(_PARAMETRISATIONS[dist], key=lambda names: len(set(names) & set(keys)))
+
+
+def _param_value_problem(dist: str, name: str, value, domain: _Range) -> str | None:
+    """What is wrong with one parameter value (a list of them for a Dirichlet), or ``None``."""
+    values = value if dist == "Dirichlet" else [value]
+    if dist == "Dirichlet" and (not isinstance(value, list) or len(value) < 2):
+        return f"'{_shown(value)}' must be a list of at least two numbers, one per share"
+    if dist != "Dirichlet" and isinstance(value, list):
+        return f"'{_shown(value)}' must be one number"
+    for v in values:
+        number = _as_number(v)
+        if number is None:
+            return f"'{_shown(v)}' is not a finite number"
+        if not domain.holds(number):
+            return f"{number:g} is outside {domain}, the domain of {domain.what} ({name} of {dist})"
+    return None
+
+
+def param_problems(dist: str, params, at, *, field: str | None = None) -> list[Problem]:
+    """Everything wrong with a distribution's parameters, each problem made by ``at(field, message)``.
+
+    Checks the parameters against :data:`_PARAMETRISATIONS`: a table naming
+    one parametrisation exactly, numbers (booleans are not) in each
+    parameter's domain; then the parameters it implies in the canonical
+    parametrisation, and where PyMC starts sampling a positive parameter.
+    Problems name ``params.<name>`` (or ``params``), unless ``field`` is
+    given, as for parameters fitted to an elicited statement.
+    """
+    if not isinstance(params, dict):
+        return [at(field or "params", "must be a table of parameter values")]
+    choices = " or ".join(", ".join(names) for names in _PARAMETRISATIONS[dist])
+    if not params:
+        return [at(field or "params", f"is empty: {dist} takes {choices}")]
+    domains = _parametrisation(dist, params)
+    known = {k for names in _PARAMETRISATIONS[dist] for k in names}
+    problems = [
+        at(
+            field or f"params.{k}",
+            (f"does not go with {', '.join(domains)}" if k in known else "unknown parameter" + did_you_mean(k, known)) + f": {dist} takes {choices}",
+        )
+        for k in params
+        if k not in domains
+    ]
+    problems += [at(field or f"params.{k}", f"is missing: {dist} takes {choices}") for k in domains if k not in params]
+    for k, value in params.items():
+        found = _param_value_problem(dist, k, value, domains[k]) if k in domains else None
+        if found:
+            problems.append(at(field or f"params.{k}", found))
+    if problems:
+        return problems
+    given = {k: [float(x) for x in v] if isinstance(v, list) else float(v) for k, v in params.items()}
+    canonical = _canonical(dist, given)
+    said = ", ".join(f"{k} = {fmt_number(v, 'plain', digits=4) if not isinstance(v, list) else v}" for k, v in given.items())
+    for k, domain in _PARAMETRISATIONS[dist][0].items():
+        values = canonical[k] if isinstance(canonical[k], list) else [canonical[k]]
+        if canonical is not given and not all(domain.holds(v) for v in values):
+            return [at(field or "params", f"{said} make {dist} {k} = {canonical[k]:.4g}, outside {domain}, the domain of {domain.what}")]
+    centre = _log_centre(dist, canonical)
+    if centre is not None and not math.log(_MAGNITUDE.low) <= centre <= math.log(_MAGNITUDE.high):
+        where = f"e^{centre:.4g}" if abs(centre) > 700 else f"{math.exp(centre):.4g}"
+        return [at(field or "params", f"{said} put the centre of {dist}, where sampling starts, at {where}, outside {_MAGNITUDE}")]
+    return []
 
 
 def _given_params(raw: dict) -> dict:
@@ -223,17 +414,16 @@ def _given_params(raw: dict) -> dict:
 
 
 def _params_problems(entry: dict, at, *, ask_preliz: bool) -> list[Problem]:
-    """Given parameters: a table of numbers that PreliZ accepts for the distribution (if asked)."""
+    """Given parameters: in their domains (:func:`param_problems`), and taken by PreliZ (if asked)."""
     raw, dist = entry["params"], entry["distribution"]
-    if not isinstance(raw, dict):
-        return [at("params", "must be a table of parameter values")]
-    try:
-        params = _given_params(raw)
-        if ask_preliz:
-            import preliz as pz
+    problems = param_problems(dist, raw, at)
+    if problems or not ask_preliz:
+        return problems
+    import preliz as pz
 
-            getattr(pz, dist)(**params)
-    except (TypeError, ValueError) as exc:
+    try:
+        getattr(pz, dist)(**_given_params(raw))
+    except (TypeError, ValueError, ArithmeticError, NotImplementedError) as exc:
         return [at("params", f"not valid parameters for {dist}: {exc}")]
     return []
 
@@ -385,7 +575,7 @@ def _fit_problems(entry: dict, params: dict, file: str, where: str) -> list[Prob
     lower, upper, mass = (float(entry[k]) for k in ("lower", "upper", "mass"))
     d = getattr(pz, dist)(**params)
     got = float(d.cdf(upper) - d.cdf(lower))
-    if abs(got - mass) > 0.02:
+    if not abs(got - mass) <= 0.02:  # a NaN mass is a failed fit too
         return [Problem(file, where, "mass", f"{dist} cannot put {mass:g} of its mass in [{lower:g}, {upper:g}] (best fit puts {got:.3f})")]
     return []
 
@@ -413,9 +603,22 @@ def _prior_spec(name: str, entry, file: str, where: str, fitted: dict | None = N
     problems = _entry_problems(entry, file, where, ask_preliz=fitted is None)
     if problems:
         return None, problems
-    if fitted is not None and _form(entry) != _PARAMS:
-        return _spec(name, entry, fitted), []
-    params = _elicit(entry)
+    form = _form(entry)
+    at = partial(Problem, file, where)
+    if fitted is not None and form != _PARAMS:
+        # Stored parameters are checked like given ones: a run or cache entry written by
+        # other code must not reach the sampler unchecked.
+        problems = param_problems(entry["distribution"], fitted, at, field=_STATEMENT_FIELD[form])
+        return (None, problems) if problems else (_spec(name, entry, fitted), [])
+    try:
+        params = _elicit(entry)
+    except (ValueError, ArithmeticError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        # Extreme statements (an interval from 1e-320 or up to 1e300) break PreliZ's optimiser.
+        return None, [at(_STATEMENT_FIELD[form], f"PreliZ cannot fit {entry['distribution']} to this statement ({type(exc).__name__}: {exc})")]
+    if form != _PARAMS:
+        problems = param_problems(entry["distribution"], params, at, field=_STATEMENT_FIELD[form])
+        if problems:
+            return None, [dataclasses.replace(p, message=f"PreliZ's fit to this statement is unusable: {p.message}") for p in problems]
     problems = _fit_problems(entry, params, file, where)
     return (None, problems) if problems else (_spec(name, entry, params), [])
 
@@ -432,11 +635,27 @@ def _table(doc: dict, key: str, file: str) -> tuple[dict | None, list[Problem]]:
     return None, [Problem(file, f"[{key}]", "-", "must be a table")]
 
 
+# Shipments may be modelled from a date in this range. The model has a rate per month from the
+# start to the latest claim, so a start decades before any claim only adds months no claim speaks
+# of (and a year near 9999 overflows the month grid).
+START_DATES = (dt.date(1950, 1, 1), dt.date(2099, 12, 31))
+
+
+def iso_date(value) -> dt.date:
+    """A YYYY-MM-DD date (a TOML date or text); ``fromisoformat`` alone also reads 20230801 or 2023-W31-2."""
+    text = str(value)
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        raise ValueError(text)
+    return dt.date.fromisoformat(text)
+
+
 def _meta_problems(meta: dict, file: str) -> list[Problem]:
     problems = []
     start_date = str(meta.get("start_date", ""))
     try:
-        dt.date.fromisoformat(start_date)
+        start = iso_date(start_date)
+        if not START_DATES[0] <= start <= START_DATES[1]:
+            problems.append(Problem(file, "[meta]", "start_date", f"{start} is outside {START_DATES[0]} to {START_DATES[1]}"))
     except ValueError:
         problems.append(Problem(file, "[meta]", "start_date", f"'{start_date}' is not a date (use YYYY-MM-DD)"))
     if not str(meta.get("valuation_basis", "")).strip():
@@ -445,11 +664,16 @@ def _meta_problems(meta: dict, file: str) -> list[Problem]:
 
 
 def _support_problems(pname: str, spec: PriorSpec, file: str, where: str) -> list[Problem]:
-    """A distribution whose support is not the one the parameter needs."""
+    """A distribution whose support (or, for the cargo mix, number of shares) is not the one the parameter needs."""
     has, needs = DISTRIBUTIONS[spec.distribution], N.PARAMETERS[pname]
-    if has == needs:
-        return []
-    return [Problem(file, where, "distribution", f"{spec.distribution} has support {_support_text(has)}, but {pname} needs {_support_text(needs)}")]
+    if has != needs:
+        return [Problem(file, where, "distribution", f"{spec.distribution} has support {_support_text(has)}, but {pname} needs {_support_text(needs)}")]
+    # The one simplex is the cargo mix, with a share per cargo type (the model's cargo dimension).
+    shares = len(spec.params.get("alpha", ())) if has == N.SIMPLEX else len(N.CARGO_TYPES)
+    if shares != len(N.CARGO_TYPES):
+        field = "mode" if "mode" in spec.elicited else "params.alpha"
+        return [Problem(file, where, field, f"{shares} shares given; {pname} has one per cargo type: {', '.join(N.CARGO_TYPES)}")]
+    return []
 
 
 def _parameter_specs(params_doc: dict, file: str, fitted: dict) -> tuple[dict[str, PriorSpec], list[Problem]]:
@@ -529,6 +753,7 @@ def load_priors(
     """
     if text is None:
         name, text = read_priors_text(path)
+    text = text.removeprefix(BOM)
     name = name or "<priors>"
     cache_key = None
     if fitted is None and cache:
@@ -611,6 +836,8 @@ def reelicit(spec: PriorSpec, changes: dict, *, file: str, where: str) -> PriorS
     cached = read_entry(path, key)
     fitted = cached.get("params") if cached else None
     new, problems = _prior_spec(spec.name, entry, file, where, fitted=fitted if isinstance(fitted, dict) else None)
+    if not problems and spec.name in N.PARAMETERS:
+        problems = _support_problems(spec.name, new, file, where)
     if problems:
         raise InputError(problems)
     if cached is None:

@@ -1,6 +1,7 @@
 """Prior files: elicited statements become distributions through PreliZ; bad entries are named."""
 
 import copy
+import math
 
 import pytest
 
@@ -86,9 +87,138 @@ def test_with_params_returns_a_copy(priors):
     assert priors.parameters == before
 
 
+# ---------------------------------------------------------------- direct parameters, unreadable files, dates
+
+_PRICE = "lower = 500\nupper = 2500\nmass = 0.9\n"
+
+
+def _with_statement(var: str, statement: str, distribution: str | None = None) -> str:
+    """The default file with one entry's statement (and optionally its distribution) replaced."""
+    head = f"[parameters.{var}]\n"
+    start = DEFAULT_TEXT.index(head) + len(head)
+    end = DEFAULT_TEXT.index("unit = ", start)
+    dist_line = f'distribution = "{distribution}"' if distribution else DEFAULT_TEXT[start:end].splitlines()[0]
+    return DEFAULT_TEXT[:start] + dist_line + "\n" + statement + "\n" + DEFAULT_TEXT[end:]
+
+
+def _problems(text, fitted=None, name="p.toml"):
+    with pytest.raises(InputError) as info:
+        load_priors(text=text, name=name, fitted=fitted)
+    return [(p.file, p.row, p.field) for p in info.value.problems], str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("var", "distribution", "statement", "field"),
+    [
+        (N.PRICE_152MM_USD, None, "params = {mu = 7, sigma = -0.5}", "params.sigma"),
+        (N.PRICE_152MM_USD, None, "params = {mu = 7, sigma = 0}", "params.sigma"),
+        (N.PRICE_152MM_USD, None, "params = {mu = inf, sigma = 0.5}", "params.mu"),
+        (N.PRICE_152MM_USD, None, "params = {mu = nan, sigma = 0.5}", "params.mu"),
+        (N.PRICE_152MM_USD, None, "params = {mu = 7}", "params.sigma"),
+        (N.PRICE_152MM_USD, None, "params = {mu = 7, sigma = true}", "params.sigma"),
+        (N.PRICE_152MM_USD, None, "params = {}", "params"),
+        (N.PRICE_152MM_USD, None, "params = {mu = 7, sigma = 1, tau = 1}", "params.tau"),
+        (N.PRICE_152MM_USD, None, "params = {mu = 1000, sigma = 1}", "params.mu"),
+        (N.FILL_152MM, None, "params = {mu = 1.5, sigma = 0.1}", "params.mu"),
+        (N.FILL_152MM, None, "params = {alpha = 0, beta = 2}", "params.alpha"),
+        (N.FILL_152MM, None, "params = {alpha = 2, beta = 2, mu = 0.5}", "params.mu"),
+        (N.FILL_152MM, None, "params = {mu = 0.5, sigma = 0.49}", "params"),
+        (N.FAMILY_LOG_NOISE_SPREAD, "HalfNormal", "params = {sigma = -1}", "params.sigma"),
+        (N.FAMILY_LOG_NOISE_SPREAD, "HalfNormal", "params = {sigma = 0}", "params.sigma"),
+        (N.FAMILY_LOG_NOISE_SPREAD, None, "params = {alpha = 2, beta = -1}", "params.beta"),
+        (N.FAMILY_LOG_NOISE_SPREAD, "InverseGamma", "params = {alpha = 0, beta = 1}", "params.alpha"),
+        (N.FAMILY_LOG_NOISE_SPREAD, "Weibull", "params = {alpha = 2, beta = 0}", "params.beta"),
+        (N.FAMILY_LOG_NOISE_SPREAD, "Weibull", "params = {alpha = 0.1, beta = 1e25}", "params"),
+        (N.FAMILY_LOG_NOISE_SPREAD, None, "params = {mu = 0.3, sigma = 1e-300}", "params.sigma"),
+        (N.FAMILY_LOG_NOISE_SPREAD, None, "params = {mu = 0.3, sigma = 1e-20}", "params"),
+        (N.FAMILY_LOG_NOISE_SPREAD, None, "params = {alpha = 2, beta = 1%s}" % ("0" * 400), "params.beta"),
+        (N.FAMILY_LOG_BIAS_MEAN, None, "params = {mu = 0, sigma = -1}", "params.sigma"),
+        (N.FAMILY_LOG_BIAS_MEAN, None, "params = {mu = 0, sigma = 0.1, tau = 100}", "params.tau"),
+        (N.CARGO_MIX, None, "params = {alpha = [2, 2]}", "params.alpha"),
+        (N.CARGO_MIX, None, "params = {alpha = [2, 0, 2]}", "params.alpha"),
+        (N.CARGO_MIX, None, "params = {alpha = 2}", "params.alpha"),
+        (N.CARGO_MIX, None, "mode = [0.5, 0.5]\nmass = 0.9\nbound = 0.2", "mode"),
+    ],
+)
+def test_direct_parameters_outside_their_domain_are_named(var, distribution, statement, field, fitted_default):
+    """Each would otherwise reach the sampler and fail there (a negative sigma even crashed it)."""
+    fitted = {k: v for k, v in fitted_default.items() if k != var}
+    found, message = _problems(_with_statement(var, statement, distribution), fitted)
+    assert found == [("p.toml", f"[parameters.{var}]", field)], message
+
+
+@pytest.mark.parametrize(
+    ("var", "distribution", "statement"),
+    [
+        (N.FILL_152MM, None, "params = {mu = 0.7, sigma = 0.1}"),
+        (N.FILL_152MM, None, "params = {mu = 0.7, nu = 10}"),
+        (N.FILL_152MM, "Kumaraswamy", "params = {a = 3, b = 2}"),
+        (N.FAMILY_LOG_NOISE_SPREAD, None, "params = {mu = 0.3, sigma = 0.15}"),
+        (N.FAMILY_LOG_NOISE_SPREAD, "HalfNormal", "params = {tau = 10}"),
+        (N.FAMILY_LOG_NOISE_SPREAD, "Weibull", "params = {alpha = 2, beta = 0.3}"),
+        (N.CONVERSION_NOISE, None, "params = {mu = 0.2, sigma = 0.08}"),
+        (N.FAMILY_LOG_BIAS_MEAN, None, "params = {mu = 0, tau = 40}"),
+        (N.PRICE_152MM_USD, None, "params = {mu = 7, sigma = 0.0001}"),
+        (N.CARGO_MIX, None, "params = {alpha = [5, 2, 3]}"),
+    ],
+)
+def test_parameters_in_their_domains_are_accepted_and_give_a_finite_density(claims, var, distribution, statement, fitted_default):
+    priors = load_priors(text=_with_statement(var, statement, distribution), name="p.toml", fitted=fitted_default)
+    assert "params" in priors.parameters[var].elicited
+    model = estimator.build_model(claims, priors)
+    assert math.isfinite(model.compile_logp()(model.initial_point()))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        (_PRICE, "lower = 1e-300\nupper = 1e300\nmass = 0.9\n", "mass"),
+        (_PRICE, "lower = 1e-320\nupper = 2e-320\nmass = 0.9\n", "mass"),
+        (_PRICE, "quartiles = [1e300, 1e301, 1e302]\n", "quartiles"),
+        (_PRICE, "lower = 1%s\nupper = 2500\nmass = 0.9\n" % ("0" * 400), "lower"),
+    ],
+)
+def test_statements_preliz_cannot_fit_are_named_not_raised(old, new, field, fitted_default):
+    fitted = {k: v for k, v in fitted_default.items() if k != N.PRICE_152MM_USD}
+    found, message = _problems(_replace(old, new), fitted)
+    assert found == [("p.toml", "[parameters.price_152mm_usd]", field)], message
+
+
+@pytest.mark.parametrize("value", ['"20230801"', '"2023-W31-2"', "2023-08-01T00:00:00", '"9999-12-31"', '"0001-01-01"', '"2023-02-30"', "20230801", "true"])
+def test_start_date_must_be_a_plain_date_in_range(value, fitted_default):
+    found, message = _problems(_replace('start_date = "2023-08-01"', f"start_date = {value}"), fitted_default)
+    assert found == [("p.toml", "[meta]", "start_date")], message
+
+
+def test_a_toml_date_is_a_start_date(fitted_default):
+    text = _replace('start_date = "2023-08-01"', "start_date = 2023-08-01")
+    assert load_priors(text=text, name="p.toml", fitted=fitted_default).start_date == "2023-08-01"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(b"\xff\xfe[meta]\n", "not UTF-8"), (DEFAULT_TEXT.encode("utf-16"), "not UTF-8"), (None, "folder")],
+)
+def test_a_prior_file_that_cannot_be_read_as_text_is_named(tmp_path, content, expected):
+    path = tmp_path / "p.toml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=expected) as info:
+        load_priors(path)
+    assert [(p.file, p.row) for p in info.value.problems] == [(str(path), "file")]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_text(tmp_path, priors):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(DEFAULT_TEXT.encode("utf-8-sig"))
+    assert load_priors(path).fitted_params() == priors.fitted_params()
+    assert load_priors(text="\ufeff" + DEFAULT_TEXT, name="bom.toml").fitted_params() == priors.fitted_params()
+
+
 # ---------------------------------------------------------------- generated malformed prior files
 
-import math  # noqa: E402
 import tomllib  # noqa: E402
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
