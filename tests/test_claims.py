@@ -1,7 +1,9 @@
 """The claims ledger: the default loads, bad input is named precisely, qualifiers mean what they say."""
 
+import csv
 import io
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 import estimator
 from estimator.claims import COLUMNS, claims_from_frame, load_claims, next_round_figure
 from estimator.errors import InputError
+from estimator.model import MAX_MONTHS, model_layout
 
 DATA = Path(__file__).parent / "data"
 # The families the default ledger names (a ledger may name others: families are pooled).
@@ -133,9 +136,6 @@ def test_mangled_ledgers_fail_cleanly_or_load(line, cut, junk):
     row=st.integers(min_value=0, max_value=13),
 )
 def test_generated_bad_fields_never_raise_anything_but_input_error(column, value, row):
-    import csv
-    import io
-
     records = list(csv.DictReader(io.StringIO(_GOOD)))
     records[row][column] = value
     buf = io.StringIO()
@@ -203,8 +203,6 @@ _DEFAULT_RECORDS = None
 
 
 def _default_records():
-    import csv
-
     global _DEFAULT_RECORDS
     if _DEFAULT_RECORDS is None:
         _DEFAULT_RECORDS = list(csv.DictReader(io.StringIO(estimator.claims.read_claims_text()[1])))
@@ -250,8 +248,6 @@ def _mutation(draw):
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutations=st.lists(_mutation(), min_size=1, max_size=3))
 def test_every_malformed_ledger_ends_in_one_input_error_naming_file_row_and_field(mutations):
-    import csv
-
     records = _default_records()
     for row, col, value in mutations:
         if isinstance(value, tuple) and value[0] == "copy-of":
@@ -273,3 +269,89 @@ def test_every_malformed_ledger_ends_in_one_input_error_naming_file_row_and_fiel
     assert info.value.problems
     for p in info.value.problems:
         assert p.file == "mutated.csv" and p.row.startswith(("line ", "header", "file")) and p.field
+
+
+# The input door: each observation of a ledger fuzzer is pinned by the tests below.
+
+
+def _ledger_with(edits: dict[tuple[str, str], str]) -> tuple[str, dict[str, int]]:
+    """The default ledger's text with cells ``{(claim_id, column): value}`` replaced, and each claim's file line.
+
+    Written back with csv (quoting as needed), one record per line, as the default ledger has.
+    """
+    records = _default_records()
+    for (cid, column), value in edits.items():
+        next(r for r in records if r["id"] == cid)[column] = value
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return buf.getvalue(), {r["id"]: i + 2 for i, r in enumerate(records)}
+
+
+def _only_problem(text: str, name: str = "edited.csv", **kwargs):
+    with pytest.raises(InputError) as info:
+        load_claims(text=text, name=name, **kwargs)
+    assert len(info.value.problems) == 1, str(info.value)
+    return info.value.problems[0]
+
+
+def _only_problem_at(path):
+    with pytest.raises(InputError) as info:
+        load_claims(path)
+    assert len(info.value.problems) == 1, str(info.value)
+    return info.value.problems[0]
+
+
+def test_a_claim_said_decades_after_the_start_is_refused_by_the_layout_at_once(priors):
+    """2099 is a date a ledger can hold, but not a model grid of 900 months: refused before the grid is built."""
+    cid = "us-nsc-2023-10-13"
+    text, lines = _ledger_with({(cid, "date_said"): "2099-10-13"})
+    claims = load_claims(text=text, name="late.csv", families=FAMILIES)
+    t0 = time.perf_counter()
+    with pytest.raises(InputError) as info:
+        model_layout(claims, priors, as_of="2024-02-23")
+    assert time.perf_counter() - t0 < 1.0
+    (p,) = info.value.problems
+    assert (p.file, p.row, p.field) == ("late.csv", f"line {lines[cid]} (id {cid})", "date_said")
+    assert f"{MAX_MONTHS} months" in p.message
+
+
+@pytest.mark.parametrize("as_of, words", [("2099-01-01", f"{MAX_MONTHS} months"), ("2020-01-01", "before the start"), ("soon", "not a date")])
+def test_an_as_of_date_the_model_cannot_use_is_an_input_error(claims, priors, as_of, words):
+    t0 = time.perf_counter()
+    with pytest.raises(InputError) as info:
+        model_layout(claims, priors, as_of=as_of)
+    assert time.perf_counter() - t0 < 1.0
+    (p,) = info.value.problems
+    assert p.file == claims.attrs["source"] and p.field == "as_of" and words in p.message
+
+
+def test_a_period_said_to_start_before_shipments_counts_from_their_start(priors):
+    """'Since February 2022' of shipments the prior file dates from August 2023: the same exposure as from the start."""
+    cid = "kr-mnd-2023-12-29"
+    start = priors.start_date
+    early, _ = _ledger_with({(cid, "period_start"): "2020-01-01"})
+    at_start, _ = _ledger_with({(cid, "period_start"): start})
+    layouts = [model_layout(load_claims(text=t, name="p.csv"), priors, as_of="2024-02-23") for t in (early, at_start)]
+    i = list(load_claims(text=early).index).index(cid)
+    np.testing.assert_array_equal(layouts[0].exposure_claims[i], layouts[1].exposure_claims[i])
+    assert layouts[0].exposure_claims[i].sum() == (pd.Timestamp("2023-12-29") - pd.Timestamp(start)).days + 1
+
+
+@pytest.mark.parametrize(
+    "edits, field",
+    [
+        ({"period_start": "2022-01-01", "period_end": "2023-06-30"}, "period_end"),
+        ({"period_start": "", "period_end": "", "date_said": "2023-07-31"}, "date_said"),
+    ],
+)
+def test_a_claim_whose_whole_period_ends_before_shipments_began_is_refused(priors, edits, field):
+    cid = "us-nsc-2023-10-13"
+    text, lines = _ledger_with({(cid, k): v for k, v in edits.items()})
+    claims = load_claims(text=text, name="early.csv", families=FAMILIES)
+    with pytest.raises(InputError) as info:
+        model_layout(claims, priors, as_of="2024-02-23")
+    (p,) = info.value.problems
+    assert (p.file, p.row, p.field) == ("early.csv", f"line {lines[cid]} (id {cid})", field)
+    assert "before the start of shipments" in p.message
