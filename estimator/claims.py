@@ -5,7 +5,17 @@ Format
 A UTF-8 CSV file with a header row and the columns in :data:`COLUMNS`. CSV was
 chosen over TOML because a ledger is a table: one claim is one line in a diff,
 analysts open and extend it in a spreadsheet, and every data tool reads it.
-Verbatim wording with commas is quoted as usual in CSV.
+Verbatim wording with commas is quoted as usual in CSV. A byte-order mark
+(what a spreadsheet's "CSV UTF-8" writes) is ignored; every row has as many
+cells as the header, and a quoted cell left open at the end of the file is
+refused as a truncated file rather than read as far as it goes.
+
+Numbers are written plainly (``1000``, ``2.5``, ``1e6``) or with thousands
+separators in groups of three (``1,000,000`` or ``1_000_000``); the decimal
+point is ``.`` (``1.000,5`` is refused, not read as 1.0005). Figures lie
+between :data:`MIN_FIGURE` and :data:`MAX_COUNT` (:data:`MAX_VALUE_USD` for
+``value_usd``); dates are ``YYYY-MM-DD`` within :data:`FIRST_DATE` to
+:data:`LAST_DATE`.
 
 Columns (required ones marked *):
 
@@ -20,11 +30,11 @@ Columns (required ones marked *):
                     containers "could hold" ``figure`` rounds; it is evidence
                     on rounds per container, never on rounds delivered)
 ``qualifier``\\*     one of :data:`QUALIFIERS`
-``figure``\\*        the number quoted (positive)
+``figure``\\*        the number quoted (at least 1)
 ``figure_high``     upper figure for ``between``; optional override of the
                     next-round-figure rule for ``more_than``/``at_least``
                     (``inf`` reads the bound one-sided, :math:`S \\ge x`)
-``basis_containers`` container count behind a capacity conversion
+``basis_containers`` container count behind a capacity conversion (a whole number)
 ``period_start``    start of the period counted (empty: since shipments began)
 ``period_end``      end of the period counted (empty: ``date_said``)
 ``scope``\\*         what was counted, in words
@@ -60,6 +70,7 @@ import csv
 import datetime as dt
 import io
 import math
+import re
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -88,6 +99,11 @@ __all__ = [
     "KINDS",
     "RELIABILITY",
     "DEFAULT_LEDGER",
+    "MIN_FIGURE",
+    "MAX_COUNT",
+    "MAX_VALUE_USD",
+    "FIRST_DATE",
+    "LAST_DATE",
     "load_claims",
     "claims_from_frame",
     "read_claims_text",
@@ -160,6 +176,30 @@ _OPTIONAL = tuple(c for c in COLUMNS if c not in REQUIRED)
 
 DEFAULT_LEDGER = "claims.csv"
 
+# Plausible magnitudes. They catch figures no source meant (an exponent typo,
+# a unit slip, 1e300 or 5e-324 pasted from a calculation) and keep every log
+# the model takes finite; they are far too loose to judge an estimate. Below
+# one there is nothing to count: no fraction of a container, round, missile or
+# dollar is a claim. The ledger's largest count is about 1.2e7 rounds; 1e12 is
+# more than a hundred rounds for every person alive. Its largest value is about
+# 1e10 USD; 1e15 is about ten times the world's yearly output.
+MIN_FIGURE = 1.0
+MAX_COUNT = 1e12
+MAX_VALUE_USD = 1e15
+# Dates a ledger can hold. The shipments it records began in the 2020s; these
+# fixed bounds (not the clock, so a ledger loads the same in any year) refuse a
+# typo in the year (2924, 1024) before it becomes a model of thousands of months.
+# The model additionally refuses a time grid longer than model.MAX_MONTHS.
+FIRST_DATE = dt.date(2000, 1, 1)
+LAST_DATE = dt.date(2099, 12, 31)
+
+# Python's csv refuses cells over 131,072 characters by default; a long note is
+# not an error, and the whole file is in memory already, so the limit guards
+# nothing here. Raised once (process-wide, never lowered) rather than per read,
+# so concurrent reads cannot restore a smaller limit under each other. 2**31 - 1
+# is the largest value a C long holds on every platform.
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+
 
 def next_round_figure(x: float) -> float:
     """Return x plus one unit of its last non-zero digit (1,000 -> 2,000; 6,700 -> 6,800).
@@ -223,19 +263,68 @@ def read_claims_text(path: str | Path | None = None) -> tuple[str, str]:
         return f"<embedded>/{DEFAULT_LEDGER}", res.read_text(encoding="utf-8")
     p = Path(path)
     try:
-        return str(p), p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except FileNotFoundError:
         raise InputError([Problem(str(p), "file", "-", "file not found")]) from None
+    except OSError as exc:
+        # A folder, a file without read permission: named like any other bad input, not a traceback.
+        raise InputError([Problem(str(p), "file", "-", f"cannot be read ({exc.strerror or exc})")]) from None
+    try:
+        return str(p), data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError([Problem(str(p), "file", "-", f"not UTF-8 text ({exc.reason})")]) from None
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            [Problem(str(p), "file", "-", f"not UTF-8 text ({exc.reason} at byte {exc.start}, line {line}); save the ledger as 'CSV UTF-8'")]
+        ) from None
+
+
+class _Unreadable(ValueError):
+    """A cell that cannot be read, with the whole complaint (it replaces the column's generic one)."""
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _parse_date(text):
-    return dt.date.fromisoformat(text.strip())
+    """A ``YYYY-MM-DD`` date between :data:`FIRST_DATE` and :data:`LAST_DATE`.
+
+    Only that form: ``date.fromisoformat`` also reads ``20240223`` and
+    ``2024-W08-5``, which no ledger means to write.
+    """
+    text = text.strip()
+    if not _ISO_DATE.fullmatch(text):
+        raise ValueError(text)
+    day = dt.date.fromisoformat(text)
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise _Unreadable(f"is outside the dates a ledger can hold, {FIRST_DATE} to {LAST_DATE} (a typo in the year?)")
+    return day
+
+
+# A number as a ledger writes it, ASCII digits only: plain (1000, 2.5, .5, 1e6), or
+# with thousands separators in groups of exactly three (1,000,000 or 1_000_000, one
+# kind per number) and no exponent.
+_PLAIN_NUMBER = re.compile(r"\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_GROUPED_NUMBER = re.compile(r"\+?[0-9]{1,3}([,_])[0-9]{3}(?:\1[0-9]{3})*(?:\.[0-9]+)?")
+# Digits and separators only, with a ',' or '_' somewhere: a number whose separators are misplaced.
+_MISGROUPED_NUMBER = re.compile(r"\+?[0-9.,_]*[,_][0-9.,_]*")
 
 
 def _parse_positive(text):
-    value = float(text.replace(",", "").replace("_", ""))
+    """A positive finite number written as :data:`_PLAIN_NUMBER` or :data:`_GROUPED_NUMBER`.
+
+    Separators are checked, not stripped: stripping read ``1,0,0`` as 100
+    and the European ``1.000,5`` (a thousand and a half) as 1.0005.
+    """
+    text = text.strip()
+    if _GROUPED_NUMBER.fullmatch(text):
+        text = text.replace(",", "").replace("_", "")
+    elif _MISGROUPED_NUMBER.fullmatch(text):
+        raise _Unreadable(
+            "is not a positive number as a ledger writes one: '.' is the decimal point and ',' only separates groups of three digits (1,000,000.5)"
+        )
+    elif not _PLAIN_NUMBER.fullmatch(text):
+        raise ValueError(text)
+    value = float(text)
     if not math.isfinite(value) or value <= 0:
         raise ValueError("must be a positive finite number")
     return value
@@ -389,26 +478,51 @@ def load_claims(
     return _parse(text, name or "<claims>", families, by_position=False)
 
 
-def _records(reader, name, problems):
-    """(position, record) of each CSV row; a row csv cannot split ends the file as one problem."""
-    position = 0
+def _records(reader, text: str, name: str, problems: list[Problem]) -> list[tuple[int, int, list[str]]]:
+    """(position, last line, cells) of each non-blank CSV record after the header.
+
+    A record csv cannot split ends the file as one problem. The reader is
+    strict, so a quoted cell still open at the end of the file (a file cut
+    short) is refused, named by the line where that record starts and the
+    column of the open cell, rather than read as far as it goes.
+    """
+    out = []
     while True:
+        first = reader.line_num + 1
         try:
-            rec = next(reader)
+            cells = next(reader)
         except StopIteration:
-            return
+            return out
         except csv.Error as exc:
-            problems.append(Problem(name, f"line {reader.line_num}", "-", f"not valid CSV ({exc}); quote cells that hold line breaks"))
-            return
-        yield position, rec
-        position += 1
+            if "unexpected end of data" in str(exc):
+                problems.append(_unterminated_cell(text, first, name))
+            else:
+                problems.append(Problem(name, f"line {reader.line_num}", "-", f"not valid CSV ({exc}); quote cells that hold line breaks or quotes"))
+            return out
+        if cells:
+            out.append((len(out), reader.line_num, cells))
+
+
+def _unterminated_cell(text: str, first: int, name: str) -> Problem:
+    """The problem of a quoted cell left open at the end of the file, in the record read from line ``first`` on."""
+    lines = io.StringIO(text, newline=None).readlines()
+    # csv reads blank lines as empty records: the open record starts at the first other line.
+    start = next((i for i in range(first, len(lines) + 1) if lines[i - 1].strip("\n")), first)
+    header = next(csv.reader(io.StringIO(text, newline=None)))
+    # Read leniently, the rest of the file is one record whose last cell is the open one.
+    cells = next(csv.reader(io.StringIO("".join(lines[start - 1 :]))), [""])
+    column = header[len(cells) - 1].strip() if len(cells) <= len(header) else "-"
+    return Problem(name, f"line {start}", column, "a quoted cell is opened and never closed: the file may be truncated (or a closing quote is missing)")
 
 
 def _header_problems(header: list[str], file: str, where: str) -> list[Problem]:
-    """Required columns the header lacks, then columns it has that a ledger does not."""
+    """Required columns the header lacks, columns it names twice or not at all, then columns it has that a ledger does not."""
+    repeated = sorted({c for c in header if c and header.count(c) > 1}, key=header.index)
     return [
         *(Problem(file, where, c, "required column is missing" + did_you_mean(c, header)) for c in REQUIRED if c not in header),
-        *(Problem(file, where, c, "unknown column" + did_you_mean(c, COLUMNS)) for c in header if c not in COLUMNS),
+        *(Problem(file, where, c, f"column named {header.count(c)} times") for c in repeated),
+        *(Problem(file, where, f"column {i}", "column has no name") for i, c in enumerate(header, start=1) if not c),
+        *(Problem(file, where, c, "unknown column" + did_you_mean(c, COLUMNS)) for c in header if c and c not in COLUMNS and c not in repeated),
     ]
 
 
@@ -425,6 +539,8 @@ def _typed_values(cells: dict[str, str], at) -> tuple[dict, list[Problem]]:
             if cells.get(c, ""):
                 try:
                     values[c] = parse(cells[c])
+                except _Unreadable as exc:
+                    problems.append(at(c, f"'{cells[c]}' {exc}"))
                 except ValueError:
                     problems.append(at(c, f"'{cells[c]}' {complaint}"))
     if values["period_end"] is None:
@@ -496,6 +612,27 @@ def _conversion_problems(cells: dict[str, str], at) -> list[Problem]:
     return problems
 
 
+def _magnitude_problems(cells: dict[str, str], values: dict, at) -> list[Problem]:
+    """Figures within the plausible magnitudes (:data:`MIN_FIGURE` to :data:`MAX_COUNT` or :data:`MAX_VALUE_USD`).
+
+    ``basis_containers`` is a whole number of containers. Each bound is explained where it is defined.
+    """
+    top, unit = (MAX_VALUE_USD, "US dollars") if cells.get("quantity") == VALUE_USD else (MAX_COUNT, "a count")
+    problems = []
+    for c in ("figure", "figure_high"):
+        x = values[c]
+        if np.isnan(x) or math.isinf(x):
+            continue
+        if x < MIN_FIGURE:
+            problems.append(at(c, f"'{cells[c]}' is below {MIN_FIGURE:g}: no claim counts a fraction of one container, round, missile or dollar"))
+        elif x > top:
+            problems.append(at(c, f"'{cells[c]}' is above {top:g}, implausible for {unit} (a typo in the exponent or the unit?)"))
+    basis = values["basis_containers"]
+    if not np.isnan(basis) and (basis != math.floor(basis) or not 1 <= basis <= MAX_COUNT):
+        problems.append(at("basis_containers", f"'{cells['basis_containers']}' is not a whole number of containers from 1 to {MAX_COUNT:g}"))
+    return problems
+
+
 def _period_problems(cells: dict[str, str], values: dict, at) -> list[Problem]:
     """The period counted starts before it ends, and (when given) ends by the day the claim was made."""
     start, end, said = values["period_start"], values["period_end"], values["date_said"]
@@ -518,6 +655,7 @@ def _check_row(cells: dict[str, str], here: str, file: str, families, seen_ids: 
         *unparsed,
         *_unknown_choices(cells, families, at),
         *_figure_high_problems(cells, values, at),
+        *_magnitude_problems(cells, values, at),
         *_conversion_problems(cells, at),
         *_period_problems(cells, values, at),
     ]
@@ -525,31 +663,54 @@ def _check_row(cells: dict[str, str], here: str, file: str, families, seen_ids: 
 
 def _parse(text: str, name: str, families, *, by_position: bool) -> pd.DataFrame:
     """Validate ledger text; locate problems by file line, or by row position for a DataFrame."""
-    reader = csv.DictReader(io.StringIO(text))
-    reader.fieldnames = [h.strip() for h in reader.fieldnames or []]
-    problems = _header_problems(reader.fieldnames, name, "columns" if by_position else "header (line 1)")
+    # A spreadsheet's "CSV UTF-8" starts with a byte-order mark, which is no part of the first column's name.
+    text = text.removeprefix("\ufeff")
+    # Universal newlines: CR, LF and CRLF files count lines alike; strict: see _records.
+    reader = csv.reader(io.StringIO(text, newline=None), strict=True)
+    where = "columns" if by_position else "header (line 1)"
+    try:
+        header = [h.strip() for h in next(reader, [])]
+    except csv.Error:
+        raise InputError([Problem(name, where, "-", "the header is not valid CSV (a quote left open?)")]) from None
+    problems = _header_problems(header, name, where)
     if problems:
         raise InputError(problems)
 
+    records = _records(reader, text, name, problems)
     rows = []
     seen_ids: dict[str, str] = {}
-    for position, rec in _records(reader, name, problems):
-        here = f"row {position}" if by_position else f"line {reader.line_num}"
-        if all((v or "").strip() == "" for k, v in rec.items() if k is not None):
+    for position, line, values in records:
+        here = f"row {position}" if by_position else f"line {line}"
+        if all(v.strip() == "" for v in values):
             continue
-        if None in rec:
+        if len(values) > len(header):
             problems.append(Problem(name, here, "-", "more values than columns"))
             continue
-        cells = {k: (v or "").strip() for k, v in rec.items()}
-        values, found = _check_row(cells, here, name, families, seen_ids, by_position=by_position)
+        if len(values) < len(header):
+            problems.append(_short_row(name, here, header, values, last=position == len(records) - 1))
+            continue
+        cells = {k: v.strip() for k, v in zip(header, values)}
+        typed, found = _check_row(cells, here, name, families, seen_ids, by_position=by_position)
         problems.extend(found)
-        rows.append({**values, "line": reader.line_num})
+        rows.append({**typed, "line": line})
 
     if not rows and not problems:
         problems.append(Problem(name, "file", "-", "the ledger has no claims"))
     if problems:
         raise InputError(problems)
     return _frame(rows, name, text)
+
+
+def _short_row(name: str, here: str, header: list[str], values: list[str], *, last: bool) -> Problem:
+    """A record with fewer cells than the header, named by its first missing column.
+
+    Read as it stands, its cells would be taken as empty: a last row cut short
+    would lose its optional cells silently, or report each required one as empty.
+    """
+    id_col = header.index("id")
+    cid = values[id_col].strip() if id_col < len(values) else ""
+    why = "the file may be truncated" if last else "a separator is missing or the row was cut short"
+    return Problem(name, here + (f" (id {cid})" if cid else ""), header[len(values)], f"{len(values)} values for {len(header)} columns: {why}")
 
 
 def _frame(rows: list[dict], name: str, text: str) -> pd.DataFrame:

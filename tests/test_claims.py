@@ -303,6 +303,139 @@ def _only_problem_at(path):
     return info.value.problems[0]
 
 
+def test_a_ledger_cut_inside_a_quoted_note_is_refused_as_truncated():
+    """Cut mid-note, csv would read the open cell to the end of the file and fit the rows before it."""
+    text = estimator.claims.read_claims_text()[1]
+    lines = text.split("\n")
+    k = next(i for i in range(len(lines) // 2, len(lines)) if lines[i].endswith('"') and ',"' in lines[i])
+    cut = len("\n".join(lines[:k])) + 1 + lines[k].rindex(',"') + 12
+    p = _only_problem(text[:cut], name="cut.csv")
+    assert (p.file, p.row, p.field) == ("cut.csv", f"line {k + 1}", "note")
+    assert "truncated" in p.message
+
+
+def test_a_ledger_cut_in_half_is_refused():
+    text = estimator.claims.read_claims_text()[1]
+    p = _only_problem(text[: len(text) // 2], name="half.csv")
+    assert p.file == "half.csv" and p.row.startswith("line ") and "truncated" in p.message
+
+
+def test_a_last_row_cut_short_is_refused_as_truncated():
+    text = estimator.claims.read_claims_text()[1].rstrip("\n")
+    lines = text.split("\n")
+    # Cut before the eighth cell: id .. qualifier remain, 'figure' is the first missing column.
+    cells = next(csv.reader([lines[-1]]))[:7]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    p = _only_problem("\n".join(lines[:-1]) + "\n" + buf.getvalue())
+    assert p.row.startswith(f"line {len(lines)}") and p.field == "figure" and "truncated" in p.message
+
+
+def test_a_middle_row_with_too_few_cells_is_refused():
+    lines = estimator.claims.read_claims_text()[1].split("\n")
+    lines[3] = lines[3][: lines[3].index(",")]
+    p = _only_problem("\n".join(lines))
+    assert p.row.startswith("line 4") and p.field == "date_said" and "1 values for 17 columns" in p.message
+
+
+def test_a_spreadsheet_csv_utf8_with_a_byte_order_mark_loads(claims, tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + claims.attrs["text"].encode("utf-8"))
+    df = load_claims(path, families=FAMILIES)
+    pd.testing.assert_frame_equal(df[[*COLUMNS, "low", "high"]], claims[[*COLUMNS, "low", "high"]])
+    assert not df.attrs["text"].startswith("\ufeff")
+
+
+def test_a_file_that_is_not_utf8_is_an_input_error_naming_the_line(claims, tmp_path):
+    path = tmp_path / "latin1.csv"
+    # A spreadsheet's "CSV" in a Western code page: one Latin-1 byte (0xE9, 'é') on line 2.
+    path.write_bytes(claims.attrs["text"].replace("J. Kirby", "J. Kirb\N{LATIN SMALL LETTER E WITH ACUTE}").encode("latin-1", "replace"))
+    p = _only_problem_at(path)
+    assert (p.file, p.row, p.field) == (str(path), "file", "-")
+    assert p.message.startswith("not UTF-8 text") and "line 2" in p.message
+
+
+def test_a_folder_given_as_the_ledger_is_an_input_error(tmp_path):
+    p = _only_problem_at(tmp_path)
+    assert (p.file, p.row, p.field) == (str(tmp_path), "file", "-") and "cannot be read" in p.message
+
+
+def test_a_cell_longer_than_csvs_default_field_limit_loads():
+    """Python's csv refuses cells over 131,072 characters unless told otherwise; a long note is no error."""
+    text, _ = _ledger_with({("us-nsc-2023-10-13", "note"): "y" * 131_073})
+    df = load_claims(text=text, name="long.csv", families=FAMILIES)
+    assert len(df.loc["us-nsc-2023-10-13", "note"]) == 131_073
+    # A saved run stores its ledger through subset_claims, which reads the text again.
+    kept = estimator.claims.subset_claims(df, ["us-nsc-2023-10-13"])
+    assert "y" * 131_073 in kept.attrs["text"]
+
+
+def test_a_header_naming_a_column_twice_is_refused_naming_it():
+    lines = estimator.claims.read_claims_text()[1].split("\n")
+    lines[0] = lines[0].replace(",note", ",figure")
+    p = _only_problem("\n".join(lines))
+    assert (p.row, p.field) == ("header (line 1)", "figure") and "named 2 times" in p.message
+
+
+@pytest.mark.parametrize(
+    "claim, column, value, words",
+    [
+        ("us-nsc-2023-10-13", "figure", "1e300", "implausible"),
+        ("us-nsc-2023-10-13", "figure", "5e-324", "below 1"),
+        ("us-nsc-2023-10-13", "figure", "1" + "0" * 39, "implausible"),
+        ("us-nsc-2023-10-13", "figure", "0.5", "below 1"),
+        ("bloomberg-2024-02-23-value", "figure_high", "2e15", "implausible for US dollars"),
+        ("kr-mnd-2023-10-16", "basis_containers", "0.5", "whole number"),
+        ("kr-mnd-2023-10-16", "basis_containers", "5e-324", "whole number"),
+        ("kr-mnd-2023-10-16", "basis_containers", "1e13", "whole number"),
+        ("us-nsc-2023-10-13", "figure", "1,0,0", "groups of three"),
+        ("us-nsc-2023-10-13", "figure", "1.000,5", "decimal point"),
+        ("us-nsc-2023-10-13", "figure", "1,5", "decimal point"),
+        ("us-nsc-2023-10-13", "figure", "١٠٠٠", "not a positive number"),
+    ],
+)
+def test_meaningless_figures_are_refused_naming_line_and_field(claim, column, value, words):
+    text, lines = _ledger_with({(claim, column): value})
+    p = _only_problem(text, families=FAMILIES)
+    assert p.row.startswith(f"line {lines[claim]} (id {claim})") and p.field == column
+    assert f"'{value}'" in p.message and words in p.message
+
+
+@pytest.mark.parametrize(
+    "claim, column, value, expected",
+    [
+        ("us-nsc-2023-10-13", "figure", "1,000", 1000),
+        ("us-nsc-2023-10-13", "figure", "1_000", 1000),
+        ("kr-nis-2023-11-01", "figure", "1,000,000", 1_000_000),
+        ("kr-nis-2023-11-01", "figure", "1,000,000.5", 1_000_000.5),
+        ("kr-nis-2023-11-01", "figure", "1e6", 1_000_000),
+        ("kr-nis-2023-11-01", "figure", "+1.5E6", 1_500_000),
+        ("bloomberg-2024-02-23-value", "figure", "9e14", 9e14),
+        ("kr-mnd-2023-10-16", "basis_containers", "1,000", 1000),
+    ],
+)
+def test_well_formed_numbers_are_read_as_written(claim, column, value, expected):
+    text, _ = _ledger_with({(claim, column): value, ("bloomberg-2024-02-23-value", "figure_high"): "9.5e14"})
+    df = load_claims(text=text, name="numbers.csv", families=FAMILIES)
+    assert df.loc[claim, column] == expected
+
+
+@pytest.mark.parametrize("value", ["2999-10-13", "1024-10-13", "9999-12-31"])
+def test_a_date_outside_the_plausible_window_is_refused_at_once(value):
+    text, lines = _ledger_with({("us-nsc-2023-10-13", "date_said"): value})
+    t0 = time.perf_counter()
+    p = _only_problem(text, families=FAMILIES)
+    assert time.perf_counter() - t0 < 1.0
+    assert p.row.startswith(f"line {lines['us-nsc-2023-10-13']}") and p.field == "date_said" and "outside the dates" in p.message
+
+
+@pytest.mark.parametrize("value", ["10000-01-01", "20240223", "2024-W08-5", "0000-01-01"])
+def test_a_date_python_cannot_hold_or_not_written_yyyy_mm_dd_is_not_a_date(value):
+    text, _ = _ledger_with({("us-nsc-2023-10-13", "date_said"): value})
+    p = _only_problem(text, families=FAMILIES)
+    assert p.field == "date_said" and "is not a date" in p.message
+
+
 def test_a_claim_said_decades_after_the_start_is_refused_by_the_layout_at_once(priors):
     """2099 is a date a ledger can hold, but not a model grid of 900 months: refused before the grid is built."""
     cid = "us-nsc-2023-10-13"
