@@ -71,8 +71,9 @@ import pandas as pd
 from estimator import names as N
 from estimator.compiled import with_data
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
+from estimator.inference import resolve_as_of
 from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, default_as_of
-from estimator.priors import ELICITATION_FIELDS
+from estimator.priors import ELICITATION_FIELDS, iso_date, read_text_file
 from estimator.stats import QUANTILES, psis, quantile
 from estimator.workers import canonical, claim_folder, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
 
@@ -81,6 +82,17 @@ __all__ = ["SweepSpec", "load_sweep", "run_sweep", "sweep_table_to_dataset", "po
 EXACT, APPROX = "exact", "approx"
 KHAT_MAX = 0.7
 _BASE_KEYS = {"claims", "priors", "as_of", "dynamics", "seed", "draws", "tune", "chains", "reference_draws"}
+# Whole-number settings: (default, least, most). A million draws per chain is hundreds of times
+# the effective sample size any reported quantile needs, and a posterior that size (times the
+# chains) fills gigabytes; 64 chains is far more than R-hat needs (4 is usual) and each holds a
+# sampler's state. A seed is a 64-bit signed integer, as TOML integers are elsewhere.
+_COUNTS = {
+    "seed": (0, 0, 2**63 - 1),
+    "draws": (500, 1, 1_000_000),
+    "tune": (500, 1, 1_000_000),
+    "chains": (2, 1, 64),
+    "reference_draws": (2000, 1, 1_000_000),
+}
 AS_OF = "as_of"
 # Headline quantities reported per point.
 QUANTITIES = (N.CONTAINERS, N.SHELLS_152MM, N.ROUNDS_122MM, N.MISSILES_DELIVERED, N.SHELLS_PER_CONTAINER_152MM, N.VALUE_USD)
@@ -119,14 +131,6 @@ class SweepSpec:
         }
 
 
-def _iso_date(value) -> dt.date:
-    """A YYYY-MM-DD date (a TOML date or text); ``fromisoformat`` alone would also read a bare number such as 20240223."""
-    text = str(value)
-    if len(text) != 10 or text[4] != "-" or text[7] != "-":
-        raise ValueError(text)
-    return dt.date.fromisoformat(text)
-
-
 def point_id(overrides: dict) -> str:
     """Stable 12-hex-digit identifier of a point (its overrides, canonically ordered)."""
     return hashlib.sha256(canonical(overrides).encode()).hexdigest()[:12]
@@ -151,10 +155,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
 
     path = Path(path)
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError([Problem(name, "file", "-", "file not found")]) from None
+    text = read_text_file(path)
     doc, problems = parse_toml_tables(text, name, ("base", "grid", "points"))
     base = doc.get("base", {})
     if not isinstance(base, dict):
@@ -164,20 +165,18 @@ def load_sweep(path: str | Path) -> SweepSpec:
         if key not in _BASE_KEYS:
             problems.append(Problem(name, "[base]", key, "unknown setting" + did_you_mean(key, _BASE_KEYS)))
 
-    def rel(p):
-        return None if not p else str((path.parent / p).resolve())
-
-    settings = {"seed": 0, "draws": 500, "tune": 500, "chains": 2, "reference_draws": 2000}
-    for key, default in settings.items():
+    inputs = {key: _input_path(path, base, key, problems) for key in ("claims", "priors")}
+    settings = {}
+    for key, (default, least, most) in _COUNTS.items():
         v = base.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int) or v < (0 if key == "seed" else 1):
-            problems.append(Problem(name, "[base]", key, f"'{v}' must be a whole number >= {0 if key == 'seed' else 1}"))
+        if isinstance(v, bool) or not isinstance(v, int) or not least <= v <= most:
+            problems.append(Problem(name, "[base]", key, f"'{v}' must be a whole number from {least} to {most:,}"))
         settings[key] = v
     as_of = base.get("as_of")
     if as_of is not None:
         as_of = str(as_of)
         try:
-            _iso_date(as_of)
+            iso_date(as_of)
         except ValueError:
             problems.append(Problem(name, "[base]", "as_of", f"'{as_of}' is not a date (use YYYY-MM-DD)"))
             as_of = None
@@ -213,24 +212,20 @@ def load_sweep(path: str | Path) -> SweepSpec:
         raise InputError(problems)
 
     # Validate the inputs and every override against the base priors now, before any sampling.
+    if any(p is False for p in inputs.values()):
+        raise InputError(problems)
     try:
-        priors = load_priors(rel(base.get("priors")))
-        claims = load_claims(rel(base.get("claims")))
+        priors = load_priors(inputs["priors"])
+        claims = load_claims(inputs["claims"])
     except InputError as exc:
         raise InputError([*problems, *exc.problems]) from None
     if as_of is None:
         as_of = str(default_as_of(claims))
-    else:
-        from estimator.inference import resolve_as_of
-
-        try:
-            resolve_as_of(claims, as_of, source=name)
-        except InputError as exc:
-            problems += [Problem(name, "[base]", "as_of", p.message) for p in exc.problems]
+    problems += _as_of_problems(claims, priors, as_of, name, "[base]")
     spec = SweepSpec(
         name,
-        rel(base.get("claims")),
-        rel(base.get("priors")),
+        inputs["claims"],
+        inputs["priors"],
         as_of,
         settings["seed"],
         settings["draws"],
@@ -245,15 +240,48 @@ def load_sweep(path: str | Path) -> SweepSpec:
     for i, point in enumerate(points):
         where = f"[grid] point {i + 1}" if grid_keys else f"[[points]] {i + 1}"
         try:
-            apply_overrides(priors, point, file=name, where=where, start=priors.start_date)
+            _, options = changed_specs(priors, point, file=name, where=where, start=priors.start_date)
         except InputError as exc:
             problems += exc.problems
+            continue
+        if AS_OF in options:
+            problems += _as_of_problems(claims, priors, options[AS_OF], name, where)
     ids = [point_id(p) for p in points]
     if len(set(ids)) != len(ids):
         problems.append(Problem(name, "points", "-", "two points have identical overrides"))
     if problems:
         raise InputError(problems)
     return spec
+
+
+def _input_path(sweep: Path, base: dict, key: str, problems: list[Problem]) -> str | None | bool:
+    """The absolute path of the ``claims`` or ``priors`` file a sweep names (relative to the sweep file).
+
+    ``None`` for the embedded default; ``False``, with a problem added, for a
+    value that is not a path or names a folder.
+    """
+    value = base.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        problems.append(Problem(str(sweep), "[base]", key, f"'{value}' must be the path of a file, relative to the sweep file"))
+        return False
+    resolved = (sweep.parent / value).resolve()
+    if resolved.is_dir():
+        problems.append(Problem(str(sweep), "[base]", key, f"'{value}' is a folder, not a file"))
+        return False
+    return str(resolved)
+
+
+def _as_of_problems(claims, priors, as_of, file: str, where: str) -> list[Problem]:
+    """An as-of date past the forecast horizon of the claims, or before the start of shipments."""
+    try:
+        day, _ = resolve_as_of(claims, as_of, source=file)
+    except InputError as exc:
+        return [Problem(file, where, AS_OF, p.message) for p in exc.problems]
+    if day < dt.date.fromisoformat(priors.start_date):
+        return [Problem(file, where, AS_OF, f"{day} is before the start of shipments ({priors.start_date}, the prior file's start_date)")]
+    return []
 
 
 def apply_overrides(priors, overrides: dict, *, file: str, where: str, start: str | None = None):
@@ -277,7 +305,14 @@ def _reelicit_cached(spec, change, *, file, where):
 
 
 def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str | None = None):
-    """Return ({variable: re-elicited PriorSpec} for the overridden priors, model options)."""
+    """Return ({variable: re-elicited PriorSpec} for the overridden priors, model options).
+
+    Every point of a sweep refits one compiled model whose prior parameters
+    are ``pm.Data`` named by variable and parameter, so an override must
+    keep each prior's parameter names and shapes (an elicited statement refitted to a prior given as
+    ``mu, sigma`` would come back as ``alpha, beta``). Raises InputError
+    naming ``file``, ``where`` and the field.
+    """
     specs = priors.all_specs()
     changes: dict[str, dict] = {}
     options: dict = {}
@@ -285,7 +320,7 @@ def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str 
     for key, value in overrides.items():
         if key == AS_OF:
             try:
-                d = _iso_date(value)
+                d = iso_date(value)
                 if start and d < dt.date.fromisoformat(start):
                     raise ValueError
                 options[AS_OF] = str(d)
@@ -297,13 +332,14 @@ def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str 
             problems.append(Problem(file, where, key, f"no prior named '{var}'" + did_you_mean(var, [*specs, AS_OF])))
             continue
         if field:
-            top = field.split(".")[0]
+            top, _, rest = field.partition(".")
             if top not in ELICITATION_FIELDS:
                 problems.append(Problem(file, where, key, f"unknown field '{top}'" + did_you_mean(top, ELICITATION_FIELDS)))
                 continue
-            if top == "params":
-                pname = field.partition(".")[2]
-                changes.setdefault(var, {}).setdefault("params", dict(specs[var].params))[pname] = value
+            if top == "params" and rest:
+                changes.setdefault(var, {}).setdefault("params", dict(specs[var].params))[rest] = value
+            elif rest:
+                problems.append(Problem(file, where, key, f"'{top}' has no parts: name the field alone, e.g. {var}.{top}"))
             else:
                 changes.setdefault(var, {})[top] = value
         elif isinstance(value, dict):
@@ -320,9 +356,29 @@ def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str 
             updates[var] = _reelicit_cached(specs[var], change, file=file, where=f"{where}: {var}")
         except InputError as exc:
             problems += exc.problems
+            continue
+        problems += _parameter_shape_problems(specs[var], updates[var], file, f"{where}: {var}")
     if problems:
         raise InputError(problems)
     return updates, options
+
+
+def _parameter_shape_problems(base, new, file: str, where: str) -> list[Problem]:
+    """An override that changes a prior's parameter names or shapes (the compiled model's ``pm.Data``)."""
+    shapes = {k: np.shape(v) for k, v in base.params.items()}
+    got = {k: np.shape(v) for k, v in new.params.items()}
+    if got == shapes:
+        return []
+    said = ", ".join(f"{k}{list(s) if s else ''}" for k, s in shapes.items())
+    return [
+        Problem(
+            file,
+            where,
+            "params",
+            f"gives {base.distribution} parameters {', '.join(got)}, but the sweep's model holds {said} as data: "
+            "every point of a sweep keeps the base prior's parametrisation",
+        )
+    ]
 
 
 def _data_updates(priors, options, payload) -> dict[str, np.ndarray]:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from estimator.errors import InputError
-from estimator.sweeps import APPROX, load_sweep, point_seed, run_sweep
+from estimator.sweeps import APPROX, apply_overrides, load_sweep, point_seed, run_sweep
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "sweep_small.toml"
@@ -33,6 +33,83 @@ def test_point_seed_depends_on_the_point_not_its_position():
     a, b = {"x.lower": 1}, {"x.lower": 2}
     assert point_seed(7, a) == point_seed(7, dict(a))
     assert point_seed(7, a) != point_seed(7, b) and point_seed(7, a) != point_seed(8, a)
+
+
+def test_overrides_that_fail_only_when_their_point_runs_are_named_at_load():
+    """Every point is checked before any runs: each problem names the sweep file, the point, the prior and the field."""
+    path = DATA / "sweep_fails_when_run.toml"
+    with pytest.raises(InputError) as info:
+        load_sweep(path)
+    found = {(p.row, p.field) for p in info.value.problems}
+    assert {p.file for p in info.value.problems} == {str(path)}
+    assert found == {
+        ("[[points]] 2: price_152mm_usd", "params.sigma"),
+        ("[[points]] 3: cargo_mix", "mode"),
+        ("[[points]] 4: cargo_mix", "params.alpha"),
+        ("[[points]] 5: fill_152mm", "params"),
+        ("[[points]] 6: fill_152mm", "params.alpha"),
+        ("[[points]] 7: family_log_noise_spread", "params.beta"),
+        ("[[points]] 8", "as_of"),
+    }, str(info.value)
+
+
+def _write_sweep(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+_POINT = '[[points]]\n"price_152mm_usd.lower" = 450\n'
+
+
+@pytest.mark.parametrize(
+    ("base", "field"),
+    [
+        ("draws = 9223372036854775807", "draws"),
+        ("tune = 9223372036854775807", "tune"),
+        ("reference_draws = 1000001", "reference_draws"),
+        ("chains = 65", "chains"),
+        ("chains = 0", "chains"),
+        ("seed = -1", "seed"),
+        ("claims = 5", "claims"),
+        ("claims = true", "claims"),
+        ('claims = ""', "claims"),
+        ('claims = "."', "claims"),
+        ("priors = 1.5", "priors"),
+        ('priors = "."', "priors"),
+        ('as_of = "2020-01-01"', "as_of"),
+        ('as_of = "9999-12-31"', "as_of"),
+    ],
+)
+def test_base_settings_out_of_range_are_named(tmp_path, quick_sweep_loading, base, field):
+    path = _write_sweep(tmp_path / "s.toml", f"[base]\n{base}\n{_POINT}")
+    with pytest.raises(InputError) as info:
+        load_sweep(path)
+    assert [(p.file, p.row, p.field) for p in info.value.problems] == [(str(path), "[base]", field)], str(info.value)
+
+
+@pytest.mark.parametrize("what", ["sweep", "priors"])
+def test_a_sweep_or_its_prior_file_that_is_not_utf8_is_named(tmp_path, what):
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00\x01 not text")
+    path = binary if what == "sweep" else _write_sweep(tmp_path / "s.toml", f'[base]\npriors = "binary.toml"\n{_POINT}')
+    with pytest.raises(InputError, match="not UTF-8") as info:
+        load_sweep(path)
+    assert [(p.file, p.row) for p in info.value.problems] == [(str(binary.resolve() if what == "priors" else binary), "file")]
+
+
+def test_a_sweep_file_with_a_byte_order_mark_loads(tmp_path, quick_sweep_loading):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(("[base]\nseed = 4\n" + _POINT).encode("utf-8-sig"))
+    spec = load_sweep(path)
+    assert spec.seed == 4 and spec.points == [{"price_152mm_usd.lower": 450}]
+
+
+def test_a_point_may_keep_the_parametrisation_and_change_a_parameter(quick_sweep_loading, priors, tmp_path):
+    sigma = priors.parameters["price_152mm_usd"].params["sigma"] * 1.5
+    path = _write_sweep(tmp_path / "s.toml", f'[[points]]\n"price_152mm_usd.params.sigma" = {sigma}\n[[points]]\nas_of = "2024-06-01"\n')
+    spec = load_sweep(path)
+    new, options = apply_overrides(priors, spec.points[0], file=str(path), where="point")
+    assert new.parameters["price_152mm_usd"].params["sigma"] == sigma and options == {}
 
 
 @pytest.fixture(scope="module")
