@@ -15,7 +15,15 @@ so a killed process leaves no half-written entry.
 
 The directory is ``$ESTIMATOR_CACHE_DIR`` if set, else the platform's user
 cache directory (``platformdirs.user_cache_dir("estimator")``, e.g.
-``~/.cache/estimator`` on Linux). Deleting it is always safe.
+``~/.cache/estimator`` on Linux). Deleting it is always safe
+(``estimator cache clear``; ``estimator cache info`` shows what it holds).
+
+A compiled entry holds code that is imported and run, and the directory may
+sit on a shared disk: directories are created private to the user (mode
+700), and an entry that is owned by someone else, or that others may write,
+is never loaded (:func:`trusted`). A directory that cannot be written (read
+only, full, not a directory) is not an error: the run works without the
+cache and says so once (:func:`warn_unwritable`).
 """
 
 from __future__ import annotations
@@ -23,32 +31,100 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 import platform
+import shutil
+import stat
 import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["ENV_VAR", "FORMAT", "cache_dir", "package_versions", "versions", "canonical_versions", "source_digest", "digest", "read_entry", "write_entry"]
+from platformdirs import user_cache_dir
+
+__all__ = [
+    "ENV_VAR",
+    "FORMAT",
+    "KINDS",
+    "cache_dir",
+    "private_dir",
+    "trusted",
+    "warn_unwritable",
+    "package_versions",
+    "versions",
+    "canonical_versions",
+    "source_digest",
+    "digest",
+    "read_entry",
+    "write_entry",
+    "info",
+    "clear",
+]
+
+log = logging.getLogger("estimator")
 
 ENV_VAR = "ESTIMATOR_CACHE_DIR"
 # Bumped whenever the layout or meaning of an entry changes: older entries are then rebuilt.
 FORMAT = 1
 # Packages whose version changes what an entry holds (elicited parameters or compiled code).
 _KEY_PACKAGES = ("estimator", "pymc", "pytensor", "numba", "llvmlite", "nutpie", "numpy", "scipy", "preliz")
+# The kinds of entry, each a subdirectory: what `estimator cache info` counts and `clear` removes.
+KINDS = {
+    "compiled": "models compiled for nutpie",
+    "priors": "prior files' elicited parameters",
+    "prior": "prior draws of runs",
+}
+_WARNED: set[str] = set()
 
 
 def cache_dir() -> Path:
-    """The cache directory (created on first use)."""
-    override = os.environ.get(ENV_VAR)
-    if override:
-        path = Path(override)
-    else:
-        from platformdirs import user_cache_dir
+    """The cache directory, created private to the user on first use.
 
-        path = Path(user_cache_dir("estimator", appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    A directory that cannot be created is returned all the same: reading an
+    entry from it finds nothing, and writing one warns once
+    (:func:`warn_unwritable`) and leaves the run uncached.
+    """
+    override = os.environ.get(ENV_VAR)
+    path = Path(override) if override else Path(user_cache_dir("estimator", appauthor=False))
+    try:
+        private_dir(path)
+    except OSError:
+        pass
     return path
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) with mode 700; an existing directory is left as it is."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def trusted(path: Path) -> bool:
+    """Whether ``path`` may be loaded as this user's own: not a link, owned by this user, writable by no one else.
+
+    Code in the cache is imported and run, so an entry that another user
+    wrote, or could have changed, is never used (a cache directory on a
+    shared disk, say).
+    """
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if stat.S_ISLNK(st.st_mode) or st.st_uid != os.geteuid():
+        return False
+    return not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def warn_unwritable(path, exc: BaseException) -> None:
+    """Say once per process and directory that the cache cannot be written, and that the run goes on without it."""
+    where = str(cache_dir())
+    if where in _WARNED:
+        log.info("cache entry %s not written: %s", path, exc)
+        return
+    _WARNED.add(where)
+    log.warning(
+        "the cache directory %s cannot be written (%s): working without the cache (set %s to another directory, or pass --no-cache)", where, exc, ENV_VAR
+    )
 
 
 def package_versions(packages) -> dict[str, str]:
@@ -97,11 +173,49 @@ def read_entry(path: Path, key: str) -> dict | None:
     return entry
 
 
-def write_entry(path: Path, key: str, payload: dict) -> None:
-    """Write ``payload`` as the entry for ``key`` (temporary file, then rename)."""
-    from estimator.workers import write_atomic
+def write_entry(path: Path, key: str, payload: dict) -> bool:
+    """Write ``payload`` as the entry for ``key`` (temporary file, then rename); ``False`` if the cache cannot be written."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        private_dir(path.parent)
+        tmp.write_text(json.dumps({**payload, "key": key, "format": FORMAT}, default=float), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # the directory itself is not there or not writable: nothing was left behind
+        warn_unwritable(path, exc)
+        return False
+    return True
 
-    write_atomic(Path(path), {**payload, "key": key, "format": FORMAT})
+
+def _size(path: Path) -> int:
+    return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def info() -> dict:
+    """What the cache holds: its location, and per kind of entry the number of entries and their size in bytes."""
+    root = cache_dir()
+    kinds = {}
+    for kind, what in KINDS.items():
+        folder = root / kind
+        entries = [p for p in folder.iterdir() if not p.name.startswith(".")] if folder.is_dir() else []
+        kinds[kind] = {"what": what, "entries": len(entries), "bytes": _size(folder) if folder.is_dir() else 0}
+    return {"location": str(root), "kinds": kinds, "bytes": sum(k["bytes"] for k in kinds.values())}
+
+
+def clear() -> int:
+    """Remove every entry (only the cache's own subdirectories, never anything else in the directory); return the bytes freed."""
+    root = cache_dir()
+    freed = 0
+    for kind in KINDS:
+        folder = root / kind
+        if folder.is_dir() and not folder.is_symlink():
+            freed += _size(folder)
+            shutil.rmtree(folder)
+    return freed
 
 
 def canonical_versions() -> str:

@@ -45,17 +45,22 @@ is compiled once per graph and fed each model's data (:class:`_InitialPoint`);
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
 import os
 import shutil
 import sys
+import tempfile
 import threading
+import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from estimator.cache import cache_dir, canonical_versions, digest, private_dir, read_entry, trusted, warn_unwritable, write_entry
 
 __all__ = ["compile_model", "with_data", "graph_key", "LOG_LIKELIHOOD_PREFIX", "LOG_PRIOR_PREFIX", "clear_memory"]
 
@@ -72,6 +77,14 @@ _MEMORY: dict[str, object] = {}
 _GRAPH_DIFFERS = 3
 # A fit and a sweep in one session use two graphs (the fit also stores log densities).
 _MEMORY_SIZE = 4
+# Staging folders (``.build-*``) left by a process killed while compiling are removed after this long.
+_STALE_SECONDS = 6 * 3600
+# numba's cache location is process-wide configuration: set and restored under this lock.
+_NUMBA_CONFIG_LOCK = threading.Lock()
+
+
+class _CacheUnwritable(OSError):
+    """The cache directory could not take a new entry: the model is compiled without it."""
 
 
 def clear_memory() -> None:
@@ -139,23 +152,45 @@ def _graph_text(outputs) -> str:
     return "\n".join(lines)
 
 
+def _length(value) -> int:
+    """A dimension length's value: a shared variable's, or a constant's."""
+    get = getattr(value, "get_value", None)
+    return int(np.asarray(get(borrow=True) if get is not None else value.data))
+
+
+def _layout(model) -> dict:
+    """Every size the compiled code and nutpie's variable metadata depend on, as plain data.
+
+    ``dims``: the length of every dimension (families, claims as padded,
+    months, ...); ``data``: the dtype and shape of every ``pm.Data``. The
+    graph itself leaves these symbolic, but nutpie records each stored
+    variable's shape when the model is compiled, so a model with another
+    family count must not be served the same compiled model.
+    """
+    dims = {str(name): _length(length) for name, length in model.dim_lengths.items()}
+    data = {}
+    for name, var in sorted(_model_shared(model).items()):
+        if name in dims:
+            continue
+        value = np.asarray(var.get_value(borrow=True))
+        data[name] = [str(value.dtype), list(value.shape)]
+    return {"dims": dict(sorted(dims.items())), "data": data}
+
+
 def graph_key(model, var_names=None) -> str:
-    """The cache key of ``model`` compiled to store ``var_names`` (see the module docstring)."""
-    from pytensor.compile.sharedvalue import SharedVariable
-    from pytensor.graph.traversal import graph_inputs
+    """The cache key of ``model`` compiled to store ``var_names`` (see the module docstring).
 
-    from estimator.cache import canonical_versions, digest
-
+    It hashes the versions, the graph's structure and constants
+    (:func:`_graph_text`), the stored variables' names, dtypes and ranks, the
+    transforms of the free variables, and the layout (:func:`_layout`: every
+    dimension length and every ``pm.Data`` dtype and shape, not its values).
+    """
     stored = [v for v in model.unobserved_value_vars if var_names is None or v.name in set(var_names)]
     outputs = [model.logp(), *stored]
     parts = ["compiled", canonical_versions(), _graph_text(outputs)]
     parts.append(json.dumps([[v.name, v.type.dtype, v.type.ndim] for v in stored]))
     parts.append(json.dumps({rv.name: type(model.rvs_to_transforms.get(rv)).__name__ for rv in model.free_RVs}))
-    for var in graph_inputs(outputs):
-        if not isinstance(var, SharedVariable):
-            continue
-        value = np.asarray(var.get_value(borrow=True))
-        parts.append(f"{var.name}:{value.dtype}:{value.shape}")
+    parts.append(json.dumps(_layout(model), sort_keys=True))
     return digest(*parts)
 
 
@@ -191,19 +226,13 @@ def compile_model(model, *, var_names=None, cache: bool = True, log_densities: b
     if key in _MEMORY:
         return _with_model_data(_MEMORY[key], model)
     entry = _entry_dir(key)
-    compiled = None
-    record = _read_record(entry, key)
-    if record is not None:
-        try:
-            compiled = _load(model, record, entry)
-        except Exception as exc:  # noqa: BLE001 - any failure to load means: compile afresh
-            log.info("compiled model cache entry %s unusable (%s: %s); recompiling", entry.name, type(exc).__name__, exc)
-            compiled = None
+    compiled = _load_entry(model, entry, key)
     if compiled is None:
-        if record is not None:
-            # A record numba's files do not match: start the entry afresh.
-            shutil.rmtree(entry, ignore_errors=True)
-        compiled = _build(model, var_names, recipe, entry, key)
+        try:
+            compiled = _build(model, var_names, recipe, None if _untrusted(entry) else entry, key)
+        except _CacheUnwritable as exc:
+            warn_unwritable(entry, exc)
+            compiled = _build(model, var_names, recipe, None, key)
     while len(_MEMORY) >= _MEMORY_SIZE:
         _MEMORY.pop(next(iter(_MEMORY)))
     _MEMORY[key] = compiled
@@ -211,18 +240,90 @@ def compile_model(model, *, var_names=None, cache: bool = True, log_densities: b
 
 
 def _entry_dir(key: str) -> Path:
-    from estimator.cache import cache_dir
-
     return cache_dir() / "compiled" / key[:32]
 
 
 def _read_record(entry: Path, key: str) -> dict | None:
-    from estimator.cache import read_entry
-
     record = read_entry(entry / _RECORD, key)
     if record is None or not (entry / _SOURCE).is_file():
         return None
     return record
+
+
+def _entry_files(entry: Path) -> list[Path]:
+    """The entry folder and everything in it that is read or run on a load."""
+    return [entry, *sorted(entry.rglob("*"))]
+
+
+def _untrusted(entry: Path) -> bool:
+    """An existing entry that is not this user's own or that others may write (:func:`estimator.cache.trusted`)."""
+    return entry.exists() and not all(trusted(p) for p in _entry_files(entry))
+
+
+def _load_entry(model, entry: Path, key: str):
+    """The compiled model stored in ``entry`` for ``key`` and ``model``'s layout, or ``None`` to compile afresh.
+
+    Whatever is wrong with an entry (unreadable, another key, another
+    layout, numba's files missing or not loadable) means: compile afresh.
+    It is said in the log (``-v``), and the entry is removed so the new one
+    can take its place, unless it is not this user's own: such an entry is
+    neither loaded nor touched.
+    """
+    if not entry.exists():
+        return None
+    if _untrusted(entry):
+        log.warning("compiled model cache entry %s is not this user's own or others may write it: not used (the model is compiled without the cache)", entry)
+        return None
+    record = _read_record(entry, key)
+    reason = None
+    if record is None:
+        reason = "its record is missing, unreadable or of another key"
+    elif record.get("layout") != _layout(model):
+        reason = f"it was compiled for another layout ({_layout_difference(record.get('layout'), _layout(model))})"
+    else:
+        try:
+            return _load(model, record, entry)
+        except Exception as exc:  # noqa: BLE001 - any failure to load means: compile afresh
+            reason = f"it could not be loaded ({type(exc).__name__}: {exc})"
+    log.info("compiled model cache entry %s not used: %s; compiling afresh", entry.name, reason)
+    _discard(entry)
+    return None
+
+
+def _layout_difference(stored, wanted: dict) -> str:
+    """The first sizes in which two layouts differ, as text."""
+    if not isinstance(stored, dict):
+        return "no layout recorded"
+    diffs = []
+    for part in ("dims", "data"):
+        a, b = stored.get(part) or {}, wanted[part]
+        diffs += [
+            f"{part[:-1] if part == 'dims' else part} {name}: {a.get(name)} here {b.get(name)}"
+            for name in sorted(set(a) | set(b))
+            if a.get(name) != b.get(name)
+        ]
+    return "; ".join(diffs[:3]) or "same sizes"
+
+
+def _discard(entry: Path) -> None:
+    """Remove an entry: renamed out of the way first, so no other process loads it half-removed."""
+    trash = entry.with_name(f".trash-{entry.name}-{os.getpid()}-{threading.get_ident()}")
+    try:
+        entry.rename(trash)
+    except OSError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _remove_stale(folder: Path) -> None:
+    """Remove staging and trash folders that processes killed mid-way left behind long ago."""
+    now = time.time()
+    for path in folder.glob(".*"):
+        try:
+            if path.is_dir() and now - path.lstat().st_mtime > _STALE_SECONDS:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _with_model_data(compiled, model):
@@ -350,6 +451,26 @@ def _import_source(path: Path, name: str):
     return module
 
 
+@contextlib.contextmanager
+def _cache_beside_source():
+    """numba's cache files of the callbacks beside their source, in the entry, whatever ``NUMBA_CACHE_DIR`` says.
+
+    With ``NUMBA_CACHE_DIR`` (or ``NUMBA_CACHE_LOCATOR_CLASSES``) set, numba
+    would write them under that directory, out of the entry that records
+    them: the entry could then not be checked, moved into place whole or
+    cleared. The variables still apply to every other function numba caches.
+    """
+    import numba.core.config as config
+
+    with _NUMBA_CONFIG_LOCK:
+        saved = config.CACHE_DIR, getattr(config, "CACHE_LOCATOR_CLASSES", "")
+        config.CACHE_DIR, config.CACHE_LOCATOR_CLASSES = "", ""
+        try:
+            yield
+        finally:
+            config.CACHE_DIR, config.CACHE_LOCATOR_CLASSES = saved
+
+
 def _cfuncs(module):
     """The two C callbacks of ``module`` through numba's cache (compiled and stored on a miss)."""
     import types
@@ -363,7 +484,7 @@ def _cfuncs(module):
     sys.modules.setdefault("<dynamic>", types.ModuleType("<dynamic>"))
 
     sig_logp, sig_expand = _signatures()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _cache_beside_source():
         warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=numba.NumbaWarning)
         logp = numba.cfunc(sig_logp, cache=True)(module.logp)
         expand = numba.cfunc(sig_expand, cache=True)(module.expand)
@@ -487,36 +608,41 @@ def _shared_by_name(model, names):
 def _build(model, var_names, recipe: dict | None, entry: Path | None, key: str | None = None):
     """Compile in a child process; load the machine code here from numba's cache.
 
-    With ``entry`` the callbacks and record stay there (the cache); without,
-    they go to a scratch directory removed afterwards. Either way this
-    process samples with the machine code as numba's cache gives it back to
-    a process that compiled nothing: the code every later run loads. Code
-    compiled in this process would be linked against PyTensor's functions as
-    compiled here and differs from it in the last bit at some points, so a
-    seed would give other draws on the run that compiled the model than on
-    the runs after it.
+    The code is compiled into a private staging folder. With ``entry`` the
+    folder is then renamed to ``entry`` in one step (the cache), so a
+    process killed while compiling leaves only a staging folder that no run
+    trusts, and of two processes compiling the same model the first to
+    finish places its entry and the other loads it (the code is the same).
+    Without ``entry`` the staging folder is removed afterwards. Either way
+    this process samples with the machine code as numba's cache gives it
+    back to a process that compiled nothing: the code every later run loads.
+    Code compiled in this process would be linked against PyTensor's
+    functions as compiled here and differs from it in the last bit at some
+    points, so a seed would give other draws on the run that compiled the
+    model than on the runs after it.
 
     The child rebuilds the model from ``recipe`` (the inputs of
     :func:`estimator.model.build_model`); a model built some other way has
     none and is compiled in this process, uncached, and so is one whose
     rebuilt graph has another key than ``key`` (a module setting changed in
     this process after import, say), which the child checks before compiling.
+
+    Raises :class:`_CacheUnwritable` when ``entry``'s folder cannot take the
+    new entry (the caller then compiles without the cache).
     """
     import subprocess
-    import tempfile
 
-    directory = entry if entry is not None else Path(_scratch_dir())
-    directory.mkdir(parents=True, exist_ok=True)
     key = key or "uncached"
+    staging = _staging_dir(entry, key)
     try:
         if recipe is None:
             log.info("model without a build recipe: compiled in this process (its draws may differ in the last bit from a cached run's)")
-            _compile_entry(model, var_names, directory, key)
+            _compile_entry(model, var_names, staging, key)
         else:
             import pickle
 
-            with tempfile.NamedTemporaryFile(dir=directory, prefix=".recipe-", suffix=".pkl", delete=False) as f:
-                pickle.dump((recipe, str(directory), key), f)
+            with tempfile.NamedTemporaryFile(dir=staging, prefix=".recipe-", suffix=".pkl", delete=False) as f:
+                pickle.dump((recipe, str(staging), key), f)
             try:
                 done = subprocess.run([sys.executable, "-m", "estimator.compiled", f.name], capture_output=True, text=True)
             finally:
@@ -525,25 +651,58 @@ def _build(model, var_names, recipe: dict | None, entry: Path | None, key: str |
                 # The model rebuilt from its recipe is not this one (a module setting changed
                 # in this process, say): its code must not be cached under this model's key.
                 log.warning("the model rebuilt from its recipe has another graph than this one; compiling it in this process, uncached")
-                if entry is not None:
-                    shutil.rmtree(entry, ignore_errors=True)
                 return _build(model, var_names, None, None, key)
             if done.returncode != 0:
+                if entry is not None and _disk_full(done.stderr):
+                    raise _CacheUnwritable(f"no space left to compile into {entry.parent}")
                 raise RuntimeError(f"compiling the model for nutpie failed:\n{done.stderr[-4000:]}")
-        record = _read_record(directory, key)
+        record = _read_record(staging, key)
         if record is None:
             raise RuntimeError("compiling the model for nutpie wrote no usable record")
-        return _load(model, record, directory)
-    finally:
         if entry is None:
-            shutil.rmtree(directory, ignore_errors=True)
+            return _load(model, record, staging)
+        _seal(staging)
+        try:
+            staging.rename(entry)
+        except OSError:
+            # Another process placed this entry first (or the folder cannot be renamed):
+            # its code is this code, so load it if it loads, else ours from staging.
+            with contextlib.suppress(Exception):
+                placed = _read_record(entry, key)
+                if placed is not None and not _untrusted(entry):
+                    return _load(model, placed, entry)
+            return _load(model, record, staging)
+        return _load(model, record, entry)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _staging_dir(entry: Path | None, key: str) -> Path:
+    """A new private folder to compile into: beside ``entry`` (same file system, so it can be renamed to it), else a scratch folder."""
+    if entry is None:
+        return Path(tempfile.mkdtemp(prefix="estimator-compile-"))
+    try:
+        private_dir(entry.parent)
+        _remove_stale(entry.parent)
+        return Path(tempfile.mkdtemp(dir=entry.parent, prefix=f".build-{key[:8]}-"))
+    except OSError as exc:
+        raise _CacheUnwritable(str(exc)) from exc
+
+
+def _disk_full(stderr: str) -> bool:
+    return "No space left on device" in stderr or "Errno 28" in stderr
+
+
+def _seal(folder: Path) -> None:
+    """Make ``folder`` and everything in it writable by this user only (the umask may have let the group write)."""
+    for path in _entry_files(folder):
+        mode = path.lstat().st_mode
+        path.chmod(mode & ~0o022)
 
 
 def _compile_entry(model, var_names, directory: Path, key: str) -> None:
     """Compile ``model`` with PyTensor and numba; write its callbacks, numba's cache and the record to ``directory``."""
     from nutpie.compile_pymc import _make_functions
-
-    from estimator.cache import write_entry
 
     n_dim, n_expanded, logp_fn, expand_fn, _, shape_info, reparameterized = _make_functions(
         model,
@@ -570,6 +729,7 @@ def _compile_entry(model, var_names, directory: Path, key: str) -> None:
         "data": [[v.name, v.type.ndim, str(np.asarray(v.get_value(borrow=True)).dtype)] for v in shared_vars],
         "logp_data": [v.name for v in logp_fn.get_shared()],
         "expand_data": [v.name for v in expand_fn.get_shared()],
+        "layout": _layout(model),
     }
     module = _write_module(directory, record, key)
     module.logp_inner = logp_fn.vm.jit_fn
@@ -577,13 +737,8 @@ def _compile_entry(model, var_names, directory: Path, key: str) -> None:
     _cfuncs(module)
     if not any(directory.rglob("*.nbi")):
         raise RuntimeError(f"numba did not cache the compiled model in {directory}")
-    write_entry(directory / _RECORD, key, record)
-
-
-def _scratch_dir() -> str:
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="estimator-compile-")
+    if not write_entry(directory / _RECORD, key, record):
+        raise OSError(f"could not write the compiled model's record in {directory}")
 
 
 def _write_module(directory: Path, record: dict, key: str):

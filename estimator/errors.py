@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Problem", "InputError", "SamplingWarning", "did_you_mean"]
+__all__ = ["Problem", "InputError", "FitError", "SamplingWarning", "did_you_mean"]
 
 
 @dataclass(frozen=True)
@@ -61,3 +61,33 @@ def parse_toml_tables(text: str, name: str, allowed: tuple[str, ...]) -> tuple[d
         raise InputError([Problem(name, "file", "-", f"not valid TOML: {exc}")]) from None
     problems = [Problem(name, f"[{key}]", "-", "unknown table" + did_you_mean(key, allowed)) for key in doc if key not in allowed]
     return doc, problems
+
+
+class FitError(RuntimeError):
+    """A fit failed for a reason other than its input: compiling or sampling the model.
+
+    Its message says what failed, the run's input hash, and whether the
+    compiled model came from the cache (``cache=False``, ``--no-cache``,
+    bypasses it); the original exception is chained (``__cause__``).
+    """
+
+    def __init__(self, stage: str, cause: BaseException, *, input_hash: str | None = None, cache: bool | None = None):
+        self.stage, self.cause, self.input_hash, self.cache = stage, cause, input_hash, cache
+        parts = [f"{stage} failed: {type(cause).__name__}: {_first_line(cause)}"]
+        if input_hash is not None:
+            parts.append(f"input hash {input_hash}")
+        if cache is not None:
+            parts.append(
+                "the compiled model cache was used (estimator cache info; --no-cache or cache=False bypasses it)" if cache else "the cache was not used"
+            )
+        super().__init__("; ".join(parts))
+
+    def with_context(self, *, input_hash: str, cache: bool) -> FitError:
+        """The same failure with the run's input hash and cache use added."""
+        return FitError(self.stage, self.cause, input_hash=input_hash, cache=cache)
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's message up to its first line break (a sampler's message may run to a whole backtrace)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "(no message)"

@@ -39,7 +39,7 @@ import xarray as xr
 
 from estimator import names as N
 from estimator.claims import claims_from_frame, claims_known_by, load_claims
-from estimator.errors import InputError, Problem, SamplingWarning
+from estimator.errors import FitError, InputError, Problem, SamplingWarning
 from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, RANDOM_WALK, build_model, claim_capacity, default_as_of, months_between
 from estimator.priors import PriorSet, load_priors
 
@@ -450,7 +450,7 @@ def _cached_prior(result: FitResult) -> xr.Dataset:
     a repeated run reads them back (``prior/<key>.nc`` in the cache
     directory) instead of drawing 4,000 times through PyMC again.
     """
-    from estimator.cache import cache_dir, canonical_versions, digest
+    from estimator.cache import cache_dir, canonical_versions, digest, private_dir, warn_unwritable
     from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
 
     if not result.cache:
@@ -476,12 +476,15 @@ def _cached_prior(result: FitResult) -> xr.Dataset:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     prior = sample_prior(result)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     stored = prior.copy()
     stored.attrs = {**stored.attrs, "estimator_cache_key": key}
-    stored.to_netcdf(tmp, engine=NETCDF_ENGINE)
-    os.replace(tmp, path)
+    try:
+        private_dir(path.parent)
+        stored.to_netcdf(tmp, engine=NETCDF_ENGINE)
+        os.replace(tmp, path)
+    except OSError as exc:
+        warn_unwritable(path, exc)
     return prior
 
 
@@ -607,8 +610,14 @@ def _sample_nutpie(model, *, draws, tune, chains, seed, progress, cores, predict
     from estimator.compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_model
     from estimator.workers import nutpie_sample
 
-    compiled = compile_model(model, cache=cache, log_densities=True)
-    tree = nutpie_sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed, progress=progress)
+    try:
+        compiled = compile_model(model, cache=cache, log_densities=True)
+    except Exception as exc:
+        raise FitError("compiling the model for nutpie", exc) from exc
+    try:
+        tree = nutpie_sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed, progress=progress)
+    except Exception as exc:
+        raise FitError("sampling with nutpie", exc) from exc
     # nutpie leaves out the observed and constant data; PyMC's own helper adds them.
     patch_nutpie_idata(tree, model, 0.0)
     post = tree["posterior"].to_dataset()
@@ -772,10 +781,20 @@ def fit(
         "prior_overrides": priors.overrides,
     }
     t0 = time.perf_counter()
+    run_hash = input_hash(claims.attrs.get("text", ""), priors.text, settings)
     # nutpie's compiled model is reused across ledgers of up to the padded claim count.
     capacity = claim_capacity(len(claims)) if sampler == "nutpie" else None
     model = build_model(claims, priors, as_of=as_of, dynamics=dynamics, capacity=capacity)
-    tree = sample_model(model, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, progress=progress, predictive=True, cache=cache)
+    # Whatever fails past the input's validation ends as one FitError that says what failed,
+    # for which inputs and whether the cache was involved; the original is chained.
+    try:
+        tree = sample_model(model, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, progress=progress, predictive=True, cache=cache)
+    except FitError as exc:
+        raise exc.with_context(input_hash=run_hash, cache=cache and sampler == "nutpie") from exc.cause
+    except (InputError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise FitError(f"sampling with {sampler}", exc, input_hash=run_hash, cache=cache and sampler == "nutpie") from exc
     tree = _label_claims(_without_padding(tree, len(claims)), claims)
     wall = time.perf_counter() - t0
     manifest = {
@@ -789,7 +808,7 @@ def fit(
         # The fitted distributions, so loading does not depend on the PreliZ installed then.
         "prior_params": priors.fitted_params(),
         "versions": _versions(),
-        "input_hash": input_hash(claims.attrs.get("text", ""), priors.text, settings),
+        "input_hash": run_hash,
         "sampling_seconds": round(wall, 3),
     }
     result = FitResult(tree, claims, priors, manifest, cache=cache)
