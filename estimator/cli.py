@@ -6,8 +6,14 @@ Every subcommand takes ``--quiet`` (no progress bars, no informational log
 messages) and ``-v``/``-vv`` (the package's log on stderr at INFO/DEBUG); every
 one that draws figures takes ``--format`` and ``--dpi``.
 
-Exit codes: 0 success; 2 bad input (every problem listed, no traceback);
-3 ``--strict`` and a diagnostic missed its threshold (files are still written).
+``estimator cache info`` and ``estimator cache clear`` show and empty the
+cache directory (:mod:`estimator.cache`).
+
+Exit codes: 0 success; 1 a failure that is not the input's (compiling or
+sampling the model, say: one message naming what failed, the input hash and
+whether the cache was used; the trace only with ``-v``); 2 bad input (every
+problem listed, no traceback); 3 ``--strict`` and a diagnostic missed its
+threshold (files are still written).
 """
 
 from __future__ import annotations
@@ -19,14 +25,16 @@ import logging
 import os
 import sys
 import time
+import traceback
 import warnings
 from pathlib import Path
 
+from estimator import cache as estimator_cache
 from estimator import names as N
-from estimator.errors import InputError, SamplingWarning
+from estimator.errors import FitError, InputError, SamplingWarning
 from estimator.formatting import fmt_number
 
-EXIT_INPUT, EXIT_DIAGNOSTICS = 2, 3
+EXIT_FAILURE, EXIT_INPUT, EXIT_DIAGNOSTICS = 1, 2, 3
 log = logging.getLogger("estimator.cli")
 
 
@@ -830,7 +838,39 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--out", default="estimator-backtest", help="output folder (default ./estimator-backtest); rerunning resumes")
     _add_figure_arguments(bt)
     bt.set_defaults(func=cmd_backtest)
+    ca = _command(
+        sub,
+        "cache",
+        "show or empty the cache directory (compiled models, elicited priors, prior draws)",
+        "Show where the cache directory is and what it holds (info), or remove every entry (clear).\n"
+        f"The directory is ${estimator_cache.ENV_VAR} if set, else the user cache directory; every\n"
+        "entry is rebuilt when needed, so clearing it is always safe.",
+        """
+        estimator cache info
+        estimator cache clear
+        """,
+        common,
+    )
+    ca.add_argument("action", choices=("info", "clear"), help="info: location, entries and size; clear: remove every entry")
+    ca.set_defaults(func=cmd_cache)
     return parser
+
+
+def cmd_cache(args) -> int:
+    if args.action == "clear":
+        freed = estimator_cache.clear()
+        print(f"Cleared {estimator_cache.cache_dir()} ({_megabytes(freed)} freed)")
+        return 0
+    found = estimator_cache.info()
+    print(f"Cache directory: {found['location']} (${estimator_cache.ENV_VAR} overrides it)")
+    for kind, k in found["kinds"].items():
+        print(f"  {kind + '/':10s} {k['entries']:5d} entries {_megabytes(k['bytes']):>10s}  {k['what']}")
+    print(f"  {'total':10s} {'':13s} {_megabytes(found['bytes']):>10s}")
+    return 0
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
 
 
 def main(argv=None) -> int:
@@ -847,6 +887,20 @@ def main(argv=None) -> int:
         except InputError as exc:
             print(f"estimator: {exc}", file=sys.stderr)
             return EXIT_INPUT
+        except FitError as exc:
+            return _failed(str(exc), exc, args.verbose)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: one message, never a trace unless asked
+            return _failed(f"unexpected error: {type(exc).__name__}: {exc}", exc, args.verbose)
+
+
+def _failed(message: str, exc: BaseException, verbose: int) -> int:
+    """Print one message for a failure that is not the input's (the trace too under ``-v``); exit status 1."""
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    print(f"estimator: {message}", file=sys.stderr)
+    if not verbose:
+        print("estimator: run again with -v for the full trace", file=sys.stderr)
+    return EXIT_FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover
