@@ -291,7 +291,9 @@ _PRECISION = _Range(1e-60, 1e60, "a precision 1/sigma^2")
 _SHAPE = _Range(0.1, 1e8, "a shape")
 _CONCENTRATION = _Range(0.2, 2e8, "a concentration alpha + beta")
 _SHARE = _Range(0.0, 1.0, "a mean share", open=True)
-_SHARE_SD = _Range(0.0, 0.5, "the sd of a share", open=True)
+# A share's sd below 1e-8 is a concentration alpha + beta beyond 1e15, far outside _SHAPE anyway;
+# the bound keeps sigma^2 from underflowing to zero in the conversion.
+_SHARE_SD = _Range(1e-8, 0.5, "the sd of a share", open=True)
 
 # Each distribution's parametrisations that both PyMC and PreliZ take, the first the canonical
 # one (PreliZ's fits return it): parameter -> its domain.
@@ -396,7 +398,10 @@ def param_problems(dist: str, params, at, *, field: str | None = None) -> list[P
     if problems:
         return problems
     given = {k: [float(x) for x in v] if isinstance(v, list) else float(v) for k, v in params.items()}
-    canonical = _canonical(dist, given)
+    try:
+        canonical = _canonical(dist, given)
+    except ArithmeticError as exc:  # not expected inside the domains above; refused, never raised
+        return [at(field or "params", f"cannot be converted to {', '.join(_PARAMETRISATIONS[dist][0])}: {exc}")]
     said = ", ".join(f"{k} = {fmt_number(v, 'plain', digits=4) if not isinstance(v, list) else v}" for k, v in given.items())
     for k, domain in _PARAMETRISATIONS[dist][0].items():
         values = canonical[k] if isinstance(canonical[k], list) else [canonical[k]]
