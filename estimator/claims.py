@@ -616,10 +616,19 @@ def _magnitude_problems(cells: dict[str, str], values: dict, at) -> list[Problem
     """Figures within the plausible magnitudes (:data:`MIN_FIGURE` to :data:`MAX_COUNT` or :data:`MAX_VALUE_USD`).
 
     ``basis_containers`` is a whole number of containers. Each bound is explained where it is defined.
+
+    The two ends of a ``between`` range are exempt: they bound what the source
+    would accept rather than report a figure, and a range reaching far past
+    every plausible value on both sides is how a statement that carries no
+    information is coded (its likelihood is flat, so it moves nothing).
     """
+    if cells.get("qualifier") == BETWEEN:
+        checked = ()
+    else:
+        checked = ("figure", "figure_high")
     top, unit = (MAX_VALUE_USD, "US dollars") if cells.get("quantity") == VALUE_USD else (MAX_COUNT, "a count")
     problems = []
-    for c in ("figure", "figure_high"):
+    for c in checked:
         x = values[c]
         if np.isnan(x) or math.isinf(x):
             continue

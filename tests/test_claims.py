@@ -384,7 +384,7 @@ def test_a_header_naming_a_column_twice_is_refused_naming_it():
         ("us-nsc-2023-10-13", "figure", "5e-324", "below 1"),
         ("us-nsc-2023-10-13", "figure", "1" + "0" * 39, "implausible"),
         ("us-nsc-2023-10-13", "figure", "0.5", "below 1"),
-        ("bloomberg-2024-02-23-value", "figure_high", "2e15", "implausible for US dollars"),
+        ("press-diplomat-2024-10-value2023", "figure", "2e15", "implausible for US dollars"),
         ("kr-mnd-2023-10-16", "basis_containers", "0.5", "whole number"),
         ("kr-mnd-2023-10-16", "basis_containers", "5e-324", "whole number"),
         ("kr-mnd-2023-10-16", "basis_containers", "1e13", "whole number"),
@@ -399,6 +399,13 @@ def test_meaningless_figures_are_refused_naming_line_and_field(claim, column, va
     p = _only_problem(text, families=FAMILIES)
     assert p.row.startswith(f"line {lines[claim]} (id {claim})") and p.field == column
     assert f"'{value}'" in p.message and words in p.message
+
+
+def test_the_ends_of_a_between_range_may_reach_past_every_plausible_value():
+    """A range of 'any number' is how a statement that carries no information is coded (its likelihood is flat)."""
+    text, _ = _ledger_with({("bloomberg-2024-02-23-value", "figure"): "1e-300", ("bloomberg-2024-02-23-value", "figure_high"): "1e300"})
+    df = load_claims(text=text, name="range.csv", families=FAMILIES)
+    assert (df.loc["bloomberg-2024-02-23-value", "figure"], df.loc["bloomberg-2024-02-23-value", "figure_high"]) == (1e-300, 1e300)
 
 
 @pytest.mark.parametrize(
