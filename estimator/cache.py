@@ -37,10 +37,13 @@ import platform
 import shutil
 import stat
 import sys
+import warnings
 from importlib import metadata
 from pathlib import Path
 
 from platformdirs import user_cache_dir
+
+from estimator.errors import CacheWarning
 
 __all__ = [
     "ENV_VAR",
@@ -122,8 +125,12 @@ def warn_unwritable(path, exc: BaseException) -> None:
         log.info("cache entry %s not written: %s", path, exc)
         return
     _WARNED.add(where)
-    log.warning(
-        "the cache directory %s cannot be written (%s): working without the cache (set %s to another directory, or pass --no-cache)", where, exc, ENV_VAR
+    # A Python warning, not a log record: the package's logger is silent unless asked (-v),
+    # and this must reach every user, in a terminal or a notebook.
+    warnings.warn(
+        f"the cache directory {where} cannot be written ({exc}): working without the cache (set {ENV_VAR} to another directory, or pass --no-cache)",
+        CacheWarning,
+        stacklevel=2,
     )
 
 

@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Problem", "InputError", "FitError", "SamplingWarning", "did_you_mean"]
+__all__ = ["Problem", "InputError", "FitError", "CacheWarning", "SamplingWarning", "did_you_mean"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,10 @@ class InputError(ValueError):
         n = len(self.problems)
         head = f"{n} problem{'s' if n != 1 else ''} in the input:"
         super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+
+
+class CacheWarning(UserWarning):
+    """The cache directory cannot be used: the run goes on without the cache (same results, slower)."""
 
 
 class SamplingWarning(UserWarning):
