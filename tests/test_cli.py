@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,60 @@ def test_quiet_silences_info_messages_only_while_the_command_runs():
     with _log_levels(verbose=2, quiet=False):
         assert package.isEnabledFor(logging.DEBUG)
     assert (package.level, pymc.level) == levels
+
+
+def _default_ledger_text() -> str:
+    from estimator.claims import read_claims_text
+
+    return read_claims_text()[1]
+
+
+def test_a_prior_with_a_negative_sigma_exits_2_naming_entry_and_field_before_any_sampling(tmp_path):
+    """Once a sampler failure and a segmentation fault (exit 139)."""
+    from estimator.priors import read_priors_text
+
+    text = read_priors_text()[1]
+    head = "[parameters.price_152mm_usd]\n"
+    start = text.index(head)
+    end = text.index("\n[", start + len(head))
+    entry = text[start:end]
+    unit = next(line for line in entry.splitlines() if line.startswith("unit"))
+    bad = text[:start] + head + 'distribution = "LogNormal"\nparams = {mu = 7.0, sigma = -0.5}\n' + unit + "\n" + text[end:]
+    path = tmp_path / "priors.toml"
+    path.write_text(bad, encoding="utf-8")
+    proc = _run("fit", "--priors", str(path), "--out", str(tmp_path / "run"))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "price_152mm_usd" in proc.stderr and "sigma" in proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_ledger_cut_inside_a_quoted_note_exits_2_and_says_it_may_be_truncated(tmp_path):
+    text = _default_ledger_text()
+    cut = text.index('"', len(text) // 2)  # the opening quote of a cell in the second half
+    path = tmp_path / "half.csv"
+    path.write_text(text[: cut + 20], encoding="utf-8")
+    proc = _run("fit", "--claims", str(path), "--out", str(tmp_path / "run"))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "truncated" in proc.stderr and "half.csv" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_claim_said_in_2999_is_refused_within_seconds_not_modelled_month_by_month(tmp_path, edit_default_ledger):
+    text, _ = edit_default_ledger("us-nsc-2023-10-13", "date_said", "2999-10-13")
+    path = tmp_path / "typo.csv"
+    path.write_text(text, encoding="utf-8")
+    t0 = time.perf_counter()
+    proc = _run("fit", "--claims", str(path), "--out", str(tmp_path / "run"))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "2999-10-13" in proc.stderr and "date_said" in proc.stderr and "Traceback" not in proc.stderr
+    # The whole process, imports included (a few seconds); the model of ~12,000 months it
+    # once started to build took minutes. Generous, since machines are noisy.
+    assert time.perf_counter() - t0 < 60
+
+
+def test_a_spreadsheet_csv_utf8_ledger_reads_as_the_plain_one():
+    """A byte-order mark before 'id' (a spreadsheet's 'CSV UTF-8'): the same claims, so the same fit."""
+    from estimator.claims import load_claims
+
+    plain = _default_ledger_text()
+    with_bom = load_claims(text="\ufeff" + plain, name="bom.csv")
+    assert with_bom.drop(columns=[]).equals(load_claims(text=plain, name="bom.csv"))
