@@ -337,7 +337,12 @@ def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str 
                 problems.append(Problem(file, where, key, f"unknown field '{top}'" + did_you_mean(top, ELICITATION_FIELDS)))
                 continue
             if top == "params" and rest:
-                changes.setdefault(var, {}).setdefault("params", dict(specs[var].params))[rest] = value
+                params = changes.setdefault(var, {}).setdefault("params", dict(specs[var].params))
+                if not isinstance(params, dict):
+                    # The same point also gave `var.params` whole, as a value that is not a table.
+                    problems.append(Problem(file, where, key, f"'{var}.params' is given both whole and by part"))
+                    continue
+                params[rest] = value
             elif rest:
                 problems.append(Problem(file, where, key, f"'{top}' has no parts: name the field alone, e.g. {var}.{top}"))
             else:

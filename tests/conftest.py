@@ -90,6 +90,17 @@ def toml_text():
     return _toml_text
 
 
+@pytest.fixture(scope="module")
+def sweep_file(priors, tmp_path_factory):
+    """Where a generated sweep file goes, with the default priors loaded once (not by every load_sweep call)."""
+    import estimator.priors
+
+    real = estimator.priors.load_priors
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(estimator.priors, "load_priors", lambda path=None, **kw: priors if path is None else real(path, **kw))
+        yield tmp_path_factory.mktemp("sweeps") / "generated.toml"
+
+
 @pytest.fixture(scope="session")
 def tiny_result(claims, priors):
     """A deliberately short fit (2 chains x 60 draws): enough to exercise the plumbing."""

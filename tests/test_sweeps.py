@@ -80,7 +80,7 @@ _POINT = '[[points]]\n"price_152mm_usd.lower" = 450\n'
         ('as_of = "9999-12-31"', "as_of"),
     ],
 )
-def test_base_settings_out_of_range_are_named(tmp_path, quick_sweep_loading, base, field):
+def test_base_settings_out_of_range_are_named(tmp_path, sweep_file, base, field):
     path = _write_sweep(tmp_path / "s.toml", f"[base]\n{base}\n{_POINT}")
     with pytest.raises(InputError) as info:
         load_sweep(path)
@@ -97,14 +97,14 @@ def test_a_sweep_or_its_prior_file_that_is_not_utf8_is_named(tmp_path, what):
     assert [(p.file, p.row) for p in info.value.problems] == [(str(binary.resolve() if what == "priors" else binary), "file")]
 
 
-def test_a_sweep_file_with_a_byte_order_mark_loads(tmp_path, quick_sweep_loading):
+def test_a_sweep_file_with_a_byte_order_mark_loads(tmp_path, sweep_file):
     path = tmp_path / "bom.toml"
     path.write_bytes(("[base]\nseed = 4\n" + _POINT).encode("utf-8-sig"))
     spec = load_sweep(path)
     assert spec.seed == 4 and spec.points == [{"price_152mm_usd.lower": 450}]
 
 
-def test_a_point_may_keep_the_parametrisation_and_change_a_parameter(quick_sweep_loading, priors, tmp_path):
+def test_a_point_may_keep_the_parametrisation_and_change_a_parameter(sweep_file, priors, tmp_path):
     sigma = priors.parameters["price_152mm_usd"].params["sigma"] * 1.5
     path = _write_sweep(tmp_path / "s.toml", f'[[points]]\n"price_152mm_usd.params.sigma" = {sigma}\n[[points]]\nas_of = "2024-06-01"\n')
     spec = load_sweep(path)
@@ -235,17 +235,6 @@ _NOT_A_COUNT = st.one_of(
 )
 
 
-@pytest.fixture(scope="module")
-def quick_sweep_loading(priors, tmp_path_factory):
-    """Where a sweep file goes, with the default priors loaded once (not by every load_sweep call)."""
-    import estimator.priors
-
-    real = estimator.priors.load_priors
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(estimator.priors, "load_priors", lambda path=None, **kw: priors if path is None else real(path, **kw))
-        yield tmp_path_factory.mktemp("sweeps") / "mutated.toml"
-
-
 @st.composite
 def _sweep_mutation(draw):
     """One edit that makes a valid sweep file invalid: (document, (locator, field) it must name)."""
@@ -317,12 +306,19 @@ def _sweep_mutation(draw):
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutation=_sweep_mutation())
-def test_every_malformed_sweep_file_ends_in_one_input_error_naming_file_entry_and_field(mutation, quick_sweep_loading, toml_text):
+def test_every_malformed_sweep_file_ends_in_one_input_error_naming_file_entry_and_field(mutation, sweep_file, toml_text):
     doc, (where, field) = mutation
-    path = quick_sweep_loading
+    path = sweep_file
     path.write_text(toml_text(doc), encoding="utf-8")
     with pytest.raises(InputError) as info:
         load_sweep(path)
     problems = info.value.problems
     assert all(p.file == str(path) and p.row and p.field for p in problems)
     assert any(p.row == where and p.field == field for p in problems), (where, field, str(info.value))
+
+
+def test_a_prior_given_whole_and_by_part_in_one_point_is_named(priors):
+    """Found by the sweep property test: `x.params = 5` with `x.params.mu = 1` raised a TypeError."""
+    with pytest.raises(InputError) as info:
+        apply_overrides(priors, {"price_152mm_usd.params": 5, "price_152mm_usd.params.mu": 6.5}, file="s.toml", where="point 1")
+    assert any(p.field == "price_152mm_usd.params.mu" and "whole and by part" in p.message for p in info.value.problems)

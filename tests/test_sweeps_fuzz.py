@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from test_priors_fuzz import LogDensityAtStart, params_variant
 
-import estimator.priors
 from estimator.errors import InputError
 from estimator.sweeps import AS_OF, apply_overrides, load_sweep
 
@@ -51,15 +50,6 @@ def log_density(claims, priors):
 @pytest.fixture(scope="module")
 def fitted_default(priors):
     return priors.fitted_params()
-
-
-@pytest.fixture(scope="module")
-def sweep_path(priors, tmp_path_factory):
-    """Where each generated sweep file goes, with the default priors loaded once (not by every load_sweep call)."""
-    real = estimator.priors.load_priors
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(estimator.priors, "load_priors", lambda path=None, **kw: priors if path is None else real(path, **kw))
-        yield tmp_path_factory.mktemp("sweeps") / "generated.toml"
 
 
 @st.composite
@@ -116,17 +106,17 @@ def _sweep_toml(doc) -> str:
 
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
-def test_sweep_overrides_are_refused_at_load_by_point_and_field_or_every_point_applies(data, fitted_default, sweep_path, log_density, priors):
+def test_sweep_overrides_are_refused_at_load_by_point_and_field_or_every_point_applies(data, fitted_default, sweep_file, log_density, priors):
     """1,000 generated sweep files; the finite log density is checked on the first and last points of accepted ones."""
     doc = data.draw(sweep_doc(fitted_default))
-    sweep_path.write_text(_sweep_toml(doc), encoding="utf-8")
+    sweep_file.write_text(_sweep_toml(doc), encoding="utf-8")
     try:
-        spec = load_sweep(sweep_path)
+        spec = load_sweep(sweep_file)
     except InputError as exc:
         problems = exc.problems
         assert problems, str(exc)
         for p in problems:
-            assert p.file == str(sweep_path) and p.field, str(exc)
+            assert p.file == str(sweep_file) and p.field, str(exc)
             # The base is valid: every problem is a point's (or two points being the same).
             assert p.row.startswith(("[[points]] ", "[grid] point ")) or (p.row, p.field) == ("points", "-"), str(exc)
         event("refused")
