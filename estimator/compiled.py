@@ -17,14 +17,23 @@ of the data inputs). The key hashes
 
 * the structure of the log density and of every stored variable
   (:func:`_graph_text`: every op with its properties, how they connect, the
-  types), the value of every constant in them, and the
-  name, type and shape of every ``pm.Data`` (not its values: new data is what
-  a reused model is for);
+  types) and the value of every constant in them;
+* the layout (:func:`_layout`): the length of every dimension (source
+  families, padded claims, months, ...) and the dtype and shape of every
+  ``pm.Data`` (not its values: new data is what a reused model is for).
+  The graph leaves these sizes symbolic, but nutpie records every stored
+  variable's shape when it compiles, so they are part of what is compiled;
+  the record stores the layout too and it is compared with the model's
+  before an entry is used;
 * the versions of Python, PyMC, PyTensor, numba, llvmlite, nutpie, NumPy and
   estimator, and the machine.
 
 A hit loads the machine code in well under a second; a miss, an unreadable
-record or one written under another key is compiled afresh and rewritten.
+record, one written under another key or for another layout, or numba files
+that do not load, is compiled afresh (into a private staging folder renamed
+into place in one step) and rewritten. An entry owned by another user or
+writable by others is never loaded (:func:`estimator.cache.trusted`), and a
+cache that cannot be written leaves the model compiled uncached.
 Compiling happens in a child process (``python -m estimator.compiled``, which
 rebuilds the model from the inputs :func:`estimator.model.build_model` was
 given), and this process always samples with the code loaded back from
