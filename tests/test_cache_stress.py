@@ -216,3 +216,43 @@ def test_a_sampler_failure_is_one_message_with_the_input_hash_and_exit_1(tiny_re
     assert isinstance(caught.value.__cause__, RuntimeError)
     assert cli.main(["fit", *TINY[:-1], "-v", "--out", str(tmp_path / "run")]) == cli.EXIT_FAILURE
     assert "Traceback" in capsys.readouterr().err, "-v shows the trace"
+
+
+def test_a_full_cache_disk_compiles_uncached_with_one_warning(claims, priors, tmp_path, monkeypatch):
+    """No space for the staging folder (ENOSPC): the model is compiled without the cache, and the user told once."""
+    import errno
+    import tempfile
+    import warnings
+
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(cache, "_WARNED", set())
+    compiled.clear_memory()
+    real_mkdtemp = tempfile.mkdtemp
+
+    def full(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).is_relative_to(tmp_path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_mkdtemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", full)
+    built = []
+    real_build = compiled._build
+
+    def build(model, var_names, recipe, entry, key=None):
+        if entry is None:  # the uncached compile: recorded, not run (a compile takes half a minute)
+            built.append(entry)
+            return "compiled uncached"
+        return real_build(model, var_names, recipe, entry, key)
+
+    monkeypatch.setattr(compiled, "_build", build)
+    model = estimator.model.build_model(claims, priors, capacity=64)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert compiled.compile_model(model) == "compiled uncached"
+        compiled.clear_memory()
+        assert compiled.compile_model(model) == "compiled uncached"
+    assert built == [None, None]
+    said = [w for w in caught if issubclass(w.category, estimator.errors.CacheWarning)]
+    assert len(said) == 1 and "No space left" in str(said[0].message)
+    assert _entries(tmp_path) == []
+    compiled.clear_memory()
