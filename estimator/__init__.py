@@ -65,6 +65,7 @@ _SUBMODULES = (
     "names",
     "priors",
     "report",
+    "scoring",
     "sensitivity",
     "sensitivity_plots",
     "simulate",

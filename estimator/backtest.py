@@ -184,7 +184,7 @@ def _load_fit(out: Path, vintage: str) -> dict | None:
 def _score_rows(claims: pd.DataFrame, ids: list[str], mu, sd, log_w, rng) -> list[dict]:
     """Scores of ``ids`` under predictive moments (claim x draw) and normalised log weights."""
     from estimator.model import claim_loglik
-    from estimator.validation import mixture_cdf, share_inside
+    from estimator.scoring import mixture_cdf, share_inside
 
     sub = claims.loc[ids]
     ll = claim_loglik(sub, mu, sd)

@@ -54,6 +54,7 @@ __all__ = [
     "trusted",
     "warn_unwritable",
     "package_versions",
+    "run_versions",
     "versions",
     "canonical_versions",
     "source_digest",
@@ -70,6 +71,8 @@ ENV_VAR = "ESTIMATOR_CACHE_DIR"
 # Bumped whenever the layout or meaning of an entry changes: older entries are then rebuilt.
 FORMAT = 1
 # Packages whose version changes what an entry holds (elicited parameters or compiled code).
+# Packages whose versions a run records (its manifest) and a resumable folder is checked against.
+RUN_PACKAGES = ("estimator", "pymc", "pytensor", "arviz", "nutpie", "preliz", "numpy", "scipy", "xarray", "pandas")
 _KEY_PACKAGES = ("estimator", "pymc", "pytensor", "numba", "llvmlite", "nutpie", "numpy", "scipy", "preliz")
 # The kinds of entry, each a subdirectory: what `estimator cache info` counts and `clear` removes.
 KINDS = {
@@ -143,6 +146,11 @@ def package_versions(packages) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[pkg] = "not installed"
     return out
+
+
+def run_versions() -> dict[str, str]:
+    """Python's and :data:`RUN_PACKAGES`' versions, as a run's manifest records them."""
+    return package_versions(RUN_PACKAGES)
 
 
 def versions() -> dict[str, str]:

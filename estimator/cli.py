@@ -32,7 +32,7 @@ from pathlib import Path
 from estimator import cache as estimator_cache
 from estimator import names as N
 from estimator.errors import FitError, InputError, SamplingWarning
-from estimator.formatting import fmt_number
+from estimator.formatting import fmt_number, vintage_label
 
 EXIT_FAILURE, EXIT_INPUT, EXIT_DIAGNOSTICS = 1, 2, 3
 log = logging.getLogger("estimator.cli")
@@ -56,7 +56,6 @@ def format_summary(result, wall: float | None = None) -> str:
     Medians and interval ends are rounded to the precision their Monte Carlo
     standard error supports (:func:`estimator.summaries.round_to_mcse`).
     """
-    from estimator.inference import vintage_label
     from estimator.summaries import headline_table, prob_shells_above, scope_table
 
     head = headline_table(result)
@@ -457,7 +456,7 @@ def cmd_score(args) -> int:
 
     from estimator.claims import load_claims
     from estimator.figures import plot_claim_scores, source_note
-    from estimator.validation import coverage_summary, score_claims
+    from estimator.scoring import coverage_summary, score_claims
 
     formats = _figure_formats(args)
     result, _, out = _saved_run_and_out(args)

@@ -13,8 +13,7 @@ from __future__ import annotations
 from html import escape
 
 from estimator import names as N
-from estimator.formatting import fmt_number
-from estimator.inference import vintage_label
+from estimator.formatting import fmt_number, vintage_label
 from estimator.summaries import headline_table, prob_shells_above
 
 __all__ = ["result_html"]

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-__all__ = ["STYLES", "fmt_number"]
+__all__ = ["STYLES", "fmt_number", "vintage_label"]
 
 STYLES = ("compact", "words", "table", "plain")
 # (scale, compact suffix, word), largest first.
@@ -78,3 +78,13 @@ def fmt_number(x, style: str = "compact", *, money: bool = False, mathtext: bool
     if abs(x) >= WHOLE_FROM:
         return f"{sign}{x:,.0f}"
     return f"{sign}{x:.{digits}g}"
+
+
+def vintage_label(manifest: dict) -> str:
+    """'as of DATE, claims known by DATE' in words, with any months of forecast."""
+    known = manifest.get("known_by")
+    text = f"as of {manifest.get('as_of')}, " + (f"claims known by {known}" if known else "all claims in the ledger")
+    months = int(manifest.get("months_extrapolated") or 0)
+    if months:
+        text += f"; a forecast {months} month{'s' if months > 1 else ''} past the latest claim"
+    return text

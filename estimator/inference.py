@@ -38,10 +38,13 @@ import pandas as pd
 import xarray as xr
 
 from estimator import names as N
+from estimator.cache import cache_dir, canonical_versions, digest, private_dir, run_versions, warn_unwritable
 from estimator.claims import claims_from_frame, claims_known_by, load_claims
 from estimator.errors import FitError, InputError, Problem, SamplingWarning
-from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, RANDOM_WALK, build_model, claim_capacity, default_as_of, months_between
+from estimator.formatting import vintage_label
+from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, build_model, claim_capacity, default_as_of, months_between
 from estimator.priors import PriorSet, load_priors
+from estimator.workers import TARGET_ACCEPT, machine_cores, nutpie_sample
 
 __all__ = [
     "FitResult",
@@ -59,9 +62,7 @@ __all__ = [
     "DEFAULT_TUNE",
     "sampler_steps",
     "input_hash",
-    "result_model",
     "resolve_as_of",
-    "vintage_label",
 ]
 
 RHAT_MAX = 1.01
@@ -78,14 +79,6 @@ SAMPLERS = ("pymc", "nutpie")
 # nutpie on the cached compiled model (estimator.compiled) is the fast route end to end;
 # PyMC's own NUTS stays available (benchmarks/bench_fit.py measures both).
 DEFAULT_SAMPLER = "nutpie"
-# Measured with nutpie's low-rank mass matrix (diagonal adaptation diverged more at every
-# setting), ar1 dynamics. In the model's own coordinates 0.9-0.97 left 0-5 divergent
-# transitions per run on the default ledger and only 0.99 none. In the sampler
-# coordinates of estimator.coordinates (level and partially centred innovations) 0.95 left one
-# in 1 of 16 runs on the default ledger and in 2 of 5 on the seed era's 14 claims; 0.97
-# none in 5 and 10, at about 30 gradient evaluations a draw against 40-47 (README,
-# Performance). PyMC's NUTS keeps 0.99.
-TARGET_ACCEPT = {"pymc": 0.99, "nutpie": 0.97}
 # Draws and tuning steps per chain, 4 chains: with nutpie at 1,000 draws every parameter's
 # R-hat stayed at or below 1.006 in the runs above at 0.97, every bulk ESS above 1,400 and
 # every headline one above 2,500; PyMC needs 1,000 tuning steps.
@@ -96,18 +89,11 @@ RESULT_FILE = "result.nc"
 # it wrote the default run's result.nc (about 220 variables in 9 groups) in 0.2-0.3 s,
 # h5netcdf in 0.9-1.0 s, zarr in 2.3-2.5 s (README, Performance).
 NETCDF_ENGINE = "netcdf4"
-_PACKAGES = ("estimator", "pymc", "pytensor", "arviz", "nutpie", "preliz", "numpy", "scipy", "xarray", "pandas")
 
 
 def sampler_steps(draws: int | None, tune: int | None, sampler: str = DEFAULT_SAMPLER) -> tuple[int, int]:
     """Draws and tuning steps per chain: those given, else the sampler's defaults (:data:`DEFAULT_DRAWS`, :data:`DEFAULT_TUNE`)."""
     return (DEFAULT_DRAWS[sampler] if draws is None else draws), (DEFAULT_TUNE[sampler] if tune is None else tune)
-
-
-def _versions() -> dict[str, str]:
-    from estimator.cache import package_versions
-
-    return package_versions(_PACKAGES)
 
 
 def input_hash(claims_text: str, priors_text: str, settings: dict) -> str:
@@ -450,7 +436,6 @@ def _cached_prior(result: FitResult) -> xr.Dataset:
     a repeated run reads them back (``prior/<key>.nc`` in the cache
     directory) instead of drawing 4,000 times through PyMC again.
     """
-    from estimator.cache import cache_dir, canonical_versions, digest, private_dir, warn_unwritable
     from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
 
     if not result.cache:
@@ -572,8 +557,6 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, co
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler '{sampler}'; one of {', '.join(SAMPLERS)}")
-    from estimator.workers import machine_cores
-
     cores = cores or min(chains, machine_cores())
     if sampler == "nutpie":
         return _sample_nutpie(model, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress, cores=cores, predictive=predictive, cache=cache)
@@ -608,7 +591,6 @@ def _sample_nutpie(model, *, draws, tune, chains, seed, progress, cores, predict
     from pymc.backends.arviz import patch_nutpie_idata
 
     from estimator.compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_model
-    from estimator.workers import nutpie_sample
 
     try:
         compiled = compile_model(model, cache=cache, log_densities=True)
@@ -680,23 +662,6 @@ def resolve_as_of(claims: pd.DataFrame, as_of=None, *, horizon_months: int = FOR
             [Problem(source, source, "as_of", f"{day} is {months} months past the latest claim ({last}); forecasts reach at most {horizon_months} months")]
         )
     return day, months
-
-
-def vintage_label(manifest: dict) -> str:
-    """'as of DATE, claims known by DATE' in words, with any months of forecast."""
-    known = manifest.get("known_by")
-    text = f"as of {manifest.get('as_of')}, " + (f"claims known by {known}" if known else "all claims in the ledger")
-    months = int(manifest.get("months_extrapolated") or 0)
-    if months:
-        text += f"; a forecast {months} month{'s' if months > 1 else ''} past the latest claim"
-    return text
-
-
-def result_model(result, **kwargs):
-    """The PyMC model of a fitted run (its claims, priors, as-of date and dynamics)."""
-    m = result.manifest
-    options = {"as_of": m.get("as_of"), "dynamics": m.get("dynamics", RANDOM_WALK), **kwargs}
-    return build_model(result.claims, result.priors, **options)
 
 
 def fit(
@@ -807,7 +772,7 @@ def fit(
         "priors_families": list(priors.families),
         # The fitted distributions, so loading does not depend on the PreliZ installed then.
         "prior_params": priors.fitted_params(),
-        "versions": _versions(),
+        "versions": run_versions(),
         "input_hash": run_hash,
         "sampling_seconds": round(wall, 3),
     }

@@ -120,6 +120,8 @@ from estimator.priors import PriorSet
 
 __all__ = [
     "build_model",
+    "add_months",
+    "result_model",
     "ModelLayout",
     "model_layout",
     "log_diff_normal_cdf",
@@ -304,7 +306,7 @@ def _check_dates(claims: pd.DataFrame, start: dt.date, as_of: dt.date, horizon: 
     rather than after months of grid are laid out.
     """
     source = claims.attrs.get("source", "<claims>")
-    limit = _add_months(start, MAX_MONTHS) - dt.timedelta(days=1)
+    limit = add_months(start, MAX_MONTHS) - dt.timedelta(days=1)
     problems = []
     if as_of < start:
         problems.append(Problem(source, "as_of", "as_of", f"as-of date {as_of} is before the start of shipments {start} (the prior file's start_date)"))
@@ -338,7 +340,7 @@ def _check_dates(claims: pd.DataFrame, start: dt.date, as_of: dt.date, horizon: 
         raise InputError(problems)
 
 
-def _add_months(d: dt.date, months: int) -> dt.date:
+def add_months(d: dt.date, months: int) -> dt.date:
     """The first of the month ``months`` months after ``d``'s month (``date.max`` past the calendar's end)."""
     index = d.year * 12 + d.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1) if index // 12 <= dt.MAXYEAR else dt.date.max
@@ -774,3 +776,10 @@ def build_model(
     # survive pickling).
     model.estimator_recipe = {"claims": claims, "priors": priors, "as_of": as_of, "horizon": horizon, "dynamics": dynamics, "capacity": capacity}
     return model
+
+
+def result_model(result, **kwargs):
+    """The PyMC model of a fitted run (its claims, priors, as-of date and dynamics)."""
+    m = result.manifest
+    options = {"as_of": m.get("as_of"), "dynamics": m.get("dynamics", RANDOM_WALK), **kwargs}
+    return build_model(result.claims, result.priors, **options)

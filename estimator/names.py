@@ -125,3 +125,13 @@ LABELS = {
 
 # The intelligence threshold the summary reports P(shells > threshold) for.
 SHELLS_THRESHOLD = 2_000_000
+
+
+# Headline quantities whose movement the influence analysis reports (estimator.sensitivity).
+INFLUENCE_QUANTITIES = (SHELLS_152MM, CONTAINERS, VALUE_USD)
+# How a left-out claim's posterior was obtained (estimator.sensitivity; its figures label them).
+PSIS, REFIT, FLAT = "psis", "refit", "flat likelihood"
+# The variance share no single factor of the value explains (estimator.sensitivity).
+REMAINDER = "no single factor (interactions, dependence)"
+# The quantities simulation-based calibration ranks (estimator.validation).
+SBC_QUANTITIES = HEADLINE

@@ -16,6 +16,7 @@ import warnings
 import xarray as xr
 
 from estimator import names as N
+from estimator.model import result_model
 
 __all__ = ["PRIOR_SEED", "PRIOR_DRAWS", "sample_prior"]
 
@@ -58,8 +59,6 @@ def sample_prior(result, draws: int = PRIOR_DRAWS, seed: int = PRIOR_SEED) -> xr
         container rate.
     """
     import pymc as pm
-
-    from estimator.inference import result_model
 
     model = result_model(result)
     names = list(dict.fromkeys([*DERIVED, *(rv.name for rv in model.free_RVs), N.CONTAINER_RATE, N.MISSILE_RATE, N.MISSILES_CUMULATIVE]))

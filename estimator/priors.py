@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from estimator import names as N
+from estimator.cache import cache_dir, canonical_versions, digest, read_entry, write_entry
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
 from estimator.formatting import fmt_number
 
@@ -783,14 +784,11 @@ def load_priors(
     start_date, basis = str(meta.get("start_date", "")), str(meta.get("valuation_basis", "")).strip()
     out = PriorSet(parameters, families, start_date, basis, source=name, text=text, family_notes=notes)
     if cache_key is not None and fitted is None:
-        from estimator.cache import write_entry
-
         write_entry(_fit_cache_path(cache_key), cache_key, {"params": out.fitted_params()})
     return out
 
 
 def _fit_cache_path(key: str) -> Path:
-    from estimator.cache import cache_dir
 
     return cache_dir() / "priors" / f"{key[:32]}.json"
 
@@ -802,7 +800,6 @@ def _cached_fit(text: str) -> tuple[dict | None, str]:
     (:func:`estimator.cache.versions`); an entry that does not match is
     ignored and overwritten after this fit.
     """
-    from estimator.cache import canonical_versions, digest, read_entry
 
     key = digest("priors", text, canonical_versions())
     entry = read_entry(_fit_cache_path(key), key)
@@ -834,7 +831,6 @@ def reelicit(spec: PriorSpec, changes: dict, *, file: str, where: str) -> PriorS
     # Fitted parameters are cached by the whole entry and the versions that fit it, like a
     # prior file's (a sweep re-elicits each of its settings in every process otherwise,
     # importing PreliZ for it: 2.8 s before the first point of the example sweep).
-    from estimator.cache import canonical_versions, digest, read_entry, write_entry
 
     key = digest("reelicit", spec.name, json.dumps(entry, sort_keys=True, default=str), canonical_versions())
     path = _fit_cache_path(key)

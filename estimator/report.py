@@ -13,8 +13,7 @@ from collections.abc import Mapping
 
 from estimator import claims as C
 from estimator import names as N
-from estimator.formatting import fmt_number
-from estimator.inference import vintage_label
+from estimator.formatting import fmt_number, vintage_label
 from estimator.stats import SURPRISE_P
 from estimator.summaries import claim_check_table, headline_table, prob_shells_above, round_to_mcse, scope_table
 

@@ -100,11 +100,10 @@ __all__ = [
     "value_variance_shares",
 ]
 
-# Headline quantities whose movement the influence analysis reports.
-INFLUENCE_QUANTITIES = (N.SHELLS_152MM, N.CONTAINERS, N.VALUE_USD)
 SAMPLE_DIMS = ("chain", "draw")
 
-PSIS, REFIT, FLAT = "psis", "refit", "flat likelihood"
+PSIS, REFIT, FLAT = N.PSIS, N.REFIT, N.FLAT
+INFLUENCE_QUANTITIES = N.INFLUENCE_QUANTITIES
 # "auto": PSIS where k-hat allows, refit elsewhere; "psis": never refit (rows
 # above the k-hat threshold are flagged unreliable); "refit": always refit.
 METHODS = ("auto", PSIS, REFIT)
@@ -122,7 +121,7 @@ VALUE_FACTORS = {
     "unit price": ((N.PRICE_152MM_USD, None), (N.PRICE_122MM_USD, None), (N.PRICE_MISSILE_USD, None)),
     "missiles delivered": ((N.MISSILES_DELIVERED, None),),
 }
-REMAINDER = "no single factor (interactions, dependence)"
+REMAINDER = N.REMAINDER
 
 CHAIN, DIRECT, BOTH, FULL = "count x capacity chain", "direct estimates", "chain and direct together", "full ledger"
 

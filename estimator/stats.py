@@ -13,7 +13,7 @@ is the one place that turns draws into quantiles:
   approximate mode of :mod:`estimator.sweeps`) can sort them once.
 
 :data:`SURPRISE_P` is the predictive probability below which a claim counts as
-surprising (:func:`estimator.validation.score_claims` gives the probability).
+surprising (:func:`estimator.scoring.score_claims` gives the probability).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Quantiles are equal-tailed (5%, 50%, 95%: a 90% interval), taken over all
 chains and draws by :func:`estimator.stats.quantile`. The per-claim check is
-:func:`estimator.validation.score_claims` applied to the fitted claims: each
+:func:`estimator.scoring.score_claims` applied to the fitted claims: each
 source's estimate has the exact predictive distribution
 :math:`F(x) = \\frac1S \\sum_s \\Phi((\\log x - \\mu_s)/\\sigma_s)`
 (:mod:`estimator.model` gives :math:`\\mu, \\sigma`), and a claim is surprising
@@ -18,6 +18,7 @@ import pandas as pd
 
 from estimator import names as N
 from estimator.errors import did_you_mean
+from estimator.scoring import score_claims
 from estimator.stats import QUANTILES, SURPRISE_P, quantile
 
 __all__ = ["headline_table", "scope_table", "claim_check_table", "prob_shells_above", "summary_dict", "draws_table", "round_to_mcse"]
@@ -136,7 +137,7 @@ def claim_check_table(result, seed: int = 0, draws=None) -> pd.DataFrame:
     ----------
     result : FitResult
     seed : int
-        Passed to :func:`estimator.validation.score_claims` (it matters only
+        Passed to :func:`estimator.scoring.score_claims` (it matters only
         for claims dated past the fitted months).
     draws : xarray.Dataset, optional
         Draws of every parameter of the run's model that replace the
@@ -146,7 +147,7 @@ def claim_check_table(result, seed: int = 0, draws=None) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        :func:`estimator.validation.score_claims` of the run's own claims
+        :func:`estimator.scoring.score_claims` of the run's own claims
         (among its columns ``pred_q05``, ``pred_q50``, ``pred_q95``,
         ``pit_low``, ``pit_high``, ``p_figure``), and ``surprising``:
         ``p_figure`` below :data:`estimator.stats.SURPRISE_P`.
@@ -154,8 +155,6 @@ def claim_check_table(result, seed: int = 0, draws=None) -> pd.DataFrame:
     import dataclasses
 
     import xarray as xr
-
-    from estimator.validation import score_claims
 
     run = result if draws is None else dataclasses.replace(result, tree=xr.DataTree.from_dict({"posterior": draws}))
     table = score_claims(run, result.claims, seed=seed)

@@ -200,12 +200,12 @@ def test_cache_info_and_clear(tmp_path, monkeypatch, capsys):
 
 
 def test_a_sampler_failure_is_one_message_with_the_input_hash_and_exit_1(tiny_result, tmp_path, monkeypatch, capsys):
-    from estimator import workers
+    from estimator import inference
 
     def broken(*args, **kwargs):
         raise RuntimeError("All initialization points failed\n\nCaused by:\n    Logp function returned error\nStack backtrace:\n   0: <unknown>")
 
-    monkeypatch.setattr(workers, "nutpie_sample", broken)
+    monkeypatch.setattr(inference, "nutpie_sample", broken)
     assert cli.main(["fit", *TINY, "--out", str(tmp_path / "run")]) == cli.EXIT_FAILURE
     err = capsys.readouterr().err
     assert "Traceback" not in err and "Stack backtrace" not in err

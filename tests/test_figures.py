@@ -13,8 +13,8 @@ from estimator import claims as C  # noqa: E402
 from estimator import figures as F  # noqa: E402
 from estimator import names as N  # noqa: E402
 from estimator.cli import main  # noqa: E402
+from estimator.scoring import coverage_summary, score_claims  # noqa: E402
 from estimator.summaries import claim_check_table, prob_shells_above  # noqa: E402
-from estimator.validation import coverage_summary, score_claims  # noqa: E402
 
 PRIOR_DRAWS = 500
 

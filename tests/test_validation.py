@@ -12,15 +12,13 @@ from estimator import names as N
 from estimator.claims import claims_known_by
 from estimator.cli import main
 from estimator.errors import InputError
+from estimator.scoring import _predictive_moments, coverage_summary, score_claims
 from estimator.validation import (
     SBC_QUANTITIES,
-    _predictive_moments,
     compare_with_reference,
-    coverage_summary,
     fractional_rank,
     reference_posterior,
     sbc_seeds,
-    score_claims,
 )
 
 DATA = Path(__file__).parent / "data"

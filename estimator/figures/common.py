@@ -8,6 +8,7 @@ import xarray as xr
 
 from estimator import claims as C
 from estimator.figures.style import label_number
+from estimator.formatting import vintage_label
 
 __all__ = [
     "PRIOR",
@@ -53,7 +54,6 @@ def source_note(result) -> str:
     cl = result.claims
     first, last = min(cl["date_said"]), max(cl["date_said"])
     m = result.manifest
-    from estimator.inference import vintage_label
 
     return (
         f"Source: {len(cl)} public claims ({first:%d %b %Y} – {last:%d %b %Y}) reconciled by a Bayesian model, {vintage_label(m)};\n"

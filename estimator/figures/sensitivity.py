@@ -10,13 +10,12 @@ import numpy as np
 
 from estimator import names as N
 from estimator.figures.style import OKABE_ITO, PRIOR_COLOR, add_note, new_axes
-from estimator.sensitivity import FLAT, INFLUENCE_QUANTITIES, PSIS, REFIT, REMAINDER
 
 __all__ = ["plot_influence_tornado", "plot_variance_shares"]
 
-_QUANTITY_COLOURS = dict(zip(INFLUENCE_QUANTITIES, (OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["bluish_green"])))
+_QUANTITY_COLOURS = dict(zip(N.INFLUENCE_QUANTITIES, (OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["bluish_green"])))
 _SHORT = {N.SHELLS_152MM: "152mm shells", N.CONTAINERS: "containers", N.VALUE_USD: "value (USD)"}
-_METHOD_MARK = {PSIS: "", REFIT: " [refit]", FLAT: " [flat]"}
+_METHOD_MARK = {N.PSIS: "", N.REFIT: " [refit]", N.FLAT: " [flat]"}
 
 
 def plot_influence_tornado(influence, ax=None, source: str = ""):
@@ -40,7 +39,7 @@ def plot_influence_tornado(influence, ax=None, source: str = ""):
     carry the method ("[refit]"; PSIS unmarked); a hatched bar is a PSIS
     estimate whose k-hat exceeded its threshold (unreliable).
     """
-    quantities = [q for q in INFLUENCE_QUANTITIES if q in set(influence["quantity"])]
+    quantities = [q for q in N.INFLUENCE_QUANTITIES if q in set(influence["quantity"])]
     wide = influence.pivot_table(index=["level", "left_out"], columns="quantity", values="shift_median_pct", sort=False)
     order = wide.abs().max(axis=1).sort_values().index
     meta = influence.drop_duplicates(["level", "left_out"]).set_index(["level", "left_out"])
@@ -88,11 +87,11 @@ def plot_variance_shares(shares, ax=None, source: str = ""):
     (Figure, Axes)
     """
     fig, ax = new_axes(ax, figsize=(8, 3.8))
-    factors = [f for f in shares.index if f != REMAINDER]
+    factors = [f for f in shares.index if f != N.REMAINDER]
     vals = shares.loc[factors, "share"].to_numpy() * 100
     palette = [OKABE_ITO[c] for c in ("blue", "orange", "bluish_green", "vermillion", "reddish_purple", "sky_blue")]
-    names = [*factors, REMAINDER]
-    values = [*vals, shares.loc[REMAINDER, "share"] * 100]
+    names = [*factors, N.REMAINDER]
+    values = [*vals, shares.loc[N.REMAINDER, "share"] * 100]
     colours = [*palette[: len(factors)], PRIOR_COLOR]
     y = np.arange(len(names))[::-1]
     ax.barh(y, values, color=colours)

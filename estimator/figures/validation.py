@@ -23,7 +23,6 @@ from estimator.figures.claims import P_FIGURE_MEANING
 from estimator.figures.common import QUANTITY_LABELS
 from estimator.figures.style import OKABE_ITO, finish, new_axes
 from estimator.stats import SURPRISE_P
-from estimator.validation import SBC_QUANTITIES
 
 __all__ = ["plot_sbc_ecdf", "plot_sbc_ranks", "plot_reference_comparison", "plot_claim_scores"]
 
@@ -93,7 +92,7 @@ def _panel(a, title: str, color: str = "black") -> None:
 
 def _complete(fig, axes, ylabel: str, handles, key: str, title: str, note: str) -> None:
     """Axis labels of the grid, its legend and reading note, the title and the source note."""
-    n = len(SBC_QUANTITIES)
+    n = len(N.SBC_QUANTITIES)
     _label_axes(axes, n, ylabel, "fractional rank of the true value")
     _key(fig, axes, n, handles, key)
     finish(fig, title, note)
@@ -115,8 +114,8 @@ def plot_sbc_ecdf(table, summary, ax=None, note: str = ""):
     """
     from arviz_stats.ecdf_utils import ecdf_pit
 
-    fig, axes = _grid(ax, len(SBC_QUANTITIES))
-    for a, var in zip(axes, SBC_QUANTITIES):
+    fig, axes = _grid(ax, len(N.SBC_QUANTITIES))
+    for a, var in zip(axes, N.SBC_QUANTITIES):
         u = table[f"{var}_u"].to_numpy(float)
         x, ecdf, lo, hi = ecdf_pit(u, BAND_PROB, 1000, rng=np.random.default_rng(BAND_SEED))
         a.fill_between(x, lo - x, hi - x, step="post", color=BAND_COLOR, lw=0)
@@ -135,11 +134,11 @@ def plot_sbc_ecdf(table, summary, ax=None, note: str = ""):
 
 def plot_sbc_ranks(table, bins: int = 10, ax=None, note: str = ""):
     """Histogram of each quantity's fractional ranks in ``bins`` bins, with the pointwise 95% band."""
-    fig, axes = _grid(ax, len(SBC_QUANTITIES))
+    fig, axes = _grid(ax, len(N.SBC_QUANTITIES))
     n = len(table)
     lo, hi = binom.ppf([(1 - BAND_PROB) / 2, (1 + BAND_PROB) / 2], n, 1 / bins)
     edges = np.linspace(0, 1, bins + 1)
-    for a, var in zip(axes, SBC_QUANTITIES):
+    for a, var in zip(axes, N.SBC_QUANTITIES):
         a.axhspan(lo, hi, color=BAND_COLOR, lw=0)
         a.hist(table[f"{var}_u"].to_numpy(float), bins=edges, color=OKABE_ITO["sky_blue"], edgecolor="white")
         # The band's edges and the expected count are drawn over the bars, so they stay visible.
