@@ -24,10 +24,12 @@ $(VENV)/.test: $(VENV)/.runtime requirements-test.lock
 fit: $(VENV)/.runtime
 	$(VENV)/bin/estimator fit --out $(OUT)
 
-# The tree is formatted and linted by the ruff pinned in the test lock (settings in pyproject.toml).
+# The tree is formatted and linted by the ruff pinned in the test lock (settings in pyproject.toml),
+# and its imports checked against the layers contract ([tool.importlinter] in pyproject.toml).
 lint: $(VENV)/.test
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 test: lint $(VENV)/.test
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest
@@ -54,7 +56,7 @@ lock:
 	rm -rf .lockenv
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .hypothesis .ruff_cache
+	rm -rf $(VENV) runs .pytest_cache .hypothesis .ruff_cache .import_linter_cache
 
 # Figures of the default run: refits the default model (about half a minute on two
 # cores) and redraws figures/ with its report.
