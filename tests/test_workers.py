@@ -44,7 +44,7 @@ def test_tasks_run_in_this_process_sample_on_every_core_and_draw_the_same():
 
 def test_a_resumable_folder_from_other_code_is_refused_with_its_own_message(tmp_path, monkeypatch):
     """Results of another estimator source (or package version) must not be mixed into a resumed run."""
-    from estimator import cache
+    from estimator import workers
     from estimator.errors import InputError
     from estimator.workers import claim_folder
 
@@ -53,6 +53,7 @@ def test_a_resumable_folder_from_other_code_is_refused_with_its_own_message(tmp_
     claim_folder(tmp_path, "manifest.json", manifest, "holds another run", "results")  # same inputs, same code: resumed
     with pytest.raises(InputError, match="holds another run"):
         claim_folder(tmp_path, "manifest.json", {**manifest, "seed": 2}, "holds another run", "results")
-    monkeypatch.setattr(cache, "source_digest", lambda: "0" * 64)
+    # Another source tree, as the code identity the folders record sees it.
+    monkeypatch.setattr(workers, "source_digest", lambda: "0" * 64)
     with pytest.raises(InputError, match="other code"):
         claim_folder(tmp_path, "manifest.json", manifest, "holds another run", "results")
