@@ -71,8 +71,16 @@ import numpy as np
 import pandas as pd
 
 from estimator import names as N
+from estimator.claims import load_claims, read_claims_text
+from estimator.compiled import with_data
 from estimator.errors import InputError, Problem
-from estimator.stats import psis
+from estimator.inference import NETCDF_ENGINE, diagnose, sampler_steps
+from estimator.model import DEFAULT_DYNAMICS, claim_data, claim_loglik, months_between, next_month
+from estimator.priors import load_priors
+from estimator.scoring import mixture_cdf, share_inside
+from estimator.sensitivity import khat_threshold
+from estimator.stats import psis, quantile
+from estimator.workers import claim_folder, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
 
 __all__ = [
     "BacktestResult",
@@ -101,7 +109,6 @@ _EXTRA_VARS = (N.CONTAINER_RATE, N.MISSILE_RATE, N.CARGO_MIX)
 
 
 def _month_end(d: dt.date) -> dt.date:
-    from estimator.model import next_month
 
     return next_month(d) - dt.timedelta(days=1)
 
@@ -135,10 +142,6 @@ def _vintage_seed(seed: int, vintage: dt.date) -> int:
 
 def fit_vintage(payload: dict, vintage: str, seed: int, out_dir: str) -> dict:
     """Exact fit at one vintage (claims said after it weigh 0); written to ``fits/<vintage>.npz``."""
-    from estimator.compiled import with_data
-    from estimator.inference import diagnose
-    from estimator.model import claim_data
-    from estimator.workers import compiled_model, sample_compiled, worker_state, write_atomic
 
     t0 = time.perf_counter()
     state = worker_state(payload)
@@ -183,8 +186,6 @@ def _load_fit(out: Path, vintage: str) -> dict | None:
 
 def _score_rows(claims: pd.DataFrame, ids: list[str], mu, sd, log_w, rng) -> list[dict]:
     """Scores of ``ids`` under predictive moments (claim x draw) and normalised log weights."""
-    from estimator.model import claim_loglik
-    from estimator.scoring import mixture_cdf, share_inside
 
     sub = claims.loc[ids]
     ll = claim_loglik(sub, mu, sd)
@@ -238,7 +239,6 @@ def _persistence_moments(claims: pd.DataFrame, known: list[str], cid: str):
 
 def _beliefs(state, fit: dict, log_w: np.ndarray, vintage: dt.date) -> dict:
     """Headline quantities as of the vintage date, as believed then (weighted quantiles)."""
-    from estimator.stats import quantile
 
     exposure = state.layout_for(vintage).exposure_as_of
     containers = (fit["container_rate"] * exposure).sum(axis=1)
@@ -319,13 +319,6 @@ def run_backtest(
     BacktestResult
     """
     from tqdm.auto import tqdm
-
-    from estimator.claims import load_claims, read_claims_text
-    from estimator.inference import sampler_steps
-    from estimator.model import DEFAULT_DYNAMICS, claim_loglik, months_between
-    from estimator.priors import load_priors
-    from estimator.sensitivity import khat_threshold
-    from estimator.workers import claim_folder, run_tasks, worker_state
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}")
@@ -542,8 +535,6 @@ def backtest_summary(scores: pd.DataFrame) -> dict:
 def _to_netcdf(scores: pd.DataFrame, path: Path, summary: dict) -> None:
     """The scores as an xarray Dataset with dimensions (vintage, claim)."""
     import xarray as xr
-
-    from estimator.inference import NETCDF_ENGINE
 
     if scores.empty:
         ds = xr.Dataset()

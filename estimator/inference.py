@@ -37,13 +37,19 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from estimator import figures as F
 from estimator import names as N
 from estimator.cache import cache_dir, canonical_versions, digest, private_dir, run_versions, warn_unwritable
-from estimator.claims import claims_from_frame, claims_known_by, load_claims
+from estimator.claims import claims_from_frame, claims_known_by, load_claims, read_claims_text
+from estimator.compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_model
+from estimator.display import result_html
 from estimator.errors import FitError, InputError, Problem, SamplingWarning
+from estimator.figures import draw
 from estimator.formatting import vintage_label
-from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, build_model, claim_capacity, default_as_of, months_between
-from estimator.priors import PriorSet, load_priors
+from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, build_model, claim_capacity, claims_random, default_as_of, months_between
+from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
+from estimator.priors import PriorSet, load_priors, read_priors_text
+from estimator.summaries import draws_table, headline_table
 from estimator.workers import TARGET_ACCEPT, machine_cores, nutpie_sample
 
 __all__ = [
@@ -318,7 +324,6 @@ class FitResult:
 
     def summary(self) -> pd.DataFrame:
         """Headline table (see :func:`estimator.summaries.headline_table`)."""
-        from estimator.summaries import headline_table
 
         return headline_table(self)
 
@@ -335,7 +340,6 @@ class FitResult:
         DataFrame
             Columns ``variable``, ``chain``, ``draw``, one per other dimension, ``value``.
         """
-        from estimator.summaries import draws_table
 
         return draws_table(self, var_names)
 
@@ -359,7 +363,6 @@ class FitResult:
         )
 
     def _repr_html_(self) -> str:
-        from estimator.display import result_html
 
         return result_html(self)
 
@@ -381,7 +384,6 @@ class FitResult:
         -------
         matplotlib.figure.Figure
         """
-        from estimator.figures import draw
 
         return _inline(draw(name, self, ax=ax), ax)
 
@@ -406,7 +408,6 @@ class FitResult:
         dict
             Figure name (:data:`estimator.figures.FIGURES`) -> Figure.
         """
-        from estimator import figures as F
 
         return {name: _inline(drawn, None) for name, drawn in F.standard_figures(self).items()}
 
@@ -436,7 +437,6 @@ def _cached_prior(result: FitResult) -> xr.Dataset:
     a repeated run reads them back (``prior/<key>.nc`` in the cache
     directory) instead of drawing 4,000 times through PyMC again.
     """
-    from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
 
     if not result.cache:
         return sample_prior(result)
@@ -590,8 +590,6 @@ def _sample_nutpie(model, *, draws, tune, chains, seed, progress, cores, predict
     """nutpie on the model compiled once per graph; log densities come from the compiled expansion."""
     from pymc.backends.arviz import patch_nutpie_idata
 
-    from estimator.compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_model
-
     try:
         compiled = compile_model(model, cache=cache, log_densities=True)
     except Exception as exc:
@@ -622,7 +620,6 @@ def _predictive_draws(post: xr.Dataset, seed: int) -> xr.Dataset:
     The log estimate is normal with the claim's predictive moments, which the
     posterior already holds, so no PyTensor function is compiled for it.
     """
-    from estimator.model import claims_random
 
     mu, sigma = post[N.CLAIM_LOG_MEAN], post[N.CLAIM_LOG_SD]
     # The model's own draw; its bounds, forms and weights are unused by it.
@@ -792,7 +789,6 @@ def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:
     InputError
         When the file is missing, is not netCDF, or is not an estimator run.
     """
-    from estimator.errors import InputError, Problem
 
     path = Path(path)
 
@@ -822,8 +818,6 @@ def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:
     if "priors_families" in manifest:
         pri = pri.restricted_to(set(manifest["priors_families"]))
     cl = load_claims(text=manifest["claims_text"], name=manifest.get("claims_source", "<stored claims>"))
-    from estimator.claims import read_claims_text
-    from estimator.priors import read_priors_text
 
     for given, reader, key in ((claims, read_claims_text, "claims_text"), (priors, read_priors_text, "priors_text")):
         if given is not None:

@@ -77,7 +77,13 @@ import pandas as pd
 
 from estimator import claims as C
 from estimator import names as N
+from estimator.claims import read_claims_text
+from estimator.compiled import with_data
+from estimator.inference import fit
+from estimator.model import RANDOM_WALK, claim_data, prior_data_name
+from estimator.priors import read_priors_text
 from estimator.stats import QUANTILES, quantile
+from estimator.workers import compiled_model, run_tasks, sample_compiled, worker_state
 
 __all__ = [
     "INFLUENCE_QUANTITIES",
@@ -235,9 +241,6 @@ def _input_path(text: str, embedded: str, source: str, suffix: str) -> str | Non
 
 def _refit_payload(result, settings: RefitSettings) -> dict:
     """The worker payload (:mod:`estimator.workers`) of the run's model of its whole ledger."""
-    from estimator.claims import read_claims_text
-    from estimator.model import RANDOM_WALK
-    from estimator.priors import read_priors_text
 
     m = result.manifest
     claims_text = m.get("claims_text") or result.claims.attrs.get("text", "")
@@ -266,8 +269,6 @@ def _run_prior_data(result, payload: dict) -> dict | None:
     differently elsewhere). A run whose claims or prior distributions the texts
     do not reproduce (a FitResult assembled by hand) gets ``None``.
     """
-    from estimator.model import prior_data_name
-    from estimator.workers import worker_state
 
     state = worker_state(payload)
     if not state.claims.drop(columns="line").equals(result.claims.drop(columns="line")):
@@ -296,9 +297,6 @@ def refit_left_out(payload: dict, prior_data: dict, left_out: tuple, seed: int, 
 
     Returns ``(left_out, {quantity: flat draws})``.
     """
-    from estimator.compiled import with_data
-    from estimator.model import claim_data
-    from estimator.workers import compiled_model, sample_compiled, worker_state
 
     state = worker_state(payload)
     weight = (~state.claims.index.isin(list(left_out))).astype(float)
@@ -309,7 +307,6 @@ def refit_left_out(payload: dict, prior_data: dict, left_out: tuple, seed: int, 
 
 def _refit_by_fit(result, ids, quantities, settings: RefitSettings, seed: int) -> dict:
     """An exact refit by :func:`estimator.inference.fit` of the kept claims (a new model, compiled again)."""
-    from estimator.inference import fit
 
     keep = [str(c) for c in result.claims.index if str(c) not in set(ids)]
     claims = C.subset_claims(result.claims, keep)
@@ -331,7 +328,6 @@ def _refit_by_fit(result, ids, quantities, settings: RefitSettings, seed: int) -
 
 def _refits(result, left_outs, quantities, settings: RefitSettings, *, workers=None, scheduler=None, on_result=None) -> dict[tuple, dict]:
     """Exact refits leaving out each of ``left_outs`` (tuples of claim ids): ids -> {quantity: draws}."""
-    from estimator.workers import run_tasks
 
     left_outs = [tuple(ids) for ids in left_outs]
     if not left_outs:

@@ -69,11 +69,12 @@ import numpy as np
 import pandas as pd
 
 from estimator import names as N
+from estimator.claims import load_claims
 from estimator.compiled import with_data
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
-from estimator.inference import resolve_as_of
-from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, default_as_of
-from estimator.priors import ELICITATION_FIELDS, iso_date, read_text_file
+from estimator.inference import NETCDF_ENGINE, diagnose, resolve_as_of
+from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, EXPOSURE_AS_OF, default_as_of, prior_data_name
+from estimator.priors import ELICITATION_FIELDS, iso_date, load_priors, read_text_file, reelicit
 from estimator.stats import QUANTILES, psis, quantile
 from estimator.workers import canonical, claim_folder, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
 
@@ -150,8 +151,6 @@ def _label(value) -> str | float:
 
 def load_sweep(path: str | Path) -> SweepSpec:
     """Load and validate a sweep file; every problem is reported at once (file, table, field)."""
-    from estimator.claims import load_claims
-    from estimator.priors import load_priors
 
     path = Path(path)
     name = str(path)
@@ -296,7 +295,6 @@ _ELICITED: dict[tuple[str, str, str], object] = {}
 
 
 def _reelicit_cached(spec, change, *, file, where):
-    from estimator.priors import reelicit
 
     key = (spec.name, canonical(spec.params), canonical(change))
     if key not in _ELICITED:
@@ -388,7 +386,6 @@ def _parameter_shape_problems(base, new, file: str, where: str) -> list[Problem]
 
 def _data_updates(priors, options, payload) -> dict[str, np.ndarray]:
     """The pm.Data values of a point: every prior parameter, and the as-of exposure."""
-    from estimator.model import EXPOSURE_AS_OF, prior_data_name
 
     out = {}
     for var, spec in priors.all_specs().items():
@@ -429,7 +426,6 @@ def _summarise(posterior, weights=None, order=None) -> dict:
 
 def run_point(payload: dict, overrides: dict, seed: int, mode: str, out_dir: str, reference: dict | None = None) -> dict:
     """Run one point (exact, or approximate with an exact fallback) and write its result file."""
-    from estimator.inference import diagnose
 
     t0 = time.perf_counter()
     row = {"point_id": point_id(overrides), "seed": seed, "status": "ok", "error": ""}
@@ -589,7 +585,6 @@ def run_sweep(
     table = _table(spec, rows)
     table.to_csv(out / "sweep.csv", index=False)
     table.to_parquet(out / "sweep.parquet", index=False)
-    from estimator.inference import NETCDF_ENGINE
 
     ds = sweep_table_to_dataset(table, spec)
     ds.to_netcdf(out / "sweep.nc", engine=NETCDF_ENGINE)

@@ -43,8 +43,13 @@ import numpy as np
 import pandas as pd
 
 from estimator import names as N
+from estimator.compiled import with_data
+from estimator.inference import diagnose, sampler_steps
+from estimator.model import DEFAULT_DYNAMICS, claim_data
 from estimator.scoring import batched_function, unconstrained_model
-from estimator.stats import QUANTILES, psis
+from estimator.simulate import SIMULATOR_VERSION, check_simulable, draw_truth, simulate_claims
+from estimator.stats import QUANTILES, psis, quantile
+from estimator.workers import claim_folder, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
 
 __all__ = [
     "SBC_QUANTITIES",
@@ -107,7 +112,6 @@ def fractional_rank(draws: np.ndarray, truth: float, rng: np.random.Generator) -
 
 def _sbc_payload(claims, priors, as_of, draws: int, tune: int, chains: int, dynamics: str | None = None) -> dict:
     """Worker payload (see :mod:`estimator.workers`); ``None`` paths mean the embedded inputs."""
-    from estimator.model import DEFAULT_DYNAMICS
 
     paths = [None if p is None else str(Path(p).resolve()) for p in (claims, priors)]
     as_of = None if as_of is None else str(as_of)
@@ -126,11 +130,6 @@ def _sbc_payload(claims, priors, as_of, draws: int, tune: int, chains: int, dyna
 
 def run_sbc_simulation(payload: dict, index: int, seed: int, out_dir: str) -> dict:
     """One SBC simulation: prior draw, simulated ledger, refit, ranks; written to ``sims/<index>.json``."""
-    from estimator.compiled import with_data
-    from estimator.inference import diagnose
-    from estimator.model import claim_data
-    from estimator.simulate import draw_truth, simulate_claims
-    from estimator.workers import compiled_model, sample_compiled, worker_state, write_atomic
 
     t0 = time.perf_counter()
     truth_seed, claims_seed, sampler_seed = sbc_seeds(seed, index)
@@ -207,10 +206,6 @@ def run_sbc(
         fractional rank ``u`` of each quantity, and the refit's diagnostics.
     """
     from tqdm.auto import tqdm
-
-    from estimator.inference import sampler_steps
-    from estimator.simulate import SIMULATOR_VERSION, check_simulable
-    from estimator.workers import claim_folder, run_tasks, worker_state
 
     draws, tune = sampler_steps(draws, tune, "nutpie")
     payload = _sbc_payload(claims, priors, as_of, draws, tune, chains, dynamics)
@@ -373,8 +368,6 @@ def compare_with_reference(result, reference: dict, *, z: float = 4.0) -> pd.Dat
         se, z_score, agrees.
     """
     from arviz_stats.base import array_stats
-
-    from estimator.stats import quantile
 
     rows = []
     w = reference["weights"]

@@ -26,6 +26,11 @@ from typing import Any
 
 from estimator import names as N
 from estimator.cache import run_versions, source_digest
+from estimator.claims import load_claims
+from estimator.compiled import compile_model
+from estimator.errors import InputError, Problem
+from estimator.model import DEFAULT_DYNAMICS, ModelLayout, build_model
+from estimator.priors import load_priors
 
 __all__ = [
     "claim_folder",
@@ -74,7 +79,6 @@ class WorkerState:
 
     def layout_for(self, as_of):
         """The time grid and claim design at another as-of date (same months)."""
-        from estimator.model import ModelLayout
 
         return ModelLayout(self.claims, self.priors, as_of, self.horizon)
 
@@ -87,9 +91,6 @@ def worker_state(payload: dict) -> WorkerState:
     key = canonical({k: payload.get(k) for k in MODEL_KEYS})
     if key in _STATE:
         return _STATE[key]
-    from estimator.claims import load_claims
-    from estimator.model import DEFAULT_DYNAMICS, build_model
-    from estimator.priors import load_priors
 
     priors = load_priors(payload["priors_path"])
     claims = load_claims(payload["claims_path"])
@@ -114,8 +115,6 @@ def compiled_model(state: WorkerState, extra_vars: Iterable[str] = ()):
     in the cache directory instead of compiling it.
     """
     if state.compiled is None:
-        from estimator.compiled import compile_model
-
         keep = list(dict.fromkeys([*N.HEADLINE, N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD, *(rv.name for rv in state.model.free_RVs), *extra_vars]))
         state.compiled = compile_model(state.model, var_names=keep)
     return state.compiled
@@ -169,7 +168,6 @@ def claim_folder(out: Path, manifest_name: str, manifest: dict, refusal: str, re
     ``out/results`` are discarded (their finished twins were written by
     rename, never partly).
     """
-    from estimator.errors import InputError, Problem
 
     (out / results).mkdir(parents=True, exist_ok=True)
     path = out / manifest_name

@@ -99,11 +99,11 @@ def toml_text():
 @pytest.fixture(scope="module")
 def sweep_file(priors, tmp_path_factory):
     """Where a generated sweep file goes, with the default priors loaded once (not by every load_sweep call)."""
-    import estimator.priors
+    import estimator.sweeps
 
-    real = estimator.priors.load_priors
+    real = estimator.sweeps.load_priors
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(estimator.priors, "load_priors", lambda path=None, **kw: priors if path is None else real(path, **kw))
+        mp.setattr(estimator.sweeps, "load_priors", lambda path=None, **kw: priors if path is None else real(path, **kw))
         yield tmp_path_factory.mktemp("sweeps") / "generated.toml"
 
 
