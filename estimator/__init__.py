@@ -67,12 +67,10 @@ _SUBMODULES = (
     "report",
     "scoring",
     "sensitivity",
-    "sensitivity_plots",
     "simulate",
     "summaries",
     "sweeps",
     "validation",
-    "validation_plots",
 )
 
 

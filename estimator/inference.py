@@ -393,12 +393,6 @@ class FitResult:
     plot_loads_and_mix = _plot_method("loads_and_mix", "152mm shells per container and the cargo mix: prior against posterior (two Axes).")
     plot_claim_check = _plot_method("claim_check", "Each claim against what the fitted model predicts its source would say.")
     plot_family_bias = _plot_method("family_bias", "Each source family's multiplicative bias: prior against posterior.")
-    # Earlier names of the same methods.
-    plot_containers = plot_containers_over_time
-    plot_delivered = plot_delivered_152mm
-    plot_loads = plot_loads_and_mix
-    plot_claim_checks = plot_claim_check
-    plot_family_biases = plot_family_bias
 
     def standard_figures(self) -> dict:
         """Every standard figure, drawn but not saved.

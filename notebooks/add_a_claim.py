@@ -153,7 +153,7 @@ axes[0].legend(frameon=False)
 # other claim.
 
 # %%
-after.plot_claim_checks()
+after.plot_claim_check()
 
 # %% [markdown]
 # A cross-check: leaving the new claim out of the new fit, by reweighting its draws, should give

@@ -46,7 +46,7 @@ from IPython.display import HTML, display
 import estimator
 from estimator import figures, sensitivity
 from estimator import names as N
-from estimator.sensitivity_plots import plot_influence_tornado, plot_variance_shares
+from estimator.figures import plot_influence_tornado, plot_variance_shares
 from estimator.sweeps import load_sweep, run_sweep
 
 DRAWS = int(os.environ.get("ESTIMATOR_DRAWS", "1000"))
@@ -184,14 +184,14 @@ draws.head()
 # count them, with every claim at the end of the period it counts.
 
 # %%
-result.plot_containers()
+result.plot_containers_over_time()
 
 # %% [markdown]
 # 152mm shells and all artillery rounds delivered: the prior (grey) against the posterior. The
 # distance between them is what the claims taught the model.
 
 # %%
-result.plot_delivered()
+result.plot_delivered_152mm()
 
 # %% [markdown]
 # The implied value of the deliveries and its parts, at the valuation basis named in the prior
@@ -204,7 +204,7 @@ result.plot_value()
 # Shells per container (with the weight limit of a loaded 20-ft container) and the cargo mix.
 
 # %%
-result.plot_loads()
+result.plot_loads_and_mix()
 
 # %% [markdown]
 # Each claim against what the fitted model predicts its source would say: the posterior
@@ -212,14 +212,14 @@ result.plot_loads()
 # with the others.
 
 # %%
-result.plot_claim_checks()
+result.plot_claim_check()
 
 # %% [markdown]
 # Each source family's bias: above 1, the family counts more than the modelled total (a wider
 # scope); below 1, less.
 
 # %%
-result.plot_family_biases()
+result.plot_family_bias()
 
 # %% [markdown]
 # ## 8. What the estimates hinge on

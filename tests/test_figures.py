@@ -82,8 +82,8 @@ def test_qualifiers_get_their_own_marks(small_run):
 
 
 def test_delivered_figure_prints_the_probability_above_two_million(small_run, prior):
-    data = F.delivered_densities(small_run, prior)
-    fig, axes = F.plot_delivered(data)
+    data = F.delivered_152mm(small_run, prior)
+    fig, axes = F.plot_delivered_152mm(data)
     assert len(axes) == 2
     text = " ".join(t.get_text() for t in axes[0].texts)
     assert f"posterior {prob_shells_above(small_run):.2f}" in text
@@ -92,7 +92,7 @@ def test_delivered_figure_prints_the_probability_above_two_million(small_run, pr
 
 
 def test_value_figure_shows_the_total_and_each_part_with_the_valuation_basis(small_run):
-    data = F.value_densities(small_run)
+    data = F.value(small_run)
     fig, ax = F.plot_value(data)
     assert set(data["variable"]) == set(F.VALUE_PARTS)
     assert len(ax.get_legend().get_texts()) == len(F.VALUE_PARTS)
@@ -100,8 +100,8 @@ def test_value_figure_shows_the_total_and_each_part_with_the_valuation_basis(sma
 
 
 def test_loads_figure_marks_the_weight_limited_maximum(small_run, prior):
-    data = F.load_densities(small_run, prior)
-    fig, axes = F.plot_loads(data)
+    data = F.loads_and_mix(small_run, prior)
+    fig, axes = F.plot_loads_and_mix(data)
     median_max = float(np.median(small_run.posterior[N.MAX_SHELLS_PER_CONTAINER_152MM]))
     assert any(np.allclose(line.get_xdata(), median_max) for line in axes[0].get_lines())
     mix = {v for v in data["variable"] if v.startswith(N.CARGO_MIX)}
@@ -109,8 +109,8 @@ def test_loads_figure_marks_the_weight_limited_maximum(small_run, prior):
 
 
 def test_claim_check_draws_one_row_and_one_mark_per_claim(small_run):
-    data = F.claim_checks(small_run)
-    fig, ax = F.plot_claim_checks(data)
+    data = F.claim_check(small_run)
+    fig, ax = F.plot_claim_check(data)
     assert sorted(claim_artists(fig)) == sorted(small_run.claims.index)
     assert len(ax.get_yticks()) == len(small_run.claims)
     # The reference figure sits at 1x for every claim.
@@ -119,7 +119,7 @@ def test_claim_check_draws_one_row_and_one_mark_per_claim(small_run):
 
 
 def test_claim_check_figure_and_score_agree_on_each_claim(small_run):
-    data = F.claim_checks(small_run)
+    data = F.claim_check(small_run)
     scores = score_claims(small_run, small_run.claims)
     np.testing.assert_allclose(data["p_figure"], scores["p_figure"])
     assert list(data.index[data["surprising"]]) == coverage_summary(scores)["surprising"]
@@ -133,8 +133,8 @@ def test_claims_are_checked_against_the_prior_the_same_way(small_run, prior):
 
 
 def test_family_bias_figure_has_a_row_per_family_with_prior_and_posterior(small_run, prior):
-    data = F.family_biases(small_run, prior)
-    fig, ax = F.plot_family_biases(data)
+    data = F.family_bias(small_run, prior)
+    fig, ax = F.plot_family_bias(data)
     # One row per family of the fitted model, and a last one for the population they are drawn from.
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert len(labels) == len(small_run.family_labels) + 1
@@ -144,11 +144,11 @@ def test_family_bias_figure_has_a_row_per_family_with_prior_and_posterior(small_
 
 def test_plot_functions_draw_on_the_axes_given(small_run):
     fig, ax = plt.subplots()
-    got_fig, got_ax = F.plot_value(F.value_densities(small_run), ax=ax)
+    got_fig, got_ax = F.plot_value(F.value(small_run), ax=ax)
     assert got_fig is fig and got_ax is ax
     fig2, axes = plt.subplots(1, 2)
     with pytest.raises(ValueError, match="draws on 1 Axes; got 2"):
-        F.plot_value(F.value_densities(small_run), ax=axes)
+        F.plot_value(F.value(small_run), ax=axes)
 
 
 def test_family_colours_are_okabe_ito_and_distinct(small_run):
@@ -164,19 +164,20 @@ def test_prior_draws_are_reproducible(small_run):
     np.testing.assert_array_equal(a[N.SHELLS_152MM].values, b[N.SHELLS_152MM].values)
 
 
-# Every public name of the figures module before it became a package; SURPRISE_TAIL, the
-# second threshold of the claim check, is gone with it.
+# The public names of the figures module from before it became a package, under their current
+# names (the earlier aliases were retired: CHANGELOG.md); SURPRISE_TAIL, the second threshold of
+# the claim check, is gone.
 FORMER_NAMES = (
     "OKABE_ITO PRIOR_COLOR TOTAL PRIOR POSTERIOR PRIOR_SEED PRIOR_DRAWS ARROW_UP QUALIFIER_MARKERS CAPACITY_MARKER "
     "QUALIFIER_LEGEND QUALIFIER_SYMBOL QUANTITY_LABELS CONTAINER_PANEL OTHER_PANEL FIGURES CLAIM_GID sample_prior "
-    "source_note family_colors containers_over_time claim_marks plot_containers_over_time delivered_densities "
-    "plot_delivered VALUE_PARTS VALUE_COLORS VALUE_LABELS value_densities plot_value MIX_COLORS load_densities "
-    "plot_loads SURPRISE_P claim_checks plot_claim_checks family_biases plot_family_biases standard_figures plot_sweep"
+    "source_note family_colors containers_over_time claim_marks plot_containers_over_time delivered_152mm "
+    "plot_delivered_152mm VALUE_PARTS VALUE_COLORS VALUE_LABELS value plot_value MIX_COLORS loads_and_mix "
+    "plot_loads_and_mix SURPRISE_P claim_check plot_claim_check family_bias plot_family_bias standard_figures plot_sweep"
 ).split()
 
 
 @pytest.mark.parametrize("name", FORMER_NAMES)
-def test_every_former_name_of_the_figures_module_still_imports(name):
+def test_every_public_name_of_the_former_figures_module_still_imports(name):
     assert hasattr(F, name)
 
 

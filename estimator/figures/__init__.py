@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from estimator.figures.backtest import plot_backtest_beliefs, plot_backtest_pit
-from estimator.figures.claims import P_FIGURE_MEANING, claim_check, claim_checks, plot_claim_check, plot_claim_checks
+from estimator.figures.claims import P_FIGURE_MEANING, claim_check, plot_claim_check
 from estimator.figures.common import BANDS, CLAIM_GID, POSTERIOR, PRIOR, QUALIFIER_SYMBOL, QUANTITY_LABELS, source_note
 from estimator.figures.containers import (
     ARROW_UP,
@@ -62,18 +62,13 @@ from estimator.figures.densities import (
     VALUE_LABELS,
     VALUE_PARTS,
     delivered_152mm,
-    delivered_densities,
-    load_densities,
     loads_and_mix,
-    plot_delivered,
     plot_delivered_152mm,
-    plot_loads,
     plot_loads_and_mix,
     plot_value,
     value,
-    value_densities,
 )
-from estimator.figures.families import family_bias, family_biases, plot_family_bias, plot_family_biases
+from estimator.figures.families import family_bias, plot_family_bias
 from estimator.figures.sensitivity import plot_influence_tornado, plot_variance_shares
 from estimator.figures.style import OKABE_ITO, PRIOR_COLOR, family_colors, fmt_number
 from estimator.figures.sweep import plot_sweep
@@ -103,16 +98,6 @@ __all__ = [
     "plot_claim_check",
     "family_bias",
     "plot_family_bias",
-    # their earlier names
-    "delivered_densities",
-    "plot_delivered",
-    "value_densities",
-    "load_densities",
-    "plot_loads",
-    "claim_checks",
-    "plot_claim_checks",
-    "family_biases",
-    "plot_family_biases",
     # figures of the other analyses
     "plot_influence_tornado",
     "plot_variance_shares",

@@ -18,7 +18,7 @@ from estimator.figures.style import OKABE_ITO, family_colors, finish, new_axes, 
 from estimator.stats import SURPRISE_P
 from estimator.summaries import claim_check_table
 
-__all__ = ["P_FIGURE_MEANING", "claim_check", "plot_claim_check", "claim_checks", "plot_claim_checks"]
+__all__ = ["P_FIGURE_MEANING", "claim_check", "plot_claim_check"]
 
 # How p_figure reads, by wording; the same words caption the scores of estimator score.
 P_FIGURE_MEANING = "p: for a point, the two-sided tail probability; for a bound, P(beyond it); for a range, P(inside)."
@@ -125,7 +125,3 @@ def plot_claim_check(data: pd.DataFrame, ax=None):
         ax,
     )
     return fig, ax
-
-
-claim_checks = claim_check
-plot_claim_checks = plot_claim_check

@@ -39,12 +39,6 @@ __all__ = [
     "plot_value",
     "loads_and_mix",
     "plot_loads_and_mix",
-    # Earlier names of the same functions.
-    "delivered_densities",
-    "plot_delivered",
-    "value_densities",
-    "load_densities",
-    "plot_loads",
 ]
 
 
@@ -328,10 +322,3 @@ def plot_loads_and_mix(data: pd.DataFrame, ax=None):
         fig, "What a container holds: 152mm shells per container, and the cargo mix", data.attrs["note"], "Prior (dashed) against posterior (solid)", axes[0]
     )
     return fig, axes
-
-
-delivered_densities = delivered_152mm
-plot_delivered = plot_delivered_152mm
-value_densities = value
-load_densities = loads_and_mix
-plot_loads = plot_loads_and_mix

@@ -20,7 +20,7 @@ from estimator.figures.common import BANDS, POSTERIOR, PRIOR, samples, source_no
 from estimator.figures.style import PRIOR_COLOR, family_colors, finish, new_axes, ratio_axis
 from estimator.stats import quantile
 
-__all__ = ["family_bias", "plot_family_bias", "family_biases", "plot_family_biases", "POPULATION"]
+__all__ = ["family_bias", "plot_family_bias", "POPULATION"]
 
 POPULATION = "population"  # the row of a family not yet seen
 POPULATION_SEED = 7
@@ -153,7 +153,3 @@ def plot_family_bias(data: pd.DataFrame, ax=None):
         ax,
     )
     return fig, ax
-
-
-family_biases = family_bias
-plot_family_biases = plot_family_bias
