@@ -37,14 +37,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from estimator import figures as F
 from estimator import names as N
 from estimator.cache import cache_dir, canonical_versions, digest, private_dir, run_versions, warn_unwritable
 from estimator.claims import claims_from_frame, claims_known_by, load_claims, read_claims_text
 from estimator.compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_model
 from estimator.display import result_html
 from estimator.errors import FitError, InputError, Problem, SamplingWarning
-from estimator.figures import draw
 from estimator.formatting import vintage_label
 from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, build_model, claim_capacity, claims_random, default_as_of, months_between
 from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
@@ -384,6 +382,9 @@ class FitResult:
         -------
         matplotlib.figure.Figure
         """
+        # The figures load matplotlib: only when a figure is drawn, so `import estimator` and the
+        # command line's summaries stay free of it.
+        from estimator.figures import draw
 
         return _inline(draw(name, self, ax=ax), ax)
 
@@ -402,8 +403,9 @@ class FitResult:
         dict
             Figure name (:data:`estimator.figures.FIGURES`) -> Figure.
         """
+        from estimator.figures import standard_figures  # matplotlib, only when drawing (see plot)
 
-        return {name: _inline(drawn, None) for name, drawn in F.standard_figures(self).items()}
+        return {name: _inline(drawn, None) for name, drawn in standard_figures(self).items()}
 
     def save(self, path: str | Path) -> Path:
         """Write the run to one netCDF file (atomically: temp file, then rename).
