@@ -97,6 +97,20 @@ def toml_text():
 
 
 @pytest.fixture(scope="module")
+def log_density(claims, priors):
+    """The finite-log-density check both property tests of prior settings use (test_priors_fuzz)."""
+    from test_priors_fuzz import LogDensityAtStart
+
+    return LogDensityAtStart(claims, priors)
+
+
+@pytest.fixture(scope="module")
+def fitted_default(priors):
+    """The default's fitted parameters: entries left intact skip PreliZ."""
+    return priors.fitted_params()
+
+
+@pytest.fixture(scope="module")
 def sweep_file(priors, tmp_path_factory):
     """Where a generated sweep file goes, with the default priors loaded once (not by every load_sweep call)."""
     import estimator.sweeps

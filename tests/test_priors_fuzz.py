@@ -14,7 +14,6 @@ import math
 import tomllib
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pymc.initial_point import make_initial_point_fn
@@ -101,17 +100,6 @@ class LogDensityAtStart:
                 data = shared[prior_data_name(var, p)]
                 data.set_value(np.asarray(value, dtype=data.type.dtype))
         return bool(np.isfinite(logp(start(0))))
-
-
-@pytest.fixture(scope="module")
-def log_density(claims, priors):
-    return LogDensityAtStart(claims, priors)
-
-
-@pytest.fixture(scope="module")
-def fitted_default(priors):
-    """The default's fitted parameters: entries left intact skip PreliZ."""
-    return priors.fitted_params()
 
 
 # Values a parameter may be given: ordinary ones near the default (most are accepted) and every

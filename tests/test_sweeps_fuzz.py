@@ -11,10 +11,9 @@ give a finite log density at the model's initial point.
 import json
 import math
 
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from test_priors_fuzz import LogDensityAtStart, params_variant
+from test_priors_fuzz import params_variant
 
 from estimator.errors import InputError
 from estimator.sweeps import AS_OF, apply_overrides, load_sweep
@@ -40,16 +39,6 @@ _DATES = st.one_of(
     st.integers(),
     st.booleans(),
 )
-
-
-@pytest.fixture(scope="module")
-def log_density(claims, priors):
-    return LogDensityAtStart(claims, priors)
-
-
-@pytest.fixture(scope="module")
-def fitted_default(priors):
-    return priors.fitted_params()
 
 
 @st.composite
