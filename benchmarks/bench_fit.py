@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from resultfile import save
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP_FILE = ROOT / "sweeps" / "prices-and-fill.toml"
@@ -168,8 +169,11 @@ def main(repeats: int = 3) -> None:
         tmp = Path(tmp)
         env = {**os.environ, "ESTIMATOR_CACHE_DIR": str(tmp / "cache")}
         os.environ["ESTIMATOR_CACHE_DIR"] = env["ESTIMATOR_CACHE_DIR"]
-        print("\n".join(whole_process(repeats, tmp, env)), flush=True)
-        print("\n".join(in_process(repeats, tmp)), flush=True)
+        lines = whole_process(repeats, tmp, env)
+        print("\n".join(lines), flush=True)
+        more = in_process(repeats, tmp)
+        print("\n".join(more), flush=True)
+    save("bench_fit", f"python benchmarks/bench_fit.py {repeats}", lines + more)
 
 
 if __name__ == "__main__":
