@@ -1,0 +1,1 @@
+../../notebooks/add_a_claim.py

@@ -1,0 +1,1 @@
+../../notebooks/backtest_your_ledger.py

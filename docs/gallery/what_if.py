@@ -1,0 +1,1 @@
+../../notebooks/what_if.py
