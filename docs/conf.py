@@ -1,12 +1,13 @@
 """Sphinx configuration of the estimator documentation (make docs).
 
-The gallery's notebooks are the percent-format ``.py`` files in ``notebooks/`` (linked into
-``gallery/``), read by jupytext and executed by MyST-NB at build time with few draws
+The gallery's notebooks are the percent-format ``.py`` files in ``notebooks/`` (copied into
+``gallery/`` at each build; git ignores the copies), read by jupytext and executed by MyST-NB at build time with few draws
 (``ESTIMATOR_DRAWS``, 60 unless set, as the notebook tests run them): the build shows that
 they run, not numbers to report. Any cell error fails the build.
 """
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -14,6 +15,13 @@ from ipykernel.kernelspec import write_kernel_spec
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS / "_ext"))
+NOTEBOOKS = DOCS.parent / "notebooks"
+
+# Sphinx reads sources under docs/ only; a copy is rewritten only when its notebook changed.
+for _nb in NOTEBOOKS.glob("*.py"):
+    _copy = DOCS / "gallery" / _nb.name
+    if not _copy.is_file() or _copy.read_bytes() != _nb.read_bytes():
+        shutil.copyfile(_nb, _copy)
 
 # The gallery runs on this interpreter: a kernel spec of its own, so a "python3" kernel found
 # elsewhere on the machine cannot run the notebooks without this environment's packages. The

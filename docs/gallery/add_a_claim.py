@@ -1,1 +1,0 @@
-../../notebooks/add_a_claim.py

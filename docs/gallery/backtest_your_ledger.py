@@ -1,1 +1,0 @@
-../../notebooks/backtest_your_ledger.py

@@ -1,1 +1,0 @@
-../../notebooks/what_if.py
