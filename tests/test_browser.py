@@ -26,8 +26,7 @@ from playwright.sync_api import sync_playwright
 
 import estimator
 from estimator.cli import main
-from estimator.figures import standard_figures
-from estimator.report import FIGURE_CAPTIONS, write_report
+from estimator.report import FIGURE_CAPTIONS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium; .ci/run does)")
@@ -176,10 +175,11 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def report(run, tmp_path_factory):
-    """The run's HTML report, its summary.json and its claims."""
-    result = estimator.load_result(run / "result.nc")
-    path = write_report(result, tmp_path_factory.mktemp("report"), format="html", figures=standard_figures(result))
-    return path, json.loads((run / "summary.json").read_text()), result.claims
+    """The run's HTML report as ``estimator report --format html`` writes it, its summary.json and its claims."""
+    out = tmp_path_factory.mktemp("report")
+    assert main(["report", str(run / "result.nc"), "--out", str(out), "--format", "html"]) == 0
+    assert not list(out.glob("*.png")), "the HTML report wrote figure files beside itself"
+    return out / "report.html", json.loads((run / "summary.json").read_text()), estimator.load_result(run / "result.nc").claims
 
 
 def test_report_in_a_real_browser(browser, report, tmp_path):

@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from estimator.cli import main
 from estimator.figures import standard_figures
 from estimator.report import FIGURE_CAPTIONS, report_html, report_markdown, write_report
 from estimator.summaries import claim_check_table, headline_table
@@ -130,3 +131,12 @@ def test_write_report_writes_either_format(small_run, tmp_path):
     assert md.read_text(encoding="utf-8") == report_markdown(small_run, {"value": "value.png"})
     with pytest.raises(ValueError, match="unknown report format 'pdf'"):
         write_report(small_run, tmp_path, format="pdf")
+
+
+def test_cli_report_format_html_writes_one_file_and_md_keeps_the_markdown(small_run_path, tmp_path):
+    assert main(["report", str(small_run_path), "--out", str(tmp_path / "h"), "--format", "html"]) == 0
+    assert sorted(p.name for p in (tmp_path / "h").iterdir()) == ["report.html"]
+    assert main(["report", str(small_run_path), "--out", str(tmp_path / "m"), "--format", "md,svg", "--dpi", "40"]) == 0
+    written = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert "report.md" in written and "value.svg" in written and "value.png" not in written
+    assert main(["report", str(small_run_path), "--out", str(tmp_path / "x"), "--format", "docx"]) == 2
