@@ -27,6 +27,7 @@ for _nb in NOTEBOOKS.glob("*.py"):
 # elsewhere on the machine cannot run the notebooks without this environment's packages. The
 # notebooks name the kernel "estimator" (make notebook-kernel registers that name for Jupyter).
 _kernels = DOCS / "_build" / "jupyter"
+shutil.rmtree(_kernels, ignore_errors=True)
 write_kernel_spec(path=_kernels / "kernels" / "estimator")
 os.environ["JUPYTER_PATH"] = os.pathsep.join([str(_kernels), *filter(None, [os.environ.get("JUPYTER_PATH")])])
 os.environ.setdefault("ESTIMATOR_DRAWS", "60")
@@ -47,6 +48,7 @@ extensions = [
     "numpydoc",
     "results_tables",
     "layers",
+    "field_tables",
 ]
 exclude_patterns = ["_build", "_ext", "conf.py", "**.ipynb_checkpoints"]
 source_suffix = {".md": "myst-nb", ".py": "myst-nb"}

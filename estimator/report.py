@@ -240,7 +240,6 @@ code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .9em
   tr, figure, .status { break-inside: avoid; page-break-inside: avoid; }
   thead { display: table-header-group; }
   a { color: inherit; }
-  td.source a::after { content: " (" attr(href) ")"; font-size: .8em; word-break: break-all; }
 }
 """
 _SVG_OPEN = re.compile(r"<svg\b[^>]*>")
@@ -371,7 +370,8 @@ def report_html(result, figures: Mapping | None = None) -> str:
         the figures, every claim with its source links and the model's
         surprise p (``data-p``), the priors, the diagnostics table and the
         run manifest (input hash, seed, package versions). Print rules
-        keep rows and figures whole and print each source's address.
+        keep rows and figures whole and repeat table headers on each page;
+        each source link's text is its address, so a printout carries it.
     """
     m = result.manifest
     title = f"Estimator report: posterior {vintage_label(m)}"
