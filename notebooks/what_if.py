@@ -93,9 +93,10 @@ sweep = run_sweep(sweep_file, work / "sweep", progress=False)
 sweep[["fill_152mm.upper", "shells_per_container_152mm_median", "shells_152mm_median", "shells_152mm_q05", "shells_152mm_q95", "diagnostics_ok"]]
 
 # %% [markdown]
-# Lighter containers carry fewer shells each, but the shell count moves less than the load:
-# claims that count shells directly pull it back, and the container count takes up part of the
-# difference.
+# Read the two rows side by side: the load per container follows the prior that was moved, and
+# the shell count follows it only as far as the claims allow. Claims that count shells directly
+# pull the count back, and the container count can take up part of the difference. How far each
+# moves is the answer to the question; with few draws the rows differ by noise too.
 
 # %%
 fig, ax = figures.plot_sweep(sweep, quantity=N.SHELLS_152MM, grid_keys=load_sweep(sweep_file).grid_keys)
@@ -113,4 +114,4 @@ print(f"Latest claim said {latest}; forecast {later.manifest['months_extrapolate
 pd.concat({"as of the latest claim": result.summary(), "as of 2026-03-31": later.summary()}, axis=1)
 
 # %%
-fig = later.plot_containers_over_time()  # a Figure: it shows inline
+later.plot_containers_over_time()
