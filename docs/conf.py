@@ -80,3 +80,5 @@ html_theme_options = {
     "pygments_dark_style": "github-dark",
 }
 html_context = {"default_mode": "light"}
+# The section navigation is empty on pages without sub-pages: shown for the gallery only.
+html_sidebars = {"*": [], "gallery/*": ["sidebar-nav-bs"]}

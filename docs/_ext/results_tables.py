@@ -82,19 +82,21 @@ class ResultsTable(SphinxDirective):
     """``results-table FILE [FILE ...]``: chosen columns of CSV rows or JSON records, one table.
 
     ``:columns: key=Header::fmt; key2=Header 2::.3f`` names the fields, their headers and
-    formats; ``:only: key=a,b`` keeps the records whose ``key`` is one of those, in that order.
+    formats; ``:only: key=a,b`` keeps the records whose ``key`` is one of those, in that order;
+    ``:transpose:`` puts one field on each row and one record in each column (for a few wide
+    records).
     The files are paths relative to the repository root; a JSON file is one record (a summary)
     or a list of them.
     """
 
     required_arguments = 1
     optional_arguments = 10
-    option_spec = {"columns": str, "only": str}
+    option_spec = {"columns": str, "only": str, "transpose": lambda arg: True}
 
     def run(self):
         root = RESULTS.parents[1]
         cols = _column_spec(self.options["columns"])
-        lines = ["| " + " | ".join(_cell(h) for _, h, _ in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+        table: list[list[str]] = []
         for name in self.arguments:
             path = root / name
             self.env.note_dependency(str(path))
@@ -112,7 +114,13 @@ class ResultsTable(SphinxDirective):
                 missing = [k for k, _, _ in cols if k not in rec]
                 if missing:
                     raise self.error(f"{name}: no field {', '.join(missing)}")
-                lines.append("| " + " | ".join(_cell(_value(rec[k], f)) for k, _, f in cols) + " |")
+                table.append([_value(rec[k], f) for k, _, f in cols])
+        header = [h for _, h, _ in cols]
+        if "transpose" in self.options:
+            values = ["value"] if len(table) == 1 else [f"record {i}" for i in range(1, len(table) + 1)]
+            header, table = ["field", *values], [[h, *(row[i] for row in table)] for i, h in enumerate(header)]
+        lines = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in table]
         return self.parse_text_to_nodes("\n".join(lines))
 
 
