@@ -33,8 +33,8 @@ import numpy as np
 import pymc as pm
 
 from estimator.model import build_model
+from estimator.refit import compiled_model, state_for
 from estimator.sweeps import APPROX, SweepSpec, apply_overrides, run_sweep
-from estimator.workers import compiled_model, worker_state
 
 DRAWS, TUNE, CHAINS = 500, 500, 2
 
@@ -67,8 +67,8 @@ def naive(points) -> float:
     return (time.perf_counter() - t0) / len(points)
 
 
-def warm(payload):
-    compiled_model(worker_state(payload))
+def warm(spec):
+    compiled_model(state_for(spec))
     return True
 
 
@@ -80,7 +80,7 @@ def main(n_approx: int = 10_000) -> None:
         pts = price_points(4, 3)
         spec = spec_for(pts)
         t0 = time.perf_counter()
-        warm(spec.base_payload())
+        warm(spec.refit_spec())
         compile_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         exact = run_sweep(spec, tmp / "exact", progress=False)

@@ -44,6 +44,7 @@ from pathlib import Path
 from platformdirs import user_cache_dir
 
 from estimator.errors import CacheWarning
+from estimator.files import write_json
 
 __all__ = [
     "ENV_VAR",
@@ -191,16 +192,10 @@ def read_entry(path: Path, key: str) -> dict | None:
 def write_entry(path: Path, key: str, payload: dict) -> bool:
     """Write ``payload`` as the entry for ``key`` (temporary file, then rename); ``False`` if the cache cannot be written."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         private_dir(path.parent)
-        tmp.write_text(json.dumps({**payload, "key": key, "format": FORMAT}, default=float), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass  # the directory itself is not there or not writable: nothing was left behind
+        write_json(path, {**payload, "key": key, "format": FORMAT})
+    except OSError as exc:  # the temporary file, if any, was removed by write_json
         warn_unwritable(path, exc)
         return False
     return True

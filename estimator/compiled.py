@@ -70,6 +70,7 @@ from pathlib import Path
 import numpy as np
 
 from estimator.cache import cache_dir, canonical_versions, digest, private_dir, read_entry, trusted, warn_unwritable, write_entry
+from estimator.files import write_text
 
 __all__ = ["compile_model", "with_data", "graph_key", "LOG_LIKELIHOOD_PREFIX", "LOG_PRIOR_PREFIX", "clear_memory"]
 
@@ -757,9 +758,7 @@ def _write_module(directory: Path, record: dict, key: str):
     path = directory / _SOURCE
     # Rewriting an unchanged file would change its time stamp, which invalidates numba's cache.
     if not path.is_file() or path.read_text(encoding="utf-8") != source:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(source, encoding="utf-8")
-        tmp.replace(path)
+        write_text(path, source)
     return _import_source(path, f"estimator_compiled_{key[:16]}")
 
 

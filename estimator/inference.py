@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from estimator.claims import claims_from_frame, claims_known_by, load_claims, re
 from estimator.compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_model
 from estimator.display import result_html, result_text
 from estimator.errors import FitError, InputError, Problem, SamplingWarning
+from estimator.files import atomic_path
 from estimator.formatting import vintage_label
 from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, build_model, claim_capacity, claims_random, default_as_of, months_between
 from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
@@ -426,9 +426,8 @@ class FitResult:
         if "prior" not in tree.children:
             tree["prior"] = xr.DataTree(self.prior)
         tree.attrs = {**tree.attrs, "estimator_manifest": json.dumps(self.manifest, default=str)}
-        tmp = path.with_name(path.name + ".tmp")
-        tree.to_netcdf(tmp, engine=NETCDF_ENGINE)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            tree.to_netcdf(tmp, engine=NETCDF_ENGINE)
         return path
 
 
@@ -464,13 +463,12 @@ def _cached_prior(result: FitResult) -> xr.Dataset:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     prior = sample_prior(result)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     stored = prior.copy()
     stored.attrs = {**stored.attrs, "estimator_cache_key": key}
     try:
         private_dir(path.parent)
-        stored.to_netcdf(tmp, engine=NETCDF_ENGINE)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            stored.to_netcdf(tmp, engine=NETCDF_ENGINE)
     except OSError as exc:
         warn_unwritable(path, exc)
     return prior

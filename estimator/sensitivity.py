@@ -67,23 +67,18 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from estimator import claims as C
 from estimator import names as N
-from estimator.claims import read_claims_text
-from estimator.compiled import with_data
-from estimator.inference import fit
-from estimator.model import RANDOM_WALK, claim_data, prior_data_name
-from estimator.priors import read_priors_text
-from estimator.stats import QUANTILES, quantile
-from estimator.workers import compiled_model, run_tasks, sample_compiled, worker_state
+from estimator.model import RANDOM_WALK, claim_data
+from estimator.refit import RefitSpec, refit
+from estimator.stats import QUANTILES, khat_threshold, psis, quantile, reweighting_holds
+from estimator.workers import run_tasks
 
 __all__ = [
     "INFLUENCE_QUANTITIES",
@@ -93,7 +88,6 @@ __all__ = [
     "METHODS",
     "RefitSettings",
     "LeftOut",
-    "khat_threshold",
     "leave_out",
     "refit_left_out",
     "sensitivity_table",
@@ -106,7 +100,7 @@ __all__ = [
     "value_variance_shares",
 ]
 
-SAMPLE_DIMS = ("chain", "draw")
+SAMPLE_DIMS = N.SAMPLE_DIMS
 
 PSIS, REFIT, FLAT = N.PSIS, N.REFIT, N.FLAT
 INFLUENCE_QUANTITIES = N.INFLUENCE_QUANTITIES
@@ -132,11 +126,6 @@ REMAINDER = N.REMAINDER
 CHAIN, DIRECT, BOTH, FULL = "count x capacity chain", "direct estimates", "chain and direct together", "full ledger"
 
 log = logging.getLogger("estimator")
-
-
-def khat_threshold(n_draws: int) -> float:
-    r"""Largest Pareto :math:`\hat k` at which PSIS is trusted: :math:`\min(1 - 1/\log_{10} S, 0.7)`."""
-    return float(min(1.0 - 1.0 / np.log10(n_draws), 0.7))
 
 
 @dataclass(frozen=True)
@@ -172,6 +161,8 @@ class LeftOut:
         Draws of each requested quantity (refit draws after a refit).
     weights : ndarray
         Normalised weight of each draw (uniform after a refit).
+    diagnostics : dict or None
+        An exact refit's diagnostics (:meth:`estimator.refit.Refit.diagnostics_row`).
     """
 
     claims: tuple
@@ -180,11 +171,17 @@ class LeftOut:
     threshold: float
     draws: dict
     weights: np.ndarray
+    diagnostics: dict | None = None
+
+    @property
+    def diagnostics_ok(self) -> bool:
+        """False when the exact refit missed a sampler threshold (always True for reweighted draws)."""
+        return self.diagnostics is None or bool(self.diagnostics["diagnostics_ok"])
 
     @property
     def reliable(self) -> bool:
-        """False when PSIS was used although :math:`\\hat k` exceeds its threshold."""
-        return self.method != PSIS or self.khat <= self.threshold
+        """False when PSIS was used although :math:`\\hat k` exceeds its threshold, or a refit missed a diagnostic threshold."""
+        return (self.method != PSIS or reweighting_holds(self.khat, self.weights.size)) and self.diagnostics_ok
 
     def quantiles(self, var: str, q=QUANTILES) -> np.ndarray:
         """Weighted quantiles of ``var`` under the left-out posterior."""
@@ -216,136 +213,44 @@ def _refit_seed(seed: int, ids) -> int:
     return int(np.random.SeedSequence([int(seed), int.from_bytes(digest[:8], "little")]).generate_state(1)[0])
 
 
-def _input_path(text: str, embedded: str, source: str, suffix: str) -> str | None:
-    """A path a worker loads ``text`` from: ``None`` for the embedded file, the run's own file if unchanged, else a copy.
-
-    The copy is named by the text's hash in the temporary folder, so the refits of
-    one run (and its influence and reconciliation tables) share one compiled model.
-    """
-    if text == embedded:
-        return None
-    src = Path(source) if source else None
-    try:
-        if src is not None and src.is_file() and src.read_text(encoding="utf-8") == text:
-            return str(src.resolve())
-    except (OSError, UnicodeDecodeError):
-        pass
-    path = Path(tempfile.gettempdir()) / "estimator-inputs" / f"{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}{suffix}"
-    if not (path.is_file() and path.read_text(encoding="utf-8") == text):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    return str(path)
-
-
-def _refit_payload(result, settings: RefitSettings) -> dict:
-    """The worker payload (:mod:`estimator.workers`) of the run's model of its whole ledger."""
-
+def _refit_spec(result, settings: RefitSettings) -> RefitSpec:
+    """The run's model of its whole ledger, as loaded (its claims and fitted priors, no files), with the refits' settings."""
     m = result.manifest
-    claims_text = m.get("claims_text") or result.claims.attrs.get("text", "")
-    priors_text = m.get("priors_text") or result.priors.text
-    return {
-        "source": "<sensitivity>",
-        "claims_path": _input_path(claims_text, read_claims_text()[1], m.get("claims_source", ""), ".csv"),
-        "priors_path": _input_path(priors_text, read_priors_text()[1], m.get("priors_source", ""), ".toml"),
-        "as_of": str(m["as_of"]),
+    return RefitSpec.from_inputs(
+        result.claims,
+        result.priors,
+        as_of=str(m["as_of"]),
         # Runs are fitted with no months past the as-of date: the same model.
-        "horizon": None,
+        horizon=None,
         # Runs from before the dynamics were a choice had a random walk.
-        "dynamics": m.get("dynamics", RANDOM_WALK),
-        "draws": settings.draws,
-        "tune": settings.tune,
-        "chains": settings.chains,
-    }
-
-
-def _run_prior_data(result, payload: dict) -> dict | None:
-    """The run's prior parameters as the payload model's ``pm.Data``, or ``None`` if that model is not the run's.
-
-    The payload's model is built from the run's ledger and prior texts. The
-    parameters are set from the run itself: its prior overrides, and the fitted
-    distributions it stored (PreliZ may fit the same prior file a little
-    differently elsewhere). A run whose claims or prior distributions the texts
-    do not reproduce (a FitResult assembled by hand) gets ``None``.
-    """
-
-    state = worker_state(payload)
-    if not state.claims.drop(columns="line").equals(result.claims.drop(columns="line")):
-        return None
-    if list(state.model.coords[N.FAMILY]) != [str(f) for f in result.posterior[N.FAMILY].values]:
-        return None
-    data = {d.name: d for d in state.model.data_vars}
-    specs, run_specs = state.priors.all_specs(), result.priors.all_specs()
-    out = {}
-    for var, spec in specs.items():
-        run = run_specs.get(var)
-        if run is None or run.distribution != spec.distribution or set(run.params) != set(spec.params):
-            return None
-        for p, v in run.params.items():
-            name = prior_data_name(var, p)
-            if name in data:
-                value = np.asarray(v, dtype=float)
-                if value.shape != np.shape(data[name].get_value()):
-                    return None
-                out[name] = value
-    return out
-
-
-def refit_left_out(payload: dict, prior_data: dict, left_out: tuple, seed: int, quantities: tuple) -> tuple:
-    """One exact refit (a worker task): the payload's compiled model with the ``left_out`` claims weighted 0.
-
-    Returns ``(left_out, {quantity: flat draws})``.
-    """
-
-    state = worker_state(payload)
-    weight = (~state.claims.index.isin(list(left_out))).astype(float)
-    compiled = with_data(compiled_model(state, extra_vars=quantities), **prior_data, **claim_data(state.claims, weight=weight))
-    post = sample_compiled(compiled, payload, seed)["posterior"].to_dataset()
-    return tuple(left_out), {v: post[v].transpose(*SAMPLE_DIMS).values.ravel() for v in quantities}
-
-
-def _refit_by_fit(result, ids, quantities, settings: RefitSettings, seed: int) -> dict:
-    """An exact refit by :func:`estimator.inference.fit` of the kept claims (a new model, compiled again)."""
-
-    keep = [str(c) for c in result.claims.index if str(c) not in set(ids)]
-    claims = C.subset_claims(result.claims, keep)
-    priors = result.priors.restricted_to(set(claims["source_family"]))
-    refit = fit(
-        claims,
-        priors,
-        as_of=result.manifest["as_of"],
-        dynamics=result.manifest.get("dynamics", "random_walk"),
+        dynamics=m.get("dynamics", RANDOM_WALK),
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,
-        seed=seed,
-        sampler="pymc",
-        progress=False,
+        source="<sensitivity>",
     )
-    return {v: _flat_draws(refit, v) for v in quantities}
 
 
-def _refits(result, left_outs, quantities, settings: RefitSettings, *, workers=None, scheduler=None, on_result=None) -> dict[tuple, dict]:
-    """Exact refits leaving out each of ``left_outs`` (tuples of claim ids): ids -> {quantity: draws}."""
+def refit_left_out(spec: RefitSpec, left_out: tuple, seed: int, quantities: tuple) -> tuple:
+    """One exact refit (a worker task): the spec's compiled model with the ``left_out`` claims weighted 0.
 
+    Returns ``(left_out, {quantity: flat draws}, diagnostics row)``.
+    """
+    weight = (~spec.claims.index.isin(list(left_out))).astype(float)
+    r = refit(spec, claim_data(spec.claims, weight=weight), seed, extra_vars=quantities)
+    return tuple(left_out), {v: r.flat(v).ravel() for v in quantities}, r.diagnostics_row()
+
+
+def _refits(result, left_outs, quantities, settings: RefitSettings, *, workers=None, scheduler=None, on_result=None) -> dict[tuple, tuple]:
+    """Exact refits leaving out each of ``left_outs`` (tuples of claim ids): ids -> ({quantity: draws}, diagnostics)."""
     left_outs = [tuple(ids) for ids in left_outs]
     if not left_outs:
         return {}
     base = settings.seed if settings.seed is not None else int(result.manifest.get("seed", 0))
-    quantities = tuple(quantities)
-    payload = _refit_payload(result, settings)
-    prior_data = _run_prior_data(result, payload)
-    if prior_data is None:
-        log.info("the run's stored ledger and priors do not rebuild its model: each refit builds and compiles a model of its kept claims")
-        out = {}
-        for ids in left_outs:
-            out[ids] = _refit_by_fit(result, ids, quantities, settings, _refit_seed(base, ids))
-            if on_result is not None:
-                on_result((ids, out[ids]))
-        return out
-    tasks = [(payload, prior_data, ids, _refit_seed(base, ids), quantities) for ids in left_outs]
-    return dict(run_tasks(refit_left_out, tasks, workers=workers, scheduler=scheduler, on_result=on_result))
+    spec = _refit_spec(result, settings)
+    tasks = [(spec, ids, _refit_seed(base, ids), tuple(quantities)) for ids in left_outs]
+    done = run_tasks(refit_left_out, tasks, workers=workers, scheduler=scheduler, on_result=on_result)
+    return {ids: (draws, diagnostics) for ids, draws, diagnostics in done}
 
 
 def leave_out(result, claim_ids, *, quantities=INFLUENCE_QUANTITIES, method="auto", refit=RefitSettings(), r_eff=None) -> LeftOut:
@@ -389,25 +294,23 @@ def _reweighted(result, claim_ids, quantities, method, r_eff) -> LeftOut:
     if not ids or not keep:
         raise ValueError("leave out at least one claim and keep at least one")
 
-    ll = _log_lik(result).sel({N.CLAIM: list(ids)}).sum(N.CLAIM).transpose(*SAMPLE_DIMS)
+    ll = _log_lik(result).sel({N.CLAIM: list(ids)}).sum(N.CLAIM).transpose(*SAMPLE_DIMS).values.ravel()
     n = ll.size
     threshold = khat_threshold(n)
-    if np.ptp(ll.values) <= FLAT_TOL:
+    if np.ptp(ll) <= FLAT_TOL:
         return LeftOut(ids, FLAT, np.nan, threshold, {v: _flat_draws(result, v) for v in quantities}, np.full(n, 1.0 / n))
-    # psislw takes the log-likelihood and smooths the leave-out ratios exp(-ll).
-    log_w, khat = ll.azstats.psislw(r_eff=_r_eff(result) if r_eff is None else r_eff, dim=list(SAMPLE_DIMS))
-    khat = float(khat)
-    if method == REFIT or (method == "auto" and not khat <= threshold):
+    # Leaving claims out divides each draw's density by their likelihood: log ratio -ll.
+    log_w, khat = psis(-ll, r_eff=_r_eff(result) if r_eff is None else r_eff)
+    if method == REFIT or (method == "auto" and not reweighting_holds(khat, n)):
         return LeftOut(ids, REFIT, khat, threshold, None, None)
-    w = np.exp(log_w.transpose(*SAMPLE_DIMS).values.ravel())
-    return LeftOut(ids, PSIS, khat, threshold, {v: _flat_draws(result, v) for v in quantities}, w / w.sum())
+    return LeftOut(ids, PSIS, khat, threshold, {v: _flat_draws(result, v) for v in quantities}, np.exp(log_w))
 
 
 def _finish_refits(pending: list[LeftOut], result, quantities, settings: RefitSettings, *, workers=None, scheduler=None, on_result=None) -> None:
     """Run the exact refits of ``pending`` (all at once, through the executor) and fill in their draws."""
-    draws = _refits(result, [lo.claims for lo in pending], quantities, settings, workers=workers, scheduler=scheduler, on_result=on_result)
+    done = _refits(result, [lo.claims for lo in pending], quantities, settings, workers=workers, scheduler=scheduler, on_result=on_result)
     for lo in pending:
-        lo.draws = draws[lo.claims]
+        lo.draws, lo.diagnostics = done[lo.claims]
         m = len(next(iter(lo.draws.values())))
         lo.weights = np.full(m, 1.0 / m)
 
@@ -483,6 +386,7 @@ def _influence_rows(result, label, level, lo: LeftOut, base: dict) -> list[dict]
                 "method": lo.method,
                 "khat": lo.khat,
                 "khat_threshold": lo.threshold,
+                "diagnostics_ok": lo.diagnostics_ok,
                 "reliable": lo.reliable,
             }
         )
@@ -518,10 +422,8 @@ def influence_table(
     workers, scheduler
         Local worker processes, or a Dask scheduler, for the exact refits
         (:func:`estimator.workers.run_tasks`); the table does not depend on
-        them. Workers read the run's ledger and prior file: the embedded ones
-        from the package, others from the run's own files where they are
-        unchanged, else from a copy in this machine's temporary folder (a
-        Dask worker elsewhere needs to see that path).
+        them. Workers receive the run's claims and priors themselves
+        (:class:`estimator.refit.RefitSpec`), not paths to files.
 
     Returns
     -------
@@ -531,8 +433,10 @@ def influence_table(
         label), ``level`` ("claim" or "family"), ``n_claims``, ``quantity``,
         ``median``, ``q05``, ``q95`` without it, their shifts from the full
         posterior (``shift_median``, ``shift_median_pct``, ``shift_q05``,
-        ``shift_q95``), ``method`` used, ``khat``, ``khat_threshold`` and
-        ``reliable`` (False only for PSIS above the threshold).
+        ``shift_q95``), ``method`` used, ``khat``, ``khat_threshold``,
+        ``diagnostics_ok`` (False when the exact refit missed a sampler
+        threshold) and ``reliable`` (False for PSIS above the k-hat threshold
+        or a refit that missed a diagnostic threshold).
 
     Notes
     -----
@@ -541,8 +445,6 @@ def influence_table(
     median is about 1% of it on the default run, so refit shifts within about
     2% are noise. PSIS rows reuse the run's draws and share their error.
     """
-    from tqdm.auto import tqdm
-
     n = _log_lik(result).sizes["chain"] * _log_lik(result).sizes["draw"]
     uniform = np.full(n, 1.0 / n)
     # The baseline uses the same quantile rule as the left-out posteriors, so
@@ -659,8 +561,6 @@ def reconciliation_table(
     # The three evidence sets leave out three different sets of claims (chain and direct claims are disjoint).
     pending = [lo for lo in left.values() if lo.draws is None]
     if pending:
-        from tqdm.auto import tqdm
-
         with tqdm(total=len(pending), desc="reconciliation refits", unit="refit", disable=not progress) as bar:
             _finish_refits(pending, result, [quantity], refit, workers=workers, scheduler=scheduler, on_result=lambda _: bar.update(1))
     rows = []
@@ -677,6 +577,7 @@ def reconciliation_table(
                 "q95": q95,
                 "method": lo.method,
                 "khat": lo.khat,
+                "diagnostics_ok": lo.diagnostics_ok,
                 "reliable": lo.reliable,
             }
         )
@@ -692,6 +593,7 @@ def reconciliation_table(
             "q95": q95,
             "method": "none",
             "khat": np.nan,
+            "diagnostics_ok": True,
             "reliable": True,
         }
     )

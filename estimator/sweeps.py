@@ -61,7 +61,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import itertools
-import json
 import time
 from pathlib import Path
 
@@ -70,18 +69,17 @@ import pandas as pd
 
 from estimator import names as N
 from estimator.claims import load_claims
-from estimator.compiled import with_data
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
-from estimator.inference import NETCDF_ENGINE, diagnose, resolve_as_of
+from estimator.inference import NETCDF_ENGINE, resolve_as_of
 from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, EXPOSURE_AS_OF, default_as_of, prior_data_name
-from estimator.priors import ELICITATION_FIELDS, iso_date, load_priors, read_text_file, reelicit
-from estimator.stats import QUANTILES, psis, quantile
-from estimator.workers import canonical, claim_folder, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
+from estimator.priors import ELICITATION_FIELDS, PriorSet, iso_date, load_priors, read_text_file, reelicit
+from estimator.refit import Refit, RefitSpec, ResultFolder, canonical, refit, state_for
+from estimator.stats import QUANTILES, khat_threshold, psis, quantile, reweighting_holds
+from estimator.workers import run_tasks
 
 __all__ = ["SweepSpec", "load_sweep", "run_sweep", "sweep_table_to_dataset", "point_seed", "EXACT", "APPROX"]
 
 EXACT, APPROX = "exact", "approx"
-KHAT_MAX = 0.7
 _BASE_KEYS = {"claims", "priors", "as_of", "dynamics", "seed", "draws", "tune", "chains", "reference_draws"}
 # Whole-number settings: (default, least, most). A million draws per chain is hundreds of times
 # the effective sample size any reported quantile needs, and a posterior that size (times the
@@ -116,20 +114,23 @@ class SweepSpec:
     grid_keys: list[str] | None  # set when the points are a full grid
     text: str = ""
     dynamics: str = DEFAULT_DYNAMICS
+    # The inputs as load_sweep validated them (loaded from the paths when not given).
+    claims: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
+    priors: PriorSet | None = dataclasses.field(default=None, repr=False)
 
-    def base_payload(self) -> dict:
-        """What a worker needs to rebuild the base model (plain data, picklable)."""
-        return {
-            "source": self.source,
-            "claims_path": self.claims_path,
-            "priors_path": self.priors_path,
-            "as_of": self.as_of,
-            "horizon": max([self.as_of, *(str(p[AS_OF]) for p in self.points if AS_OF in p)]),
-            "dynamics": self.dynamics,
-            "draws": self.draws,
-            "tune": self.tune,
-            "chains": self.chains,
-        }
+    def refit_spec(self) -> RefitSpec:
+        """The base model every point refits: the validated inputs, no paths (:class:`estimator.refit.RefitSpec`)."""
+        return RefitSpec.from_inputs(
+            self.claims if self.claims is not None else self.claims_path,
+            self.priors if self.priors is not None else self.priors_path,
+            as_of=self.as_of,
+            horizon=max([self.as_of, *(str(p[AS_OF]) for p in self.points if AS_OF in p)]),
+            dynamics=self.dynamics,
+            draws=self.draws,
+            tune=self.tune,
+            chains=self.chains,
+            source=self.source,
+        )
 
 
 def point_id(overrides: dict) -> str:
@@ -235,6 +236,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
         grid_keys,
         text,
         dynamics,
+        claims,
+        priors,
     )
     for i, point in enumerate(points):
         where = f"[grid] point {i + 1}" if grid_keys else f"[[points]] {i + 1}"
@@ -384,28 +387,24 @@ def _parameter_shape_problems(base, new, file: str, where: str) -> list[Problem]
     ]
 
 
-def _data_updates(priors, options, payload) -> dict[str, np.ndarray]:
+def _data_updates(priors, options, spec: RefitSpec) -> dict[str, np.ndarray]:
     """The pm.Data values of a point: every prior parameter, and the as-of exposure."""
 
     out = {}
-    for var, spec in priors.all_specs().items():
-        for p, v in spec.params.items():
+    for var, prior in priors.all_specs().items():
+        for p, v in prior.params.items():
             out[prior_data_name(var, p)] = np.asarray(v, dtype=float)
-    as_of = options.get(AS_OF, payload["as_of"])
-    layout = worker_state(payload).layout_for(as_of)
-    out[EXPOSURE_AS_OF] = layout.exposure_as_of
+    out[EXPOSURE_AS_OF] = state_for(spec).layout_for(options.get(AS_OF, spec.as_of)).exposure_as_of
     return out
 
 
 # ---------------------------------------------------------------- workers
 
 
-def _exact_fit(payload, overrides, seed):
-    """Refit one point with the compiled model; return its posterior and sample stats."""
-    state = worker_state(payload)
-    priors, options = apply_overrides(state.priors, overrides, file=payload["source"], where="point")
-    compiled = with_data(compiled_model(state), **_data_updates(priors, options, payload))
-    return sample_compiled(compiled, payload, seed)
+def _exact_fit(spec: RefitSpec, overrides: dict, seed: int) -> Refit:
+    """Refit one point with the compiled model: the point's prior settings and as-of date swapped in."""
+    priors, options = apply_overrides(spec.priors, overrides, file=spec.source, where="point")
+    return refit(spec, _data_updates(priors, options, spec), seed)
 
 
 def _summarise(posterior, weights=None, order=None) -> dict:
@@ -424,55 +423,41 @@ def _summarise(posterior, weights=None, order=None) -> dict:
     return row
 
 
-def run_point(payload: dict, overrides: dict, seed: int, mode: str, out_dir: str, reference: dict | None = None) -> dict:
-    """Run one point (exact, or approximate with an exact fallback) and write its result file."""
+def run_point(spec: RefitSpec, overrides: dict, seed: int, mode: str, reference: dict | None = None) -> dict:
+    """Run one point (a worker task): by reweighting the reference where k-hat allows, else an exact refit; its row."""
 
     t0 = time.perf_counter()
     row = {"point_id": point_id(overrides), "seed": seed, "status": "ok", "error": ""}
     try:
         done = False
         if mode == APPROX and reference is not None and AS_OF not in overrides:
-            khat, weights = _psis_weights(payload, overrides, reference)
+            khat, weights = _psis_weights(spec, overrides, reference)
             row["khat"] = khat
-            if khat <= KHAT_MAX:
+            if reweighting_holds(khat, weights.size):
                 row.update(_summarise(reference["draws"], weights, reference["order"]))
                 row.update({"method": "approx", "max_rhat": np.nan, "min_ess_bulk": np.nan, "divergences": 0, "diagnostics_ok": True})
                 done = True
         if not done:
-            tree = _exact_fit(payload, overrides, seed)
-            post = tree["posterior"].to_dataset()
-            row.update(_summarise({v: post[v].values for v in QUANTITIES}))
-            d = diagnose(tree, ess_min=100 * payload["chains"])
-            row.update(
-                {
-                    "method": "exact" if mode == EXACT else ("exact (k-hat > 0.7)" if "khat" in row else "exact"),
-                    "max_rhat": d.max_rhat,
-                    "min_ess_bulk": d.min_ess_bulk,
-                    "divergences": d.divergences,
-                    "diagnostics_ok": d.ok,
-                }
-            )
+            r = _exact_fit(spec, overrides, seed)
+            row.update(_summarise({v: r.posterior[v].values for v in QUANTITIES}))
+            method = f"exact (k-hat {row['khat']:.2f} > {khat_threshold(weights.size):.2f})" if "khat" in row else "exact"
+            row.update({"method": method, **r.diagnostics_row()})
     except Exception as exc:  # a failed point is recorded, not fatal to the sweep
         row.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
     row["wall_seconds"] = round(time.perf_counter() - t0, 3)
     row["overrides"] = canonical(overrides)
-    write_atomic(Path(out_dir) / "points" / f"{row['point_id']}.json", row)
     return row
 
 
 # ---------------------------------------------------------------- approximate mode
 
 
-def _reference(payload: dict, reference_draws: int, seed: int) -> dict:
+def _reference(spec: RefitSpec, reference_draws: int, seed: int) -> dict:
     """The reference posterior: an exact fit at the base settings with many draws."""
-    state = worker_state(payload)
-    big = {**payload, "draws": reference_draws}
-    tree = _exact_fit(big, {}, seed)
-    post = tree["posterior"].to_dataset()
-    names = [v.name for v in state.model.free_RVs]
-    full = _posterior_of_free_rvs(state, tree)
-    draws = {v: post[v].values.ravel() for v in QUANTITIES}
-    return {"draws": draws, "order": {v: np.argsort(x) for v, x in draws.items()}, "params": {n: full[n] for n in names}}
+    r = _exact_fit(spec.replace(draws=reference_draws), {}, seed)
+    full = _posterior_of_free_rvs(state_for(spec), r.tree)
+    draws = {v: r.posterior[v].values.ravel() for v in QUANTITIES}
+    return {"draws": draws, "order": {v: np.argsort(x) for v, x in draws.items()}, "params": full}
 
 
 def _posterior_of_free_rvs(state, tree):
@@ -492,11 +477,10 @@ def _prior_logpdf(spec, x):
     return np.asarray(d.logpdf(x), dtype=float)
 
 
-def _psis_weights(payload, overrides, reference):
+def _psis_weights(spec: RefitSpec, overrides, reference):
     """PSIS-smoothed normalised weights for a point and their k-hat."""
-    state = worker_state(payload)
-    base_specs = state.priors.all_specs()
-    updates, _ = changed_specs(state.priors, overrides, file=payload["source"], where="point")
+    base_specs = spec.priors.all_specs()
+    updates, _ = changed_specs(spec.priors, overrides, file=spec.source, where="point")
     n = next(iter(reference["draws"].values())).size
     log_ratio = np.zeros(n)
     cache = reference.setdefault("log_ratio_cache", {})
@@ -547,39 +531,31 @@ def run_sweep(
     if mode not in (EXACT, APPROX):
         raise ValueError(f"mode must be '{EXACT}' or '{APPROX}'")
     out = Path(out)
-    (out / "points").mkdir(parents=True, exist_ok=True)
-    payload = spec.base_payload()
+    base = spec.refit_spec()
     # Point files are only reusable by the same sweep: refuse a folder holding another one.
-    manifest = {"base": payload, "seed": spec.seed, "mode": mode, "reference_draws": spec.reference_draws}
-    claim_folder(
-        out, "sweep-manifest.json", manifest, "holds the results of a different sweep (base settings, seed or mode differ); choose another folder", "points"
-    )
-    todo = []
-    rows = {}
-    for p in spec.points:
-        pid = point_id(p)
-        f = out / "points" / f"{pid}.json"
-        if f.exists():
-            rows[pid] = json.loads(f.read_text())
-        else:
-            todo.append(p)
+    manifest = {"base": base.identity(), "seed": spec.seed, "mode": mode, "reference_draws": spec.reference_draws}
+    refusal = "holds the results of a different sweep (base settings, seed or mode differ); choose another folder"
+    folder = ResultFolder(out, "sweep-manifest.json", manifest, refusal, "points")
+    rows = {point_id(p): r for p in spec.points if (r := folder.done(point_id(p))) is not None}
+    todo = [p for p in spec.points if point_id(p) not in rows]
     reference = None
     if mode == APPROX and todo:
         # One long exact fit before any point: say so, or the sweep looks stalled.
         with tqdm(total=1, desc=f"reference fit ({spec.chains} x {spec.reference_draws} draws)", unit="fit", disable=not progress) as ref_bar:
-            reference = _reference(payload, spec.reference_draws, point_seed(spec.seed, {"reference": True}))
+            reference = _reference(base, spec.reference_draws, point_seed(spec.seed, {"reference": True}))
             ref_bar.update(1)
     bar = tqdm(total=len(spec.points), initial=len(rows), desc="sweep points", unit="pt", disable=not progress)
     failures = sum(r["status"] == "failed" for r in rows.values())
 
     def record(row):
         nonlocal failures
+        folder.write(row["point_id"], row)
         rows[row["point_id"]] = row
         failures += row["status"] == "failed"
         bar.set_postfix(failed=failures)
         bar.update(1)
 
-    args = [(payload, p, point_seed(spec.seed, p), mode, str(out), reference) for p in todo]
+    args = [(base, p, point_seed(spec.seed, p), mode, reference) for p in todo]
     run_tasks(run_point, args, workers=workers, scheduler=scheduler, on_result=record)
     bar.close()
     table = _table(spec, rows)
