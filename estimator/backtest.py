@@ -73,11 +73,11 @@ from tqdm.auto import tqdm
 from estimator import names as N
 from estimator.claims import load_claims, read_claims_text
 from estimator.errors import InputError, Problem
-from estimator.files import atomic_path, write_text
-from estimator.inference import NETCDF_ENGINE, sampler_steps
+from estimator.files import NETCDF_ENGINE, atomic_path, write_text
 from estimator.model import claim_data, claim_loglik, months_between, next_month
 from estimator.priors import load_priors
 from estimator.refit import RefitSpec, ResultFolder, refit, state_for
+from estimator.sampling import sampler_steps
 from estimator.scoring import mixture_cdf, share_inside
 from estimator.stats import psis, quantile, reweighting_holds
 from estimator.workers import run_tasks

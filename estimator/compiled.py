@@ -77,7 +77,7 @@ __all__ = ["compile_model", "with_data", "graph_key", "LOG_LIKELIHOOD_PREFIX", "
 log = logging.getLogger("estimator")
 
 # Stored variables that are really the pointwise log-likelihood and log-prior terms
-# (moved to their own groups after sampling, see estimator.inference).
+# (moved to their own groups after sampling, see estimator.sampling).
 LOG_LIKELIHOOD_PREFIX = "__log_likelihood__"
 LOG_PRIOR_PREFIX = "__log_prior__"
 _RECORD = "record.json"

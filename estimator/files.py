@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["TMP_GLOB", "atomic_path", "write_json", "write_text"]
+__all__ = ["NETCDF_ENGINE", "TMP_GLOB", "atomic_path", "write_json", "write_text"]
 
 # What every temporary file of atomic_path looks like: the pattern a folder's clean-up removes.
 TMP_GLOB = ".*.tmp*"
@@ -59,3 +59,9 @@ def write_text(path: str | Path, text: str) -> None:
 def write_json(path: str | Path, obj) -> None:
     """Write ``obj`` as JSON to ``path`` atomically; numpy scalars are written as floats."""
     write_text(path, json.dumps(obj, default=float))
+
+
+# Every netCDF file the package writes or reads goes through netCDF4 (the C library):
+# it wrote the default run's result.nc (about 220 variables in 9 groups) in 0.2-0.3 s,
+# h5netcdf in 0.9-1.0 s, zarr in 2.3-2.5 s (README, Performance).
+NETCDF_ENGINE = "netcdf4"

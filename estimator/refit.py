@@ -11,7 +11,7 @@ Compiling is the expensive step, so:
   the caller's disk, and the inputs are validated once per run, by the caller.
 * :func:`refit` builds and compiles the spec's model once per process
   (:func:`state_for`), swaps in the task's data, samples with nutpie and
-  returns the draws with their :class:`~estimator.inference.Diagnostics`: a
+  returns the draws with their :class:`~estimator.sampling.Diagnostics`: a
   refit's diagnostics always reach its table.
 * :class:`ResultFolder` is the one resumable output folder: a manifest that
   refuses another run's folder, one file per finished task, written whole
@@ -44,10 +44,10 @@ from estimator.claims import load_claims
 from estimator.compiled import compile_model, with_data
 from estimator.errors import InputError, Problem
 from estimator.files import TMP_GLOB, atomic_path, write_json, write_text
-from estimator.inference import Diagnostics, diagnose
 from estimator.model import DEFAULT_DYNAMICS, ModelLayout, build_model
 from estimator.priors import PriorSet, load_priors
-from estimator.workers import nutpie_sample, task_cores
+from estimator.sampling import Diagnostics, diagnose, nutpie_sample
+from estimator.workers import task_cores
 
 __all__ = ["RefitSpec", "Refit", "WorkerState", "state_for", "compiled_model", "refit", "ResultFolder", "canonical", "code_identity"]
 
@@ -192,7 +192,7 @@ class Refit:
     """One refit's draws with their diagnostics.
 
     ``diagnostics`` hold bulk ESS against ``100 * chains``, R-hat, divergences,
-    tree depth and E-BFMI (:func:`estimator.inference.diagnose`); every table
+    tree depth and E-BFMI (:func:`estimator.sampling.diagnose`); every table
     fed by refits carries :meth:`diagnostics_row`, so a refit that missed a
     threshold is flagged, never dropped.
     """

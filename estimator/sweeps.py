@@ -70,7 +70,8 @@ import pandas as pd
 from estimator import names as N
 from estimator.claims import load_claims
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
-from estimator.inference import NETCDF_ENGINE, resolve_as_of
+from estimator.files import NETCDF_ENGINE
+from estimator.inference import resolve_as_of
 from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, EXPOSURE_AS_OF, default_as_of, prior_data_name
 from estimator.priors import ELICITATION_FIELDS, PriorSet, iso_date, load_priors, read_text_file, reelicit
 from estimator.refit import Refit, RefitSpec, ResultFolder, canonical, refit, state_for

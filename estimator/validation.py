@@ -43,9 +43,9 @@ from tqdm.auto import tqdm
 
 from estimator import names as N
 from estimator.files import atomic_path
-from estimator.inference import sampler_steps
 from estimator.model import claim_data
 from estimator.refit import RefitSpec, ResultFolder, refit, state_for
+from estimator.sampling import sampler_steps
 from estimator.scoring import batched_function, unconstrained_model
 from estimator.simulate import SIMULATOR_VERSION, check_simulable, draw_truth, simulate_claims
 from estimator.stats import QUANTILES, psis, quantile

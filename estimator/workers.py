@@ -11,45 +11,12 @@ What a task computes is the business of :mod:`estimator.refit`.
 from __future__ import annotations
 
 import atexit
-import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["TARGET_ACCEPT", "nutpie_sample", "machine_cores", "task_cores", "run_tasks", "shutdown_workers"]
+from estimator.sampling import machine_cores
 
-# Measured with nutpie's low-rank mass matrix (diagonal adaptation diverged more at every
-# setting), ar1 dynamics. In the model's own coordinates 0.9-0.97 left 0-5 divergent
-# transitions per run on the default ledger and only 0.99 none. In the sampler
-# coordinates of estimator.coordinates (level and partially centred innovations) 0.95 left one
-# in 1 of 16 runs on the default ledger and in 2 of 5 on the seed era's 14 claims; 0.97
-# none in 5 and 10, at about 30 gradient evaluations a draw against 40-47 (README,
-# Performance). PyMC's NUTS keeps 0.99.
-TARGET_ACCEPT = {"pymc": 0.99, "nutpie": 0.97}
-
-
-def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, cores: int, seed: int, progress: bool = False):
-    """nutpie's NUTS with the package's settings: low-rank mass matrix, its target acceptance, no warm-up kept."""
-    import nutpie
-
-    return nutpie.sample(
-        compiled,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        cores=cores,
-        seed=seed,
-        progress_bar=progress,
-        target_accept=TARGET_ACCEPT["nutpie"],
-        adaptation="low_rank",
-        save_warmup=False,
-    )
-
-
-def machine_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the platform tells it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+__all__ = ["task_cores", "run_tasks", "shutdown_workers"]
 
 
 # Cores one task may sample on: one in a worker process (workers run side by side), every

@@ -20,7 +20,7 @@ import xarray as xr
 import estimator
 from estimator import cache, cli, compiled
 from estimator.claims import read_claims_text
-from estimator.inference import NETCDF_ENGINE
+from estimator.files import NETCDF_ENGINE
 
 TINY = ["--draws", "10", "--tune", "10", "--chains", "1", "--seed", "11", "--quiet"]
 

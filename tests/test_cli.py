@@ -61,7 +61,7 @@ def test_submodules_load_on_first_use():
     import subprocess
     import sys
 
-    code = "import sys, estimator; assert 'estimator.sensitivity' not in sys.modules; estimator.sensitivity.leave_out; print('ok')"
+    code = "import sys, estimator; assert 'estimator.influence' not in sys.modules; estimator.influence.leave_out; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
 

@@ -10,7 +10,7 @@ import pytest
 import estimator
 from estimator import names as N
 from estimator.errors import InputError, SamplingWarning
-from estimator.inference import Diagnostics, diagnose
+from estimator.sampling import Diagnostics, diagnose
 
 
 def test_a_run_carries_its_inputs_and_settings(tiny_result):
@@ -180,7 +180,7 @@ def test_summary_prints_headline_figures_rounded_to_their_mcse(tiny_result):
 
 
 def test_a_saved_run_holds_the_whole_arviz_record(tiny_result_path, tiny_result):
-    from estimator.inference import GROUPS
+    from estimator.sampling import GROUPS
 
     loaded = estimator.load_result(tiny_result_path)
     assert set(loaded.tree.children) == set(GROUPS)

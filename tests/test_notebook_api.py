@@ -7,7 +7,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from estimator import names as N
-from estimator.inference import Diagnostics
+from estimator.sampling import Diagnostics
 
 PLOT_METHODS = ("plot_containers_over_time", "plot_delivered_152mm", "plot_value", "plot_loads_and_mix", "plot_claim_check", "plot_family_bias")
 

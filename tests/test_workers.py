@@ -10,6 +10,7 @@ from estimator import refit as refit_module
 from estimator import workers
 from estimator.errors import InputError
 from estimator.refit import ResultFolder, refit
+from estimator.sampling import machine_cores
 from estimator.sweeps import load_sweep
 from estimator.workers import run_tasks, shutdown_workers
 
@@ -39,7 +40,7 @@ def test_tasks_run_in_this_process_sample_on_every_core_and_draw_the_same():
         return refit(spec, {}, 11)
 
     (in_run,) = run_tasks(task, [()])
-    assert seen == [workers.machine_cores()] and workers.task_cores() == 1
+    assert seen == [machine_cores()] and workers.task_cores() == 1
     np.testing.assert_array_equal(in_run.posterior["containers"].values, alone.posterior["containers"].values)
 
 

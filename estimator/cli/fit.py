@@ -12,9 +12,10 @@ from pathlib import Path
 from estimator.claims import load_claims
 from estimator.cli.common import EXIT_DIAGNOSTICS, check_writable, command, problem
 from estimator.errors import InputError, SamplingWarning
-from estimator.inference import DEFAULT_SAMPLER, RESULT_FILE, SAMPLERS, fit
+from estimator.inference import RESULT_FILE, fit
 from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, FORECAST_MONTHS
 from estimator.priors import load_priors
+from estimator.sampling import DEFAULT_SAMPLER, SAMPLERS
 from estimator.summaries import headline_table, summary_dict
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from estimator import validation as V
 from estimator.cli.common import add_figure_arguments, check_writable, command, figure_formats, save_figure, saved_run_and_out, use_agg
-from estimator.inference import sampler_steps
+from estimator.sampling import sampler_steps
 
 
 def run_reference(args) -> int:
