@@ -5,7 +5,7 @@ Two kinds of entry live under one directory (:func:`cache_dir`):
 * ``priors/<key>.json``: the distribution parameters PreliZ fitted to one
   prior file, keyed by the file's text and the versions that fit it;
 * ``compiled/<key>/``: a model compiled to machine code for nutpie
-  (:mod:`estimator.compiled`), keyed by the model's graph and the versions
+  (:mod:`estimator._compiled`), keyed by the model's graph and the versions
   that compile it.
 
 Every entry records the key it was written under and a format number; an

@@ -36,7 +36,7 @@ from estimator.display import result_html, result_text
 from estimator.errors import FitError, InputError, Problem
 from estimator.files import NETCDF_ENGINE, atomic_path
 from estimator.formatting import vintage_label
-from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, build_model, claim_capacity, default_as_of, months_between
+from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, ModelRecipe, claim_capacity, default_as_of, months_between
 from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
 from estimator.priors import PriorSet, load_priors, read_priors_text
 from estimator.sampling import DEFAULT_DRAWS, DEFAULT_SAMPLER, TARGET_ACCEPT, Diagnostics, diagnose, sample_model, sampler_steps, warn_if_missed
@@ -428,11 +428,14 @@ def fit(
     run_hash = input_hash(claims.attrs.get("text", ""), priors.text, settings)
     # nutpie's compiled model is reused across ledgers of up to the padded claim count.
     capacity = claim_capacity(len(claims)) if sampler == "nutpie" else None
-    model = build_model(claims, priors, as_of=as_of, dynamics=dynamics, capacity=capacity)
+    recipe = ModelRecipe(claims, priors, as_of=as_of, dynamics=dynamics, capacity=capacity)
+    model = recipe.build()
     # Whatever fails past the input's validation ends as one FitError that says what failed,
     # for which inputs and whether the cache was involved; the original is chained.
     try:
-        tree = sample_model(model, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, progress=progress, predictive=True, cache=cache)
+        tree = sample_model(
+            model, recipe=recipe, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, progress=progress, predictive=True, cache=cache
+        )
     except FitError as exc:
         raise exc.with_context(input_hash=run_hash, cache=cache and sampler == "nutpie") from exc.cause
     except (InputError, KeyboardInterrupt):

@@ -106,6 +106,7 @@ claims over the same months (a ledger with one more claim, a simulated one).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -771,11 +772,28 @@ def build_model(
             observed=data[CLAIM_LOG_FIGURE],
             dims=N.CLAIM,
         )
-    # How to build this model again (estimator.compiled compiles it in a child process,
-    # which rebuilds it from these plain inputs: a PyMC model with a CustomDist does not
-    # survive pickling).
-    model.estimator_recipe = {"claims": claims, "priors": priors, "as_of": as_of, "horizon": horizon, "dynamics": dynamics, "capacity": capacity}
     return model
+
+
+@dataclass(frozen=True, eq=False)
+class ModelRecipe:
+    """The plain inputs of :func:`build_model`: how to build the same model again, in any process.
+
+    :func:`estimator._compiled.compile_model` compiles a model in a child process,
+    which rebuilds it from its recipe (a PyMC model with a ``CustomDist`` does
+    not survive pickling); the caller passes the recipe with the model.
+    """
+
+    claims: pd.DataFrame
+    priors: PriorSet
+    as_of: object = None
+    horizon: object = None
+    dynamics: str = DEFAULT_DYNAMICS
+    capacity: int | None = None
+
+    def build(self) -> pm.Model:
+        """The model (:func:`build_model` of these inputs)."""
+        return build_model(self.claims, self.priors, as_of=self.as_of, horizon=self.horizon, dynamics=self.dynamics, capacity=self.capacity)
 
 
 def result_model(result, **kwargs):

@@ -39,12 +39,12 @@ import numpy as np
 import pandas as pd
 
 from estimator import names as N
+from estimator._compiled import compile_model, with_data
 from estimator.cache import run_versions, source_digest
 from estimator.claims import load_claims
-from estimator.compiled import compile_model, with_data
 from estimator.errors import InputError, Problem
 from estimator.files import TMP_GLOB, atomic_path, write_json, write_text
-from estimator.model import DEFAULT_DYNAMICS, ModelLayout, build_model
+from estimator.model import DEFAULT_DYNAMICS, ModelLayout, ModelRecipe
 from estimator.priors import PriorSet, load_priors
 from estimator.sampling import Diagnostics, diagnose, nutpie_sample
 from estimator.workers import task_cores
@@ -141,6 +141,7 @@ class WorkerState:
     """The spec's model built and (on first use) compiled, once per process."""
 
     spec: RefitSpec
+    recipe: ModelRecipe
     model: Any
     compiled: dict = field(default_factory=dict)
 
@@ -164,8 +165,8 @@ def state_for(spec: RefitSpec) -> WorkerState:
     """This process's state for ``spec``'s model (built on first call, then reused)."""
     state = _STATE.get(spec.model_key)
     if state is None:
-        model = build_model(spec.claims, spec.priors, as_of=spec.as_of, horizon=spec.horizon, dynamics=spec.dynamics)
-        state = WorkerState(spec, model)
+        recipe = ModelRecipe(spec.claims, spec.priors, as_of=spec.as_of, horizon=spec.horizon, dynamics=spec.dynamics)
+        state = WorkerState(spec, recipe, recipe.build())
         _STATE.clear()  # one base model per process at a time: free the previous compiled model
         _STATE[spec.model_key] = state
     return state
@@ -177,13 +178,13 @@ def compiled_model(state: WorkerState, extra_vars: Iterable[str] = ()):
     Only the headline quantities, the free parameters (importance weights
     need them), the claims' predictive moments (backtests score with them)
     and ``extra_vars`` are stored: a smaller expansion function compiles faster.
-    The compile goes through :func:`estimator.compiled.compile_model`, so a
+    The compile goes through :func:`estimator._compiled.compile_model`, so a
     worker loads the machine code another process (or an earlier run) stored
     in the cache directory instead of compiling it.
     """
     keep = tuple(dict.fromkeys([*N.HEADLINE, N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD, *(rv.name for rv in state.model.free_RVs), *extra_vars]))
     if keep not in state.compiled:
-        state.compiled[keep] = compile_model(state.model, var_names=list(keep))
+        state.compiled[keep] = compile_model(state.model, recipe=state.recipe, var_names=list(keep))
     return state.compiled[keep]
 
 

@@ -12,7 +12,7 @@ raises a :class:`~estimator.errors.SamplingWarning` and logs to the
 ``estimator`` logger when any threshold is missed.
 
 :func:`sample_model` runs nutpie (the default: on the model compiled once per
-graph, :mod:`estimator.compiled`) or PyMC's own NUTS and returns the DataTree
+graph, :mod:`estimator._compiled`) or PyMC's own NUTS and returns the DataTree
 of a run; :func:`nutpie_sample` is the one call of nutpie, with the package's
 settings, that fits and refits share.
 """
@@ -28,7 +28,7 @@ import numpy as np
 import xarray as xr
 
 from estimator import names as N
-from estimator.compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_model
+from estimator._compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_model
 from estimator.errors import FitError, SamplingWarning
 from estimator.model import claims_random
 
@@ -76,7 +76,7 @@ _MAX_DEPTH_FLAGS = ("reached_max_treedepth", "maxdepth_reached")
 SAMPLERS = ("pymc", "nutpie")
 
 
-# nutpie on the cached compiled model (estimator.compiled) is the fast route end to end;
+# nutpie on the cached compiled model (estimator._compiled) is the fast route end to end;
 # PyMC's own NUTS stays available (benchmarks/bench_fit.py measures both).
 DEFAULT_SAMPLER = "nutpie"
 
@@ -281,14 +281,14 @@ def _clean_tree(tree):
     return xr.DataTree.from_dict(keep)
 
 
-def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, cores=None, predictive=False, cache=True):
+def sample_model(model, *, draws, tune, chains, seed, sampler, recipe=None, progress=True, cores=None, predictive=False, cache=True):
     """Sample a built model with the chosen NUTS implementation; return a DataTree.
 
     With ``predictive``, the ``posterior_predictive`` group holds one draw of
     each source's log estimate per posterior draw (see
     :func:`estimator.model.claims_random`).
 
-    With nutpie the model is compiled once per graph (:mod:`estimator.compiled`:
+    With nutpie the model is compiled once per graph (:mod:`estimator._compiled`:
     kept in this process and, unless ``cache`` is false, on disk), and the
     pointwise log-likelihood and log-prior are computed by the compiled
     expansion during sampling. With PyMC they are computed afterwards.
@@ -297,7 +297,9 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, co
         raise ValueError(f"unknown sampler '{sampler}'; one of {', '.join(SAMPLERS)}")
     cores = cores or min(chains, machine_cores())
     if sampler == "nutpie":
-        return _sample_nutpie(model, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress, cores=cores, predictive=predictive, cache=cache)
+        return _sample_nutpie(
+            model, recipe, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress, cores=cores, predictive=predictive, cache=cache
+        )
     import pymc as pm
 
     tree = pm.sample(
@@ -324,12 +326,12 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, progress=True, co
     return _clean_tree(tree)
 
 
-def _sample_nutpie(model, *, draws, tune, chains, seed, progress, cores, predictive, cache):
+def _sample_nutpie(model, recipe, *, draws, tune, chains, seed, progress, cores, predictive, cache):
     """nutpie on the model compiled once per graph; log densities come from the compiled expansion."""
     from pymc.backends.arviz import patch_nutpie_idata
 
     try:
-        compiled = compile_model(model, cache=cache, log_densities=True)
+        compiled = compile_model(model, recipe=recipe, cache=cache, log_densities=True)
     except Exception as exc:
         raise FitError("compiling the model for nutpie", exc) from exc
     try:

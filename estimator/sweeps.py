@@ -36,7 +36,7 @@ one in the sweep).
 Modes
 -----
 *exact*: each worker process compiles the model once with nutpie and refits
-every point with ``estimator.compiled.with_data(...)``.
+every point with ``estimator._compiled.with_data(...)``.
 
 *approx*: one reference posterior at the base settings is reweighted for each
 point by importance sampling, :math:`\\log w_s = \\sum_j \\log p_j^{new}(\\theta_s)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import estimator
-from estimator import cache, compiled
+from estimator import _compiled as compiled
+from estimator import cache
 from estimator import names as N
-from estimator.model import build_model
+from estimator.model import ModelRecipe, build_model
 from estimator.priors import _cached_fit, _fit_cache_path, read_priors_text
 
 
@@ -155,14 +156,16 @@ def test_prior_data_swapped_in_move_the_initial_point_as_a_model_built_with_them
 
     mu = priors.parameters["price_152mm_usd"].params["mu"]
     moved = priors.with_params({"price_152mm_usd": {"mu": mu + 0.5}})
-    base = compiled.compile_model(build_model(claims, priors))
-    own = compiled.compile_model(build_model(claims, moved))
+    base = compiled.compile_model(build_model(claims, priors), recipe=ModelRecipe(claims, priors))
+    own = compiled.compile_model(build_model(claims, moved), recipe=ModelRecipe(claims, moved))
     swapped = compiled.with_data(base, **{prior_data_name("price_152mm_usd", "mu"): np.asarray(mu + 0.5)})
     # Exact equality: the same compiled function at the same data and seed.
     np.testing.assert_array_equal(swapped.initial_point_func(7), own.initial_point_func(7))
     assert not np.array_equal(base.initial_point_func(7), own.initial_point_func(7))
     # The base model's function still reads its own data after another was bound.
-    np.testing.assert_array_equal(base.initial_point_func(7), compiled.compile_model(build_model(claims, priors)).initial_point_func(7))
+    np.testing.assert_array_equal(
+        base.initial_point_func(7), compiled.compile_model(build_model(claims, priors), recipe=ModelRecipe(claims, priors)).initial_point_func(7)
+    )
 
 
 def _compiled_logp(compiled_model, point: dict) -> float:
@@ -194,7 +197,7 @@ def test_a_model_its_recipe_no_longer_rebuilds_is_compiled_here_and_not_cached(c
 
     monkeypatch.setattr(model_module, "NOISE_FLOOR", 0.2)
     m = build_model(claims, priors)
-    result = compiled.compile_model(m, cache=True)
+    result = compiled.compile_model(m, recipe=ModelRecipe(claims, priors), cache=True)
     assert not list((cache_dir / "compiled").glob("*/record.json"))
     point = m.initial_point()
     # The patched model's density (tolerance: float64 round-off over ~50 claims), which the unpatched one is not.

@@ -18,7 +18,8 @@ import pytest
 import xarray as xr
 
 import estimator
-from estimator import cache, cli, compiled
+from estimator import _compiled as compiled
+from estimator import cache, cli
 from estimator.claims import read_claims_text
 from estimator.files import NETCDF_ENGINE
 
@@ -171,13 +172,14 @@ def test_a_foreign_entry_is_compiled_around_not_loaded_or_replaced(claims, prior
     compiled.clear_memory()
     model = estimator.model.build_model(claims, priors, capacity=64)
     key = compiled.graph_key(model)
+    recipe = estimator.model.ModelRecipe(claims, priors, capacity=64)
     entry = compiled._entry_dir(key)
     entry.mkdir(parents=True)
     (entry / "record.json").write_text("{}")
     entry.chmod(0o777)
     calls = []
     monkeypatch.setattr(compiled, "_build", lambda model, var_names, recipe, where, key: calls.append(where) or "built")
-    assert compiled.compile_model(model) == "built"
+    assert compiled.compile_model(model, recipe=recipe) == "built"
     assert calls == [None], "an untrusted entry must not be the target of a new compile"
     assert (entry / "record.json").read_text() == "{}"
     compiled.clear_memory()
@@ -245,12 +247,13 @@ def test_a_full_cache_disk_compiles_uncached_with_one_warning(claims, priors, tm
         return real_build(model, var_names, recipe, entry, key)
 
     monkeypatch.setattr(compiled, "_build", build)
-    model = estimator.model.build_model(claims, priors, capacity=64)
+    recipe = estimator.model.ModelRecipe(claims, priors, capacity=64)
+    model = recipe.build()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert compiled.compile_model(model) == "compiled uncached"
+        assert compiled.compile_model(model, recipe=recipe) == "compiled uncached"
         compiled.clear_memory()
-        assert compiled.compile_model(model) == "compiled uncached"
+        assert compiled.compile_model(model, recipe=recipe) == "compiled uncached"
     assert built == [None, None]
     said = [w for w in caught if issubclass(w.category, estimator.errors.CacheWarning)]
     assert len(said) == 1 and "No space left" in str(said[0].message)

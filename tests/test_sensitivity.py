@@ -24,13 +24,12 @@ import pytest
 import estimator
 from estimator import influence as I
 from estimator import names as N
-from estimator import refit as refit_module
 from estimator import sensitivity as S
 from estimator.claims import claims_from_frame, subset_claims
 from estimator.cli import main
 from estimator.figures import plot_influence_tornado, plot_variance_shares
 from estimator.inference import FitResult
-from estimator.model import prior_data_name
+from estimator.model import ModelRecipe, prior_data_name
 from estimator.refit import state_for
 
 DATA = Path(__file__).parent / "data"
@@ -75,8 +74,8 @@ TINY = I.RefitSettings(draws=100, tune=100, chains=2, seed=4)
 
 def test_an_exact_refit_weighs_the_left_out_claim_zero_in_the_runs_compiled_model(synthetic_fit, monkeypatch):
     builds = []
-    build = refit_module.build_model
-    monkeypatch.setattr(refit_module, "build_model", lambda *a, **k: builds.append(1) or build(*a, **k))
+    build = ModelRecipe.build
+    monkeypatch.setattr(ModelRecipe, "build", lambda self: builds.append(1) or build(self))
     full = {v: np.median(synthetic_fit.posterior[v].values) for v in (N.SHELLS_152MM, N.CONTAINERS)}
     lo = I.leave_out(synthetic_fit, [DECISIVE], method=I.REFIT, refit=TINY)
     assert lo.method == I.REFIT and len(lo.weights) == 200

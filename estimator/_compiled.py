@@ -34,7 +34,7 @@ that do not load, is compiled afresh (into a private staging folder renamed
 into place in one step) and rewritten. An entry owned by another user or
 writable by others is never loaded (:func:`estimator.cache.trusted`), and a
 cache that cannot be written leaves the model compiled uncached.
-Compiling happens in a child process (``python -m estimator.compiled``, which
+Compiling happens in a child process (``python -m estimator._compiled``, which
 rebuilds the model from the inputs :func:`estimator.model.build_model` was
 given), and this process always samples with the code loaded back from
 numba's cache: code compiled here would be linked against PyTensor's
@@ -71,6 +71,7 @@ import numpy as np
 
 from estimator.cache import cache_dir, canonical_versions, digest, private_dir, read_entry, trusted, warn_unwritable, write_entry
 from estimator.files import write_text
+from estimator.model import ModelRecipe
 
 __all__ = ["compile_model", "with_data", "graph_key", "LOG_LIKELIHOOD_PREFIX", "LOG_PRIOR_PREFIX", "clear_memory"]
 
@@ -204,12 +205,16 @@ def graph_key(model, var_names=None) -> str:
     return digest(*parts)
 
 
-def compile_model(model, *, var_names=None, cache: bool = True, log_densities: bool = False):
+def compile_model(model, *, recipe: ModelRecipe | None = None, var_names=None, cache: bool = True, log_densities: bool = False):
     """``model`` compiled for nutpie, its ``pm.Data`` swappable with ``with_data``.
 
     Parameters
     ----------
     model : pymc.Model
+    recipe : ModelRecipe, optional
+        How ``model`` was built (:class:`estimator.model.ModelRecipe`): the
+        child process that compiles it rebuilds it from this. Without one the
+        model is compiled in this process, uncached (see :func:`_build`).
     var_names : list of str, optional
         Variables to store per draw (default: every one).
     cache : bool
@@ -227,22 +232,21 @@ def compile_model(model, *, var_names=None, cache: bool = True, log_densities: b
     nutpie.compile_pymc.CompiledPyMCModel
         Holding ``model``'s current data.
     """
-    recipe = getattr(model, "estimator_recipe", None)
-    recipe = None if recipe is None else {**recipe, "var_names": var_names, "log_densities": log_densities}
+    job = None if recipe is None else (recipe, var_names, log_densities)
     model, var_names = _stored_vars(model, var_names, log_densities)
     key = graph_key(model, var_names)
     if not cache:
-        return _build(model, var_names, recipe, None, key)
+        return _build(model, var_names, job, None, key)
     if key in _MEMORY:
         return _with_model_data(_MEMORY[key], model)
     entry = _entry_dir(key)
     compiled = _load_entry(model, entry, key)
     if compiled is None:
         try:
-            compiled = _build(model, var_names, recipe, None if _untrusted(entry) else entry, key)
+            compiled = _build(model, var_names, job, None if _untrusted(entry) else entry, key)
         except _CacheUnwritable as exc:
             warn_unwritable(entry, exc)
-            compiled = _build(model, var_names, recipe, None, key)
+            compiled = _build(model, var_names, job, None, key)
     while len(_MEMORY) >= _MEMORY_SIZE:
         _MEMORY.pop(next(iter(_MEMORY)))
     _MEMORY[key] = compiled
@@ -394,7 +398,7 @@ def _callback_source(n_dim: int, n_expanded: int, logp_inputs: list[str], expand
     expand_lines = arrays(expand_inputs)
     return "\n".join(
         [
-            '"""C callbacks of one compiled model (generated; see estimator.compiled)."""',
+            '"""C callbacks of one compiled model (generated; see estimator._compiled)."""',
             "import numba",
             "import numpy as np",
             "from nutpie.compile_pymc import address_as_void_pointer",
@@ -615,7 +619,7 @@ def _shared_by_name(model, names):
     return [data[n] for n in names]
 
 
-def _build(model, var_names, recipe: dict | None, entry: Path | None, key: str | None = None):
+def _build(model, var_names, job: tuple | None, entry: Path | None, key: str | None = None):
     """Compile in a child process; load the machine code here from numba's cache.
 
     The code is compiled into a private staging folder. With ``entry`` the
@@ -631,9 +635,9 @@ def _build(model, var_names, recipe: dict | None, entry: Path | None, key: str |
     points, so a seed would give other draws on the run that compiled the
     model than on the runs after it.
 
-    The child rebuilds the model from ``recipe`` (the inputs of
-    :func:`estimator.model.build_model`); a model built some other way has
-    none and is compiled in this process, uncached, and so is one whose
+    The child rebuilds the model from ``job``, the model's
+    :class:`~estimator.model.ModelRecipe` with the stored variables; a model
+    given without a recipe is compiled in this process, uncached, and so is one whose
     rebuilt graph has another key than ``key`` (a module setting changed in
     this process after import, say), which the child checks before compiling.
 
@@ -645,16 +649,16 @@ def _build(model, var_names, recipe: dict | None, entry: Path | None, key: str |
     key = key or "uncached"
     staging = _staging_dir(entry, key)
     try:
-        if recipe is None:
+        if job is None:
             log.info("model without a build recipe: compiled in this process (its draws may differ in the last bit from a cached run's)")
             _compile_entry(model, var_names, staging, key)
         else:
             import pickle
 
             with tempfile.NamedTemporaryFile(dir=staging, prefix=".recipe-", suffix=".pkl", delete=False) as f:
-                pickle.dump((recipe, str(staging), key), f)
+                pickle.dump((job, str(staging), key), f)
             try:
-                done = subprocess.run([sys.executable, "-m", "estimator.compiled", f.name], capture_output=True, text=True)
+                done = subprocess.run([sys.executable, "-m", "estimator._compiled", f.name], capture_output=True, text=True)
             finally:
                 os.unlink(f.name)
             if done.returncode == _GRAPH_DIFFERS:
@@ -780,12 +784,9 @@ if __name__ == "__main__":
     # The child process of _build: rebuild the model from its recipe and compile it.
     import pickle
 
-    from estimator.model import build_model
-
     with open(sys.argv[1], "rb") as f:
-        _recipe, _directory, _key = pickle.load(f)
-    _names, _log_densities = _recipe.pop("var_names"), _recipe.pop("log_densities")
-    _model, _names = _stored_vars(build_model(_recipe.pop("claims"), _recipe.pop("priors"), **_recipe), _names, _log_densities)
+        (_recipe, _names, _log_densities), _directory, _key = pickle.load(f)
+    _model, _names = _stored_vars(_recipe.build(), _names, _log_densities)
     if graph_key(_model, _names) != _key:
         print("the model rebuilt from its recipe has another graph key than the caller's", file=sys.stderr)
         sys.exit(_GRAPH_DIFFERS)
