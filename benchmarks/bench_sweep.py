@@ -114,7 +114,7 @@ def main(n_approx: int = 10_000) -> None:
                 for q in ("shells_152mm_median", "value_usd_median", "containers_median"):
                     rel.append(abs(approx.loc[i, q] / check.loc[j, q] - 1))
         # (d) Dask, 1 vs 2 workers, warmed
-        from distributed import Client, LocalCluster
+        from distributed import Client, LocalCluster  # noqa: PLC0415 - optional; only with a Dask scheduler
 
         dpts = price_points(4, 4)
         per = {}

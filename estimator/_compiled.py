@@ -55,19 +55,28 @@ is compiled once per graph and fed each model's data (:class:`_InitialPoint`);
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import json
 import logging
 import os
+import pickle
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import types
 import warnings
 from pathlib import Path
 
 import numpy as np
+import pymc as pm
+from pymc.initial_point import make_initial_point_fn
+from pymc.model.fgraph import clone_model
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.traversal import graph_inputs, io_toposort
 
 from estimator.cache import cache_dir, canonical_versions, digest, private_dir, read_entry, trusted, warn_unwritable, write_entry
 from estimator.files import write_text
@@ -107,8 +116,6 @@ def _stored_vars(model, var_names, log_densities: bool):
     """The model (with log-density terms added as deterministics if asked) and the names to store."""
     if not log_densities:
         return model, var_names
-    import pymc as pm
-    from pymc.model.fgraph import clone_model
 
     clone = clone_model(model)
     with clone:
@@ -146,8 +153,6 @@ def _graph_text(outputs) -> str:
     text before) was once seen to name a shared constant differently
     within one process after a gradient had been built.
     """
-    from pytensor.graph.traversal import graph_inputs, io_toposort
-
     ids, lines = {}, []
     inputs = list(graph_inputs(outputs))
     for var in inputs:
@@ -346,9 +351,7 @@ def _with_model_data(compiled, model):
     The coordinates matter as much as the data: a ledger with other claim ids
     (or the same months relabelled) must come back labelled as itself.
     """
-    import dataclasses
-
-    from nutpie.compile_pymc import _prepare_dims_and_coords
+    from nutpie.compile_pymc import _prepare_dims_and_coords  # noqa: PLC0415 - nutpie loads numba and matplotlib; only when sampling
 
     data = _shared_by_name(model, [var.name for var in compiled.shared_var_keys])
     swapped = compiled.with_data(**{var.name: var.get_value() for var in data})
@@ -450,7 +453,7 @@ def _callback_source(n_dim: int, n_expanded: int, logp_inputs: list[str], expand
 
 
 def _signatures():
-    import numba
+    import numba  # noqa: PLC0415 - heavy; only when compiling or loading callbacks
 
     t = numba.types
     logp = t.int64(t.uint64, t.CPointer(t.double), t.CPointer(t.double), t.CPointer(t.double), t.voidptr)
@@ -467,14 +470,14 @@ def _import_source(path: Path, name: str):
 
 @contextlib.contextmanager
 def _cache_beside_source():
-    """numba's cache files of the callbacks beside their source, in the entry, whatever ``NUMBA_CACHE_DIR`` says.
+    """Keep numba's cache files of the callbacks beside their source, in the entry, whatever ``NUMBA_CACHE_DIR`` says.
 
     With ``NUMBA_CACHE_DIR`` (or ``NUMBA_CACHE_LOCATOR_CLASSES``) set, numba
     would write them under that directory, out of the entry that records
     them: the entry could then not be checked, moved into place whole or
     cleared. The variables still apply to every other function numba caches.
     """
-    import numba.core.config as config
+    import numba.core.config as config  # noqa: PLC0415 - heavy; only when compiling or loading callbacks
 
     with _NUMBA_CONFIG_LOCK:
         saved = config.CACHE_DIR, getattr(config, "CACHE_LOCATOR_CLASSES", "")
@@ -487,9 +490,7 @@ def _cache_beside_source():
 
 def _cfuncs(module):
     """The two C callbacks of ``module`` through numba's cache (compiled and stored on a miss)."""
-    import types
-
-    import numba
+    import numba  # noqa: PLC0415 - heavy; only when compiling or loading callbacks
 
     # PyTensor generates its numba functions in a module named "<dynamic>"; numba rebuilds the
     # environment of each cached function by importing its module by name (on a load, and on
@@ -516,8 +517,6 @@ class _InitialPoint:
     """
 
     def __init__(self, model, names, shapes):
-        from pymc.initial_point import make_initial_point_fn
-        from pymc.model.fgraph import clone_model
 
         private = clone_model(model)
         self._fn = make_initial_point_fn(model=private, jitter_rvs=set(private.free_RVs), return_transformed=True)
@@ -527,7 +526,7 @@ class _InitialPoint:
 
     def bind(self, values: dict):
         """The initial-point function (seed -> flat array) at data ``values`` (by name; a model of this graph's, complete)."""
-        from nutpie.compile_pymc import _rv_dict_to_flat_array_wrapper
+        from nutpie.compile_pymc import _rv_dict_to_flat_array_wrapper  # noqa: PLC0415 - nutpie loads numba and matplotlib; only when sampling
 
         # In the clone's own dtypes, as nutpie's with_data casts them (claim forms arrive as int64).
         values = {name: np.array(values[name], dtype=var.type.dtype, copy=True) for name, var in self._shared.items()}
@@ -546,8 +545,8 @@ class _InitialPoint:
 
 
 def _assemble(model, module, logp_cf, expand_cf, record, shared_vars):
-    """nutpie's compiled-model object for loaded callbacks, holding ``model``'s data (no PyTensor functions: none were compiled here)."""
-    from nutpie.compile_pymc import CompiledPyMCModel, _prepare_dims_and_coords, make_user_data
+    """The compiled-model object of nutpie for loaded callbacks, holding ``model``'s data (no PyTensor functions: none were compiled here)."""
+    from nutpie.compile_pymc import CompiledPyMCModel, _prepare_dims_and_coords, make_user_data  # noqa: PLC0415 - nutpie loads numba and matplotlib; only when sampling
 
     names = record["names"]
     shapes = [tuple(s) for s in record["shapes"]]
@@ -585,8 +584,6 @@ def _assemble(model, module, logp_cf, expand_cf, record, shared_vars):
 
 def _model_shared(model) -> dict:
     """Every shared input a model's graph may read, by name: ``pm.Data`` and mutable dimension lengths."""
-    from pytensor.compile.sharedvalue import SharedVariable
-
     out = {v.name: v for v in model.data_vars}
     out.update({v.name: v for v in model.dim_lengths.values() if isinstance(v, SharedVariable) and v.name})
     return out
@@ -604,8 +601,6 @@ def with_data(compiled, **values):
     prior settings, so a sweep point would start elsewhere than a fresh fit
     of the same settings (and a seed give other draws).
     """
-    import dataclasses
-
     fn = compiled.initial_point_func
     swapped = compiled.with_data(**values)
     return dataclasses.replace(swapped, initial_point_func=fn.maker.bind({**fn.values, **values}))
@@ -644,8 +639,6 @@ def _build(model, var_names, job: tuple | None, entry: Path | None, key: str | N
     Raises :class:`_CacheUnwritable` when ``entry``'s folder cannot take the
     new entry (the caller then compiles without the cache).
     """
-    import subprocess
-
     key = key or "uncached"
     staging = _staging_dir(entry, key)
     try:
@@ -653,8 +646,6 @@ def _build(model, var_names, job: tuple | None, entry: Path | None, key: str | N
             log.info("model without a build recipe: compiled in this process (its draws may differ in the last bit from a cached run's)")
             _compile_entry(model, var_names, staging, key)
         else:
-            import pickle
-
             with tempfile.NamedTemporaryFile(dir=staging, prefix=".recipe-", suffix=".pkl", delete=False) as f:
                 pickle.dump((job, str(staging), key), f)
             try:
@@ -716,7 +707,7 @@ def _seal(folder: Path) -> None:
 
 def _compile_entry(model, var_names, directory: Path, key: str) -> None:
     """Compile ``model`` with PyTensor and numba; write its callbacks, numba's cache and the record to ``directory``."""
-    from nutpie.compile_pymc import _make_functions
+    from nutpie.compile_pymc import _make_functions  # noqa: PLC0415 - nutpie loads numba and matplotlib; only when sampling
 
     n_dim, n_expanded, logp_fn, expand_fn, _, shape_info, reparameterized = _make_functions(
         model,

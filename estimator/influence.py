@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import gaussian_kde
 from tqdm.auto import tqdm
 
 from estimator import claims as C
@@ -108,7 +109,7 @@ class RefitSettings:
 
 @dataclass
 class LeftOut:
-    """The posterior with some claims left out, as draws and weights.
+    r"""The posterior with some claims left out, as draws and weights.
 
     Attributes
     ----------
@@ -119,7 +120,7 @@ class LeftOut:
     khat : float
         Pareto shape estimate of the importance ratios (NaN when flat).
     threshold : float
-        Largest trusted :math:`\\hat k` for the run's number of draws.
+        Largest trusted :math:`\hat k` for the run's number of draws.
     draws : dict of str -> ndarray
         Draws of each requested quantity (refit draws after a refit).
     weights : ndarray
@@ -143,7 +144,7 @@ class LeftOut:
 
     @property
     def reliable(self) -> bool:
-        """False when PSIS was used although :math:`\\hat k` exceeds its threshold, or a refit missed a diagnostic threshold."""
+        r"""False when PSIS was used although :math:`\hat k` exceeds its threshold, or a refit missed a diagnostic threshold."""
         return (self.method != PSIS or reweighting_holds(self.khat, self.weights.size)) and self.diagnostics_ok
 
     def quantiles(self, var: str, q=QUANTILES) -> np.ndarray:
@@ -161,8 +162,6 @@ def _log_lik(result):
 
 def _r_eff(result) -> float:
     """Relative efficiency of the draws: mean ESS of the sampled parameters over the draw count."""
-    import arviz_stats  # noqa: F401  (registers the .azstats accessor used here and by leave_out)
-
     post = result.posterior
     free = [v for v in result.tree["log_prior"].to_dataset().data_vars if v in post]
     ess = post[free].azstats.ess(method="mean")
@@ -217,7 +216,7 @@ def _refits(result, left_outs, quantities, settings: RefitSettings, *, workers=N
 
 
 def leave_out(result, claim_ids, *, quantities=INFLUENCE_QUANTITIES, method="auto", refit=RefitSettings(), r_eff=None) -> LeftOut:
-    """The posterior without some claims: PSIS where :math:`\\hat k` allows, else an exact refit.
+    r"""The posterior without some claims: PSIS where :math:`\hat k` allows, else an exact refit.
 
     Parameters
     ----------
@@ -228,7 +227,7 @@ def leave_out(result, claim_ids, *, quantities=INFLUENCE_QUANTITIES, method="aut
     quantities : sequence of str
         Posterior variables whose draws to keep.
     method : {"auto", "psis", "refit"}
-        "auto" refits only when :math:`\\hat k` exceeds :func:`khat_threshold`.
+        "auto" refits only when :math:`\hat k` exceeds :func:`khat_threshold`.
     refit : RefitSettings
         Sampler settings of an exact refit.
     r_eff : float, optional
@@ -403,8 +402,6 @@ def overlap_coefficient(x1, w1, x2, w2, grid_size: int = 512) -> float:
     extending three bandwidths past the pooled range. Pass positive quantities
     on a log scale.
     """
-    from scipy.stats import gaussian_kde
-
     k1 = gaussian_kde(np.asarray(x1, float), weights=w1)
     k2 = gaussian_kde(np.asarray(x2, float), weights=w2)
     pad = 3 * max(np.sqrt(k1.covariance[0, 0]), np.sqrt(k2.covariance[0, 0]))

@@ -292,6 +292,7 @@ def param_problems(dist: str, params, at, *, field: str | None = None) -> list[P
 
 
 def given_params(raw: dict) -> dict:
+    """Parameters given directly in an entry, as floats (a Dirichlet's list kept a list)."""
     return {k: (list(map(float, v)) if isinstance(v, list) else float(v)) for k, v in raw.items()}
 
 
@@ -301,7 +302,7 @@ def _params_problems(entry: dict, at, *, ask_preliz: bool) -> list[Problem]:
     problems = param_problems(dist, raw, at)
     if problems or not ask_preliz:
         return problems
-    import preliz as pz
+    import preliz as pz  # noqa: PLC0415 - PreliZ loads matplotlib; only when a prior is fitted
 
     try:
         getattr(pz, dist)(**given_params(raw))
@@ -405,4 +406,5 @@ def entry_problems(entry, file: str, where: str, *, ask_preliz: bool = True) -> 
 
 
 def support_text(support):
+    """A support as the error messages write it: an interval, the simplex or the real line."""
     return {N.POSITIVE: "(0, inf)", N.UNIT_INTERVAL: "(0, 1)", N.SIMPLEX: "the simplex", N.REAL: "the real line"}[support]

@@ -29,6 +29,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from estimator import names as N
 from estimator.cache import cache_dir, canonical_versions, digest, read_entry, write_entry
@@ -74,7 +75,7 @@ class PriorSpec:
 
     def preliz(self):
         """The prior as a PreliZ distribution (for plotting and moments)."""
-        import preliz as pz
+        import preliz as pz  # noqa: PLC0415 - PreliZ loads matplotlib; only when a prior is fitted
 
         return getattr(pz, self.distribution)(**{k: _unwrap(v) for k, v in self.params.items()})
 
@@ -161,8 +162,6 @@ class PriorSet:
 
     def table(self):
         """Tidy table of the priors: name, distribution, elicited, fitted, rationale, citation."""
-        import pandas as pd
-
         rows = [
             {
                 "parameter": name,
@@ -205,7 +204,7 @@ def read_text_file(path: Path) -> str:
 
 
 def _fit_dirichlet(entry: dict) -> dict:
-    import preliz as pz
+    import preliz as pz  # noqa: PLC0415 - PreliZ loads matplotlib; only when a prior is fitted
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -214,7 +213,7 @@ def _fit_dirichlet(entry: dict) -> dict:
 
 
 def _fit_quartiles(entry: dict) -> dict:
-    import preliz as pz
+    import preliz as pz  # noqa: PLC0415 - PreliZ loads matplotlib; only when a prior is fitted
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -223,7 +222,7 @@ def _fit_quartiles(entry: dict) -> dict:
 
 
 def _fit_interval(entry: dict) -> dict:
-    import preliz as pz
+    import preliz as pz  # noqa: PLC0415 - PreliZ loads matplotlib; only when a prior is fitted
 
     kwargs = {"fixed_stat": ("median", float(entry["median"]))} if "median" in entry else {}
     with warnings.catch_warnings():
@@ -249,7 +248,7 @@ def _fit_problems(entry: dict, params: dict, file: str, where: str) -> list[Prob
     """What the fit shows is wrong: a family that cannot put the stated mass in the stated interval."""
     if statement_form(entry) != FORM_INTERVAL:
         return []
-    import preliz as pz
+    import preliz as pz  # noqa: PLC0415 - PreliZ loads matplotlib; only when a prior is fitted
 
     dist = entry["distribution"]
     lower, upper, mass = (float(entry[k]) for k in ("lower", "upper", "mass"))
@@ -470,7 +469,6 @@ def _cached_fit(text: str) -> tuple[dict | None, str]:
     (:func:`estimator.cache.versions`); an entry that does not match is
     ignored and overwritten after this fit.
     """
-
     key = digest("priors", text, canonical_versions())
     entry = read_entry(_fit_cache_path(key), key)
     params = entry.get("params") if entry else None

@@ -104,10 +104,12 @@ class RefitSpec:
 
     @property
     def claims_text(self) -> str:
+        """The ledger's text as loaded."""
         return self.claims.attrs.get("text", "")
 
     @property
     def priors_text(self) -> str:
+        """The prior file's text as loaded."""
         return self.priors.text
 
     @cached_property
@@ -147,10 +149,12 @@ class WorkerState:
 
     @property
     def claims(self) -> pd.DataFrame:
+        """The spec's ledger."""
         return self.spec.claims
 
     @property
     def priors(self) -> PriorSet:
+        """The spec's priors."""
         return self.spec.priors
 
     def layout_for(self, as_of):
@@ -162,7 +166,7 @@ _STATE: dict[str, WorkerState] = {}
 
 
 def state_for(spec: RefitSpec) -> WorkerState:
-    """This process's state for ``spec``'s model (built on first call, then reused)."""
+    """The state of ``spec``'s model in this process (built on first call, then reused)."""
     state = _STATE.get(spec.model_key)
     if state is None:
         recipe = ModelRecipe(spec.claims, spec.priors, as_of=spec.as_of, horizon=spec.horizon, dynamics=spec.dynamics)
@@ -205,6 +209,7 @@ class Refit:
 
     @property
     def posterior(self):
+        """The refit's posterior as an xarray Dataset."""
         return self.tree["posterior"].to_dataset()
 
     def flat(self, var: str) -> np.ndarray:
@@ -213,6 +218,7 @@ class Refit:
         return x.reshape(-1, *x.shape[2:])
 
     def diagnostics_row(self) -> dict:
+        """The diagnostics as the columns of a results table: ``max_rhat``, ``min_ess_bulk``, ``divergences``, ``diagnostics_ok``."""
         d = self.diagnostics
         return {"max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences, "diagnostics_ok": d.ok}
 

@@ -25,7 +25,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pymc as pm
 import xarray as xr
+from pymc.backends.arviz import patch_nutpie_idata
 
 from estimator import names as N
 from estimator._compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_model
@@ -124,6 +126,7 @@ class Diagnostics:
 
     @property
     def ok(self) -> bool:
+        """Whether every diagnostic meets its threshold."""
         return not self.problems()
 
     def problems(self) -> list[str]:
@@ -165,6 +168,7 @@ class Diagnostics:
         return rows
 
     def as_dict(self) -> dict:
+        """The diagnostics as plain data (a run's manifest stores them)."""
         return {
             "max_rhat": self.max_rhat,
             "min_ess_bulk": self.min_ess_bulk,
@@ -191,7 +195,7 @@ def diagnose(tree, ess_min: float = ESS_MIN) -> Diagnostics:
     may pass ``100 * chains``. Reads the sample statistics of PyMC and of
     nutpie (which names the tree-depth flag ``maxdepth_reached``).
     """
-    import arviz_stats as azs
+    import arviz_stats as azs  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     post = tree["posterior"].to_dataset()
     skip = {N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD, N.CONTAINERS_CUMULATIVE, N.MISSILES_CUMULATIVE, N.CONTAINER_RATE, N.MISSILE_RATE}
@@ -270,8 +274,6 @@ GROUPS = (
 
 def _clean_tree(tree):
     """Keep the groups a run needs; drop object-typed stats netCDF cannot store."""
-    import xarray as xr
-
     keep = {}
     for name in GROUPS:
         if name in tree.children:
@@ -300,7 +302,6 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, recipe=None, prog
         return _sample_nutpie(
             model, recipe, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress, cores=cores, predictive=predictive, cache=cache
         )
-    import pymc as pm
 
     tree = pm.sample(
         draws=draws,
@@ -327,9 +328,7 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, recipe=None, prog
 
 
 def _sample_nutpie(model, recipe, *, draws, tune, chains, seed, progress, cores, predictive, cache):
-    """nutpie on the model compiled once per graph; log densities come from the compiled expansion."""
-    from pymc.backends.arviz import patch_nutpie_idata
-
+    """Sample with nutpie on the model compiled once per graph; log densities come from the compiled expansion."""
     try:
         compiled = compile_model(model, recipe=recipe, cache=cache, log_densities=True)
     except Exception as exc:
@@ -360,7 +359,6 @@ def _predictive_draws(post: xr.Dataset, seed: int) -> xr.Dataset:
     The log estimate is normal with the claim's predictive moments, which the
     posterior already holds, so no PyTensor function is compiled for it.
     """
-
     mu, sigma = post[N.CLAIM_LOG_MEAN], post[N.CLAIM_LOG_SD]
     # The model's own draw; its bounds, forms and weights are unused by it.
     draws = claims_random(mu.values, sigma.values, None, None, None, None, rng=np.random.default_rng(seed))
@@ -378,8 +376,8 @@ TARGET_ACCEPT = {"pymc": 0.99, "nutpie": 0.97}
 
 
 def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, cores: int, seed: int, progress: bool = False):
-    """nutpie's NUTS with the package's settings: low-rank mass matrix, its target acceptance, no warm-up kept."""
-    import nutpie
+    """Sample with nutpie's NUTS and the package's settings: low-rank mass matrix, its target acceptance, no warm-up kept."""
+    import nutpie  # noqa: PLC0415 - nutpie loads numba and matplotlib; only when sampling
 
     return nutpie.sample(
         compiled,

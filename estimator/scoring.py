@@ -30,6 +30,12 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytensor
+import pytensor.tensor as pt
+from pymc.model.transform.conditioning import remove_value_transforms
+from pytensor.graph.replace import graph_replace, vectorize_graph
+from pytensor.graph.traversal import ancestors
+from scipy.optimize import brentq
 from scipy.special import ndtr
 
 from estimator import claims as C
@@ -47,8 +53,6 @@ def _as_date(value) -> dt.date:
 
 def unconstrained_model(claims, priors, as_of, horizon=None, dynamics=None):
     """The model with value transforms removed: its value variables are the parameters themselves."""
-    from pymc.model.transform.conditioning import remove_value_transforms
-
     return remove_value_transforms(build_model(claims, priors, as_of=as_of, horizon=horizon, dynamics=dynamics or DEFAULT_DYNAMICS))
 
 
@@ -60,11 +64,6 @@ def batched_function(model, outputs, replace=None, mode=None):
     call ``fn(*arrays)`` with one batched array per name, then one per
     ``replace`` entry, in order.
     """
-    import pytensor
-    import pytensor.tensor as pt
-    from pytensor.graph.replace import graph_replace, vectorize_graph
-    from pytensor.graph.traversal import ancestors
-
     extra = list((replace or {}).values())
     if replace:
         outputs = graph_replace(outputs, replace, strict=False)
@@ -78,7 +77,7 @@ def batched_function(model, outputs, replace=None, mode=None):
 
 
 def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed: int):
-    """Per claim and posterior draw, :math:`\\mu` and :math:`\\sigma` of the log estimate.
+    r"""Per claim and posterior draw, :math:`\mu` and :math:`\sigma` of the log estimate.
 
     The claims are appended to the fitted ledger, the model is built up to
     ``horizon`` (a family the fit never saw draws its bias and noise from the
@@ -88,8 +87,6 @@ def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed
     (:func:`estimator.model.forecast_log_rates`). Returns ``(mu, sigma,
     months, fitted)`` with ``mu``, ``sigma`` of shape (claim, draw).
     """
-    import pytensor.tensor as pt
-
     post = result.posterior
     dynamics = result.manifest.get("dynamics", RANDOM_WALK)
     combined = pd.concat([result.claims, new_claims])
@@ -139,7 +136,7 @@ def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed
 
 
 def mixture_cdf(x, mu, sd, weights=None):
-    """:math:`F(x) = \\sum_s w_s\\, \\Phi((\\log x - \\mu_s)/\\sigma_s)` (equal weights by default); 0 at 0, 1 at infinity."""
+    r""":math:`F(x) = \sum_s w_s\, \Phi((\log x - \mu_s)/\sigma_s)` (equal weights by default); 0 at 0, 1 at infinity."""
     if x <= 0:
         return 0.0
     if not np.isfinite(x):
@@ -148,7 +145,6 @@ def mixture_cdf(x, mu, sd, weights=None):
 
 
 def _mixture_quantile(p, mu, sd):
-    from scipy.optimize import brentq
 
     lo, hi = float(np.min(mu - 12 * sd)), float(np.max(mu + 12 * sd))
     return math.exp(brentq(lambda y: float(np.mean(ndtr((y - mu) / sd))) - p, lo, hi, xtol=1e-10))

@@ -83,7 +83,7 @@ def sensitivity_table(result, var_names=None, threshold: float = PSENSE_THRESHOL
         ``likelihood`` (sensitivities), ``diagnosis`` (ArviZ's words) and
         ``in_words``.
     """
-    from arviz_stats import psense_summary
+    from arviz_stats import psense_summary  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     specs = list(result.priors.all_specs())
     if var_names is None:

@@ -1,27 +1,27 @@
-"""Simulate a claims ledger of the same shape as a real one, from known parameters.
+r"""Simulate a claims ledger of the same shape as a real one, from known parameters.
 
 Used for parameter-recovery tests and simulation-based calibration, where the
 simulator must be the model's own generative story: a ledger written any
 other way makes a correct posterior look miscalibrated. For each claim the
 source's estimate is drawn as in the model,
-:math:`\\hat S_i = \\exp(\\mu_i + \\sigma_i \\varepsilon_i)`, and then written
+:math:`\hat S_i = \exp(\mu_i + \sigma_i \varepsilon_i)`, and then written
 in the claim's own terms so that the model's reading of the written claim
 (:mod:`estimator.claims`) is exactly the event the draw fell in:
 
 * a point (``about``; ``could_hold``/``up_to`` on a capacity): the figure is
-  :math:`\\hat S_i` to three significant digits (a relative error of at most
+  :math:`\hat S_i` to three significant digits (a relative error of at most
   0.5%, standard deviation at most 0.3%: negligible against source noise,
   whose default prior puts 95% of its mass above 8%);
 * a bracket (``more_than``/``at_least`` read two-sided, ``between``): the
-  bracket of one significant digit holding :math:`\\hat S_i`, written as
+  bracket of one significant digit holding :math:`\hat S_i`, written as
   "more than" the rounded-down figure (or "between" the figure and the next
   round one);
 * a one-sided bound (``at_least`` launches, ``up_to`` on a count, any bound
   with ``figure_high = inf``): the threshold :math:`x` stays as in the real
   ledger (a bound's figure is fixed by whoever set it, not drawn), and only
-  which side of it :math:`\\hat S_i` fell on is written: "at least x" if
-  :math:`\\hat S_i \\ge x`, "up to x" otherwise. That is a censored
-  observation, and its likelihood, :math:`\\Phi` on the side written, is the
+  which side of it :math:`\hat S_i` fell on is written: "at least x" if
+  :math:`\hat S_i \ge x`, "up to x" otherwise. That is a censored
+  observation, and its likelihood, :math:`\Phi` on the side written, is the
   model's.
 """
 

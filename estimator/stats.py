@@ -66,16 +66,16 @@ def quantile(x, q=QUANTILES, weights=None, *, axis=None, order=None) -> np.ndarr
 
 
 def psis(log_ratio, r_eff: float = 1.0) -> tuple[np.ndarray, float]:
-    """Pareto-smoothed importance weights of draws, and the Pareto :math:`\\hat k` of the smoothing.
+    r"""Pareto-smoothed importance weights of draws, and the Pareto :math:`\hat k` of the smoothing.
 
-    ``log_ratio`` are the log importance ratios :math:`\\log w_s` of the target
+    ``log_ratio`` are the log importance ratios :math:`\log w_s` of the target
     against the distribution the draws came from (one per draw). Returns the
-    normalised log weights (they log-sum-exp to 0) and :math:`\\hat k`
+    normalised log weights (they log-sum-exp to 0) and :math:`\hat k`
     (Vehtari et al. 2024: reliable below about 0.7). ArviZ's ``psislw``
     follows the PSIS-LOO convention, taking log-likelihood values and negating
     them; this is the one place that flips the sign.
     """
-    from arviz_stats.base import array_stats
+    from arviz_stats.base import array_stats  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     lw, khat = array_stats.psislw(-np.asarray(log_ratio, dtype=float), r_eff=r_eff, axis=-1)
     lw = np.asarray(lw, dtype=float)

@@ -1,4 +1,4 @@
-"""Parameter sweeps: many "what if" refits of one model, compiled once, resumable.
+r"""Parameter sweeps: many "what if" refits of one model, compiled once, resumable.
 
 Sweep file (TOML)
 -----------------
@@ -39,10 +39,10 @@ Modes
 every point with ``estimator._compiled.with_data(...)``.
 
 *approx*: one reference posterior at the base settings is reweighted for each
-point by importance sampling, :math:`\\log w_s = \\sum_j \\log p_j^{new}(\\theta_s)
-- \\log p_j^{base}(\\theta_s)` over the overridden priors :math:`j`, smoothed by
-PSIS (Vehtari et al. 2024; ArviZ ``psislw``) with diagnostic :math:`\\hat k`.
-Points with :math:`\\hat k > 0.7` are refit exactly. Sweeping ``as_of`` is not
+point by importance sampling, :math:`\log w_s = \sum_j \log p_j^{new}(\theta_s)
+- \log p_j^{base}(\theta_s)` over the overridden priors :math:`j`, smoothed by
+PSIS (Vehtari et al. 2024; ArviZ ``psislw``) with diagnostic :math:`\hat k`.
+Points with :math:`\hat k > 0.7` are refit exactly. Sweeping ``as_of`` is not
 a prior change, so such points are always exact.
 
 Reproducibility and resumption
@@ -66,6 +66,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
+from tqdm.auto import tqdm
 
 from estimator import names as N
 from estimator.claims import load_claims
@@ -153,7 +155,6 @@ def _label(value) -> str | float:
 
 def load_sweep(path: str | Path) -> SweepSpec:
     """Load and validate a sweep file; every problem is reported at once (file, table, field)."""
-
     path = Path(path)
     name = str(path)
     text = read_text_file(path)
@@ -390,7 +391,6 @@ def _parameter_shape_problems(base, new, file: str, where: str) -> list[Problem]
 
 def _data_updates(priors, options, spec: RefitSpec) -> dict[str, np.ndarray]:
     """The pm.Data values of a point: every prior parameter, and the as-of exposure."""
-
     out = {}
     for var, prior in priors.all_specs().items():
         for p, v in prior.params.items():
@@ -426,7 +426,6 @@ def _summarise(posterior, weights=None, order=None) -> dict:
 
 def run_point(spec: RefitSpec, overrides: dict, seed: int, mode: str, reference: dict | None = None) -> dict:
     """Run one point (a worker task): by reweighting the reference where k-hat allows, else an exact refit; its row."""
-
     t0 = time.perf_counter()
     row = {"point_id": point_id(overrides), "seed": seed, "status": "ok", "error": ""}
     try:
@@ -525,8 +524,6 @@ def run_sweep(
         Address of a Dask distributed scheduler, or a ``distributed.Client``.
     mode : {"exact", "approx"}
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(spec, SweepSpec):
         spec = load_sweep(spec)
     if mode not in (EXACT, APPROX):
@@ -580,8 +577,6 @@ def _table(spec: SweepSpec, rows: dict) -> pd.DataFrame:
 
 def sweep_table_to_dataset(table: pd.DataFrame, spec: SweepSpec):
     """The sweep as an xarray Dataset: one dimension per swept setting (grids), else ``point``."""
-    import xarray as xr
-
     value_cols = [
         c
         for c in table.columns

@@ -80,7 +80,7 @@ def sbc_seeds(seed: int, index: int) -> tuple[int, int, int]:
 
 
 def fractional_rank(draws: np.ndarray, truth: float, rng: np.random.Generator) -> tuple[int, int, float]:
-    """Rank of ``truth`` among posterior draws thinned to about their ESS.
+    r"""Rank of ``truth`` among posterior draws thinned to about their ESS.
 
     Parameters
     ----------
@@ -92,10 +92,10 @@ def fractional_rank(draws: np.ndarray, truth: float, rng: np.random.Generator) -
     Returns
     -------
     rank, n_thinned, u
-        :math:`r = \\#\\{s: x_s < q\\}` plus a random share of ties, the number
+        :math:`r = \#\{s: x_s < q\}` plus a random share of ties, the number
         :math:`L` of thinned draws, and :math:`u = (r + V)/(L + 1)`.
     """
-    from arviz_stats.base import array_stats
+    from arviz_stats.base import array_stats  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     draws = np.asarray(draws, dtype=float)
     total = draws.size
@@ -112,7 +112,6 @@ def fractional_rank(draws: np.ndarray, truth: float, rng: np.random.Generator) -
 
 def run_sbc_simulation(spec: RefitSpec, index: int, seed: int) -> dict:
     """One SBC simulation (a worker task): prior draw, simulated ledger, refit, ranks and the refit's diagnostics."""
-
     truth_seed, claims_seed, sampler_seed = sbc_seeds(seed, index)
     # PyMC logs the variables of every prior draw: hundreds of identical lines in an SBC run.
     pymc_log = logging.getLogger("pymc")
@@ -215,7 +214,7 @@ def sbc_summary(table: pd.DataFrame) -> pd.DataFrame:
     A mean of ``u`` above 0.5 means the truth tends to sit above the
     posterior (the fit underestimates); below 0.5, it overestimates.
     """
-    from arviz_stats.base import array_stats
+    from arviz_stats.base import array_stats  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     rows = []
     for var in SBC_QUANTITIES:
@@ -287,8 +286,6 @@ def reference_posterior(
         ``weights`` (normalised), ``ess`` (Kish), ``khat`` (Pareto k of the
         weights), ``draws``.
     """
-    from tqdm.auto import tqdm
-
     model = unconstrained_model(claims, priors, as_of, dynamics=dynamics)
     loglik = model.logp(vars=model.observed_RVs, sum=True)
     # Numba: the vectorised graph runs about 20x faster than in the default C mode.
@@ -342,7 +339,7 @@ def compare_with_reference(result, reference: dict, *, z: float = 4.0) -> pd.Dat
         quantity, p, mcmc, reference (weighted quantile), ref_cdf_at_mcmc,
         se, z_score, agrees.
     """
-    from arviz_stats.base import array_stats
+    from arviz_stats.base import array_stats  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     rows = []
     w = reference["weights"]

@@ -19,6 +19,7 @@ def write_figures(result, out: Path, formats, dpi: int) -> dict[str, Path]:
 
 
 def run_figures(args) -> int:
+    """Draw the standard figures of a saved run."""
     result, out, formats = load_for_drawing(args)
     written = write_figures(result, out, formats, args.dpi)
     print(f"Wrote {len(written)} figures ({', '.join(formats)}) to {out}")
@@ -26,6 +27,7 @@ def run_figures(args) -> int:
 
 
 def run_report(args) -> int:
+    """Write the Markdown report of a saved run beside its figures."""
     result, out, formats = load_for_drawing(args)
     written = write_figures(result, out, formats, args.dpi)
     # Link the PNG when there is one: every Markdown viewer shows it.
@@ -36,6 +38,7 @@ def run_report(args) -> int:
 
 
 def register(sub, common) -> None:
+    """Add ``estimator figures`` and ``estimator report`` to the subcommands."""
     g = command(
         sub,
         "figures",

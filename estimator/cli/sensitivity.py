@@ -57,6 +57,7 @@ def run(args) -> int:
 
 
 def register(sub, common) -> None:
+    """Add ``estimator sensitivity`` to the subcommands."""
     v = command(
         sub,
         "sensitivity",

@@ -10,6 +10,7 @@ from estimator.sweeps import load_sweep, run_sweep
 
 
 def run(args) -> int:
+    """Run or resume a sweep, print its table and draw its two figures."""
     use_agg()
     from estimator.figures import plot_sweep  # noqa: PLC0415 - loads matplotlib, only when drawing
 
@@ -35,6 +36,7 @@ def run(args) -> int:
 
 
 def register(sub, common) -> None:
+    """Add ``estimator sweep`` to the subcommands."""
     s = command(
         sub,
         "sweep",

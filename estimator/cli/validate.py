@@ -99,6 +99,7 @@ def run_sbc(args) -> int:
 
 
 def register(sub, common) -> None:
+    """Add ``estimator validate sbc`` and ``estimator validate reference`` to the subcommands."""
     val = command(
         sub,
         "validate",

@@ -48,7 +48,7 @@ NOTE_COLOR = "#555555"
 
 
 def label_number(v: float, money: bool = False) -> str:
-    """A number for a tick or label: 2 M, \\$1.5 bn, 6,700."""
+    r"""A number for a tick or label: 2 M, \$1.5 bn, 6,700."""
     return fmt_number(v, "compact", money=money, mathtext=True)
 
 
