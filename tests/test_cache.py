@@ -1,5 +1,6 @@
 """The cache: keys follow what changes the cached work, bad entries are rebuilt, cache=False bypasses it."""
 
+import ctypes
 import json
 
 import numpy as np
@@ -8,8 +9,10 @@ import pytest
 import estimator
 from estimator import _compiled as compiled
 from estimator import cache
+from estimator import model as model_module
 from estimator import names as N
-from estimator.model import ModelRecipe, build_model
+from estimator import priors as P
+from estimator.model import ModelRecipe, build_model, prior_data_name
 from estimator.priors import _cached_fit, _fit_cache_path, read_priors_text
 
 
@@ -152,7 +155,6 @@ def test_a_refit_with_a_prior_moved_draws_what_a_fresh_fit_of_it_draws(claims, p
 
 def test_prior_data_swapped_in_move_the_initial_point_as_a_model_built_with_them(claims, priors):
     """with_data (sweeps, sensitivity) starts the chains where a model built with the new prior settings starts them."""
-    from estimator.model import prior_data_name
 
     mu = priors.parameters["price_152mm_usd"].params["mu"]
     moved = priors.with_params({"price_152mm_usd": {"mu": mu + 0.5}})
@@ -170,7 +172,6 @@ def test_prior_data_swapped_in_move_the_initial_point_as_a_model_built_with_them
 
 def _compiled_logp(compiled_model, point: dict) -> float:
     """The log density (with Jacobian) the compiled C callback gives at a point of the model's value variables."""
-    import ctypes
 
     names, slices, _ = compiled_model.shape_info
     x = np.zeros(compiled_model.n_dim)
@@ -193,7 +194,6 @@ def _compiled_logp(compiled_model, point: dict) -> float:
 @pytest.mark.slow
 def test_a_model_its_recipe_no_longer_rebuilds_is_compiled_here_and_not_cached(claims, priors, cache_dir, monkeypatch):
     """A module setting changed after import: the compiling child rebuilds another graph, so nothing is cached under this key."""
-    from estimator import model as model_module
 
     monkeypatch.setattr(model_module, "NOISE_FLOOR", 0.2)
     m = build_model(claims, priors)
@@ -208,7 +208,6 @@ def test_a_model_its_recipe_no_longer_rebuilds_is_compiled_here_and_not_cached(c
 
 def test_a_re_elicited_prior_is_fitted_once_then_read_back(cache_dir, monkeypatch):
     """A sweep setting (a new interval) is fitted by PreliZ once; later calls, in any process, read the stored fit."""
-    from estimator import priors as P
 
     spec = estimator.load_priors().parameters["price_152mm_usd"]
     change = {"lower": 400.0, "upper": 625.0}

@@ -5,12 +5,15 @@ Every fit here runs ``estimator fit`` in a fresh process, as a user does, at tin
 """
 
 import csv
+import errno
 import io
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +22,7 @@ import xarray as xr
 
 import estimator
 from estimator import _compiled as compiled
-from estimator import cache, cli
+from estimator import cache, cli, inference
 from estimator.claims import read_claims_text
 from estimator.files import NETCDF_ENGINE
 
@@ -202,7 +205,6 @@ def test_cache_info_and_clear(tmp_path, monkeypatch, capsys):
 
 
 def test_a_sampler_failure_is_one_message_with_the_input_hash_and_exit_1(tiny_result, tmp_path, monkeypatch, capsys):
-    from estimator import inference
 
     def broken(*args, **kwargs):
         raise RuntimeError("All initialization points failed\n\nCaused by:\n    Logp function returned error\nStack backtrace:\n   0: <unknown>")
@@ -222,9 +224,6 @@ def test_a_sampler_failure_is_one_message_with_the_input_hash_and_exit_1(tiny_re
 
 def test_a_full_cache_disk_compiles_uncached_with_one_warning(claims, priors, tmp_path, monkeypatch):
     """No space for the staging folder (ENOSPC): the model is compiled without the cache, and the user told once."""
-    import errno
-    import tempfile
-    import warnings
 
     monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
     monkeypatch.setattr(cache, "_WARNED", set())

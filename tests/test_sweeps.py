@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import xarray as xr
 
 from estimator.claims import read_claims_text
 from estimator.errors import InputError
@@ -126,7 +127,6 @@ def _same(a: pd.DataFrame, b: pd.DataFrame):
 
 @pytest.mark.slow
 def test_small_sweep_writes_table_dataset_and_point_files(uninterrupted):
-    import xarray as xr
 
     out, table = uninterrupted
     assert len(table) == 3 and (table["status"] == "ok").all()
@@ -178,7 +178,7 @@ def test_sweep_killed_midway_resumes_to_the_same_table(uninterrupted, tmp_path):
 @pytest.mark.slow
 def test_two_dask_workers_give_the_same_table_as_one_process_without_seeing_the_input_files(uninterrupted, tmp_path):
     """The sweep's ledger and prior file are deleted once the sweep is loaded: workers get the inputs, not paths."""
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster  # noqa: PLC0415 - optional; only with a Dask scheduler
 
     _, table = uninterrupted
     (tmp_path / "ledger.csv").write_text(read_claims_text()[1], encoding="utf-8")

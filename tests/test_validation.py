@@ -12,12 +12,16 @@ from estimator import names as N
 from estimator.claims import claims_known_by
 from estimator.cli import main
 from estimator.errors import InputError
+from estimator.refit import RefitSpec, code_identity
 from estimator.scoring import _predictive_moments, coverage_summary, score_claims
+from estimator.simulate import SIMULATOR_VERSION
 from estimator.validation import (
+    SBC_MANIFEST,
     SBC_QUANTITIES,
     compare_with_reference,
     fractional_rank,
     reference_posterior,
+    run_sbc,
     sbc_seeds,
 )
 
@@ -35,7 +39,7 @@ def test_fractional_ranks_of_exact_posterior_draws_are_uniform():
 
     300 replicates; the test rejects a uniform sample with probability 1% (fixed seed).
     """
-    from arviz_stats.base import array_stats
+    from arviz_stats.base import array_stats  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     rng = np.random.default_rng(1)
     us = []
@@ -78,9 +82,6 @@ def test_reduced_sbc_command_writes_ranks_summary_and_figures(tmp_path, capsys):
 
 def test_an_sbc_folder_from_another_simulator_is_refused_before_any_work(tmp_path):
     """Ranks from two generative stories must never be mixed by a resume."""
-    from estimator.refit import RefitSpec, code_identity
-    from estimator.simulate import SIMULATOR_VERSION
-    from estimator.validation import SBC_MANIFEST, run_sbc
 
     out = tmp_path / "sbc"
     out.mkdir()
