@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from estimator import names as N
-from estimator.sweeps import load_sweep, run_sweep
+from estimator.sweep_file import load_sweep
+from estimator.sweeps import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP_FILE = ROOT / "sweeps" / "prices-and-fill.toml"

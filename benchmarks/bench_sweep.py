@@ -34,7 +34,8 @@ import pymc as pm
 
 from estimator.model import build_model
 from estimator.refit import compiled_model, state_for
-from estimator.sweeps import APPROX, SweepSpec, apply_overrides, run_sweep
+from estimator.sweep_file import SweepSpec, apply_overrides
+from estimator.sweeps import APPROX, run_sweep
 
 DRAWS, TUNE, CHAINS = 500, 500, 2
 

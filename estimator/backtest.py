@@ -183,7 +183,6 @@ def fit_vintage(spec: RefitSpec, vintage: str, seed: int) -> tuple[str, dict, di
 
 def _score_rows(claims: pd.DataFrame, ids: list[str], mu, sd, log_w, rng) -> list[dict]:
     """Scores of ``ids`` under predictive moments (claim x draw) and normalised log weights."""
-
     sub = claims.loc[ids]
     ll = claim_loglik(sub, mu, sd)
     w = np.exp(log_w)
@@ -236,7 +235,6 @@ def _persistence_moments(claims: pd.DataFrame, known: list[str], cid: str):
 
 def _beliefs(state, fit: dict, log_w: np.ndarray, vintage: dt.date) -> dict:
     """Headline quantities as of the vintage date, as believed then (weighted quantiles)."""
-
     exposure = state.layout_for(vintage).exposure_as_of
     containers = (fit["container_rate"] * exposure).sum(axis=1)
     values = {

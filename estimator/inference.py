@@ -111,7 +111,6 @@ class FitResult:
 
     def summary(self) -> pd.DataFrame:
         """Headline table (see :func:`estimator.summaries.headline_table`)."""
-
         return headline_table(self)
 
     def draws(self, var_names=None) -> pd.DataFrame:
@@ -127,7 +126,6 @@ class FitResult:
         DataFrame
             Columns ``variable``, ``chain``, ``draw``, one per other dimension, ``value``.
         """
-
         return draws_table(self, var_names)
 
     @cached_property
@@ -228,7 +226,6 @@ def _cached_prior(result: FitResult) -> xr.Dataset:
     a repeated run reads them back (``prior/<key>.nc`` in the cache
     directory) instead of drawing 4,000 times through PyMC again.
     """
-
     if not result.cache:
         return sample_prior(result)
     m = result.manifest
@@ -474,7 +471,6 @@ def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:
     InputError
         When the file is missing, is not netCDF, or is not an estimator run.
     """
-
     path = Path(path)
 
     def refuse(message):

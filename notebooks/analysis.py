@@ -47,7 +47,8 @@ import estimator
 from estimator import figures, influence, sensitivity
 from estimator import names as N
 from estimator.figures import plot_influence_tornado, plot_variance_shares
-from estimator.sweeps import load_sweep, run_sweep
+from estimator.sweep_file import load_sweep
+from estimator.sweeps import run_sweep
 
 DRAWS = int(os.environ.get("ESTIMATOR_DRAWS", "1000"))
 SEED = 20240223  # the seed of the published run: the same inputs give the same numbers

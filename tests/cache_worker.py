@@ -34,7 +34,7 @@ from estimator import sampling
 from estimator.claims import read_claims_text
 from estimator.errors import FitError, InputError
 from estimator.priors import read_priors_text
-from estimator.sweeps import apply_overrides, load_sweep
+from estimator.sweep_file import apply_overrides, load_sweep
 
 SWEEP = "sweeps/prices-and-fill.toml"
 DRAWS = {"draws": 5, "tune": 5, "chains": 1, "progress": False}

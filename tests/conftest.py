@@ -13,7 +13,7 @@ import matplotlib
 import pytest
 from hypothesis import settings
 
-import estimator.sweeps
+import estimator.sweep_file
 from estimator.claims import read_claims_text
 
 matplotlib.use("Agg")
@@ -116,9 +116,9 @@ def fitted_default(priors):
 def sweep_file(priors, tmp_path_factory):
     """Where a generated sweep file goes, with the default priors loaded once (not by every load_sweep call)."""
 
-    real = estimator.sweeps.load_priors
+    real = estimator.sweep_file.load_priors
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(estimator.sweeps, "load_priors", lambda path=None, **kw: priors if path is None else real(path, **kw))
+        mp.setattr(estimator.sweep_file, "load_priors", lambda path=None, **kw: priors if path is None else real(path, **kw))
         yield tmp_path_factory.mktemp("sweeps") / "generated.toml"
 
 

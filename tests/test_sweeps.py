@@ -15,7 +15,8 @@ import xarray as xr
 from estimator.claims import read_claims_text
 from estimator.errors import InputError
 from estimator.priors import read_priors_text
-from estimator.sweeps import APPROX, apply_overrides, load_sweep, point_seed, run_sweep
+from estimator.sweep_file import apply_overrides, load_sweep, point_seed
+from estimator.sweeps import APPROX, run_sweep
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "sweep_small.toml"

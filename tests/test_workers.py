@@ -11,7 +11,7 @@ from estimator import workers
 from estimator.errors import InputError
 from estimator.refit import ResultFolder, refit
 from estimator.sampling import machine_cores
-from estimator.sweeps import load_sweep
+from estimator.sweep_file import load_sweep
 from estimator.workers import run_tasks, shutdown_workers
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from estimator import names as N
 from estimator.cli.common import add_figure_arguments, check_writable, command, figure_formats, save_figure, use_agg
-from estimator.sweeps import load_sweep, run_sweep
+from estimator.sweep_file import load_sweep
+from estimator.sweeps import run_sweep
 
 
 def run(args) -> int:
