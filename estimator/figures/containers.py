@@ -24,6 +24,8 @@ from estimator.figures.common import BANDS, CLAIM_GID, QUANTITY_LABELS, as_of, c
 from estimator.figures.style import OKABE_ITO, family_colors, finish, number_axis
 from estimator.stats import quantile
 
+# A label this close to the axes' left end (in days) is written right of its mark.
+EARLY_LABEL_DAYS = 150
 LABEL_GAP_DAYS = 200
 
 __all__ = [
@@ -284,7 +286,10 @@ def _draw_other_claims(strip, marks: pd.DataFrame, colors: dict) -> None:
         draw_mark(strip, m["date"], y, np.nan, m["marker"], col, cid, on_scale=False)
         prev = last_label.get(m["quantity"])
         if prev is None or (pd.Timestamp(m["date"]) - prev).days > LABEL_GAP_DAYS:
-            strip.annotate(m["text"], (m["date"], y), xytext=(-7, 0), textcoords="offset points", ha="right", va="center", fontsize=7.5, color=col)
+            # A label goes left of its mark, unless the mark is so early that it would run off the axes.
+            early = mdates.date2num(pd.Timestamp(m["date"])) - strip.get_xlim()[0] < EARLY_LABEL_DAYS
+            side = {"xytext": (7, 0), "ha": "left"} if early else {"xytext": (-7, 0), "ha": "right"}
+            strip.annotate(m["text"], (m["date"], y), textcoords="offset points", va="center", fontsize=7.5, color=col, **side)
             last_label[m["quantity"]] = pd.Timestamp(m["date"])
     strip.set_yticks(range(len(rows)), [QUANTITY_LABELS[q] for q in rows], fontsize=8)
     strip.set_ylim(-0.6, len(rows) - 0.4)
