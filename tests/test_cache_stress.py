@@ -22,7 +22,7 @@ import xarray as xr
 
 import estimator
 from estimator import _compiled as compiled
-from estimator import cache, cli, inference
+from estimator import cache, cli, sampling
 from estimator.claims import read_claims_text
 from estimator.files import NETCDF_ENGINE
 
@@ -209,7 +209,7 @@ def test_a_sampler_failure_is_one_message_with_the_input_hash_and_exit_1(tiny_re
     def broken(*args, **kwargs):
         raise RuntimeError("All initialization points failed\n\nCaused by:\n    Logp function returned error\nStack backtrace:\n   0: <unknown>")
 
-    monkeypatch.setattr(inference, "nutpie_sample", broken)
+    monkeypatch.setattr(sampling, "nutpie_sample", broken)
     assert cli.main(["fit", *TINY, "--out", str(tmp_path / "run")]) == cli.EXIT_FAILURE
     err = capsys.readouterr().err
     assert "Traceback" not in err and "Stack backtrace" not in err
