@@ -42,6 +42,12 @@ Columns (required ones marked *):
 ``wording``\\*       the figure in the source's own words
 ``url``\\*           where it was published
 ``note``            free text: how the row was coded
+``restates``        id of the earlier row whose same underlying estimate this
+                    row repeats (a restatement: another speaker, or a later
+                    day, retelling one estimate); empty for an original. It
+                    names an original (a row that restates nothing), said on
+                    or before this row, of the same quantity. A ledger
+                    without the column loads with every ``restates`` empty.
 
 Qualifiers as likelihoods
 -------------------------
@@ -157,6 +163,7 @@ COLUMNS = (
     "wording",
     "url",
     "note",
+    "restates",
 )
 REQUIRED = (
     "id",
@@ -670,6 +677,34 @@ def _check_row(cells: dict[str, str], here: str, file: str, families, seen_ids: 
     ]
 
 
+def _restates_problems(rows: list[dict], places: list[str], file: str) -> list[Problem]:
+    """Each ``restates`` names an original row said on or before the restatement, of the same quantity.
+
+    An original is a row that restates nothing, so every restatement points
+    straight at the estimate it repeats and no chain or cycle can form.
+    ``places`` locates each row as the other problems do (line or position).
+    """
+    by_id = {r["id"]: r for r in rows if r["id"]}
+    problems = []
+    for row, here in zip(rows, places):
+        target = row["restates"]
+        if not target:
+            continue
+        at = partial(Problem, file, here + (f" (id {row['id']})" if row["id"] else ""), "restates")
+        original = by_id.get(target)
+        if target == row["id"]:
+            problems.append(at("a row cannot restate itself"))
+        elif original is None:
+            problems.append(at(f"'{target}' is not the id of a row in this ledger{did_you_mean(target, by_id)}"))
+        elif original["restates"]:
+            problems.append(at(f"'{target}' itself restates '{original['restates']}': name the original, '{original['restates']}'"))
+        elif row["quantity"] and original["quantity"] and row["quantity"] != original["quantity"]:
+            problems.append(at(f"'{target}' counts {original['quantity']}, this row {row['quantity']}: a restatement repeats an estimate of the same quantity"))
+        elif row["date_said"] is not None and original["date_said"] is not None and original["date_said"] > row["date_said"]:
+            problems.append(at(f"'{target}' was said on {original['date_said']}, after this row ({row['date_said']}): the original comes first"))
+    return problems
+
+
 def _parse(text: str, name: str, families, *, by_position: bool) -> pd.DataFrame:
     """Validate ledger text; locate problems by file line, or by row position for a DataFrame."""
     # A spreadsheet's "CSV UTF-8" starts with a byte-order mark, which is no part of the first column's name.
@@ -686,7 +721,7 @@ def _parse(text: str, name: str, families, *, by_position: bool) -> pd.DataFrame
         raise InputError(problems)
 
     records = _records(reader, text, name, problems)
-    rows = []
+    rows, places = [], []
     seen_ids: dict[str, str] = {}
     for position, line, values in records:
         here = f"row {position}" if by_position else f"line {line}"
@@ -702,6 +737,8 @@ def _parse(text: str, name: str, families, *, by_position: bool) -> pd.DataFrame
         typed, found = _check_row(cells, here, name, families, seen_ids, by_position=by_position)
         problems.extend(found)
         rows.append({**typed, "line": line})
+        places.append(here)
+    problems.extend(_restates_problems(rows, places, name))
 
     if not rows and not problems:
         problems.append(Problem(name, "file", "-", "the ledger has no claims"))
