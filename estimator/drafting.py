@@ -29,7 +29,8 @@ designation (``KN-23``), a calibre (``152 mm``), a percentage or a date
 round number so). A range is ``between``. Two conventions of the ledger
 follow: on a capacity conversion an approximate figure is ``could_hold``;
 a count of missiles launched is one-sided (``about`` becomes ``at_least``:
-launches bound deliveries from below).
+launches bound deliveries from below), except "nearly" / "almost" X, which
+says the count is below X and stays ``about``.
 
 *Quantity*: the first unit noun after the figure (before the next figure):
 containers; missiles (``missiles_launched`` when the sentence speaks of
@@ -151,6 +152,8 @@ _LAUNCH = re.compile(r"\b(?:launch(?:es|ed|ing)?|fired|firing|used|attacks?|stru
 _CAPACITY = re.compile(
     r"\b(?:could|can|would|might|may)\s+(?:\w+\s+)?(?:hold|contain|accommodate|carry|fit)\b|\bif\s+(?:all\s+)?(?:were|carried|calculated|filled|loaded)\b", re.I
 )
+# Approximations from below: "nearly 50" launches cannot be a lower bound of 50, so it stays about.
+_FROM_BELOW = re.compile(r"nearly|almost|close\s+to")
 # A clause ends at these: a unit noun after one is not the figure's.
 _CLAUSE_END = re.compile(r"[;:()\"]|,\s|\.\s|\.$|\s[-–—]\s")
 
@@ -238,19 +241,19 @@ def _figures(text: str) -> list[Figure]:
     return sorted(found, key=lambda f: f.start)
 
 
-def _qualifier(text: str, fig: Figure, floor: int) -> tuple[str, str]:
+def _qualifier(text: str, fig: Figure, floor: int) -> tuple[str, str, str]:
     """The qualifier of a figure (the nearest qualifying phrase before it, after ``floor``) and a note when a rule decided it."""
     if fig.high is not None:
-        return C.BETWEEN, ""
+        return C.BETWEEN, "", ""
     window = text[max(floor, fig.start - 60) : fig.start]
     window = re.split(r"[;:]|\.\s", window)[-1]
     # The nearest phrase wins ("up to approximately 3 million" is approximate), and only one
     # word may stand between it and the figure.
     close = [m for m in _QUALIFIER.finditer(window) if len(window[m.end() :].split()) <= 1]
     if not close:
-        return C.ABOUT, "a figure without a qualifier is coded about"
+        return C.ABOUT, "a figure without a qualifier is coded about", ""
     last = close[-1]
-    return last.lastgroup, ""
+    return last.lastgroup, "", last[0].lower()
 
 
 def _unit(text: str, fig: Figure, stop: int) -> tuple[str | None, str]:
@@ -395,7 +398,7 @@ def draft_rows(sentence: str, *, date: str | dt.date, who: str = "", family: str
     drafts = []
     for fig, quantity, notes, undecided in read or [(None, None, [], ["quantity", "figure"])]:
         floor = max((f.end for f in figures if fig is not None and f.end <= fig.start), default=0)
-        qualifier, qnote = _qualifier(text, fig, floor) if fig is not None else ("", "")
+        qualifier, qnote, phrase = _qualifier(text, fig, floor) if fig is not None else ("", "", "")
         kind = C.COUNT
         basis = None
         if capacity and quantity in (C.SHELLS_152MM, C.ROUNDS_122MM, C.ARTILLERY_ROUNDS):
@@ -408,7 +411,7 @@ def draft_rows(sentence: str, *, date: str | dt.date, who: str = "", family: str
             basis = container_figure.low if container_figure is not None else None
             if basis is None:
                 undecided.append("basis_containers")
-        elif quantity == C.MISSILES_LAUNCHED and qualifier == C.ABOUT:
+        elif quantity == C.MISSILES_LAUNCHED and qualifier == C.ABOUT and not _FROM_BELOW.fullmatch(phrase):
             qualifier, qnote = C.AT_LEAST, "a launch count is coded at_least: launches bound deliveries from below"
         if not family:
             undecided.append("source_family")
