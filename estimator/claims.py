@@ -59,9 +59,11 @@ Let :math:`S` be the source's own (unobserved) estimate. Then
   its last non-zero digit: 1,000 -> 2,000; 10,000 -> 20,000;
   2,000,000 -> 3,000,000; 6,700 -> 6,800), because a source whose estimate had
   reached :math:`x^+` would have quoted it. ``figure_high`` overrides
-  :math:`x^+`; ``figure_high = inf`` makes the bound one-sided. For
-  ``missiles_launched`` the bound is always one-sided (:math:`S \\ge x`
-  only), since launches bound deliveries from below;
+  :math:`x^+`; ``figure_high = inf`` makes the bound one-sided;
+* a count of ``missiles_launched`` with ``about``, ``more_than`` or
+  ``at_least`` x is always one-sided (:math:`S \\ge x` only): launches
+  bound deliveries from below, so "nearly 50 launched" says that at least
+  about 50 were delivered and nothing about how many more;
 * ``between`` x, y: :math:`x \\le S \\le y`;
 * ``up_to`` x on a count: :math:`S \\le x`; ``up_to`` / ``could_hold`` on a
   capacity conversion: the stated capacity per container is
@@ -197,13 +199,13 @@ def claim_bounds(row) -> tuple[float, float]:
     high_given = row.get("figure_high")
     high_given = None if high_given is None or pd.isna(high_given) else float(high_given)
     is_capacity = row["kind"] == CAPACITY
-    if q == ABOUT or (is_capacity and q in (UP_TO, COULD_HOLD)):
+    if row["quantity"] == MISSILES_LAUNCHED and not is_capacity and q in (ABOUT, MORE_THAN, AT_LEAST):
+        # Launches bound deliveries from below, whatever the wording of the launch count.
+        lo, hi = x, math.inf
+    elif q == ABOUT or (is_capacity and q in (UP_TO, COULD_HOLD)):
         lo, hi = x, x
     elif q in (MORE_THAN, AT_LEAST):
-        if row["quantity"] == MISSILES_LAUNCHED and not is_capacity:
-            lo, hi = x, math.inf
-        else:
-            lo, hi = x, high_given if high_given is not None else next_round_figure(x)
+        lo, hi = x, high_given if high_given is not None else next_round_figure(x)
     elif q == BETWEEN:
         lo, hi = x, high_given
     elif q == UP_TO:
