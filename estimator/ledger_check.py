@@ -281,6 +281,7 @@ def surprise_warnings(claims: pd.DataFrame, result, seed: int = 0) -> list[Ledge
         message = (
             f"p = {s['p_figure']:.3g} < {SURPRISE_P} ({s['p_meaning']}) under run {result.manifest.get('input_hash', '?')}: "
             f"its 90% predictive interval is {fmt_number(s['pred_q05'], 'words')} to {fmt_number(s['pred_q95'], 'words')}"
+            + (" a container" if s["kind"] == C.CAPACITY else "")
         )
         out.append(LedgerWarning(SURPRISING, cid, _line(claims, cid), "figure", message))
     return out
