@@ -135,6 +135,27 @@ class BacktestResult:
     summary: dict
     claims: pd.DataFrame = field(repr=False, default=None)
 
+    def __str__(self) -> str:
+        return self.summary_text()
+
+    def summary_text(self) -> str:
+        """What ``estimator backtest`` prints: coverage and mean log predictive density against the baselines."""
+        s = self.summary
+        lines = [
+            f"Backtest ({s.get('dynamics')} rate dynamics, method {s.get('method')}): {s.get('vintages')} vintages, {s.get('exact_fits')} exact fits, "
+            f"{s.get('pairs', 0)} (vintage, later claim) pairs over {s.get('claims_scored', 0)} claims, horizon {s.get('horizon_months')} months"
+        ]
+        if s.get("pairs"):
+            lines += [
+                f"Coverage of later claims: 50% interval {s['coverage_50']:.2f} (nominal 0.50), 90% interval {s['coverage_90']:.2f} (nominal 0.90)",
+                f"Mean log predictive density per claim, on the {s['pairs_common']} pairs every method scores:",
+                f"  model {s['model_lpd']:.3f}   prior only {s['prior_lpd']:.3f}   latest claim carried forward {s['persistence_lpd']:.3f}",
+                f"  (over all {s['pairs']} pairs: model {s['model_lpd_all']:.3f}, prior only {s['prior_lpd_all']:.3f})",
+            ]
+        if s.get("fits_missing_diagnostics"):
+            lines.append(f"WARNING: {s['fits_missing_diagnostics']} of {s['exact_fits']} exact fits missed a sampler diagnostic threshold (see beliefs.csv).")
+        return "\n".join(lines)
+
 
 def _vintage_seed(seed: int, vintage: dt.date) -> int:
     return int(np.random.SeedSequence([int(seed), vintage.toordinal()]).generate_state(1)[0])

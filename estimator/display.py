@@ -1,7 +1,8 @@
-"""A run as HTML for Jupyter: the headline table and the sampler diagnostics.
+"""A run shown to a person: as HTML in Jupyter, as text in a terminal.
 
 :func:`result_html` is what a notebook shows for a :class:`~estimator.FitResult`
-(its ``_repr_html_``). The numbers are those of the command-line summary and
+(its ``_repr_html_``); :func:`result_text` is what ``estimator fit`` prints and
+``print(result)`` shows, so a notebook and the command line read the same words. The numbers are those of the command-line summary and
 the Markdown report: medians and equal-tailed 90% intervals
 (:mod:`estimator.summaries`), diagnostics against the thresholds of
 :mod:`estimator.inference`. When a threshold is missed, a red box at the top
@@ -14,9 +15,9 @@ from html import escape
 
 from estimator import names as N
 from estimator.formatting import fmt_number, vintage_label
-from estimator.summaries import headline_table, prob_shells_above
+from estimator.summaries import headline_table, prob_shells_above, round_to_mcse, scope_table
 
-__all__ = ["result_html"]
+__all__ = ["result_html", "result_text"]
 
 _WARNING_BOX = "border:2px solid #b00020;background:#fdecea;color:#5f0010;padding:6px 10px;margin:4px 0 8px 0"
 _PASS_LINE = "color:#1b5e20;margin:4px 0 8px 0"
@@ -72,3 +73,52 @@ def result_html(result) -> str:
             "</div>",
         ]
     )
+
+
+def _cells(r) -> str:
+    """Median, 5% and 95% of a table row at their supported precision, right-aligned in 12-character columns."""
+    return "".join(f"{fmt_number(_supported(r, c), 'table'):>12s}" for c in ("median", "q05", "q95"))
+
+
+def _supported(row, column: str) -> float:
+    """A table cell rounded to the digits its Monte Carlo error supports (``mcse_<column>``)."""
+    return round_to_mcse(row[column], row.get(f"mcse_{column}", float("nan")))
+
+
+def result_text(result, wall: float | None = None) -> str:
+    """The plain-text summary of a run: what ``estimator fit`` prints and ``print(result)`` shows.
+
+    Medians and interval ends are rounded to the precision their Monte Carlo
+    standard error supports (:func:`estimator.summaries.round_to_mcse`).
+    """
+    head = headline_table(result)
+    lines = [
+        f"Posterior {vintage_label(result.manifest)} (median and 90% interval)",
+        f"Valuation basis: {result.priors.valuation_basis}",
+        "",
+        f"{'':46s}{'median':>12s}{'5%':>12s}{'95%':>12s}",
+    ]
+    for _, r in head.iterrows():
+        lines.append(f"{r['label']:46s}{_cells(r)}")
+    lines += ["", "Containers as each source family counts them (total x family bias):"]
+    for _, r in scope_table(result).iterrows():
+        lines.append(f"  {r['label']:44s}{_cells(r)}")
+    p = prob_shells_above(result)
+    lines += ["", f"P(152mm shells delivered > 2 million) = {p:.2f}"]
+    d = result.diagnostics
+    lines += ["", "Diagnostics: " + ", ".join(f"{check} {value} ({threshold})" for check, value, threshold, _ in d.checks())]
+    if d.ok:
+        lines.append("All diagnostics pass.")
+    else:
+        bar = "!" * 78
+        lines += [bar, "WARNING: THE SAMPLER MISSED A THRESHOLD; do not trust these numbers yet:"]
+        lines += [f"  - {p}" for p in d.problems()]
+        lines += ["  Try more draws/tune, another seed, or check the claims and priors.", bar]
+    m = result.manifest
+    lines.append(
+        f"Sampler {m.get('sampler')}, {m.get('dynamics')} rate dynamics, {m.get('chains')} chains x {m.get('draws')} draws (+{m.get('tune')} tune), seed {m.get('seed')}, "
+        f"input hash {m.get('input_hash')}"
+    )
+    if wall is not None:
+        lines.append(f"Wall time {wall:.1f} s (model build and sampling {m.get('sampling_seconds', float('nan')):.1f} s)")
+    return "\n".join(lines)

@@ -41,7 +41,7 @@ from estimator import names as N
 from estimator.cache import cache_dir, canonical_versions, digest, private_dir, run_versions, warn_unwritable
 from estimator.claims import claims_from_frame, claims_known_by, load_claims, read_claims_text
 from estimator.compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_model
-from estimator.display import result_html
+from estimator.display import result_html, result_text
 from estimator.errors import FitError, InputError, Problem, SamplingWarning
 from estimator.formatting import vintage_label
 from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, build_model, claim_capacity, claims_random, default_as_of, months_between
@@ -359,6 +359,13 @@ class FitResult:
             f"FitResult({len(self.claims)} claims, {vintage_label(m)}, {m.get('chains')} chains x "
             f"{m.get('draws')} draws, seed {m.get('seed')}, run {m.get('input_hash')})"
         )
+
+    def __str__(self) -> str:
+        return result_text(self)
+
+    def summary_text(self, wall: float | None = None) -> str:
+        """The plain-text summary ``estimator fit`` prints (:func:`estimator.display.result_text`)."""
+        return result_text(self, wall)
 
     def _repr_html_(self) -> str:
 

@@ -9,7 +9,6 @@ import pytest
 
 import estimator
 from estimator import names as N
-from estimator.cli import format_summary
 from estimator.errors import InputError, SamplingWarning
 from estimator.inference import Diagnostics, diagnose
 
@@ -71,7 +70,7 @@ def test_missed_thresholds_are_printed_loudly():
 
 
 def test_summary_text_has_headline_and_diagnostics(tiny_result):
-    text = format_summary(tiny_result, wall=1.0)
+    text = tiny_result.summary_text(wall=1.0)
     for label in (
         N.LABELS[N.SHELLS_152MM],
         N.LABELS[N.VALUE_USD],
@@ -175,7 +174,7 @@ def test_summary_prints_headline_figures_rounded_to_their_mcse(tiny_result):
     row = head.loc[N.CONTAINERS]
     assert row["mcse_median"] > 0
     rounded = estimator.summaries.round_to_mcse(row["median"], row["mcse_median"])
-    line = next(line for line in format_summary(tiny_result).splitlines() if line.startswith(row["label"]))
+    line = next(line for line in str(tiny_result).splitlines() if line.startswith(row["label"]))
     assert line.split()[-3] == fmt_number(rounded, "table")
     assert rounded != row["median"]
 
