@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from estimator.claims import COLUMNS, claims_from_frame, load_claims
+from estimator.cli import main as estimator_main
 from estimator.drafting import MEASURED_FIELDS, draft_accuracy, draft_rows, main
 
 DATA = Path(__file__).parent / "data"
@@ -216,3 +217,9 @@ def test_rows_the_wording_alone_cannot_recover():
         "us-state-2024-09-04-launched": ["quantity"],
         "osint-osc-2025-04-15-cap152": ["quantity", "kind"],
     }
+
+
+def test_wired_into_the_command_line(capsys):
+    assert estimator_main(["claims", "draft", "at least 6 million heavy artillery rounds", "--date", "2024-12-18", "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)["drafts"][0]["row"]
+    assert (row["quantity"], row["qualifier"], row["figure"]) == ("artillery_rounds", "at_least", "6000000")

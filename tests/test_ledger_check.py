@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from estimator.claims import COLUMNS, load_claims
+from estimator.cli import main as estimator_main
 from estimator.ledger_check import (
     CAPACITY_RANGE,
     RESTATEMENT,
@@ -259,3 +260,10 @@ def test_surprising_claims_only_with_a_saved_run(tmp_path, tiny_result_path, cap
         assert [w["claim"] for w in surprising] == ["x-2024-02-01"]
         assert "p = " in surprising[0]["message"] and "< 0.05" in surprising[0]["message"]
     assert main([str(path), "--run", str(tmp_path / "no-run")]) == 2
+
+
+def test_wired_into_the_command_line(tmp_path, capsys):
+    path = _write(tmp_path, _replace(CLEAN, "us-a-2024-01-10", url="seed article"))
+    assert estimator_main(["claims", "check", str(path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"][URL] == 1
+    assert estimator_main(["claims", "check", str(tmp_path / "missing.csv")]) == 2
