@@ -18,7 +18,8 @@ row and field) and then warns, exit status 0, of:
     by its id (``kr-mnd-2023-12-29-cap152``: lower-case words, a date
     ``YYYY-MM`` or ``YYYY-MM-DD``, optional suffixes), or by a suffix of its
     own id's stem (``-mrl`` in a note of ``tt-fnf-2025-09-rounds`` names
-    ``tt-fnf-2025-09-mrl``). Web addresses in a note are skipped.
+    ``tt-fnf-2025-09-mrl``). Web addresses in a note are skipped, and so is a
+    name in quotes (``'-mortar'``): it mentions the name, it does not refer to a row.
 ``capacity_range``
     a capacity conversion whose load per container (``figure /
     basis_containers``, and ``figure_high / basis_containers`` for a range)
@@ -181,13 +182,19 @@ def note_id_warnings(claims: pd.DataFrame) -> list[LedgerWarning]:
     out = []
     for cid, note in claims["note"].fillna("").items():
         text = _WEB.sub(" ", str(note))
-        named = [m[0] for m in _ID.finditer(text)]
+        named = [m[0] for m in _ID.finditer(text) if not _quoted(text, m)]
         stem = _stem(cid)
-        named += [f"{stem}-{m['suffix']}" for m in _SUFFIX.finditer(text)] if stem != cid else []
+        named += [f"{stem}-{m['suffix']}" for m in _SUFFIX.finditer(text) if not _quoted(text, m)] if stem != cid else []
         for ref in dict.fromkeys(named):
             if ref not in known:
                 out.append(LedgerWarning(UNKNOWN_ID, cid, _line(claims, cid), "note", f"the note names '{ref}', which is not a row of this ledger"))
     return out
+
+
+def _quoted(text: str, m: re.Match) -> bool:
+    """A name in quotes ('-mortar') is the name mentioned, not a row referred to."""
+    before, after = text[m.start() - 1 : m.start()], text[m.end() : m.end() + 1]
+    return before in ("'", '"') and after == before
 
 
 def _stem(cid: str) -> str:

@@ -129,12 +129,14 @@ def test_restatement_tolerance_and_what_is_compared(tmp_path):
 
 def test_notes_naming_rows_that_do_not_exist(tmp_path):
     rows = _replace(CLEAN, "kr-b-2024-02-01", note="Updates us-a-2024-01-10 and ua-pgo-2024-05-07; see also the -mortar row.")
-    rows = _replace(rows, "us-c-2024-03-01-rounds", note="See the -missiles and -mortar rows.")
+    rows = _replace(rows, "us-c-2024-03-01-rounds", note="See the -missiles and -mortar rows (an earlier note named a '-shells' row).")
     found = _warnings(tmp_path, rows)
     assert [(w.kind, w.claim, w.field) for w in found] == [(UNKNOWN_ID, "kr-b-2024-02-01", "note"), (UNKNOWN_ID, "us-c-2024-03-01-rounds", "note")]
     assert "'ua-pgo-2024-05-07'" in found[0].message
     # A suffix names a sibling of the row's own stem: 'kr-b-2024-02-01' has none, so '-mortar' there names nothing.
     assert "'us-c-2024-03-01-mortar'" in found[1].message
+    # A name in quotes is mentioned, not referred to.
+    assert _warnings(tmp_path, _replace(CLEAN, "us-a-2024-01-10", note="Not the '-mortar' row nor \"xx-2024-01-01\".")) == []
 
 
 def test_capacity_conversion_outside_the_prior_range(tmp_path, priors):
