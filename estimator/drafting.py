@@ -392,11 +392,11 @@ def draft_rows(sentence: str, *, date: str | dt.date, who: str = "", family: str
             skipped.append(f"figure '{text[fig.start : fig.end]}' ({words.strip()}) is not a ledger quantity: not drafted")
             continue
         quantity, note = _quantity(unit, words, text) if unit else (None, "")
-        read.append((fig, quantity, [fig.note, note], [] if quantity else ["quantity"]))
+        read.append((fig, quantity, [fig.note, note], [] if quantity else ["quantity", "kind"]))
     read = _narrowest(read)
     container_figure = next((f for f, q, _, _ in read if q == C.CONTAINERS), None)
     drafts = []
-    for fig, quantity, notes, undecided in read or [(None, None, [], ["quantity", "figure"])]:
+    for fig, quantity, notes, undecided in read or [(None, None, [], ["quantity", "kind", "figure"])]:
         floor = max((f.end for f in figures if fig is not None and f.end <= fig.start), default=0)
         qualifier, qnote, phrase = _qualifier(text, fig, floor) if fig is not None else ("", "", "")
         kind = C.COUNT
@@ -444,7 +444,7 @@ def _narrowest(read: list) -> list:
         hi = fig.high if fig.high is not None else fig.low
         holder = next((k for k in keep if k[1] == quantity and k[0].high is not None and k[0].low <= fig.low and hi <= k[0].high), None)
         if holder is not None:
-            keep[keep.index(holder)] = (fig, quantity, [n for n in item[2] if n] + [f"narrower than '{holder[0].note or 'the other figure'}'"], item[3])
+            keep[keep.index(holder)] = (fig, quantity, [n for n in item[2] if n] + ["the narrower of two figures the sentence gives for it"], item[3])
         else:
             keep.append(item)
     return keep

@@ -269,3 +269,15 @@ def test_wired_into_the_command_line(tmp_path, capsys):
     assert estimator_main(["claims", "check", str(path), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["counts"][URL] == 1
     assert estimator_main(["claims", "check", str(tmp_path / "missing.csv")]) == 2
+
+
+@pytest.mark.parametrize("command", ["claims", "claims check", "claims draft"])
+def test_claims_help_says_what_it_does_and_shows_an_example(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        estimator_main([*command.split(), "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    usage, description, *_ = text.split("\n\n")
+    assert usage.startswith(f"usage: estimator {command}") and len(description.split()) >= 8
+    examples = text.split("examples:\n", 1)[1].strip("\n").splitlines()
+    assert examples and all(line.startswith(f"  estimator {command}") for line in examples)
