@@ -75,7 +75,7 @@ from estimator.claims import load_claims, read_claims_text
 from estimator.compiled import with_data
 from estimator.errors import InputError, Problem
 from estimator.inference import NETCDF_ENGINE, diagnose, sampler_steps
-from estimator.model import DEFAULT_DYNAMICS, claim_data, claim_loglik, months_between, next_month
+from estimator.model import DEFAULT_DYNAMICS, DEFAULT_RESTATEMENTS, claim_data, claim_loglik, counted_claims, months_between, next_month
 from estimator.priors import load_priors
 from estimator.scoring import mixture_cdf, share_inside
 from estimator.sensitivity import khat_threshold
@@ -276,7 +276,7 @@ def _beliefs(state, fit: dict, log_w: np.ndarray, vintage: dt.date) -> dict:
     return row
 
 
-def _payload(claims_path, priors_path, horizon: dt.date, dynamics: str, draws: int, tune: int, chains: int) -> dict:
+def _payload(claims_path, priors_path, horizon: dt.date, dynamics: str, draws: int, tune: int, chains: int, restatements: str = DEFAULT_RESTATEMENTS) -> dict:
     return {
         "source": "<backtest>",
         "claims_path": None if claims_path is None else str(Path(claims_path).resolve()),
@@ -284,6 +284,7 @@ def _payload(claims_path, priors_path, horizon: dt.date, dynamics: str, draws: i
         "as_of": None,
         "horizon": str(horizon),
         "dynamics": dynamics,
+        "restatements": restatements,
         "draws": draws,
         "tune": tune,
         "chains": chains,
@@ -298,6 +299,7 @@ def run_backtest(
     vintages=None,
     horizon_months: int = DEFAULT_HORIZON_MONTHS,
     dynamics: str | None = None,
+    restatements: str | None = None,
     method: str = AUTO,
     draws: int | None = None,
     tune: int | None = None,
@@ -322,6 +324,9 @@ def run_backtest(
         calendar months past the vintage.
     dynamics : str, optional
         Rate dynamics (default: the model's default).
+    restatements : str, optional
+        How restatements enter the likelihood (default: the model's default,
+        :mod:`estimator.model`); an excluded one adds nothing to the PSIS weights either.
     method : {"auto", "exact"}
         ``auto``: PSIS from the latest exact fit where :math:`\\hat k`
         allows, else an exact refit (sequential by construction);
@@ -369,7 +374,8 @@ def run_backtest(
     # The run keeps the ledger it scored; the manifest compares texts, not paths.
     (out / "ledger.csv").write_text(text, encoding="utf-8")
     horizon = max([*ledger["period_end"], *ledger["date_said"]])
-    payload = _payload(claims, priors, horizon, dynamics, draws, tune, chains)
+    restatements = restatements or DEFAULT_RESTATEMENTS
+    payload = _payload(claims, priors, horizon, dynamics, draws, tune, chains, restatements)
     manifest = {
         "payload": {k: v for k, v in payload.items() if k != "claims_path"},
         "ledger": text,
@@ -403,6 +409,7 @@ def run_backtest(
 
     rng = np.random.default_rng(seed)
     known_at = {v: [c for c, d in claims_df["date_said"].items() if d <= v] for v in vintages}
+    counted = dict(zip(claims_df.index, counted_claims(claims_df, restatements)))
     rows, beliefs = [], []
     reference = None
     for v in vintages:
@@ -410,7 +417,7 @@ def run_backtest(
         if v in fits:
             reference, log_w = v, None
         elif reference is not None:
-            added = [c for c in known_at[v] if c not in known_at[reference]]
+            added = [c for c in known_at[v] if c not in known_at[reference] and counted[c]]
             ref = fits[reference]
             idx = [claims_df.index.get_loc(c) for c in added]
             log_ratio = claim_loglik(claims_df.loc[added], ref["mu"][idx], ref["sd"][idx]).sum(axis=0) if added else np.zeros(ref["mu"].shape[1])
@@ -474,6 +481,7 @@ def run_backtest(
     summary.update(
         {
             "dynamics": dynamics,
+            "restatements": restatements,
             "method": method,
             "vintages": len(vintages),
             "exact_fits": len(fits),

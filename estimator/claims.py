@@ -154,6 +154,8 @@ __all__ = [
     "claim_bounds",
     "subset_claims",
     "claims_known_by",
+    "restated_originals",
+    "restatement_groups",
 ]
 
 
@@ -528,3 +530,25 @@ def claims_known_by(claims: pd.DataFrame, known_by) -> pd.DataFrame:
             [Problem(claims.attrs.get("source", "<claims>"), "--known-by", "known_by", f"no claim was said by {day}; the first was said on {first}")]
         )
     return subset_claims(claims, keep, label=f"claims known by {day}: {len(keep)} of {len(claims)}")
+
+
+def restated_originals(claims: pd.DataFrame) -> dict[str, str]:
+    """Each claim's original: the row its ``restates`` names if that row is in ``claims``, else ``""``.
+
+    A subset of a ledger may leave an original out; its restatements then stand for it.
+    """
+    restates = claims["restates"] if "restates" in claims.columns else pd.Series("", index=claims.index)
+    ids = set(claims.index)
+    return {cid: (r if isinstance(r, str) and r in ids else "") for cid, r in restates.items()}
+
+
+def restatement_groups(claims: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Per claim, 1 + the index of its group (0: in none), and the originals heading the groups.
+
+    A group is an original with every claim that restates it (:func:`restated_originals`).
+    """
+    originals = restated_originals(claims)
+    named = set(originals.values())
+    heads = [c for c in claims.index if c in named]
+    index = {g: k + 1 for k, g in enumerate(heads)}
+    return np.array([index.get(originals[c] or c, 0) for c in claims.index], dtype=np.int64), heads

@@ -44,7 +44,7 @@ from estimator.compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_
 from estimator.display import result_html, result_text
 from estimator.errors import FitError, InputError, Problem, SamplingWarning
 from estimator.formatting import vintage_label
-from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, build_model, claim_capacity, claims_random, default_as_of, months_between
+from estimator.model import DEFAULT_DYNAMICS, DEFAULT_RESTATEMENTS, FORECAST_MONTHS, build_model, claim_capacity, claims_random, default_as_of, months_between
 from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
 from estimator.priors import PriorSet, load_priors, read_priors_text
 from estimator.summaries import draws_table, headline_table
@@ -452,6 +452,7 @@ def _cached_prior(result: FitResult) -> xr.Dataset:
         m.get("as_of"),
         m.get("known_by"),
         m.get("dynamics"),
+        m.get("restatements"),
         PRIOR_DRAWS,
         PRIOR_SEED,
         canonical_versions(),
@@ -671,6 +672,7 @@ def fit(
     as_of=None,
     known_by=None,
     dynamics: str = DEFAULT_DYNAMICS,
+    restatements: str = DEFAULT_RESTATEMENTS,
     draws: int | None = None,
     tune: int | None = None,
     chains: int = 4,
@@ -700,6 +702,9 @@ def fit(
         could be known then). Families with no claim by then are left out.
     dynamics : {"ar1", "random_walk"}
         Rate dynamics of the container and missile flows (:mod:`estimator.model`).
+    restatements : {"excluded", "shared", "independent"}
+        How a claim that restates another enters the likelihood
+        (:mod:`estimator.model`, "Restatements").
     draws, tune, chains, seed : int
         Sampler settings; the seed fixes the result. ``draws`` and ``tune``
         default to :data:`DEFAULT_DRAWS` and :data:`DEFAULT_TUNE` of the
@@ -737,6 +742,7 @@ def fit(
         "as_of": str(as_of),
         "known_by": None if known_by is None else str(known_by),
         "dynamics": dynamics,
+        "restatements": restatements,
         "draws": draws,
         "tune": tune,
         "chains": chains,
@@ -749,7 +755,7 @@ def fit(
     run_hash = input_hash(claims.attrs.get("text", ""), priors.text, settings)
     # nutpie's compiled model is reused across ledgers of up to the padded claim count.
     capacity = claim_capacity(len(claims)) if sampler == "nutpie" else None
-    model = build_model(claims, priors, as_of=as_of, dynamics=dynamics, capacity=capacity)
+    model = build_model(claims, priors, as_of=as_of, dynamics=dynamics, capacity=capacity, restatements=restatements)
     # Whatever fails past the input's validation ends as one FitError that says what failed,
     # for which inputs and whether the cache was involved; the original is chained.
     try:

@@ -29,7 +29,7 @@ from estimator.cache import run_versions, source_digest
 from estimator.claims import load_claims
 from estimator.compiled import compile_model
 from estimator.errors import InputError, Problem
-from estimator.model import DEFAULT_DYNAMICS, ModelLayout, build_model
+from estimator.model import DEFAULT_DYNAMICS, DEFAULT_RESTATEMENTS, ModelLayout, build_model
 from estimator.priors import load_priors
 
 __all__ = [
@@ -57,7 +57,7 @@ __all__ = [
 TARGET_ACCEPT = {"pymc": 0.99, "nutpie": 0.97}
 # What defines the model a payload describes (not the sampler settings), so a
 # reference fit with more draws and the refits share one compiled model.
-MODEL_KEYS = ("claims_path", "priors_path", "as_of", "horizon", "dynamics")
+MODEL_KEYS = ("claims_path", "priors_path", "as_of", "horizon", "dynamics", "restatements")
 
 
 def canonical(value) -> str:
@@ -97,7 +97,8 @@ def worker_state(payload: dict) -> WorkerState:
     # A ledger that names only some of the families fits those alone.
     priors = priors.restricted_to(set(claims["source_family"]))
     dynamics = payload.get("dynamics") or DEFAULT_DYNAMICS
-    model = build_model(claims, priors, as_of=payload["as_of"], horizon=payload["horizon"], dynamics=dynamics)
+    restatements = payload.get("restatements") or DEFAULT_RESTATEMENTS
+    model = build_model(claims, priors, as_of=payload["as_of"], horizon=payload["horizon"], dynamics=dynamics, restatements=restatements)
     state = WorkerState(priors, claims, model, payload["horizon"], dynamics)
     _STATE.clear()  # one base model per process at a time: free the previous compiled model
     _STATE[key] = state

@@ -569,3 +569,12 @@ def test_the_default_ledger_marks_each_restatement_of_the_record(claims):
         "ua-president-2024-11-15": "ua-president-2024-10-28",
     }
     assert (claims.loc[list(marked.values()), "restates"] == "").all()
+
+
+def test_restatement_groups_join_each_original_with_the_rows_restating_it(claims):
+    groups, heads = estimator.claims.restatement_groups(claims)
+    assert heads == ["us-wh-2024-01-04", "kr-mnd-2024-02-26", "kr-dia-2024-08-27", "ua-president-2024-10-28"]
+    by_claim = dict(zip(claims.index, groups))
+    assert by_claim["kr-mnd-2024-02-26"] == by_claim["kr-mnd-2024-03-18"] == 2
+    assert by_claim["ua-president-2024-10-28"] == by_claim["ua-president-2024-11-15"] == 4
+    assert sum(g > 0 for g in groups) == 8 and by_claim["us-nsc-2023-10-13"] == 0

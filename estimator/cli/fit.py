@@ -13,7 +13,7 @@ from estimator.claims import load_claims
 from estimator.cli.common import EXIT_DIAGNOSTICS, check_writable, command, problem
 from estimator.errors import InputError, SamplingWarning
 from estimator.inference import DEFAULT_SAMPLER, RESULT_FILE, SAMPLERS, fit
-from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, FORECAST_MONTHS
+from estimator.model import DEFAULT_DYNAMICS, DEFAULT_RESTATEMENTS, DYNAMICS, FORECAST_MONTHS, RESTATEMENTS
 from estimator.priors import load_priors
 from estimator.summaries import headline_table, summary_dict
 
@@ -51,6 +51,7 @@ def run(args) -> int:
             as_of=args.as_of,
             known_by=args.known_by,
             dynamics=args.dynamics,
+            restatements=args.restatements,
             draws=args.draws,
             tune=args.tune,
             chains=args.chains,
@@ -97,6 +98,12 @@ def register(sub, common) -> None:
     f.add_argument("--known-by", default=None, metavar="DATE", help="use only the claims said on or before DATE (a vintage; default: every claim)")
     f.add_argument(
         "--dynamics", choices=DYNAMICS, default=DEFAULT_DYNAMICS, help=f"rate dynamics of containers and missiles over time (default {DEFAULT_DYNAMICS})"
+    )
+    f.add_argument(
+        "--restatements",
+        choices=RESTATEMENTS,
+        default=DEFAULT_RESTATEMENTS,
+        help=f"how a claim that restates another counts: excluded from the likelihood, sharing its original's error, or independent (default {DEFAULT_RESTATEMENTS})",
     )
     f.add_argument("--draws", type=int, default=None, help="draws per chain after tuning (default 1000)")
     f.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default 500 with nutpie, 1000 with pymc)")
