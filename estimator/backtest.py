@@ -68,13 +68,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pymc as pm
+import xarray as xr
 from tqdm.auto import tqdm
 
 from estimator import names as N
 from estimator.claims import load_claims, read_claims_text
 from estimator.errors import InputError, Problem
 from estimator.files import NETCDF_ENGINE, atomic_path, write_text
-from estimator.model import claim_data, claim_loglik, months_between, next_month
+from estimator.model import DEFAULT_RESTATEMENTS, claim_data, claim_loglik, counted_claims, months_between, next_month
 from estimator.priors import load_priors
 from estimator.refit import RefitSpec, ResultFolder, refit, state_for
 from estimator.sampling import sampler_steps
@@ -258,6 +260,7 @@ def run_backtest(
     vintages=None,
     horizon_months: int = DEFAULT_HORIZON_MONTHS,
     dynamics: str | None = None,
+    restatements: str | None = None,
     method: str = AUTO,
     draws: int | None = None,
     tune: int | None = None,
@@ -267,7 +270,7 @@ def run_backtest(
     scheduler=None,
     progress: bool = True,
 ) -> BacktestResult:
-    """Run (or resume) the leave-future-out backtest of a ledger (module docstring).
+    r"""Run (or resume) the leave-future-out backtest of a ledger (module docstring).
 
     Parameters
     ----------
@@ -282,8 +285,11 @@ def run_backtest(
         calendar months past the vintage.
     dynamics : str, optional
         Rate dynamics (default: the model's default).
+    restatements : str, optional
+        How restatements enter the likelihood (default: the model's default,
+        :mod:`estimator.model`); an excluded one adds nothing to the PSIS weights either.
     method : {"auto", "exact"}
-        ``auto``: PSIS from the latest exact fit where :math:`\\hat k`
+        ``auto``: PSIS from the latest exact fit where :math:`\hat k`
         allows (:func:`estimator.stats.reweighting_holds`), else an exact
         refit (sequential by construction); ``exact``: refit at every vintage
         (independent: parallel).
@@ -303,7 +309,7 @@ def run_backtest(
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}")
     draws, tune = sampler_steps(draws, tune, "nutpie")
-    spec, vintages = _inputs(claims, priors, vintages, dynamics, draws, tune, chains)
+    spec, vintages = _inputs(claims, priors, vintages, dynamics, restatements or DEFAULT_RESTATEMENTS, draws, tune, chains)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # The run keeps the ledger it scored; the manifest compares texts, not paths.
@@ -318,6 +324,7 @@ def run_backtest(
     summary.update(
         {
             "dynamics": spec.dynamics,
+            "restatements": spec.restatements,
             "method": method,
             "vintages": len(vintages),
             "exact_fits": len(fits.fits),
@@ -329,7 +336,7 @@ def run_backtest(
     return BacktestResult(scores, beliefs, summary, spec.claims)
 
 
-def _inputs(claims, priors, vintages, dynamics, draws, tune, chains) -> tuple[RefitSpec, list[dt.date]]:
+def _inputs(claims, priors, vintages, dynamics, restatements, draws, tune, chains) -> tuple[RefitSpec, list[dt.date]]:
     """Step 1: the ledger, priors and vintages, validated once; the spec every exact fit refits."""
     name, text = read_claims_text(claims)
     ledger = load_claims(text=text, name=name)
@@ -343,7 +350,16 @@ def _inputs(claims, priors, vintages, dynamics, draws, tune, chains) -> tuple[Re
     # One model of the whole ledger; a vintage sets the weights of the claims not yet said to 0.
     horizon = max([*ledger["period_end"], *ledger["date_said"]])
     spec = RefitSpec.from_inputs(
-        ledger, load_priors(priors), as_of=None, horizon=horizon, dynamics=dynamics, draws=draws, tune=tune, chains=chains, source="<backtest>"
+        ledger,
+        load_priors(priors),
+        as_of=None,
+        horizon=horizon,
+        dynamics=dynamics,
+        restatements=restatements,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        source="<backtest>",
     )
     return spec, vintages
 
@@ -377,6 +393,8 @@ def _walk_vintages(spec: RefitSpec, vintages, fits: _ExactFits, horizon_months: 
     state = state_for(spec)
     rng = np.random.default_rng(seed)
     known_at = {v: [c for c, d in claims_df["date_said"].items() if d <= v] for v in vintages}
+    # A restatement the likelihood leaves out reweights nothing either.
+    counted = dict(zip(claims_df.index, counted_claims(claims_df, spec.restatements)))
     rows, beliefs = [], []
     reference = None
     bar = tqdm(total=len(vintages), desc=f"backtest vintages ({spec.dynamics})", unit="vintage", disable=not progress)
@@ -385,7 +403,7 @@ def _walk_vintages(spec: RefitSpec, vintages, fits: _ExactFits, horizon_months: 
         if v in fits.fits:
             reference = v
         elif reference is not None:
-            added = [c for c in known_at[v] if c not in known_at[reference]]
+            added = [c for c in known_at[v] if c not in known_at[reference] and counted[c]]
             ref = fits.fits[reference]
             if added:
                 idx = [claims_df.index.get_loc(c) for c in added]
@@ -470,8 +488,6 @@ def _write_outputs(out: Path, scores: pd.DataFrame, beliefs: pd.DataFrame, summa
 
 def _add_baselines(scores: pd.DataFrame, claims_df, state, known_at, seed: int, rng) -> pd.DataFrame:
     """Score the same (vintage, claim) pairs under the prior and persistence baselines."""
-    import pymc as pm
-
     with state.model:
         prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, var_names=[N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD], random_seed=seed, compile_kwargs={})
     pg = prior["prior"].to_dataset() if hasattr(prior["prior"], "to_dataset") else prior["prior"]
@@ -535,8 +551,6 @@ def backtest_summary(scores: pd.DataFrame) -> dict:
 
 def _to_netcdf(scores: pd.DataFrame, path: Path, summary: dict) -> None:
     """The scores as an xarray Dataset with dimensions (vintage, claim)."""
-    import xarray as xr
-
     if scores.empty:
         ds = xr.Dataset()
     else:

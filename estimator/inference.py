@@ -1,7 +1,7 @@
-"""Fit the model, check the sampler, save and load a run.
+r"""Fit the model, check the sampler, save and load a run.
 
 A run is one netCDF file (an ArviZ DataTree): posterior, prior, posterior
-predictive (each source's log estimate :math:`\\log \\hat S`, before its
+predictive (each source's log estimate :math:`\log \hat S`, before its
 qualifier censors it), sample statistics, pointwise log-likelihood (one term
 per claim), log-prior, observed and constant data, with a manifest
 in the root attributes: the claims ledger and prior file as loaded (verbatim
@@ -16,6 +16,7 @@ The sampler, its settings and the diagnostics every fit is held to are in
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -36,7 +37,7 @@ from estimator.display import result_html, result_text
 from estimator.errors import FitError, InputError, Problem
 from estimator.files import NETCDF_ENGINE, atomic_path
 from estimator.formatting import vintage_label
-from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, ModelRecipe, claim_capacity, default_as_of, months_between
+from estimator.model import DEFAULT_DYNAMICS, DEFAULT_RESTATEMENTS, FORECAST_MONTHS, ModelRecipe, claim_capacity, default_as_of, months_between
 from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
 from estimator.priors import PriorSet, load_priors, read_priors_text
 from estimator.sampling import DEFAULT_DRAWS, DEFAULT_SAMPLER, TARGET_ACCEPT, Diagnostics, diagnose, sample_model, sampler_steps, warn_if_missed
@@ -178,7 +179,7 @@ class FitResult:
         """
         # The figures load matplotlib: only when a figure is drawn, so `import estimator` and the
         # command line's summaries stay free of it.
-        from estimator.figures import draw
+        from estimator.figures import draw  # noqa: PLC0415 - loads matplotlib; only when drawing
 
         return _inline(draw(name, self, ax=ax), ax)
 
@@ -197,7 +198,7 @@ class FitResult:
         dict
             Figure name (:data:`estimator.figures.FIGURES`) -> Figure.
         """
-        from estimator.figures import standard_figures  # matplotlib, only when drawing (see plot)
+        from estimator.figures import standard_figures  # noqa: PLC0415 - loads matplotlib; only when drawing
 
         return {name: _inline(drawn, None) for name, drawn in standard_figures(self).items()}
 
@@ -237,6 +238,7 @@ def _cached_prior(result: FitResult) -> xr.Dataset:
         m.get("as_of"),
         m.get("known_by"),
         m.get("dynamics"),
+        m.get("restatements"),
         PRIOR_DRAWS,
         PRIOR_SEED,
         canonical_versions(),
@@ -270,7 +272,7 @@ def _inline(drawn, ax):
     """
     fig, _ = drawn
     if ax is None:
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # noqa: PLC0415 - heavy; only when drawing
 
         plt.close(fig)
     return fig
@@ -301,8 +303,6 @@ def _without_padding(tree, n_claims: int):
 
 def _label_claims(tree, claims):
     """Every group of ``tree`` with the claim metadata coordinates (see :func:`with_claim_coords`)."""
-    import xarray as xr
-
     return xr.DataTree.from_dict({name: with_claim_coords(tree[name].to_dataset(), claims) for name in tree.children})
 
 
@@ -323,8 +323,6 @@ def resolve_as_of(claims: pd.DataFrame, as_of=None, *, horizon_months: int = FOR
     InputError
         A date that is not a date, or past the horizon.
     """
-    import datetime as dt
-
     if as_of is None:
         return default_as_of(claims), 0
     try:
@@ -347,6 +345,7 @@ def fit(
     as_of=None,
     known_by=None,
     dynamics: str = DEFAULT_DYNAMICS,
+    restatements: str = DEFAULT_RESTATEMENTS,
     draws: int | None = None,
     tune: int | None = None,
     chains: int = 4,
@@ -376,6 +375,9 @@ def fit(
         could be known then). Families with no claim by then are left out.
     dynamics : {"ar1", "random_walk"}
         Rate dynamics of the container and missile flows (:mod:`estimator.model`).
+    restatements : {"excluded", "shared", "independent"}
+        How a claim that restates another enters the likelihood
+        (:mod:`estimator.model`, "Restatements").
     draws, tune, chains, seed : int
         Sampler settings; the seed fixes the result. ``draws`` and ``tune``
         default to :data:`DEFAULT_DRAWS` and :data:`DEFAULT_TUNE` of the
@@ -413,6 +415,7 @@ def fit(
         "as_of": str(as_of),
         "known_by": None if known_by is None else str(known_by),
         "dynamics": dynamics,
+        "restatements": restatements,
         "draws": draws,
         "tune": tune,
         "chains": chains,
@@ -425,7 +428,7 @@ def fit(
     run_hash = input_hash(claims.attrs.get("text", ""), priors.text, settings)
     # nutpie's compiled model is reused across ledgers of up to the padded claim count.
     capacity = claim_capacity(len(claims)) if sampler == "nutpie" else None
-    recipe = ModelRecipe(claims, priors, as_of=as_of, dynamics=dynamics, capacity=capacity)
+    recipe = ModelRecipe(claims, priors, as_of=as_of, dynamics=dynamics, capacity=capacity, restatements=restatements)
     model = recipe.build()
     # Whatever fails past the input's validation ends as one FitError that says what failed,
     # for which inputs and whether the cache was involved; the original is chained.

@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 
 from estimator import claims as C
 from estimator import names as N
-from estimator.model import RANDOM_WALK, claim_data
+from estimator.model import DEFAULT_RESTATEMENTS, RANDOM_WALK, claim_data
 from estimator.refit import RefitSpec, refit
 from estimator.stats import QUANTILES, khat_threshold, psis, quantile, reweighting_holds
 from estimator.workers import run_tasks
@@ -186,6 +186,7 @@ def _refit_spec(result, settings: RefitSettings) -> RefitSpec:
         horizon=None,
         # Runs from before the dynamics were a choice had a random walk.
         dynamics=m.get("dynamics", RANDOM_WALK),
+        restatements=m.get("restatements", DEFAULT_RESTATEMENTS),
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,

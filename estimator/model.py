@@ -91,6 +91,26 @@ Claims
     one-sided bound, and :math:`\log(\Phi(b) - \Phi(a))` for an interval,
     computed by :func:`log_diff_normal_cdf` without cancellation.
 
+Restatements
+    A claim whose ``restates`` names another row repeats that row's estimate
+    (another speaker, or a later day). ``restatements`` chooses how it enters
+    (:data:`RESTATEMENTS`):
+
+    * ``excluded``: it adds no likelihood of its own (weight 0, as a claim not
+      yet said); it is predicted and shown like any claim;
+    * ``shared``: the claims retelling one estimate share its error. For
+      original :math:`g` and each claim :math:`i` of its group,
+      :math:`\log \hat S_i = \mu_i + \sqrt{\sigma_i^2 - r_i^2}\, e_g + r_i\,
+      \epsilon_i` with :math:`e_g, \epsilon_i \sim N(0, 1)` and
+      :math:`r_i = \min(\sigma_i, r)`, :math:`r` = :data:`RETELLING_NOISE`:
+      each claim keeps its own marginal :math:`N(\mu_i, \sigma_i)`, and two
+      claims of a group differ only by the retelling. ``claim_log_mean`` and
+      ``claim_log_sd`` are then conditional on :math:`e_g`;
+    * ``independent``: every row is its own draw of its family's estimate
+      (the model before restatements were marked).
+
+    A restatement whose original is not in the ledger is fitted as an original.
+
 The builder is pure: it reads no files, samples nothing and does not modify
 its inputs. Prior parameters are ``pm.Data`` so a compiled model can be refit
 with other prior settings, and so is each claim's weight :math:`w_i \in
@@ -111,6 +131,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 
 from estimator import claims as C
@@ -144,12 +165,25 @@ __all__ = [
     "DEFAULT_DYNAMICS",
     "FORECAST_MONTHS",
     "MAX_MONTHS",
+    "RESTATEMENTS",
+    "DEFAULT_RESTATEMENTS",
+    "counted_claims",
 ]
 
 RANDOM_WALK, AR1 = "random_walk", "ar1"
 DYNAMICS = (AR1, RANDOM_WALK)
 # Chosen by the leave-future-out backtest (README, "Through time").
 DEFAULT_DYNAMICS = AR1
+# How a restatement enters the likelihood (module docstring, "Restatements"). Chosen by the
+# leave-future-out backtest (docs/ledger-record.md): excluded scored as well as shared (log
+# predictive density within 0.01 per claim, coverage alike) and sampled cleanly, where shared
+# left divergences in four of five exact fits and halved the effective sample size.
+EXCLUDED, SHARED, INDEPENDENT = "excluded", "shared", "independent"
+RESTATEMENTS = (EXCLUDED, SHARED, INDEPENDENT)
+DEFAULT_RESTATEMENTS = EXCLUDED
+# The part of a restatement's error not shared with the estimate it retells: the
+# rounding of a retelling (6,700 told as "about 7,000" moves 4%), at the noise floor.
+RETELLING_NOISE = 0.05
 # How far past the last claim an as-of date or a scored claim may reach.
 FORECAST_MONTHS = 24
 # The longest time grid a model is built on: twenty years of monthly rates. The
@@ -281,6 +315,7 @@ class ModelLayout:
 
     @property
     def month_labels(self) -> list[str]:
+        """Each modelled month as ``YYYY-MM``."""
         return [m.strftime("%Y-%m") for m in self.months]
 
 
@@ -535,8 +570,6 @@ def claim_loglik(claims: pd.DataFrame, mu, sigma) -> np.ndarray:
     """
     global _CLAIM_LOGLIK_FN
     if _CLAIM_LOGLIK_FN is None:
-        import pytensor
-
         v, m, sd, lo, hi = (pt.matrix(n) for n in ("value", "mu", "sigma", "log_low", "log_high"))
         form = pt.matrix("form", dtype="int64")
         _CLAIM_LOGLIK_FN = pytensor.function([v, m, sd, lo, hi, form], claims_logp(v, m, sd, lo, hi, form))
@@ -576,8 +609,13 @@ def padding_ids(claims: pd.DataFrame, capacity: int) -> list[str]:
     return [f"__padding_{i}" for i in range(capacity - len(claims))]
 
 
-def claim_design(claims: pd.DataFrame, families: list[str], layout: ModelLayout, capacity: int | None = None) -> dict[str, np.ndarray]:
-    """Per-claim design of the model as ``pm.Data``: exposure rows, family, quantity and capacity indices.
+def claim_design(
+    claims: pd.DataFrame, families: list[str], layout: ModelLayout, capacity: int | None = None, restatements: str = DEFAULT_RESTATEMENTS
+) -> dict[str, np.ndarray]:
+    """Per-claim design of the model as ``pm.Data``: exposure rows, family, quantity and capacity indices, and restatements.
+
+    ``claim_counted`` (:func:`counted_claims`) multiplies each claim's
+    weight; ``claim_group`` (:func:`estimator.claims.restatement_groups`) is read under ``shared``.
 
     With ``capacity``, the claims are padded to that many by repeating the
     first claim's design; :func:`claim_data` gives the padded claims weight 0,
@@ -590,6 +628,8 @@ def claim_design(claims: pd.DataFrame, families: list[str], layout: ModelLayout,
         CLAIM_QUANTITY: np.array([QUANTITY_ORDER.index(q) for q in claims["quantity"]], dtype=np.int64),
         CLAIM_CAPACITY_QUANTITY: np.array([C.CAPACITY_QUANTITIES.index(q) if k else 0 for q, k in zip(claims["quantity"], is_capacity)], dtype=np.int64),
         CLAIM_IS_CAPACITY: is_capacity.astype(np.int64),
+        CLAIM_COUNTED: counted_claims(claims, restatements),
+        CLAIM_GROUP: C.restatement_groups(claims)[0],
     }
     return {k: _pad(v, capacity) for k, v in design.items()}
 
@@ -614,6 +654,18 @@ def padded_claim_data(claims: pd.DataFrame, capacity: int | None = None, weight=
 
 
 CLAIM_EXPOSURE = "claim_exposure"
+CLAIM_COUNTED, CLAIM_GROUP = "claim_counted", "claim_group"
+RESTATEMENT_GROUP, RESTATEMENT_ERROR = "restatement_group", "restatement_error"
+
+
+def counted_claims(claims: pd.DataFrame, restatements: str = DEFAULT_RESTATEMENTS) -> np.ndarray:
+    """1 for a claim whose likelihood counts, 0 for a restatement under ``excluded`` (module docstring)."""
+    if restatements not in RESTATEMENTS:
+        raise ValueError(f"unknown restatements option '{restatements}'; one of {', '.join(RESTATEMENTS)}")
+    originals = C.restated_originals(claims)
+    return np.array([0.0 if restatements == EXCLUDED and originals[c] else 1.0 for c in claims.index])
+
+
 CLAIM_FAMILY, CLAIM_QUANTITY = "claim_family", "claim_quantity"
 CLAIM_CAPACITY_QUANTITY, CLAIM_IS_CAPACITY = "claim_capacity_quantity", "claim_is_capacity"
 # Order of the claimable quantities in the model's per-quantity factors (claim_quantity indexes it).
@@ -636,6 +688,7 @@ def build_model(
     horizon=None,
     dynamics: str = DEFAULT_DYNAMICS,
     capacity: int | None = None,
+    restatements: str = DEFAULT_RESTATEMENTS,
 ) -> pm.Model:
     """Build the reconciliation model (pure: no I/O, no sampling, inputs untouched).
 
@@ -657,6 +710,9 @@ def build_model(
         :func:`padding_ids`), so that a compiled model serves any ledger of up
         to ``capacity`` claims over the same months by swapping data. Default:
         no padding.
+    restatements : {"excluded", "shared", "independent"}
+        How a claim that restates another enters the likelihood (module
+        docstring, "Restatements").
 
     Returns
     -------
@@ -669,6 +725,7 @@ def build_model(
     families = priors.model_families(claims["source_family"])
     n_months = len(layout.months)
     claim_ids = list(claims.index) + ([] if capacity is None else padding_ids(claims, capacity))
+    heads = C.restatement_groups(claims)[1] if restatements == SHARED else []
 
     coords = {
         N.CLAIM: claim_ids,
@@ -678,6 +735,7 @@ def build_model(
         f"{N.RATE_INNOVATIONS}_step": np.array(layout.months[1:], dtype="datetime64[ns]"),
         f"{N.MISSILE_RATE_INNOVATIONS}_step": np.array(layout.months[1:], dtype="datetime64[ns]"),
         N.CARGO: list(N.CARGO_TYPES),
+        **({RESTATEMENT_GROUP: heads} if heads else {}),
     }
     P = priors.parameters
     with pm.Model(coords=coords) as model:
@@ -733,7 +791,10 @@ def build_model(
         # Each claim's expected log figure and noise: a count is (containers over its
         # period) x (its quantity per container) + (missiles over its period) x (its
         # quantity per missile); the mapping names each quantity, so no order can drift.
-        design = {k: pm.Data(k, v, dims=(N.CLAIM, N.MONTH) if v.ndim == 2 else N.CLAIM) for k, v in claim_design(claims, families, layout, capacity).items()}
+        design = {
+            k: pm.Data(k, v, dims=(N.CLAIM, N.MONTH) if v.ndim == 2 else N.CLAIM)
+            for k, v in claim_design(claims, families, layout, capacity, restatements).items()
+        }
         exposure_claims = design[CLAIM_EXPOSURE]
         containers_claim = (exposure_claims * rate).sum(axis=-1)
         missiles_claim = (exposure_claims * missile_rate).sum(axis=-1)
@@ -756,6 +817,14 @@ def build_model(
         capacity_truth = pt.stack([k152, k122])[design[CLAIM_CAPACITY_QUANTITY]]
         mu = pt.switch(is_capacity, pt.log(capacity_truth), pt.log(count_truth) + pt.log(bias)[fam_idx])
         sigma = pt.switch(is_capacity, conv_noise, noise[fam_idx])
+        if heads:
+            # The claims retelling one estimate share its error (module docstring, "Restatements");
+            # the floor keeps the square root's gradient finite where sigma <= RETELLING_NOISE.
+            shared = pt.concatenate([pt.zeros(1), pm.Normal(RESTATEMENT_ERROR, 0.0, 1.0, dims=RESTATEMENT_GROUP)])[design[CLAIM_GROUP]]
+            in_group = pt.gt(design[CLAIM_GROUP], 0)
+            retold = pt.minimum(sigma, RETELLING_NOISE)
+            mu = mu + pt.switch(in_group, pt.sqrt(pt.maximum(sigma**2 - retold**2, 1e-12)) * shared, 0.0)
+            sigma = pt.switch(in_group, retold, sigma)
         mu = pm.Deterministic(N.CLAIM_LOG_MEAN, mu, dims=N.CLAIM)
         sigma = pm.Deterministic(N.CLAIM_LOG_SD, sigma, dims=N.CLAIM)
         data = {k: pm.Data(k, v, dims=N.CLAIM) for k, v in padded_claim_data(claims, capacity).items()}
@@ -766,7 +835,7 @@ def build_model(
             data[CLAIM_LOG_LOW],
             data[CLAIM_LOG_HIGH],
             data[CLAIM_FORM],
-            data[CLAIM_WEIGHT],
+            data[CLAIM_WEIGHT] * design[CLAIM_COUNTED],
             logp=claims_logp,
             random=claims_random,
             observed=data[CLAIM_LOG_FIGURE],
@@ -790,14 +859,23 @@ class ModelRecipe:
     horizon: object = None
     dynamics: str = DEFAULT_DYNAMICS
     capacity: int | None = None
+    restatements: str = DEFAULT_RESTATEMENTS
 
     def build(self) -> pm.Model:
         """The model (:func:`build_model` of these inputs)."""
-        return build_model(self.claims, self.priors, as_of=self.as_of, horizon=self.horizon, dynamics=self.dynamics, capacity=self.capacity)
+        return build_model(
+            self.claims,
+            self.priors,
+            as_of=self.as_of,
+            horizon=self.horizon,
+            dynamics=self.dynamics,
+            capacity=self.capacity,
+            restatements=self.restatements,
+        )
 
 
 def result_model(result, **kwargs):
     """The PyMC model of a fitted run (its claims, priors, as-of date and dynamics)."""
     m = result.manifest
-    options = {"as_of": m.get("as_of"), "dynamics": m.get("dynamics", RANDOM_WALK), **kwargs}
+    options = {"as_of": m.get("as_of"), "dynamics": m.get("dynamics", RANDOM_WALK), "restatements": m.get("restatements", DEFAULT_RESTATEMENTS), **kwargs}
     return build_model(result.claims, result.priors, **options)

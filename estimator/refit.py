@@ -44,7 +44,7 @@ from estimator.cache import run_versions, source_digest
 from estimator.claims import load_claims
 from estimator.errors import InputError, Problem
 from estimator.files import TMP_GLOB, atomic_path, write_json, write_text
-from estimator.model import DEFAULT_DYNAMICS, ModelLayout, ModelRecipe
+from estimator.model import DEFAULT_DYNAMICS, DEFAULT_RESTATEMENTS, ModelLayout, ModelRecipe
 from estimator.priors import PriorSet, load_priors
 from estimator.sampling import Diagnostics, diagnose, nutpie_sample
 from estimator.workers import task_cores
@@ -75,6 +75,8 @@ class RefitSpec:
         The model's as-of date and the last month it spans (ISO dates; ``None``: the ledger's latest claim).
     dynamics : str
         Rate dynamics of the model.
+    restatements : str
+        How a claim that restates another enters the likelihood (:mod:`estimator.model`).
     draws, tune, chains : int
         nutpie's settings for every refit.
     source : str
@@ -90,6 +92,7 @@ class RefitSpec:
     tune: int
     chains: int
     source: str = "<refit>"
+    restatements: str = DEFAULT_RESTATEMENTS
 
     @classmethod
     def from_inputs(cls, claims=None, priors=None, **options) -> RefitSpec:
@@ -97,6 +100,7 @@ class RefitSpec:
         ledger = claims if isinstance(claims, pd.DataFrame) else load_claims(claims)
         prior_set = priors if isinstance(priors, PriorSet) else load_priors(priors)
         options["dynamics"] = options.get("dynamics") or DEFAULT_DYNAMICS
+        options["restatements"] = options.get("restatements") or DEFAULT_RESTATEMENTS
         for key in ("as_of", "horizon"):
             options[key] = None if options.get(key) is None else str(options[key])
         # A ledger that names only some of the families fits those alone.
@@ -122,7 +126,7 @@ class RefitSpec:
         """
         specs = {var: [s.distribution, s.params] for var, s in self.priors.all_specs().items()}
         ledger = self.claims.drop(columns="line", errors="ignore").to_csv()
-        return _digest(canonical([_digest(ledger), specs, self.as_of, self.horizon, self.dynamics]))
+        return _digest(canonical([_digest(ledger), specs, self.as_of, self.horizon, self.dynamics, self.restatements]))
 
     def identity(self) -> dict:
         """The spec as plain data for a results folder's manifest: the input texts, their digests and the options."""
@@ -130,7 +134,7 @@ class RefitSpec:
             "claims": self.claims_text,
             "priors": self.priors_text,
             "digests": {"claims": _digest(self.claims_text), "priors": _digest(self.priors_text), "model": self.model_key},
-            **{k: getattr(self, k) for k in ("as_of", "horizon", "dynamics", "draws", "tune", "chains")},
+            **{k: getattr(self, k) for k in ("as_of", "horizon", "dynamics", "restatements", "draws", "tune", "chains")},
         }
 
     def replace(self, **changes) -> RefitSpec:
@@ -169,7 +173,7 @@ def state_for(spec: RefitSpec) -> WorkerState:
     """The state of ``spec``'s model in this process (built on first call, then reused)."""
     state = _STATE.get(spec.model_key)
     if state is None:
-        recipe = ModelRecipe(spec.claims, spec.priors, as_of=spec.as_of, horizon=spec.horizon, dynamics=spec.dynamics)
+        recipe = ModelRecipe(spec.claims, spec.priors, as_of=spec.as_of, horizon=spec.horizon, dynamics=spec.dynamics, restatements=spec.restatements)
         state = WorkerState(spec, recipe, recipe.build())
         _STATE.clear()  # one base model per process at a time: free the previous compiled model
         _STATE[spec.model_key] = state

@@ -104,7 +104,8 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
         "Each claim as said, and how the fitted model sees it: the 90% predictive interval of "
         "what that source would say, and p as `estimator score` gives it (for a bound, the probability of an estimate "
         "beyond it; for a range, inside it; for a point, the two-sided tail probability, after the percentile at which "
-        f"its figure falls). A claim with p < {SURPRISE_P:g} is marked surprising.",
+        f"its figure falls). A claim with p < {SURPRISE_P:g} is marked surprising. A claim that repeats an earlier row's estimate names "
+        "that row (restates); how it entered the fit is the manifest's `restatements`.",
         "",
     ]
     rows = []
@@ -115,7 +116,7 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
         per = " per container" if c["kind"] == C.CAPACITY else ""
         rows.append(
             [
-                f"`{cid}`",
+                f"`{cid}`" + (f" (restates `{c['restates']}`)" if c.get("restates") else ""),
                 f"{c['date_said']}",
                 c["who"],
                 f"{c['quantity']} ({c['kind']}, {c['qualifier']})",
@@ -146,6 +147,7 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
         "known_by",
         "months_extrapolated",
         "dynamics",
+        "restatements",
         "seed",
         "sampler",
         "chains",

@@ -11,7 +11,11 @@ What a task computes is the business of :mod:`estimator.refit`.
 from __future__ import annotations
 
 import atexit
+import multiprocessing as mp
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed as done
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from estimator.sampling import machine_cores
@@ -34,7 +38,7 @@ _POOLS: dict[int, Any] = {}
 
 
 def _local_pool(workers: int):
-    """This session's pool of ``workers`` local processes, started on first use and then kept.
+    """The pool of ``workers`` local processes of this session, started on first use and then kept.
 
     Kept across calls so that a worker's compiled models (:func:`estimator.refit.state_for`)
     serve every later call in the session: the influence and reconciliation
@@ -42,9 +46,6 @@ def _local_pool(workers: int):
     """
     pool = _POOLS.get(workers)
     if pool is None:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
         pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver"))
     return pool
 
@@ -86,7 +87,7 @@ def run_tasks(fn: Callable, tasks: list[tuple], *, workers: int | None = None, s
             on_result(r)
 
     if scheduler is not None:
-        from distributed import Client, as_completed
+        from distributed import Client, as_completed  # noqa: PLC0415 - optional; only with a Dask scheduler
 
         client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
         try:
@@ -96,9 +97,6 @@ def run_tasks(fn: Callable, tasks: list[tuple], *, workers: int | None = None, s
             if client is not scheduler:
                 client.close()
     elif (workers or 1) > 1 and len(tasks) > 1:
-        from concurrent.futures import as_completed as done
-        from concurrent.futures.process import BrokenProcessPool
-
         pool = _local_pool(workers)
         try:
             for fut in done([pool.submit(fn, *t) for t in tasks]):
