@@ -13,7 +13,7 @@ and :math:`w_s` normalised draw weights:
 * ``lpd``: the log predictive density of the claim's *event*,
   :math:`\log \sum_s w_s\, p(y \mid \theta_s)`, with
   :math:`p(y \mid \theta)` the model's own likelihood term for the claim
-  (:func:`estimator.model.claim_loglik`): the probability of its interval or
+  (:func:`estimator.likelihood.claim_loglik`): the probability of its interval or
   bound, or the density of a point's log figure. Higher is better.
 * ``pit``: :math:`F(x)` at the figure for a point,
   :math:`F(x) = \sum_s w_s \Phi((\log x - \mu_s)/\sigma_s)`; for a bound
@@ -76,12 +76,13 @@ from estimator import names as N
 from estimator.claims import load_claims, read_claims_text
 from estimator.errors import InputError, Problem
 from estimator.files import NETCDF_ENGINE, atomic_path, write_text
-from estimator.model import DEFAULT_RESTATEMENTS, claim_data, claim_loglik, counted_claims, months_between, next_month
+from estimator.likelihood import DEFAULT_RESTATEMENTS, claim_data, claim_loglik, counted_claims
 from estimator.priors import load_priors
 from estimator.refit import RefitSpec, ResultFolder, refit, state_for
 from estimator.sampling import sampler_steps
 from estimator.scoring import mixture_cdf, share_inside
 from estimator.stats import psis, quantile, reweighting_holds
+from estimator.timeline import months_between, next_month
 from estimator.workers import run_tasks
 
 __all__ = [

@@ -122,7 +122,7 @@ MAX_VALUE_USD = 1e15
 # Dates a ledger can hold. The shipments it records began in the 2020s; these
 # fixed bounds (not the clock, so a ledger loads the same in any year) refuse a
 # typo in the year (2924, 1024) before it becomes a model of thousands of months.
-# The model additionally refuses a time grid longer than model.MAX_MONTHS.
+# The model additionally refuses a time grid longer than timeline.MAX_MONTHS.
 FIRST_DATE = dt.date(2000, 1, 1)
 LAST_DATE = dt.date(2099, 12, 31)
 

@@ -37,11 +37,13 @@ from estimator.display import result_html, result_text
 from estimator.errors import FitError, InputError, Problem
 from estimator.files import NETCDF_ENGINE, atomic_path
 from estimator.formatting import vintage_label
-from estimator.model import DEFAULT_DYNAMICS, DEFAULT_RESTATEMENTS, FORECAST_MONTHS, ModelRecipe, claim_capacity, default_as_of, months_between
+from estimator.likelihood import DEFAULT_RESTATEMENTS, claim_capacity
+from estimator.model import DEFAULT_DYNAMICS, ModelRecipe
 from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
 from estimator.priors import PriorSet, load_priors, read_priors_text
 from estimator.sampling import DEFAULT_DRAWS, DEFAULT_SAMPLER, TARGET_ACCEPT, Diagnostics, diagnose, sample_model, sampler_steps, warn_if_missed
 from estimator.summaries import draws_table, headline_table
+from estimator.timeline import FORECAST_MONTHS, default_as_of, months_between
 
 __all__ = ["FitResult", "fit", "load_result", "input_hash", "resolve_as_of", "with_claim_coords", "RESULT_FILE"]
 
@@ -368,7 +370,7 @@ def fit(
     as_of : date or str, optional
         Date of the headline quantities; default the latest claim's date
         said. A later date is a forecast, allowed up to
-        :data:`estimator.model.FORECAST_MONTHS` months past the claims
+        :data:`estimator.timeline.FORECAST_MONTHS` months past the claims
         (:func:`resolve_as_of`); the manifest records the months extrapolated.
     known_by : date or str, optional
         Use only the claims said on or before this date (a vintage: what

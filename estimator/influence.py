@@ -46,7 +46,8 @@ from tqdm.auto import tqdm
 
 from estimator import claims as C
 from estimator import names as N
-from estimator.model import DEFAULT_RESTATEMENTS, RANDOM_WALK, claim_data
+from estimator.likelihood import DEFAULT_RESTATEMENTS, claim_data
+from estimator.model import RANDOM_WALK
 from estimator.refit import RefitSpec, refit
 from estimator.stats import QUANTILES, khat_threshold, psis, quantile, reweighting_holds
 from estimator.workers import run_tasks

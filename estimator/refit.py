@@ -44,9 +44,11 @@ from estimator.cache import run_versions, source_digest
 from estimator.claims import load_claims
 from estimator.errors import InputError, Problem
 from estimator.files import TMP_GLOB, atomic_path, write_json, write_text
-from estimator.model import DEFAULT_DYNAMICS, DEFAULT_RESTATEMENTS, ModelLayout, ModelRecipe
+from estimator.likelihood import DEFAULT_RESTATEMENTS
+from estimator.model import DEFAULT_DYNAMICS, ModelRecipe
 from estimator.priors import PriorSet, load_priors
 from estimator.sampling import Diagnostics, diagnose, nutpie_sample
+from estimator.timeline import ModelLayout
 from estimator.workers import task_cores
 
 __all__ = ["RefitSpec", "Refit", "WorkerState", "state_for", "compiled_model", "refit", "ResultFolder", "canonical", "code_identity"]

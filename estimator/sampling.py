@@ -32,7 +32,7 @@ from pymc.backends.arviz import patch_nutpie_idata
 from estimator import names as N
 from estimator._compiled import LOG_LIKELIHOOD_PREFIX, LOG_PRIOR_PREFIX, compile_model
 from estimator.errors import FitError, SamplingWarning
-from estimator.model import claims_random
+from estimator.likelihood import claims_random
 
 __all__ = [
     "Diagnostics",
@@ -288,7 +288,7 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, recipe=None, prog
 
     With ``predictive``, the ``posterior_predictive`` group holds one draw of
     each source's log estimate per posterior draw (see
-    :func:`estimator.model.claims_random`).
+    :func:`estimator.likelihood.claims_random`).
 
     With nutpie the model is compiled once per graph (:mod:`estimator._compiled`:
     kept in this process and, unless ``cache`` is false, on disk), and the
@@ -354,7 +354,7 @@ def _sample_nutpie(model, recipe, *, draws, tune, chains, seed, progress, cores,
 
 
 def _predictive_draws(post: xr.Dataset, seed: int) -> xr.Dataset:
-    """One draw of each source's log estimate per posterior draw (:func:`estimator.model.claims_random`).
+    """One draw of each source's log estimate per posterior draw (:func:`estimator.likelihood.claims_random`).
 
     The log estimate is normal with the claim's predictive moments, which the
     posterior already holds, so no PyTensor function is compiled for it.

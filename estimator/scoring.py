@@ -41,8 +41,9 @@ from scipy.special import ndtr
 from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
-from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, RANDOM_WALK, add_months, build_model, forecast_log_rates, months_between
+from estimator.model import DEFAULT_DYNAMICS, RANDOM_WALK, build_model, forecast_log_rates
 from estimator.stats import SURPRISE_P
+from estimator.timeline import FORECAST_MONTHS, add_months, months_between
 
 __all__ = ["score_claims", "coverage_summary", "mixture_cdf", "share_inside", "unconstrained_model", "batched_function"]
 

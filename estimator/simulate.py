@@ -36,7 +36,7 @@ import pymc as pm
 from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
-from estimator.model import LOWER, UPPER, claim_forms
+from estimator.likelihood import LOWER, UPPER, claim_forms
 
 __all__ = ["draw_truth", "simulate_claims", "check_simulable", "SIMULATOR_VERSION"]
 

@@ -48,9 +48,10 @@ import pandas as pd
 from estimator.claims import load_claims
 from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
 from estimator.inference import resolve_as_of
-from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, default_as_of
+from estimator.model import DEFAULT_DYNAMICS, DYNAMICS
 from estimator.priors import ELICITATION_FIELDS, PriorSet, iso_date, load_priors, read_text_file, reelicit
 from estimator.refit import RefitSpec, canonical
+from estimator.timeline import default_as_of
 
 __all__ = ["SweepSpec", "load_sweep", "apply_overrides", "changed_specs", "point_id", "point_seed", "point_label", "AS_OF"]
 

@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 
 from estimator import names as N
 from estimator.files import atomic_path
-from estimator.model import claim_data
+from estimator.likelihood import claim_data
 from estimator.refit import RefitSpec, ResultFolder, refit, state_for
 from estimator.sampling import sampler_steps
 from estimator.scoring import batched_function, unconstrained_model

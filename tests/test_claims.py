@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import estimator
 from estimator.claims import COLUMNS, claims_from_frame, load_claims, next_round_figure
 from estimator.errors import InputError
-from estimator.model import MAX_MONTHS, model_layout
+from estimator.timeline import MAX_MONTHS, model_layout
 
 DATA = Path(__file__).parent / "data"
 # The families the default ledger names (a ledger may name others: families are pooled).

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from estimator.claims import COLUMNS, FIRST_DATE, LAST_DATE, MAX_VALUE_USD, MIN_FIGURE, load_claims, read_claims_text
 from estimator.errors import InputError
-from estimator.model import MAX_MONTHS, model_layout
+from estimator.timeline import MAX_MONTHS, model_layout
 
 DEFAULT_TEXT = read_claims_text()[1]
 DEFAULT_BYTES = DEFAULT_TEXT.encode("utf-8")

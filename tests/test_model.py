@@ -15,18 +15,9 @@ from scipy import stats
 import estimator
 from estimator import names as N
 from estimator.coordinates import CENTRING_WEIGHT, LevelCoordinate, PartialCentring
-from estimator.model import (
-    CLAIM_FORM,
-    CLAIM_LOG_FIGURE,
-    CLAIM_LOG_HIGH,
-    CLAIM_LOG_LOW,
-    ModelLayout,
-    build_model,
-    claim_data,
-    claims_logp,
-    log_diff_normal_cdf,
-    log_normal_cdf,
-)
+from estimator.likelihood import CLAIM_FORM, CLAIM_LOG_FIGURE, CLAIM_LOG_HIGH, CLAIM_LOG_LOW, claim_data, claims_logp, log_diff_normal_cdf, log_normal_cdf
+from estimator.model import build_model
+from estimator.timeline import ModelLayout
 
 
 def _fn(expr, *inputs):

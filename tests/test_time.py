@@ -14,7 +14,8 @@ from estimator.backtest import default_vintages, run_backtest
 from estimator.claims import claims_known_by, load_claims, subset_claims
 from estimator.errors import InputError
 from estimator.inference import resolve_as_of
-from estimator.model import AR1, DYNAMICS, FORECAST_MONTHS, RANDOM_WALK, ModelLayout, build_model, forecast_log_rates
+from estimator.model import AR1, DYNAMICS, RANDOM_WALK, build_model, forecast_log_rates
+from estimator.timeline import FORECAST_MONTHS, ModelLayout
 
 
 def test_a_claim_said_one_day_after_the_vintage_is_excluded(claims):

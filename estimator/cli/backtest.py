@@ -8,7 +8,8 @@ from pathlib import Path
 from estimator.backtest import run_backtest
 from estimator.cli.common import add_figure_arguments, check_writable, command, figure_formats, problem, save_figure, use_agg
 from estimator.errors import InputError
-from estimator.model import DEFAULT_DYNAMICS, DEFAULT_RESTATEMENTS, DYNAMICS, RESTATEMENTS
+from estimator.likelihood import DEFAULT_RESTATEMENTS, RESTATEMENTS
+from estimator.model import DEFAULT_DYNAMICS, DYNAMICS
 
 
 def _vintages(text: str | None) -> list[dt.date] | None:

@@ -13,10 +13,12 @@ from estimator.claims import load_claims
 from estimator.cli.common import EXIT_DIAGNOSTICS, check_writable, command, problem
 from estimator.errors import InputError, SamplingWarning
 from estimator.inference import RESULT_FILE, fit
-from estimator.model import DEFAULT_DYNAMICS, DEFAULT_RESTATEMENTS, DYNAMICS, FORECAST_MONTHS, RESTATEMENTS
+from estimator.likelihood import DEFAULT_RESTATEMENTS, RESTATEMENTS
+from estimator.model import DEFAULT_DYNAMICS, DYNAMICS
 from estimator.priors import load_priors
 from estimator.sampling import DEFAULT_SAMPLER, SAMPLERS
 from estimator.summaries import headline_table, summary_dict
+from estimator.timeline import FORECAST_MONTHS
 
 
 def run(args) -> int:
