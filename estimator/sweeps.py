@@ -28,6 +28,7 @@ as an uninterrupted one (``wall_seconds`` aside, which is measured).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,35 +39,54 @@ from tqdm.auto import tqdm
 from estimator import names as N
 from estimator.files import NETCDF_ENGINE
 from estimator.model import EXPOSURE_AS_OF, prior_data_name
-from estimator.refit import Refit, RefitSpec, ResultFolder, canonical, refit, state_for
+from estimator.refit import RefitSpec, ResultFolder, canonical, refit, state_for
 from estimator.stats import QUANTILES, khat_threshold, psis, quantile, reweighting_holds
-from estimator.sweep_file import AS_OF, SweepSpec, apply_overrides, changed_specs, load_sweep, point_id, point_label, point_seed
+from estimator.sweep_file import AS_OF, SweepSpec, changed_specs, load_sweep, point_id, point_label, point_seed
+from estimator.timeline import ModelLayout
 from estimator.workers import run_tasks
 
-__all__ = ["run_sweep", "run_point", "sweep_table_to_dataset", "EXACT", "APPROX"]
+__all__ = ["run_sweep", "run_point", "prepare_point", "Point", "sweep_table_to_dataset", "EXACT", "APPROX"]
 
 EXACT, APPROX = "exact", "approx"
 # Headline quantities reported per point.
 QUANTITIES = (N.CONTAINERS, N.SHELLS_152MM, N.ROUNDS_122MM, N.MISSILES_DELIVERED, N.SHELLS_PER_CONTAINER_152MM, N.VALUE_USD)
 
 
-def _data_updates(priors, options, spec: RefitSpec) -> dict[str, np.ndarray]:
-    """The pm.Data values of a point: every prior parameter, and the as-of exposure."""
-    out = {}
-    for var, prior in priors.all_specs().items():
-        for p, v in prior.params.items():
-            out[prior_data_name(var, p)] = np.asarray(v, dtype=float)
-    out[EXPOSURE_AS_OF] = state_for(spec).layout_for(options.get(AS_OF, spec.as_of)).exposure_as_of
-    return out
+@dataclass(frozen=True)
+class Point:
+    """A sweep point as its refit needs it, prepared once by the caller (:func:`prepare_point`).
+
+    Attributes
+    ----------
+    overrides : dict
+        The point's settings as the sweep file gives them.
+    data : dict
+        Every ``pm.Data`` value of the point: each prior parameter, and the as-of exposure.
+    changed : dict
+        Prior name -> its :class:`~estimator.priors.PriorSpec` at this point, for the priors
+        the point changes (the importance ratios of approximate mode need their densities).
+    """
+
+    overrides: dict
+    data: dict
+    changed: dict
+
+
+def prepare_point(base: RefitSpec, overrides: dict) -> Point:
+    """The point's priors and options applied to the base spec once, in the process that runs the sweep.
+
+    Workers then only swap data into the compiled model: the overrides, validated
+    when the sweep file was loaded, are not re-read or re-elicited per refit.
+    """
+    changed, options = changed_specs(base.priors, overrides, file=base.source, where="point")
+    priors = base.priors.with_params({var: prior.params for var, prior in changed.items()})
+    data = {prior_data_name(var, p): np.asarray(v, dtype=float) for var, prior in priors.all_specs().items() for p, v in prior.params.items()}
+    layout = ModelLayout(base.claims, base.priors, options.get(AS_OF, base.as_of), base.horizon)
+    data[EXPOSURE_AS_OF] = layout.exposure_as_of
+    return Point(overrides, data, changed)
 
 
 # ---------------------------------------------------------------- workers
-
-
-def _exact_fit(spec: RefitSpec, overrides: dict, seed: int) -> Refit:
-    """Refit one point with the compiled model: the point's prior settings and as-of date swapped in."""
-    priors, options = apply_overrides(spec.priors, overrides, file=spec.source, where="point")
-    return refit(spec, _data_updates(priors, options, spec), seed)
 
 
 def _summarise(posterior, weights=None, order=None) -> dict:
@@ -85,28 +105,28 @@ def _summarise(posterior, weights=None, order=None) -> dict:
     return row
 
 
-def run_point(spec: RefitSpec, overrides: dict, seed: int, mode: str, reference: dict | None = None) -> dict:
+def run_point(spec: RefitSpec, point: Point, seed: int, mode: str, reference: dict | None = None) -> dict:
     """Run one point (a worker task): by reweighting the reference where k-hat allows, else an exact refit; its row."""
     t0 = time.perf_counter()
-    row = {"point_id": point_id(overrides), "seed": seed, "status": "ok", "error": ""}
+    row = {"point_id": point_id(point.overrides), "seed": seed, "status": "ok", "error": ""}
     try:
         done = False
-        if mode == APPROX and reference is not None and AS_OF not in overrides:
-            khat, weights = _psis_weights(spec, overrides, reference)
+        if mode == APPROX and reference is not None and AS_OF not in point.overrides:
+            khat, weights = _psis_weights(spec, point.changed, reference)
             row["khat"] = khat
             if reweighting_holds(khat, weights.size):
                 row.update(_summarise(reference["draws"], weights, reference["order"]))
                 row.update({"method": "approx", "max_rhat": np.nan, "min_ess_bulk": np.nan, "divergences": 0, "diagnostics_ok": True})
                 done = True
         if not done:
-            r = _exact_fit(spec, overrides, seed)
+            r = refit(spec, point.data, seed)
             row.update(_summarise({v: r.posterior[v].values for v in QUANTITIES}))
             method = f"exact (k-hat {row['khat']:.2f} > {khat_threshold(weights.size):.2f})" if "khat" in row else "exact"
             row.update({"method": method, **r.diagnostics_row()})
     except Exception as exc:  # a failed point is recorded, not fatal to the sweep
         row.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
     row["wall_seconds"] = round(time.perf_counter() - t0, 3)
-    row["overrides"] = canonical(overrides)
+    row["overrides"] = canonical(point.overrides)
     return row
 
 
@@ -115,7 +135,7 @@ def run_point(spec: RefitSpec, overrides: dict, seed: int, mode: str, reference:
 
 def _reference(spec: RefitSpec, reference_draws: int, seed: int) -> dict:
     """The reference posterior: an exact fit at the base settings with many draws."""
-    r = _exact_fit(spec.replace(draws=reference_draws), {}, seed)
+    r = refit(spec.replace(draws=reference_draws), prepare_point(spec, {}).data, seed)
     full = _posterior_of_free_rvs(state_for(spec), r.tree)
     draws = {v: r.posterior[v].values.ravel() for v in QUANTITIES}
     return {"draws": draws, "order": {v: np.argsort(x) for v, x in draws.items()}, "params": full}
@@ -138,10 +158,9 @@ def _prior_logpdf(spec, x):
     return np.asarray(d.logpdf(x), dtype=float)
 
 
-def _psis_weights(spec: RefitSpec, overrides, reference):
-    """PSIS-smoothed normalised weights for a point and their k-hat."""
+def _psis_weights(spec: RefitSpec, updates: dict, reference):
+    """PSIS-smoothed normalised weights for a point (its changed priors) and their k-hat."""
     base_specs = spec.priors.all_specs()
-    updates, _ = changed_specs(spec.priors, overrides, file=spec.source, where="point")
     n = next(iter(reference["draws"].values())).size
     log_ratio = np.zeros(n)
     cache = reference.setdefault("log_ratio_cache", {})
@@ -214,7 +233,13 @@ def run_sweep(
         bar.set_postfix(failed=failures)
         bar.update(1)
 
-    args = [(base, p, point_seed(spec.seed, p), mode, reference) for p in todo]
+    args = []
+    for p in todo:
+        try:
+            args.append((base, prepare_point(base, p), point_seed(spec.seed, p), mode, reference))
+        except Exception as exc:  # recorded as a failed point, as a failed refit is: not fatal to the sweep
+            failed = {"point_id": point_id(p), "seed": point_seed(spec.seed, p), "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            record({**failed, "wall_seconds": 0.0, "overrides": canonical(p)})
     run_tasks(run_point, args, workers=workers, scheduler=scheduler, on_result=record)
     bar.close()
     table = _table(spec, rows)
