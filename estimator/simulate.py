@@ -112,11 +112,12 @@ def simulate_claims(claims: pd.DataFrame, truth: dict, *, seed: int) -> pd.DataF
         value = est * basis
         q = row["qualifier"]
         high = np.nan
-        if q == C.ABOUT or (row["kind"] == C.CAPACITY and q in (C.UP_TO, C.COULD_HOLD)):
-            fig = _round_sig(value)
-        elif form in (LOWER, UPPER):
+        if form in (LOWER, UPPER):
+            # First: a launch count "about x" is one-sided too (launches bound deliveries from below).
             fig = float(row["figure"])
             q, high = _censored(row, value)
+        elif q == C.ABOUT or (row["kind"] == C.CAPACITY and q in (C.UP_TO, C.COULD_HOLD)):
+            fig = _round_sig(value)
         elif q in (C.MORE_THAN, C.AT_LEAST):
             fig = _floor_sig(value)
         else:  # between

@@ -134,6 +134,7 @@ def test_a_refit_of_the_same_graph_is_labelled_with_its_own_claims(claims, prior
     estimator.fit(claims, priors, **kw)
     renamed = claims.rename(index=lambda i: f"{i}-renamed")
     renamed["id"] = renamed.index
+    renamed["restates"] = [f"{r}-renamed" if r else "" for r in renamed["restates"]]
     again = estimator.fit(renamed, priors, **kw)
     for group in ("posterior", "log_likelihood", "posterior_predictive"):
         ids = [str(c) for c in again.tree[group].to_dataset()[N.CLAIM].values]
