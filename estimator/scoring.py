@@ -41,6 +41,7 @@ from scipy.special import ndtr
 from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
+from estimator.likelihood import DEFAULT_RESTATEMENTS
 from estimator.model import DEFAULT_DYNAMICS, RANDOM_WALK, build_model, forecast_log_rates
 from estimator.stats import SURPRISE_P
 from estimator.timeline import FORECAST_MONTHS, add_months, months_between
@@ -52,9 +53,10 @@ def _as_date(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
-def unconstrained_model(claims, priors, as_of, horizon=None, dynamics=None):
+def unconstrained_model(claims, priors, as_of, horizon=None, dynamics=None, restatements=None):
     """The model with value transforms removed: its value variables are the parameters themselves."""
-    return remove_value_transforms(build_model(claims, priors, as_of=as_of, horizon=horizon, dynamics=dynamics or DEFAULT_DYNAMICS))
+    options = {"dynamics": dynamics or DEFAULT_DYNAMICS, "restatements": restatements or DEFAULT_RESTATEMENTS}
+    return remove_value_transforms(build_model(claims, priors, as_of=as_of, horizon=horizon, **options))
 
 
 def batched_function(model, outputs, replace=None, mode=None):
@@ -93,7 +95,7 @@ def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed
     combined = pd.concat([result.claims, new_claims])
     # Internal ids: a scored claim may repeat a fitted one.
     combined.index = [f"row{i}" for i in range(len(combined))]
-    model = unconstrained_model(combined, result.priors, result.manifest["as_of"], horizon, dynamics)
+    model = unconstrained_model(combined, result.priors, result.manifest["as_of"], horizon, dynamics, result.manifest.get("restatements"))
     # Month starts as dates (a run saved when months were "YYYY-MM" text reads the same).
     months = pd.DatetimeIndex(model.coords[N.MONTH])
     fitted = pd.to_datetime(post[N.MONTH].values)

@@ -259,6 +259,7 @@ def reference_posterior(
     *,
     as_of=None,
     dynamics=None,
+    restatements=None,
     draws: int = 2_000_000,
     seed: int = 20240223,
     chunk: int = 250_000,
@@ -271,6 +272,8 @@ def reference_posterior(
     ----------
     claims, priors
         As for :func:`estimator.fit`.
+    as_of, dynamics, restatements
+        The run's model options, as for :func:`estimator.fit` (``None``: the defaults).
     draws : int
         Prior draws (in chunks of ``chunk``).
     seed : int
@@ -286,7 +289,7 @@ def reference_posterior(
         ``weights`` (normalised), ``ess`` (Kish), ``khat`` (Pareto k of the
         weights), ``draws``.
     """
-    model = unconstrained_model(claims, priors, as_of, dynamics=dynamics)
+    model = unconstrained_model(claims, priors, as_of, dynamics=dynamics, restatements=restatements)
     loglik = model.logp(vars=model.observed_RVs, sum=True)
     # Numba: the vectorised graph runs about 20x faster than in the default C mode.
     fn, names = batched_function(model, [loglik, *(model[q] for q in quantities)], mode="NUMBA")

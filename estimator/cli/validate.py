@@ -26,6 +26,7 @@ def run_reference(args) -> int:
         result.priors,
         as_of=result.manifest.get("as_of"),
         dynamics=result.manifest.get("dynamics"),
+        restatements=result.manifest.get("restatements"),
         draws=args.reference_draws,
         seed=args.seed,
         progress=not args.quiet,
