@@ -33,7 +33,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from resultfile import save
+
+from estimator import names as N
+from estimator.sweep_file import load_sweep
+from estimator.sweeps import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP_FILE = ROOT / "sweeps" / "prices-and-fill.toml"
@@ -54,9 +59,7 @@ def sweep_args(out: Path) -> list[str]:
 
 
 def fit_quality(out: Path) -> dict:
-    import arviz_stats as azs
-
-    from estimator import names as N
+    import arviz_stats as azs  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     result = estimator.load_result(out / "result.nc")
     post = result.posterior
@@ -121,9 +124,6 @@ def whole_process(repeats: int, tmp: Path, env: dict) -> list[str]:
 
 
 def in_process(repeats: int, tmp: Path) -> list[str]:
-    import pandas as pd
-
-    from estimator.sweeps import load_sweep, run_sweep
 
     priors = estimator.load_priors()
     claims = estimator.load_claims(families=set(priors.families))

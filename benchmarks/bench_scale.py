@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 from resultfile import save
 
-from estimator.model import build_model, claim_capacity
+from estimator.likelihood import claim_capacity
+from estimator.model import build_model
 from estimator.simulate import draw_truth, simulate_claims
 
 SIZES = (14, 140, 1400)

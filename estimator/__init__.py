@@ -10,6 +10,7 @@ shipped to Russia. Typical use::
 See :mod:`estimator.model` for the equations.
 """
 
+import importlib
 import logging
 import os
 from importlib import metadata as _metadata
@@ -56,15 +57,19 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 # Submodules a user reaches as attributes (``estimator.sensitivity``) without
 # importing them first; each loads on first use.
 _SUBMODULES = (
+    "backtest",
     "claims",
     "display",
     "errors",
     "figures",
     "inference",
+    "influence",
     "model",
     "names",
     "priors",
+    "refit",
     "report",
+    "sampling",
     "scoring",
     "sensitivity",
     "simulate",
@@ -76,8 +81,6 @@ _SUBMODULES = (
 
 def __getattr__(name):
     if name in _SUBMODULES:
-        import importlib
-
         return importlib.import_module(f"estimator.{name}")
     raise AttributeError(f"module 'estimator' has no attribute '{name}'")
 

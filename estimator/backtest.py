@@ -13,7 +13,7 @@ and :math:`w_s` normalised draw weights:
 * ``lpd``: the log predictive density of the claim's *event*,
   :math:`\log \sum_s w_s\, p(y \mid \theta_s)`, with
   :math:`p(y \mid \theta)` the model's own likelihood term for the claim
-  (:func:`estimator.model.claim_loglik`): the probability of its interval or
+  (:func:`estimator.likelihood.claim_loglik`): the probability of its interval or
   bound, or the density of a point's log figure. Higher is better.
 * ``pit``: :math:`F(x)` at the figure for a point,
   :math:`F(x) = \sum_s w_s \Phi((\log x - \mu_s)/\sigma_s)`; for a bound
@@ -63,24 +63,27 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pymc as pm
+import xarray as xr
+from tqdm.auto import tqdm
 
 from estimator import names as N
 from estimator.claims import load_claims, read_claims_text
-from estimator.compiled import with_data
 from estimator.errors import InputError, Problem
-from estimator.inference import NETCDF_ENGINE, diagnose, sampler_steps
-from estimator.model import DEFAULT_DYNAMICS, claim_data, claim_loglik, months_between, next_month
+from estimator.files import NETCDF_ENGINE, atomic_path, write_text
+from estimator.likelihood import DEFAULT_RESTATEMENTS, claim_data, claim_loglik, counted_claims
 from estimator.priors import load_priors
+from estimator.refit import RefitSpec, ResultFolder, refit, state_for
+from estimator.sampling import sampler_steps
 from estimator.scoring import mixture_cdf, share_inside
-from estimator.sensitivity import khat_threshold
-from estimator.stats import psis, quantile
-from estimator.workers import claim_folder, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
+from estimator.stats import psis, quantile, reweighting_holds
+from estimator.timeline import months_between, next_month
+from estimator.workers import run_tasks
 
 __all__ = [
     "BacktestResult",
@@ -161,53 +164,28 @@ def _vintage_seed(seed: int, vintage: dt.date) -> int:
     return int(np.random.SeedSequence([int(seed), vintage.toordinal()]).generate_state(1)[0])
 
 
-def fit_vintage(payload: dict, vintage: str, seed: int, out_dir: str) -> dict:
-    """Exact fit at one vintage (claims said after it weigh 0); written to ``fits/<vintage>.npz``."""
+def fit_vintage(spec: RefitSpec, vintage: str, seed: int) -> tuple[str, dict, dict]:
+    """Exact fit at one vintage (claims said after it weigh 0): ``(vintage, info row, arrays)``.
 
-    t0 = time.perf_counter()
-    state = worker_state(payload)
+    The arrays are what scoring and beliefs need of the draws: each claim's
+    predictive moments (claim x draw), the rates and the 152mm load.
+    """
     day = dt.date.fromisoformat(vintage)
-    known = (state.claims["date_said"] <= day).to_numpy(float)
-    compiled = with_data(compiled_model(state, extra_vars=_EXTRA_VARS), **claim_data(state.claims, weight=known))
-    tree = sample_compiled(compiled, payload, seed)
-    post = tree["posterior"].to_dataset()
-
-    def flat(var):
-        x = np.asarray(post[var].values, dtype=float)
-        return x.reshape(-1, *x.shape[2:])
-
+    known = (spec.claims["date_said"] <= day).to_numpy(float)
+    r = refit(spec, claim_data(spec.claims, weight=known), seed, extra_vars=_EXTRA_VARS)
     arrays = {
-        "mu": flat(N.CLAIM_LOG_MEAN).T,
-        "sd": flat(N.CLAIM_LOG_SD).T,
-        "container_rate": flat(N.CONTAINER_RATE),
-        "missile_rate": flat(N.MISSILE_RATE),
-        "shells_per_container": flat(N.SHELLS_PER_CONTAINER_152MM) * flat(N.CARGO_MIX)[:, 0],
+        "mu": r.flat(N.CLAIM_LOG_MEAN).T,
+        "sd": r.flat(N.CLAIM_LOG_SD).T,
+        "container_rate": r.flat(N.CONTAINER_RATE),
+        "missile_rate": r.flat(N.MISSILE_RATE),
+        "shells_per_container": r.flat(N.SHELLS_PER_CONTAINER_152MM) * r.flat(N.CARGO_MIX)[:, 0],
     }
-    d = diagnose(tree, ess_min=100 * payload["chains"])
-    info = {"vintage": vintage, "seed": seed, "max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences, "diagnostics_ok": d.ok}
-    info["wall_seconds"] = round(time.perf_counter() - t0, 3)
-    path = Path(out_dir) / "fits" / f"{vintage}.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
-    write_atomic(path.with_suffix(".json"), info)
-    return info
-
-
-def _load_fit(out: Path, vintage: str) -> dict | None:
-    f = out / "fits" / f"{vintage}.npz"
-    j = f.with_suffix(".json")
-    if not (f.exists() and j.exists()):
-        return None
-    with np.load(f) as z:
-        arrays = {k: z[k] for k in z.files}
-    return {**arrays, "info": json.loads(j.read_text())}
+    info = {"vintage": vintage, "seed": seed, **r.diagnostics_row(), "wall_seconds": round(r.seconds, 3)}
+    return vintage, info, arrays
 
 
 def _score_rows(claims: pd.DataFrame, ids: list[str], mu, sd, log_w, rng) -> list[dict]:
     """Scores of ``ids`` under predictive moments (claim x draw) and normalised log weights."""
-
     sub = claims.loc[ids]
     ll = claim_loglik(sub, mu, sd)
     w = np.exp(log_w)
@@ -260,7 +238,6 @@ def _persistence_moments(claims: pd.DataFrame, known: list[str], cid: str):
 
 def _beliefs(state, fit: dict, log_w: np.ndarray, vintage: dt.date) -> dict:
     """Headline quantities as of the vintage date, as believed then (weighted quantiles)."""
-
     exposure = state.layout_for(vintage).exposure_as_of
     containers = (fit["container_rate"] * exposure).sum(axis=1)
     values = {
@@ -276,20 +253,6 @@ def _beliefs(state, fit: dict, log_w: np.ndarray, vintage: dt.date) -> dict:
     return row
 
 
-def _payload(claims_path, priors_path, horizon: dt.date, dynamics: str, draws: int, tune: int, chains: int) -> dict:
-    return {
-        "source": "<backtest>",
-        "claims_path": None if claims_path is None else str(Path(claims_path).resolve()),
-        "priors_path": None if priors_path is None else str(Path(priors_path).resolve()),
-        "as_of": None,
-        "horizon": str(horizon),
-        "dynamics": dynamics,
-        "draws": draws,
-        "tune": tune,
-        "chains": chains,
-    }
-
-
 def run_backtest(
     out: str | Path,
     *,
@@ -298,6 +261,7 @@ def run_backtest(
     vintages=None,
     horizon_months: int = DEFAULT_HORIZON_MONTHS,
     dynamics: str | None = None,
+    restatements: str | None = None,
     method: str = AUTO,
     draws: int | None = None,
     tune: int | None = None,
@@ -307,7 +271,7 @@ def run_backtest(
     scheduler=None,
     progress: bool = True,
 ) -> BacktestResult:
-    """Run (or resume) the leave-future-out backtest of a ledger (module docstring).
+    r"""Run (or resume) the leave-future-out backtest of a ledger (module docstring).
 
     Parameters
     ----------
@@ -322,10 +286,14 @@ def run_backtest(
         calendar months past the vintage.
     dynamics : str, optional
         Rate dynamics (default: the model's default).
+    restatements : str, optional
+        How restatements enter the likelihood (default: the model's default,
+        :mod:`estimator.model`); an excluded one adds nothing to the PSIS weights either.
     method : {"auto", "exact"}
-        ``auto``: PSIS from the latest exact fit where :math:`\\hat k`
-        allows, else an exact refit (sequential by construction);
-        ``exact``: refit at every vintage (independent: parallel).
+        ``auto``: PSIS from the latest exact fit where :math:`\hat k`
+        allows (:func:`estimator.stats.reweighting_holds`), else an exact
+        refit (sequential by construction); ``exact``: refit at every vintage
+        (independent: parallel).
     draws, tune, chains, seed : int
         Sampler settings of each exact fit (nutpie; by default a default
         fit's: 4 chains x 1,000 draws + 500 tuning steps, with which the
@@ -339,95 +307,123 @@ def run_backtest(
     -------
     BacktestResult
     """
-    from tqdm.auto import tqdm
-
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}")
-    dynamics = dynamics or DEFAULT_DYNAMICS
     draws, tune = sampler_steps(draws, tune, "nutpie")
-    pri = load_priors(priors)
+    spec, vintages = _inputs(claims, priors, vintages, dynamics, restatements or DEFAULT_RESTATEMENTS, draws, tune, chains)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    # The run keeps the ledger it scored; the manifest compares texts, not paths.
+    write_text(out / "ledger.csv", spec.claims_text)
+    manifest = {"spec": spec.identity(), "seed": seed, "method": method, "horizon_months": horizon_months}
+    refusal = "holds a backtest with another ledger, priors, dynamics, sampler settings, seed or method; choose another folder"
+    fits = _ExactFits(ResultFolder(out, MANIFEST, manifest, refusal, "fits"), spec, {v: _vintage_seed(seed, v) for v in vintages}, workers, scheduler)
+    if method == EXACT:
+        fits.ensure(vintages)
+    scores, beliefs = _walk_vintages(spec, vintages, fits, horizon_months, seed, progress)
+    summary = backtest_summary(scores)
+    summary.update(
+        {
+            "dynamics": spec.dynamics,
+            "restatements": spec.restatements,
+            "method": method,
+            "vintages": len(vintages),
+            "exact_fits": len(fits.fits),
+            "horizon_months": horizon_months,
+            "fits_missing_diagnostics": int(sum(not f["info"]["diagnostics_ok"] for f in fits.fits.values())),
+        }
+    )
+    _write_outputs(out, scores, beliefs, summary)
+    return BacktestResult(scores, beliefs, summary, spec.claims)
+
+
+def _inputs(claims, priors, vintages, dynamics, restatements, draws, tune, chains) -> tuple[RefitSpec, list[dt.date]]:
+    """Step 1: the ledger, priors and vintages, validated once; the spec every exact fit refits."""
     name, text = read_claims_text(claims)
     ledger = load_claims(text=text, name=name)
-    if vintages is None:
-        vintages = default_vintages(ledger)
+    vintages = default_vintages(ledger) if vintages is None else vintages
     vintages = sorted({v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)) for v in vintages})
     first = min(ledger["date_said"])
     early = [v for v in vintages if v < first]
     if early or not vintages:
-        raise InputError(
-            [
-                Problem(
-                    name,
-                    "--vintages",
-                    "vintages",
-                    f"{'no vintages' if not vintages else f'{early[0]} is before the first claim ({first})'}: a vintage needs at least one known claim",
-                )
-            ]
-        )
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    # The run keeps the ledger it scored; the manifest compares texts, not paths.
-    (out / "ledger.csv").write_text(text, encoding="utf-8")
+        what = "no vintages" if not vintages else f"{early[0]} is before the first claim ({first})"
+        raise InputError([Problem(name, "--vintages", "vintages", f"{what}: a vintage needs at least one known claim")])
+    # One model of the whole ledger; a vintage sets the weights of the claims not yet said to 0.
     horizon = max([*ledger["period_end"], *ledger["date_said"]])
-    payload = _payload(claims, priors, horizon, dynamics, draws, tune, chains)
-    manifest = {
-        "payload": {k: v for k, v in payload.items() if k != "claims_path"},
-        "ledger": text,
-        "priors": pri.text,
-        "seed": seed,
-        "method": method,
-        "horizon_months": horizon_months,
-    }
-    claim_folder(
-        out, MANIFEST, manifest, "holds a backtest with another ledger, priors, dynamics, sampler settings, seed or method; choose another folder", "fits"
+    spec = RefitSpec.from_inputs(
+        ledger,
+        load_priors(priors),
+        as_of=None,
+        horizon=horizon,
+        dynamics=dynamics,
+        restatements=restatements,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        source="<backtest>",
     )
+    return spec, vintages
 
-    state = worker_state(payload)
-    claims_df = state.claims
-    seeds = {v: _vintage_seed(seed, v) for v in vintages}
-    fits: dict[dt.date, dict] = {}
-    for v in vintages:
-        f = _load_fit(out, str(v))
-        if f is not None:
-            fits[v] = f
-    bar = tqdm(total=len(vintages), desc=f"backtest vintages ({dynamics})", unit="vintage", disable=not progress)
 
-    def exact(vs: list[dt.date]):
-        todo = [(payload, str(v), seeds[v], str(out)) for v in vs if v not in fits]
-        run_tasks(fit_vintage, todo, workers=workers, scheduler=scheduler)
-        for v in vs:
-            fits[v] = _load_fit(out, str(v))
+class _ExactFits:
+    """Step 2: the exact fits, by vintage: read from the folder when done, else refitted through the executor."""
 
-    if method == EXACT:
-        exact(vintages)
+    def __init__(self, folder: ResultFolder, spec: RefitSpec, seeds: dict, workers, scheduler):
+        self.folder, self.spec, self.seeds, self.workers, self.scheduler = folder, spec, seeds, workers, scheduler
+        self.fits: dict[dt.date, dict] = {}
+        for v in seeds:
+            done = folder.done(str(v))
+            if done is not None:
+                self.fits[v] = {**done.pop("arrays"), "info": done}
 
+    def ensure(self, vintages) -> None:
+        """Fit every vintage of ``vintages`` not fitted yet (in parallel when the executor has workers)."""
+
+        def record(result):
+            vintage, info, arrays = result
+            self.folder.write(vintage, info, arrays)
+            self.fits[dt.date.fromisoformat(vintage)] = {**arrays, "info": info}
+
+        todo = [(self.spec, str(v), self.seeds[v]) for v in vintages if v not in self.fits]
+        run_tasks(fit_vintage, todo, workers=self.workers, scheduler=self.scheduler, on_result=record)
+
+
+def _walk_vintages(spec: RefitSpec, vintages, fits: _ExactFits, horizon_months: int, seed: int, progress: bool):
+    """Step 3: at each vintage, the posterior (an exact fit, or PSIS from the latest one), its beliefs and its scores."""
+    claims_df = spec.claims
+    state = state_for(spec)
     rng = np.random.default_rng(seed)
     known_at = {v: [c for c, d in claims_df["date_said"].items() if d <= v] for v in vintages}
+    # A restatement the likelihood leaves out reweights nothing either.
+    counted = dict(zip(claims_df.index, counted_claims(claims_df, spec.restatements)))
     rows, beliefs = [], []
     reference = None
+    bar = tqdm(total=len(vintages), desc=f"backtest vintages ({spec.dynamics})", unit="vintage", disable=not progress)
     for v in vintages:
-        used, khat = "exact", np.nan
-        if v in fits:
-            reference, log_w = v, None
+        used, khat, log_w = "exact", np.nan, None
+        if v in fits.fits:
+            reference = v
         elif reference is not None:
-            added = [c for c in known_at[v] if c not in known_at[reference]]
-            ref = fits[reference]
-            idx = [claims_df.index.get_loc(c) for c in added]
-            log_ratio = claim_loglik(claims_df.loc[added], ref["mu"][idx], ref["sd"][idx]).sum(axis=0) if added else np.zeros(ref["mu"].shape[1])
-            log_w, khat = psis(log_ratio) if added else (None, 0.0)
-            if khat > khat_threshold(log_ratio.size):
-                exact([v])
-                reference, log_w, used = v, None, f"exact (k-hat {khat:.2f})"
+            added = [c for c in known_at[v] if c not in known_at[reference] and counted[c]]
+            ref = fits.fits[reference]
+            if added:
+                idx = [claims_df.index.get_loc(c) for c in added]
+                log_ratio = claim_loglik(claims_df.loc[added], ref["mu"][idx], ref["sd"][idx]).sum(axis=0)
+                log_w, khat = psis(log_ratio)
+                if reweighting_holds(khat, log_ratio.size):
+                    used = "psis"
+                else:
+                    fits.ensure([v])
+                    reference, log_w, used = v, None, f"exact (k-hat {khat:.2f})"
             else:
-                used = "psis" if added else "psis (no new claims)"
+                khat, used = 0.0, "psis (no new claims)"
         else:
-            exact([v])
-            reference, log_w = v, None
-        fit = fits[reference]
+            fits.ensure([v])
+            reference = v
+        fit = fits.fits[reference]
         n_draws = fit["mu"].shape[1]
         if log_w is None:
             log_w = np.full(n_draws, -np.log(n_draws))
-        later = [c for c, r in claims_df.iterrows() if r["date_said"] > v and months_between(v, max(r["period_end"], r["date_said"])) <= horizon_months]
         info = fit["info"]
         beliefs.append(
             {
@@ -442,56 +438,57 @@ def run_backtest(
                 "max_rhat": info["max_rhat"],
             }
         )
-        if later:
-            idx = [claims_df.index.get_loc(c) for c in later]
-            for r in _score_rows(claims_df, later, fit["mu"][idx], fit["sd"][idx], log_w, rng):
-                cid = r[N.CLAIM]
-                row = claims_df.loc[cid]
-                rows.append(
-                    {
-                        "vintage": v,
-                        N.CLAIM: cid,
-                        "method": used,
-                        "khat": khat,
-                        "date_said": row["date_said"],
-                        "period_end": row["period_end"],
-                        "months_ahead": months_between(v, row["period_end"]),
-                        "quantity": row["quantity"],
-                        "kind": row["kind"],
-                        "source_family": row["source_family"],
-                        "qualifier": row["qualifier"],
-                        "figure": row["figure"],
-                        **{k: val for k, val in r.items() if k != N.CLAIM},
-                    }
-                )
+        later = [c for c, r in claims_df.iterrows() if r["date_said"] > v and months_between(v, max(r["period_end"], r["date_said"])) <= horizon_months]
+        rows += _scored_pairs(claims_df, later, fit, log_w, v, used, khat, rng)
         bar.update(1)
     bar.close()
     scores = pd.DataFrame(rows)
     if not scores.empty:
         scores = _add_baselines(scores, claims_df, state, known_at, seed, rng)
-    beliefs_df = pd.DataFrame(beliefs)
-    summary = backtest_summary(scores)
-    summary.update(
-        {
-            "dynamics": dynamics,
-            "method": method,
-            "vintages": len(vintages),
-            "exact_fits": len(fits),
-            "horizon_months": horizon_months,
-            "fits_missing_diagnostics": int(sum(not f["info"]["diagnostics_ok"] for f in fits.values())),
-        }
-    )
-    scores.to_csv(out / "backtest.csv", index=False)
-    beliefs_df.to_csv(out / "beliefs.csv", index=False)
+    return scores, pd.DataFrame(beliefs)
+
+
+def _scored_pairs(claims_df, later: list[str], fit: dict, log_w, vintage, used: str, khat: float, rng) -> list[dict]:
+    """The rows of ``backtest.csv`` for one vintage: each later claim, scored under the vintage's posterior."""
+    if not later:
+        return []
+    idx = [claims_df.index.get_loc(c) for c in later]
+    rows = []
+    for r in _score_rows(claims_df, later, fit["mu"][idx], fit["sd"][idx], log_w, rng):
+        cid = r[N.CLAIM]
+        row = claims_df.loc[cid]
+        rows.append(
+            {
+                "vintage": vintage,
+                N.CLAIM: cid,
+                "method": used,
+                "khat": khat,
+                "date_said": row["date_said"],
+                "period_end": row["period_end"],
+                "months_ahead": months_between(vintage, row["period_end"]),
+                "quantity": row["quantity"],
+                "kind": row["kind"],
+                "source_family": row["source_family"],
+                "qualifier": row["qualifier"],
+                "figure": row["figure"],
+                **{k: val for k, val in r.items() if k != N.CLAIM},
+            }
+        )
+    return rows
+
+
+def _write_outputs(out: Path, scores: pd.DataFrame, beliefs: pd.DataFrame, summary: dict) -> None:
+    """Step 4: the tables and the summary, each file written whole."""
+    with atomic_path(out / "backtest.csv") as tmp:
+        scores.to_csv(tmp, index=False)
+    with atomic_path(out / "beliefs.csv") as tmp:
+        beliefs.to_csv(tmp, index=False)
     _to_netcdf(scores, out / "backtest.nc", summary)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    return BacktestResult(scores, beliefs_df, summary, claims_df)
+    write_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
 
 
 def _add_baselines(scores: pd.DataFrame, claims_df, state, known_at, seed: int, rng) -> pd.DataFrame:
     """Score the same (vintage, claim) pairs under the prior and persistence baselines."""
-    import pymc as pm
-
     with state.model:
         prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, var_names=[N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD], random_seed=seed, compile_kwargs={})
     pg = prior["prior"].to_dataset() if hasattr(prior["prior"], "to_dataset") else prior["prior"]
@@ -555,8 +552,6 @@ def backtest_summary(scores: pd.DataFrame) -> dict:
 
 def _to_netcdf(scores: pd.DataFrame, path: Path, summary: dict) -> None:
     """The scores as an xarray Dataset with dimensions (vintage, claim)."""
-    import xarray as xr
-
     if scores.empty:
         ds = xr.Dataset()
     else:
@@ -573,6 +568,5 @@ def _to_netcdf(scores: pd.DataFrame, path: Path, summary: dict) -> None:
             if v is not None and not (isinstance(v, float) and np.isnan(v))
         }
     )
-    tmp = path.with_name(path.name + ".tmp")
-    ds.to_netcdf(tmp, engine=NETCDF_ENGINE)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine=NETCDF_ENGINE)

@@ -5,7 +5,7 @@ Two kinds of entry live under one directory (:func:`cache_dir`):
 * ``priors/<key>.json``: the distribution parameters PreliZ fitted to one
   prior file, keyed by the file's text and the versions that fit it;
 * ``compiled/<key>/``: a model compiled to machine code for nutpie
-  (:mod:`estimator.compiled`), keyed by the model's graph and the versions
+  (:mod:`estimator._compiled`), keyed by the model's graph and the versions
   that compile it.
 
 Every entry records the key it was written under and a format number; an
@@ -44,6 +44,7 @@ from pathlib import Path
 from platformdirs import user_cache_dir
 
 from estimator.errors import CacheWarning
+from estimator.files import write_json
 
 __all__ = [
     "ENV_VAR",
@@ -191,16 +192,10 @@ def read_entry(path: Path, key: str) -> dict | None:
 def write_entry(path: Path, key: str, payload: dict) -> bool:
     """Write ``payload`` as the entry for ``key`` (temporary file, then rename); ``False`` if the cache cannot be written."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         private_dir(path.parent)
-        tmp.write_text(json.dumps({**payload, "key": key, "format": FORMAT}, default=float), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass  # the directory itself is not there or not writable: nothing was left behind
+        write_json(path, {**payload, "key": key, "format": FORMAT})
+    except OSError as exc:  # the temporary file, if any, was removed by write_json
         warn_unwritable(path, exc)
         return False
     return True

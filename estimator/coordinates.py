@@ -76,12 +76,15 @@ class LevelCoordinate(_Coupled):
     name = "level"
 
     def forward(self, value, *inputs):
+        """Sampler coordinate of a rate: its log plus the coupling."""
         return pt.log(value) + self.coupling(inputs)
 
     def backward(self, value, *inputs):
+        """The rate of a sampler coordinate."""
         return pt.exp(value - self.coupling(inputs))
 
     def log_jac_det(self, value, *inputs):
+        """Log-Jacobian of :meth:`backward`: the sampler coordinate less the coupling."""
         return value - self.coupling(inputs)
 
 
@@ -101,10 +104,13 @@ class PartialCentring(_Coupled):
         self.weight = weight
 
     def forward(self, value, *inputs):
+        """Sampler coordinate of an innovation: scaled by the volatility to the power ``weight``."""
         return value * self.coupling(inputs) ** self.weight
 
     def backward(self, value, *inputs):
+        """The innovation of a sampler coordinate."""
         return value * self.coupling(inputs) ** -self.weight
 
     def log_jac_det(self, value, *inputs):
+        """Log-Jacobian of :meth:`backward`: minus ``weight`` times the log volatility, per element."""
         return pt.zeros_like(value) - self.weight * pt.log(self.coupling(inputs))

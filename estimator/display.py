@@ -5,7 +5,7 @@
 ``print(result)`` shows, so a notebook and the command line read the same words. The numbers are those of the command-line summary and
 the Markdown report: medians and equal-tailed 90% intervals
 (:mod:`estimator.summaries`), diagnostics against the thresholds of
-:mod:`estimator.inference`. When a threshold is missed, a red box at the top
+:mod:`estimator.sampling`. When a threshold is missed, a red box at the top
 says so before any number is read.
 """
 

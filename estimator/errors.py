@@ -7,6 +7,7 @@ ledger sees the whole list in one go rather than one error per run.
 from __future__ import annotations
 
 import difflib
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -57,8 +58,6 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
 
 def parse_toml_tables(text: str, name: str, allowed: tuple[str, ...]) -> tuple[dict, list[Problem]]:
     """Parse TOML text; raise on a syntax error, return (document, problems with unknown tables)."""
-    import tomllib
-
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

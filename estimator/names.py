@@ -135,3 +135,5 @@ PSIS, REFIT, FLAT = "psis", "refit", "flat likelihood"
 REMAINDER = "no single factor (interactions, dependence)"
 # The quantities simulation-based calibration ranks (estimator.validation).
 SBC_QUANTITIES = HEADLINE
+# The dimensions of posterior draws, in the order every flattened array uses.
+SAMPLE_DIMS = ("chain", "draw")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import warnings
 
+import pymc as pm
 import xarray as xr
 
 from estimator import names as N
@@ -58,8 +59,6 @@ def sample_prior(result, draws: int = PRIOR_DRAWS, seed: int = PRIOR_SEED) -> xr
         quantities in :data:`DERIVED`, every free parameter and the monthly
         container rate.
     """
-    import pymc as pm
-
     model = result_model(result)
     names = list(dict.fromkeys([*DERIVED, *(rv.name for rv in model.free_RVs), N.CONTAINER_RATE, N.MISSILE_RATE, N.MISSILES_CUMULATIVE]))
     # PyMC logs which variables it samples; a figure command has no use for that line.

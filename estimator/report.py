@@ -47,6 +47,7 @@ MANIFEST_FIELDS = (
     "known_by",
     "months_extrapolated",
     "dynamics",
+    "restatements",
     "seed",
     "sampler",
     "chains",
@@ -62,7 +63,8 @@ CLAIM_CHECK_TEXT = (
     "Each claim as said, and how the fitted model sees it: the 90% predictive interval of "
     "what that source would say, and p as `estimator score` gives it (for a bound, the probability of an estimate "
     "beyond it; for a range, inside it; for a point, the two-sided tail probability, after the percentile at which "
-    f"its figure falls). A claim with p < {SURPRISE_P:g} is marked surprising."
+    f"its figure falls). A claim with p < {SURPRISE_P:g} is marked surprising. A claim that repeats an earlier row's estimate names "
+    "that row (restates); how it entered the fit is the manifest's `restatements`."
 )
 
 
@@ -97,6 +99,7 @@ def _claim_rows(result) -> list[dict]:
         rows.append(
             {
                 "id": cid,
+                "restates": str(c.get("restates") or ""),
                 "date_said": str(c["date_said"]),
                 "who": str(c["who"]),
                 "quantity": f"{c['quantity']} ({c['kind']}, {c['qualifier']})",
@@ -181,7 +184,16 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
 
     out += ["", "## Claims", "", CLAIM_CHECK_TEXT, ""]
     rows = [
-        [f"`{r['id']}`", r["date_said"], r["who"], r["quantity"], f"“{r['wording']}”", r["predicted"], _check_text(r), _links(";".join(r["urls"]))]
+        [
+            f"`{r['id']}`" + (f" (restates `{r['restates']}`)" if r["restates"] else ""),
+            r["date_said"],
+            r["who"],
+            r["quantity"],
+            f"“{r['wording']}”",
+            r["predicted"],
+            _check_text(r),
+            _links(";".join(r["urls"])),
+        ]
         for r in _claim_rows(result)
     ]
     out += _table(["id", "date said", "who", "quantity", "wording", "predicted (90%)", "check", "source"], rows)
@@ -255,7 +267,7 @@ def svg_inline(fig, name: str, alt: str) -> str:
     fixed width and height give way to the ``viewBox``, so the figure
     scales with the page.
     """
-    import matplotlib  # only to serialise a figure the caller drew
+    import matplotlib  # noqa: PLC0415 - heavy, only to serialise a figure the caller drew
 
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": name}):
@@ -307,7 +319,7 @@ def _claims_html(result) -> str:
         check = escape(_check_text(r)).replace(" (surprising)", " <strong>(⚠ surprising)</strong>")
         rows.append(
             f'<tr data-claim="{escape(r["id"])}" data-p="{r["p"]!r}"{" class=surprising" if r["surprising"] else ""}>'
-            f'<th scope="row"><code>{escape(r["id"])}</code></th><td><time datetime="{escape(r["date_said"])}">{escape(r["date_said"])}</time></td>'
+            f'<th scope="row"><code>{escape(r["id"])}</code>{f" (restates <code>{escape(r['restates'])}</code>)" if r["restates"] else ""}</th><td><time datetime="{escape(r["date_said"])}">{escape(r["date_said"])}</time></td>'
             f"<td>{escape(r['who'])}</td><td>{escape(r['quantity'])}</td><td class=wording>“{escape(r['wording'])}”</td>"
             f"<td>{escape(r['predicted'])}</td><td class=check>{check}</td><td class=source>{links}</td></tr>"
         )

@@ -30,13 +30,21 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytensor
+import pytensor.tensor as pt
+from pymc.model.transform.conditioning import remove_value_transforms
+from pytensor.graph.replace import graph_replace, vectorize_graph
+from pytensor.graph.traversal import ancestors
+from scipy.optimize import brentq
 from scipy.special import ndtr
 
 from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
-from estimator.model import DEFAULT_DYNAMICS, FORECAST_MONTHS, RANDOM_WALK, add_months, build_model, forecast_log_rates, months_between
+from estimator.likelihood import DEFAULT_RESTATEMENTS
+from estimator.model import DEFAULT_DYNAMICS, RANDOM_WALK, build_model, forecast_log_rates
 from estimator.stats import SURPRISE_P
+from estimator.timeline import FORECAST_MONTHS, add_months, months_between
 
 __all__ = ["score_claims", "coverage_summary", "mixture_cdf", "share_inside", "unconstrained_model", "batched_function"]
 
@@ -45,11 +53,10 @@ def _as_date(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
-def unconstrained_model(claims, priors, as_of, horizon=None, dynamics=None):
+def unconstrained_model(claims, priors, as_of, horizon=None, dynamics=None, restatements=None):
     """The model with value transforms removed: its value variables are the parameters themselves."""
-    from pymc.model.transform.conditioning import remove_value_transforms
-
-    return remove_value_transforms(build_model(claims, priors, as_of=as_of, horizon=horizon, dynamics=dynamics or DEFAULT_DYNAMICS))
+    options = {"dynamics": dynamics or DEFAULT_DYNAMICS, "restatements": restatements or DEFAULT_RESTATEMENTS}
+    return remove_value_transforms(build_model(claims, priors, as_of=as_of, horizon=horizon, **options))
 
 
 def batched_function(model, outputs, replace=None, mode=None):
@@ -60,11 +67,6 @@ def batched_function(model, outputs, replace=None, mode=None):
     call ``fn(*arrays)`` with one batched array per name, then one per
     ``replace`` entry, in order.
     """
-    import pytensor
-    import pytensor.tensor as pt
-    from pytensor.graph.replace import graph_replace, vectorize_graph
-    from pytensor.graph.traversal import ancestors
-
     extra = list((replace or {}).values())
     if replace:
         outputs = graph_replace(outputs, replace, strict=False)
@@ -78,7 +80,7 @@ def batched_function(model, outputs, replace=None, mode=None):
 
 
 def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed: int):
-    """Per claim and posterior draw, :math:`\\mu` and :math:`\\sigma` of the log estimate.
+    r"""Per claim and posterior draw, :math:`\mu` and :math:`\sigma` of the log estimate.
 
     The claims are appended to the fitted ledger, the model is built up to
     ``horizon`` (a family the fit never saw draws its bias and noise from the
@@ -88,14 +90,12 @@ def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed
     (:func:`estimator.model.forecast_log_rates`). Returns ``(mu, sigma,
     months, fitted)`` with ``mu``, ``sigma`` of shape (claim, draw).
     """
-    import pytensor.tensor as pt
-
     post = result.posterior
     dynamics = result.manifest.get("dynamics", RANDOM_WALK)
     combined = pd.concat([result.claims, new_claims])
     # Internal ids: a scored claim may repeat a fitted one.
     combined.index = [f"row{i}" for i in range(len(combined))]
-    model = unconstrained_model(combined, result.priors, result.manifest["as_of"], horizon, dynamics)
+    model = unconstrained_model(combined, result.priors, result.manifest["as_of"], horizon, dynamics, result.manifest.get("restatements"))
     # Month starts as dates (a run saved when months were "YYYY-MM" text reads the same).
     months = pd.DatetimeIndex(model.coords[N.MONTH])
     fitted = pd.to_datetime(post[N.MONTH].values)
@@ -139,7 +139,7 @@ def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed
 
 
 def mixture_cdf(x, mu, sd, weights=None):
-    """:math:`F(x) = \\sum_s w_s\\, \\Phi((\\log x - \\mu_s)/\\sigma_s)` (equal weights by default); 0 at 0, 1 at infinity."""
+    r""":math:`F(x) = \sum_s w_s\, \Phi((\log x - \mu_s)/\sigma_s)` (equal weights by default); 0 at 0, 1 at infinity."""
     if x <= 0:
         return 0.0
     if not np.isfinite(x):
@@ -148,7 +148,6 @@ def mixture_cdf(x, mu, sd, weights=None):
 
 
 def _mixture_quantile(p, mu, sd):
-    from scipy.optimize import brentq
 
     lo, hi = float(np.min(mu - 12 * sd)), float(np.max(mu + 12 * sd))
     return math.exp(brentq(lambda y: float(np.mean(ndtr((y - mu) / sd))) - p, lo, hi, xtol=1e-10))

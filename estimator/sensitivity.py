@@ -1,4 +1,7 @@
-r"""What the answer hinges on: prior and likelihood sensitivity, claim influence, reconciliation, variance shares.
+r"""What the answer hinges on (1): prior and likelihood sensitivity, and the sources of the value's variance.
+
+Which claims and source families move the answer, and whether the count x
+capacity chain agrees with the direct estimates, are in :mod:`estimator.influence`.
 
 Power-scaling sensitivity (Kallioinen et al. 2024)
     The prior or the likelihood is raised to a power :math:`\alpha` near 1,
@@ -11,38 +14,6 @@ Power-scaling sensitivity (Kallioinen et al. 2024)
     standard-normal innovations of the container-rate walk: those are a
     reparametrisation device, and scaling them would report a "prior" nobody
     elicited.
-
-Influence of a claim or a source family
-    Leaving out the claims :math:`S` turns the posterior into
-    :math:`p_{-S}(\theta) \propto p(\theta \mid y) / \prod_{i \in S} p(y_i \mid \theta)`.
-    Each posterior draw gets the importance ratio
-    :math:`r_s = \exp(-\sum_{i \in S} \ell_{is})` from the pointwise
-    log-likelihood :math:`\ell_{is}`; the ratios are Pareto-smoothed (PSIS,
-    Vehtari et al. 2024) and the left-out posterior's median and 5%/95%
-    quantiles are the weighted quantiles of the draws (the inverse of the
-    weighted empirical CDF, :func:`estimator.stats.quantile`). PSIS is trusted while
-    the Pareto shape estimate :math:`\hat k` is at most
-    :math:`\min(1 - 1/\log_{10} S, 0.7)` for :math:`S` draws (0.7 from about
-    2,200 draws up; ArviZ's rule); above it the model is refitted without
-    :math:`S` (an exact refit). A refit samples the run's own model of the
-    whole ledger with the weight :math:`w_i` of each left-out claim set to 0
-    (the likelihood is :math:`\sum_i w_i \log p(y_i \mid \theta)`,
-    :mod:`estimator.model`), so every refit shares one compiled model per
-    process, and the refits run through :func:`estimator.workers.run_tasks`
-    (in this process, local workers or Dask), each seeded from the run's seed
-    and the claims it leaves out. When the left-out log-likelihood is constant
-    over the draws (spread at most :data:`FLAT_TOL`), the weights are uniform and
-    nothing moves; :math:`\hat k` is then undefined and reported as NaN.
-
-Reconciliation
-    Shells implied by the count x capacity chain alone (container counts and
-    capacity conversions), by the direct estimates alone (counts of 152mm
-    shells or of all artillery rounds), and by both, each obtained by leaving
-    the other claims out as above. Their conflict is the overlap coefficient of
-    the two one-source posteriors, :math:`\mathrm{OVL} = \int \min(f_1, f_2)`
-    (1: identical, 0: disjoint), estimated by weighted Gaussian kernel
-    densities of :math:`\log_{10}` shells (the overlap is unchanged by a
-    monotone transformation, and the log scale suits the kernel).
 
 Variance shares of value
     The first-order index of a group of factors :math:`X_g` is
@@ -64,58 +35,17 @@ Variance shares of value
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
-import os
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from estimator import claims as C
 from estimator import names as N
-from estimator.claims import read_claims_text
-from estimator.compiled import with_data
-from estimator.inference import fit
-from estimator.model import RANDOM_WALK, claim_data, prior_data_name
-from estimator.priors import read_priors_text
-from estimator.stats import QUANTILES, quantile
-from estimator.workers import compiled_model, run_tasks, sample_compiled, worker_state
 
-__all__ = [
-    "INFLUENCE_QUANTITIES",
-    "PSIS",
-    "REFIT",
-    "FLAT",
-    "METHODS",
-    "RefitSettings",
-    "LeftOut",
-    "khat_threshold",
-    "leave_out",
-    "refit_left_out",
-    "sensitivity_table",
-    "influence_table",
-    "reconciliation_table",
-    "overlap_coefficient",
-    "conflict_in_words",
-    "first_order_indices",
-    "VALUE_FACTORS",
-    "value_variance_shares",
-]
+__all__ = ["PSENSE_THRESHOLD", "sensitivity_table", "first_order_indices", "VALUE_FACTORS", "value_variance_shares"]
 
-SAMPLE_DIMS = ("chain", "draw")
 
-PSIS, REFIT, FLAT = N.PSIS, N.REFIT, N.FLAT
-INFLUENCE_QUANTITIES = N.INFLUENCE_QUANTITIES
-# "auto": PSIS where k-hat allows, refit elsewhere; "psis": never refit (rows
-# above the k-hat threshold are flagged unreliable); "refit": always refit.
-METHODS = ("auto", PSIS, REFIT)
-# Spread of the left-out log-likelihood below which all weights are equal to
-# within a relative 1e-8: reweighting cannot move any quantile.
-FLAT_TOL = 1e-8
 PSENSE_THRESHOLD = 0.05
 
 # Groups of factors of the value of deliveries: label -> (variable, cargo type or None).
@@ -129,287 +59,8 @@ VALUE_FACTORS = {
 }
 REMAINDER = N.REMAINDER
 
-CHAIN, DIRECT, BOTH, FULL = "count x capacity chain", "direct estimates", "chain and direct together", "full ledger"
 
 log = logging.getLogger("estimator")
-
-
-def khat_threshold(n_draws: int) -> float:
-    r"""Largest Pareto :math:`\hat k` at which PSIS is trusted: :math:`\min(1 - 1/\log_{10} S, 0.7)`."""
-    return float(min(1.0 - 1.0 / np.log10(n_draws), 0.7))
-
-
-@dataclass(frozen=True)
-class RefitSettings:
-    """Sampler settings of an exact refit (nutpie's NUTS; its chains on every core when refits run in this process, one in a worker process).
-
-    ``seed=None``: the run's own seed. Each refit's seed derives from this seed
-    and the claims it leaves out, so a refit does not depend on the order or
-    the worker it ran in.
-    """
-
-    draws: int = 1000
-    tune: int = 1000
-    chains: int = 2
-    seed: int | None = None
-
-
-@dataclass
-class LeftOut:
-    """The posterior with some claims left out, as draws and weights.
-
-    Attributes
-    ----------
-    claims : tuple of str
-        Claims left out.
-    method : str
-        :data:`PSIS`, :data:`REFIT` or :data:`FLAT`.
-    khat : float
-        Pareto shape estimate of the importance ratios (NaN when flat).
-    threshold : float
-        Largest trusted :math:`\\hat k` for the run's number of draws.
-    draws : dict of str -> ndarray
-        Draws of each requested quantity (refit draws after a refit).
-    weights : ndarray
-        Normalised weight of each draw (uniform after a refit).
-    """
-
-    claims: tuple
-    method: str
-    khat: float
-    threshold: float
-    draws: dict
-    weights: np.ndarray
-
-    @property
-    def reliable(self) -> bool:
-        """False when PSIS was used although :math:`\\hat k` exceeds its threshold."""
-        return self.method != PSIS or self.khat <= self.threshold
-
-    def quantiles(self, var: str, q=QUANTILES) -> np.ndarray:
-        """Weighted quantiles of ``var`` under the left-out posterior."""
-        return quantile(self.draws[var], q, self.weights)
-
-
-def _flat_draws(result, var) -> np.ndarray:
-    return result.posterior[var].transpose(*SAMPLE_DIMS).values.ravel()
-
-
-def _log_lik(result):
-    return result.tree["log_likelihood"][N.CLAIMS]
-
-
-def _r_eff(result) -> float:
-    """Relative efficiency of the draws: mean ESS of the sampled parameters over the draw count."""
-    import arviz_stats  # noqa: F401  (registers the .azstats accessor used here and by leave_out)
-
-    post = result.posterior
-    free = [v for v in result.tree["log_prior"].to_dataset().data_vars if v in post]
-    ess = post[free].azstats.ess(method="mean")
-    n = post.sizes["chain"] * post.sizes["draw"]
-    return float(np.mean(np.hstack([ess[v].values.ravel() for v in ess.data_vars])) / n)
-
-
-def _refit_seed(seed: int, ids) -> int:
-    """Seed of the refit leaving out ``ids``: from the base seed and the claims, never from order or worker."""
-    digest = hashlib.sha256("\0".join(sorted(ids)).encode("utf-8")).digest()
-    return int(np.random.SeedSequence([int(seed), int.from_bytes(digest[:8], "little")]).generate_state(1)[0])
-
-
-def _input_path(text: str, embedded: str, source: str, suffix: str) -> str | None:
-    """A path a worker loads ``text`` from: ``None`` for the embedded file, the run's own file if unchanged, else a copy.
-
-    The copy is named by the text's hash in the temporary folder, so the refits of
-    one run (and its influence and reconciliation tables) share one compiled model.
-    """
-    if text == embedded:
-        return None
-    src = Path(source) if source else None
-    try:
-        if src is not None and src.is_file() and src.read_text(encoding="utf-8") == text:
-            return str(src.resolve())
-    except (OSError, UnicodeDecodeError):
-        pass
-    path = Path(tempfile.gettempdir()) / "estimator-inputs" / f"{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}{suffix}"
-    if not (path.is_file() and path.read_text(encoding="utf-8") == text):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    return str(path)
-
-
-def _refit_payload(result, settings: RefitSettings) -> dict:
-    """The worker payload (:mod:`estimator.workers`) of the run's model of its whole ledger."""
-
-    m = result.manifest
-    claims_text = m.get("claims_text") or result.claims.attrs.get("text", "")
-    priors_text = m.get("priors_text") or result.priors.text
-    return {
-        "source": "<sensitivity>",
-        "claims_path": _input_path(claims_text, read_claims_text()[1], m.get("claims_source", ""), ".csv"),
-        "priors_path": _input_path(priors_text, read_priors_text()[1], m.get("priors_source", ""), ".toml"),
-        "as_of": str(m["as_of"]),
-        # Runs are fitted with no months past the as-of date: the same model.
-        "horizon": None,
-        # Runs from before the dynamics were a choice had a random walk.
-        "dynamics": m.get("dynamics", RANDOM_WALK),
-        "draws": settings.draws,
-        "tune": settings.tune,
-        "chains": settings.chains,
-    }
-
-
-def _run_prior_data(result, payload: dict) -> dict | None:
-    """The run's prior parameters as the payload model's ``pm.Data``, or ``None`` if that model is not the run's.
-
-    The payload's model is built from the run's ledger and prior texts. The
-    parameters are set from the run itself: its prior overrides, and the fitted
-    distributions it stored (PreliZ may fit the same prior file a little
-    differently elsewhere). A run whose claims or prior distributions the texts
-    do not reproduce (a FitResult assembled by hand) gets ``None``.
-    """
-
-    state = worker_state(payload)
-    if not state.claims.drop(columns="line").equals(result.claims.drop(columns="line")):
-        return None
-    if list(state.model.coords[N.FAMILY]) != [str(f) for f in result.posterior[N.FAMILY].values]:
-        return None
-    data = {d.name: d for d in state.model.data_vars}
-    specs, run_specs = state.priors.all_specs(), result.priors.all_specs()
-    out = {}
-    for var, spec in specs.items():
-        run = run_specs.get(var)
-        if run is None or run.distribution != spec.distribution or set(run.params) != set(spec.params):
-            return None
-        for p, v in run.params.items():
-            name = prior_data_name(var, p)
-            if name in data:
-                value = np.asarray(v, dtype=float)
-                if value.shape != np.shape(data[name].get_value()):
-                    return None
-                out[name] = value
-    return out
-
-
-def refit_left_out(payload: dict, prior_data: dict, left_out: tuple, seed: int, quantities: tuple) -> tuple:
-    """One exact refit (a worker task): the payload's compiled model with the ``left_out`` claims weighted 0.
-
-    Returns ``(left_out, {quantity: flat draws})``.
-    """
-
-    state = worker_state(payload)
-    weight = (~state.claims.index.isin(list(left_out))).astype(float)
-    compiled = with_data(compiled_model(state, extra_vars=quantities), **prior_data, **claim_data(state.claims, weight=weight))
-    post = sample_compiled(compiled, payload, seed)["posterior"].to_dataset()
-    return tuple(left_out), {v: post[v].transpose(*SAMPLE_DIMS).values.ravel() for v in quantities}
-
-
-def _refit_by_fit(result, ids, quantities, settings: RefitSettings, seed: int) -> dict:
-    """An exact refit by :func:`estimator.inference.fit` of the kept claims (a new model, compiled again)."""
-
-    keep = [str(c) for c in result.claims.index if str(c) not in set(ids)]
-    claims = C.subset_claims(result.claims, keep)
-    priors = result.priors.restricted_to(set(claims["source_family"]))
-    refit = fit(
-        claims,
-        priors,
-        as_of=result.manifest["as_of"],
-        dynamics=result.manifest.get("dynamics", "random_walk"),
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        seed=seed,
-        sampler="pymc",
-        progress=False,
-    )
-    return {v: _flat_draws(refit, v) for v in quantities}
-
-
-def _refits(result, left_outs, quantities, settings: RefitSettings, *, workers=None, scheduler=None, on_result=None) -> dict[tuple, dict]:
-    """Exact refits leaving out each of ``left_outs`` (tuples of claim ids): ids -> {quantity: draws}."""
-
-    left_outs = [tuple(ids) for ids in left_outs]
-    if not left_outs:
-        return {}
-    base = settings.seed if settings.seed is not None else int(result.manifest.get("seed", 0))
-    quantities = tuple(quantities)
-    payload = _refit_payload(result, settings)
-    prior_data = _run_prior_data(result, payload)
-    if prior_data is None:
-        log.info("the run's stored ledger and priors do not rebuild its model: each refit builds and compiles a model of its kept claims")
-        out = {}
-        for ids in left_outs:
-            out[ids] = _refit_by_fit(result, ids, quantities, settings, _refit_seed(base, ids))
-            if on_result is not None:
-                on_result((ids, out[ids]))
-        return out
-    tasks = [(payload, prior_data, ids, _refit_seed(base, ids), quantities) for ids in left_outs]
-    return dict(run_tasks(refit_left_out, tasks, workers=workers, scheduler=scheduler, on_result=on_result))
-
-
-def leave_out(result, claim_ids, *, quantities=INFLUENCE_QUANTITIES, method="auto", refit=RefitSettings(), r_eff=None) -> LeftOut:
-    """The posterior without some claims: PSIS where :math:`\\hat k` allows, else an exact refit.
-
-    Parameters
-    ----------
-    result : FitResult
-        A fitted run with a ``log_likelihood`` group (one term per claim).
-    claim_ids : iterable of str
-        Claims to leave out (at least one; not all).
-    quantities : sequence of str
-        Posterior variables whose draws to keep.
-    method : {"auto", "psis", "refit"}
-        "auto" refits only when :math:`\\hat k` exceeds :func:`khat_threshold`.
-    refit : RefitSettings
-        Sampler settings of an exact refit.
-    r_eff : float, optional
-        Relative efficiency of the draws (computed when not given).
-
-    Returns
-    -------
-    LeftOut
-    """
-    lo = _reweighted(result, claim_ids, quantities, method, r_eff)
-    if lo.draws is None:
-        _finish_refits([lo], result, quantities, refit)
-    return lo
-
-
-def _reweighted(result, claim_ids, quantities, method, r_eff) -> LeftOut:
-    """:func:`leave_out` short of the exact refit: a refit still to run is a :data:`REFIT` row with ``draws=None``."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method '{method}'; one of {', '.join(METHODS)}")
-    ids = tuple(str(c) for c in claim_ids)
-    all_ids = [str(c) for c in result.claims.index]
-    unknown = [c for c in ids if c not in all_ids]
-    if unknown:
-        raise KeyError(f"no claim named {', '.join(unknown)} in this run")
-    keep = [c for c in all_ids if c not in ids]
-    if not ids or not keep:
-        raise ValueError("leave out at least one claim and keep at least one")
-
-    ll = _log_lik(result).sel({N.CLAIM: list(ids)}).sum(N.CLAIM).transpose(*SAMPLE_DIMS)
-    n = ll.size
-    threshold = khat_threshold(n)
-    if np.ptp(ll.values) <= FLAT_TOL:
-        return LeftOut(ids, FLAT, np.nan, threshold, {v: _flat_draws(result, v) for v in quantities}, np.full(n, 1.0 / n))
-    # psislw takes the log-likelihood and smooths the leave-out ratios exp(-ll).
-    log_w, khat = ll.azstats.psislw(r_eff=_r_eff(result) if r_eff is None else r_eff, dim=list(SAMPLE_DIMS))
-    khat = float(khat)
-    if method == REFIT or (method == "auto" and not khat <= threshold):
-        return LeftOut(ids, REFIT, khat, threshold, None, None)
-    w = np.exp(log_w.transpose(*SAMPLE_DIMS).values.ravel())
-    return LeftOut(ids, PSIS, khat, threshold, {v: _flat_draws(result, v) for v in quantities}, w / w.sum())
-
-
-def _finish_refits(pending: list[LeftOut], result, quantities, settings: RefitSettings, *, workers=None, scheduler=None, on_result=None) -> None:
-    """Run the exact refits of ``pending`` (all at once, through the executor) and fill in their draws."""
-    draws = _refits(result, [lo.claims for lo in pending], quantities, settings, workers=workers, scheduler=scheduler, on_result=on_result)
-    for lo in pending:
-        lo.draws = draws[lo.claims]
-        m = len(next(iter(lo.draws.values())))
-        lo.weights = np.full(m, 1.0 / m)
 
 
 def sensitivity_table(result, var_names=None, threshold: float = PSENSE_THRESHOLD) -> pd.DataFrame:
@@ -432,7 +83,7 @@ def sensitivity_table(result, var_names=None, threshold: float = PSENSE_THRESHOL
         ``likelihood`` (sensitivities), ``diagnosis`` (ArviZ's words) and
         ``in_words``.
     """
-    from arviz_stats import psense_summary
+    from arviz_stats import psense_summary  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     specs = list(result.priors.all_specs())
     if var_names is None:
@@ -460,247 +111,6 @@ def _psense_words(prior: float, likelihood: float, threshold: float) -> str:
     if likelihood >= threshold:
         return "driven by the claims; the prior matters little"
     return "barely moves when either the prior or the claims are scaled"
-
-
-def _influence_rows(result, label, level, lo: LeftOut, base: dict) -> list[dict]:
-    rows = []
-    for var in base:
-        q05, med, q95 = lo.quantiles(var)
-        b05, bmed, b95 = base[var]
-        rows.append(
-            {
-                "left_out": label,
-                "level": level,
-                "n_claims": len(lo.claims),
-                "quantity": var,
-                "median": med,
-                "q05": q05,
-                "q95": q95,
-                "shift_median": med - bmed,
-                "shift_median_pct": 100.0 * (med - bmed) / bmed,
-                "shift_q05": q05 - b05,
-                "shift_q95": q95 - b95,
-                "method": lo.method,
-                "khat": lo.khat,
-                "khat_threshold": lo.threshold,
-                "reliable": lo.reliable,
-            }
-        )
-    return rows
-
-
-def influence_table(
-    result,
-    *,
-    quantities=INFLUENCE_QUANTITIES,
-    method="auto",
-    refit=RefitSettings(),
-    families=True,
-    progress: bool = True,
-    workers: int | None = None,
-    scheduler=None,
-) -> pd.DataFrame:
-    """How median and 90% interval move when each claim, and each source family, is left out.
-
-    Parameters
-    ----------
-    result : FitResult
-    quantities : sequence of str
-        Headline quantities (default: 152mm shells, containers, value).
-    method : {"auto", "psis", "refit"}
-        See :func:`leave_out`.
-    refit : RefitSettings
-        Sampler settings of exact refits.
-    families : bool
-        Also leave out every claim of each source family at once.
-    progress : bool
-        Show a progress bar over the left-out claims and families (exact refits take seconds each).
-    workers, scheduler
-        Local worker processes, or a Dask scheduler, for the exact refits
-        (:func:`estimator.workers.run_tasks`); the table does not depend on
-        them. Workers read the run's ledger and prior file: the embedded ones
-        from the package, others from the run's own files where they are
-        unchanged, else from a copy in this machine's temporary folder (a
-        Dask worker elsewhere needs to see that path).
-
-    Returns
-    -------
-    DataFrame
-        One row per left-out claim or family and quantity: ``left_out``
-        (claim id or family key), ``label`` (claim id or the family's display
-        label), ``level`` ("claim" or "family"), ``n_claims``, ``quantity``,
-        ``median``, ``q05``, ``q95`` without it, their shifts from the full
-        posterior (``shift_median``, ``shift_median_pct``, ``shift_q05``,
-        ``shift_q95``), ``method`` used, ``khat``, ``khat_threshold`` and
-        ``reliable`` (False only for PSIS above the threshold).
-
-    Notes
-    -----
-    A refit carries its own Monte Carlo error: with the default
-    :class:`RefitSettings` (2 chains x 1,000 draws) the standard error of a
-    median is about 1% of it on the default run, so refit shifts within about
-    2% are noise. PSIS rows reuse the run's draws and share their error.
-    """
-    from tqdm.auto import tqdm
-
-    n = _log_lik(result).sizes["chain"] * _log_lik(result).sizes["draw"]
-    uniform = np.full(n, 1.0 / n)
-    # The baseline uses the same quantile rule as the left-out posteriors, so
-    # an ignored claim shifts nothing by construction of the estimator.
-    base = {v: quantile(_flat_draws(result, v), QUANTILES, uniform) for v in quantities}
-    r_eff = _r_eff(result)
-    targets = [(str(c), "claim", [str(c)]) for c in result.claims.index]
-    if families:
-        fam = result.claims["source_family"]
-        targets += [(f, "family", [str(c) for c in fam.index[fam == f]]) for f in dict.fromkeys(fam)]
-    done: dict[frozenset, LeftOut] = {}
-    for _, _, ids in targets:
-        key = frozenset(ids)
-        if key not in done:
-            done[key] = _reweighted(result, ids, quantities, method, r_eff)
-    pending = [lo for lo in done.values() if lo.draws is None]
-    bar = tqdm(total=len(done), desc="leave-one-out posteriors", unit="left out", disable=not progress)
-    bar.update(len(done) - len(pending))
-    _finish_refits(pending, result, quantities, refit, workers=workers, scheduler=scheduler, on_result=lambda _: bar.update(1))
-    bar.close()
-    rows = []
-    for label, level, ids in targets:
-        rows += _influence_rows(result, label, level, done[frozenset(ids)], base)
-    df = pd.DataFrame(rows)
-    # Families by the prior file's display label ("US government"), claims by their id.
-    names = result.family_labels
-    df["label"] = [names.get(n, n) if lvl == "family" else n for n, lvl in zip(df["left_out"], df["level"])]
-    return df
-
-
-def _evidence_sets(claims: pd.DataFrame) -> dict[str, list[str]]:
-    is_count = claims["kind"] == C.COUNT
-    chain = claims.index[(is_count & (claims["quantity"] == C.CONTAINERS)) | (claims["kind"] == C.CAPACITY)]
-    direct = claims.index[is_count & claims["quantity"].isin([C.SHELLS_152MM, C.ARTILLERY_ROUNDS])]
-    return {CHAIN: list(chain), DIRECT: list(direct), BOTH: [*chain, *direct]}
-
-
-def overlap_coefficient(x1, w1, x2, w2, grid_size: int = 512) -> float:
-    r"""Overlap :math:`\int \min(f_1, f_2)` of two weighted samples' densities.
-
-    Densities are weighted Gaussian kernel estimates (Scott's bandwidth on the
-    effective sample size), integrated by the trapezoid rule on a common grid
-    extending three bandwidths past the pooled range. Pass positive quantities
-    on a log scale.
-    """
-    from scipy.stats import gaussian_kde
-
-    k1 = gaussian_kde(np.asarray(x1, float), weights=w1)
-    k2 = gaussian_kde(np.asarray(x2, float), weights=w2)
-    pad = 3 * max(np.sqrt(k1.covariance[0, 0]), np.sqrt(k2.covariance[0, 0]))
-    lo = min(np.min(x1), np.min(x2)) - pad
-    hi = max(np.max(x1), np.max(x2)) + pad
-    grid = np.linspace(lo, hi, grid_size)
-    return float(np.clip(np.trapezoid(np.minimum(k1(grid), k2(grid)), grid), 0.0, 1.0))
-
-
-def conflict_in_words(overlap: float, median_chain: float, median_direct: float) -> str:
-    """The overlap of the two one-source posteriors, said in words."""
-    ratio = median_chain / median_direct
-    direction = f"the chain's median is {ratio:.2f} times the direct estimates' median"
-    # Cut-offs are a reading aid, not a test: two broad posteriors whose
-    # medians differ by half still overlap by about 60%.
-    if overlap >= 0.7:
-        verdict = "The two sources largely agree"
-    elif overlap >= 0.4:
-        verdict = "The two sources partly agree: there is some tension between them"
-    elif overlap >= 0.1:
-        verdict = "The two sources barely overlap: a clear conflict, and the combined answer is a compromise neither supports well"
-    else:
-        verdict = "The two sources do not overlap: under this model they contradict each other"
-    return f"{verdict} (overlap {100 * overlap:.0f}%; {direction})."
-
-
-def reconciliation_table(
-    result, *, quantity=N.SHELLS_152MM, method="auto", refit=RefitSettings(), progress: bool = True, workers: int | None = None, scheduler=None
-) -> pd.DataFrame:
-    """Shells from the count x capacity chain alone, the direct estimates alone, both, and the full ledger.
-
-    Parameters
-    ----------
-    result : FitResult
-    quantity : str
-        Posterior variable compared (default 152mm shells delivered).
-    method : {"auto", "psis", "refit"}
-        See :func:`leave_out`.
-    refit : RefitSettings
-    progress : bool
-        Show a progress bar over the exact refits.
-    workers, scheduler
-        As in :func:`influence_table`.
-
-    Returns
-    -------
-    DataFrame
-        Index: evidence set; columns ``claims`` (ids used), ``n_claims``,
-        ``median``, ``q05``, ``q95``, ``method``, ``khat``, ``reliable``.
-        ``attrs["overlap"]`` holds the overlap coefficient of the chain-alone
-        and direct-alone posteriors and ``attrs["conflict"]`` says it in words.
-    """
-    sets = _evidence_sets(result.claims)
-    empty = [k for k in (CHAIN, DIRECT) if not sets[k]]
-    if empty:
-        raise ValueError(f"the ledger has no claims for: {', '.join(empty)}")
-    all_ids = [str(c) for c in result.claims.index]
-    r_eff = _r_eff(result)
-    left = {}
-    for label, ids in sets.items():
-        out = [c for c in all_ids if c not in ids]
-        if out:
-            left[label] = _reweighted(result, out, [quantity], method, r_eff)
-        else:
-            n = _log_lik(result).size // len(all_ids)
-            left[label] = LeftOut((), "none", np.nan, khat_threshold(n), {quantity: _flat_draws(result, quantity)}, np.full(n, 1.0 / n))
-    # The three evidence sets leave out three different sets of claims (chain and direct claims are disjoint).
-    pending = [lo for lo in left.values() if lo.draws is None]
-    if pending:
-        from tqdm.auto import tqdm
-
-        with tqdm(total=len(pending), desc="reconciliation refits", unit="refit", disable=not progress) as bar:
-            _finish_refits(pending, result, [quantity], refit, workers=workers, scheduler=scheduler, on_result=lambda _: bar.update(1))
-    rows = []
-    for label, ids in sets.items():
-        lo = left[label]
-        q05, med, q95 = lo.quantiles(quantity)
-        rows.append(
-            {
-                "evidence": label,
-                "claims": ", ".join(ids),
-                "n_claims": len(ids),
-                "median": med,
-                "q05": q05,
-                "q95": q95,
-                "method": lo.method,
-                "khat": lo.khat,
-                "reliable": lo.reliable,
-            }
-        )
-    x = _flat_draws(result, quantity)
-    q05, med, q95 = quantile(x)
-    rows.append(
-        {
-            "evidence": FULL,
-            "claims": ", ".join(all_ids),
-            "n_claims": len(all_ids),
-            "median": med,
-            "q05": q05,
-            "q95": q95,
-            "method": "none",
-            "khat": np.nan,
-            "reliable": True,
-        }
-    )
-    df = pd.DataFrame(rows).set_index("evidence")
-    a, b = left[CHAIN], left[DIRECT]
-    ovl = overlap_coefficient(np.log10(a.draws[quantity]), a.weights, np.log10(b.draws[quantity]), b.weights)
-    df.attrs["overlap"] = ovl
-    df.attrs["conflict"] = conflict_in_words(ovl, df.loc[CHAIN, "median"], df.loc[DIRECT, "median"])
-    return df
 
 
 def _quadratic_basis(X: np.ndarray) -> np.ndarray:
@@ -759,10 +169,10 @@ def value_variance_shares(result) -> pd.DataFrame:
         cols = []
         for var, cargo in parts:
             da = post[var] if cargo is None else post[var].sel({N.CARGO: cargo})
-            cols.append(da.transpose(*SAMPLE_DIMS).values.ravel())
+            cols.append(da.transpose(*N.SAMPLE_DIMS).values.ravel())
         factors[label] = np.column_stack(cols)
         members[label] = ", ".join(v if c is None else f"{v}[{c}]" for v, c in parts)
-    df = first_order_indices(_flat_draws(result, N.VALUE_USD), factors)
+    df = first_order_indices(post[N.VALUE_USD].transpose(*N.SAMPLE_DIMS).values.ravel(), factors)
     df["variables"] = pd.Series(members)
     df.loc[REMAINDER, "variables"] = ""
     return df

@@ -1,27 +1,27 @@
-"""Simulate a claims ledger of the same shape as a real one, from known parameters.
+r"""Simulate a claims ledger of the same shape as a real one, from known parameters.
 
 Used for parameter-recovery tests and simulation-based calibration, where the
 simulator must be the model's own generative story: a ledger written any
 other way makes a correct posterior look miscalibrated. For each claim the
 source's estimate is drawn as in the model,
-:math:`\\hat S_i = \\exp(\\mu_i + \\sigma_i \\varepsilon_i)`, and then written
+:math:`\hat S_i = \exp(\mu_i + \sigma_i \varepsilon_i)`, and then written
 in the claim's own terms so that the model's reading of the written claim
 (:mod:`estimator.claims`) is exactly the event the draw fell in:
 
 * a point (``about``; ``could_hold``/``up_to`` on a capacity): the figure is
-  :math:`\\hat S_i` to three significant digits (a relative error of at most
+  :math:`\hat S_i` to three significant digits (a relative error of at most
   0.5%, standard deviation at most 0.3%: negligible against source noise,
   whose default prior puts 95% of its mass above 8%);
 * a bracket (``more_than``/``at_least`` read two-sided, ``between``): the
-  bracket of one significant digit holding :math:`\\hat S_i`, written as
+  bracket of one significant digit holding :math:`\hat S_i`, written as
   "more than" the rounded-down figure (or "between" the figure and the next
   round one);
 * a one-sided bound (``at_least`` launches, ``up_to`` on a count, any bound
   with ``figure_high = inf``): the threshold :math:`x` stays as in the real
   ledger (a bound's figure is fixed by whoever set it, not drawn), and only
-  which side of it :math:`\\hat S_i` fell on is written: "at least x" if
-  :math:`\\hat S_i \\ge x`, "up to x" otherwise. That is a censored
-  observation, and its likelihood, :math:`\\Phi` on the side written, is the
+  which side of it :math:`\hat S_i` fell on is written: "at least x" if
+  :math:`\hat S_i \ge x`, "up to x" otherwise. That is a censored
+  observation, and its likelihood, :math:`\Phi` on the side written, is the
   model's.
 """
 
@@ -36,7 +36,7 @@ import pymc as pm
 from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
-from estimator.model import LOWER, UPPER, claim_forms
+from estimator.likelihood import LOWER, UPPER, claim_forms
 
 __all__ = ["draw_truth", "simulate_claims", "check_simulable", "SIMULATOR_VERSION"]
 
@@ -112,11 +112,12 @@ def simulate_claims(claims: pd.DataFrame, truth: dict, *, seed: int) -> pd.DataF
         value = est * basis
         q = row["qualifier"]
         high = np.nan
-        if q == C.ABOUT or (row["kind"] == C.CAPACITY and q in (C.UP_TO, C.COULD_HOLD)):
-            fig = _round_sig(value)
-        elif form in (LOWER, UPPER):
+        if form in (LOWER, UPPER):
+            # First: a launch count "about x" is one-sided too (launches bound deliveries from below).
             fig = float(row["figure"])
             q, high = _censored(row, value)
+        elif q == C.ABOUT or (row["kind"] == C.CAPACITY and q in (C.UP_TO, C.COULD_HOLD)):
+            fig = _round_sig(value)
         elif q in (C.MORE_THAN, C.AT_LEAST):
             fig = _floor_sig(value)
         else:  # between

@@ -1,11 +1,11 @@
-"""Posterior -> tidy tables: headline quantities, containers per scope, per-claim checks.
+r"""Posterior -> tidy tables: headline quantities, containers per scope, per-claim checks.
 
 Quantiles are equal-tailed (5%, 50%, 95%: a 90% interval), taken over all
 chains and draws by :func:`estimator.stats.quantile`. The per-claim check is
 :func:`estimator.scoring.score_claims` applied to the fitted claims: each
 source's estimate has the exact predictive distribution
-:math:`F(x) = \\frac1S \\sum_s \\Phi((\\log x - \\mu_s)/\\sigma_s)`
-(:mod:`estimator.model` gives :math:`\\mu, \\sigma`), and a claim is surprising
+:math:`F(x) = \frac1S \sum_s \Phi((\log x - \mu_s)/\sigma_s)`
+(:mod:`estimator.model` gives :math:`\mu, \sigma`), and a claim is surprising
 when its ``p_figure`` is below :data:`estimator.stats.SURPRISE_P`. Each comes with its Monte Carlo standard error
 (ArviZ ``mcse`` of the median or quantile), and :func:`round_to_mcse` keeps
 only the digits that error supports.
@@ -13,8 +13,11 @@ only the digits that error supports.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from estimator import names as N
 from estimator.errors import did_you_mean
@@ -44,7 +47,7 @@ def round_to_mcse(value: float, mcse: float) -> float:
 
 def _mcse(x, prob: float):
     """ArviZ's MCSE of one quantile of draws with dims (chain, draw, ...)."""
-    import arviz_stats as azs
+    import arviz_stats as azs  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     if prob == 0.5:
         return azs.mcse(x, method="median")
@@ -152,10 +155,6 @@ def claim_check_table(result, seed: int = 0, draws=None) -> pd.DataFrame:
         ``pit_low``, ``pit_high``, ``p_figure``), and ``surprising``:
         ``p_figure`` below :data:`estimator.stats.SURPRISE_P`.
     """
-    import dataclasses
-
-    import xarray as xr
-
     run = result if draws is None else dataclasses.replace(result, tree=xr.DataTree.from_dict({"posterior": draws}))
     table = score_claims(run, result.claims, seed=seed)
     table["surprising"] = table["p_figure"] < SURPRISE_P

@@ -1,48 +1,18 @@
-"""Parameter sweeps: many "what if" refits of one model, compiled once, resumable.
+r"""Parameter sweeps: many "what if" refits of one model, compiled once, resumable.
 
-Sweep file (TOML)
------------------
-::
-
-    [base]                       # everything optional
-    claims = "my-claims.csv"     # relative to the sweep file; default: embedded ledger
-    priors = "my-priors.toml"    # default: embedded priors
-    as_of = "2024-02-23"         # default: the latest claim's date said
-    dynamics = "ar1"             # rate dynamics (default: the model's default)
-    seed = 7                     # sweep seed; each point's seed derives from it and the point
-    draws = 500                  # per chain, exact refits
-    tune = 500
-    chains = 2
-    reference_draws = 2000       # per chain, the reference posterior of approximate mode
-
-    [grid]                       # product of lists ...
-    "price_152mm_usd.lower" = [400, 900, 1400]
-    "price_152mm_usd.upper" = [600, 1100, 1600]   # (zipped? no: every combination)
-    "fill_152mm" = [{label = "low", lower = 0.3, upper = 0.6}, {label = "high", lower = 0.7, upper = 0.95}]
-
-    [[points]]                   # ... or an explicit list of overrides
-    "price_152mm_usd" = {lower = 400, upper = 600}
-    as_of = "2024-01-31"
-
-An override key is a prior name (a parameter such as ``price_152mm_usd`` or a
-family prior such as ``bias_us_government``), optionally with one field of
-its elicited statement (``.lower``, ``.upper``, ``.mass``, ``.median``, or
-``.params.<name>``); a table value replaces several fields at once (``label``
-names it in tables and figures). The distribution family never changes within
-a sweep, so every point is the same compiled model with other ``pm.Data``.
-``as_of`` is the one model option that can be swept (dates up to the latest
-one in the sweep).
+The sweep file and its validation are in :mod:`estimator.sweep_file`.
 
 Modes
 -----
 *exact*: each worker process compiles the model once with nutpie and refits
-every point with ``estimator.compiled.with_data(...)``.
+every point with ``estimator._compiled.with_data(...)``.
 
 *approx*: one reference posterior at the base settings is reweighted for each
-point by importance sampling, :math:`\\log w_s = \\sum_j \\log p_j^{new}(\\theta_s)
-- \\log p_j^{base}(\\theta_s)` over the overridden priors :math:`j`, smoothed by
-PSIS (Vehtari et al. 2024; ArviZ ``psislw``) with diagnostic :math:`\\hat k`.
-Points with :math:`\\hat k > 0.7` are refit exactly. Sweeping ``as_of`` is not
+point by importance sampling, :math:`\log w_s = \sum_j \log p_j^{new}(\theta_s)
+- \log p_j^{base}(\theta_s)` over the overridden priors :math:`j`, smoothed by
+PSIS (Vehtari et al. 2024; ArviZ ``psislw``) with diagnostic :math:`\hat k`.
+Points whose :math:`\hat k` exceeds the threshold of
+:func:`estimator.stats.reweighting_holds` are refit exactly. Sweeping ``as_of`` is not
 a prior change, so such points are always exact.
 
 Reproducibility and resumption
@@ -57,355 +27,66 @@ as an uninterrupted one (``wall_seconds`` aside, which is measured).
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import hashlib
-import itertools
-import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
+from tqdm.auto import tqdm
 
 from estimator import names as N
-from estimator.claims import load_claims
-from estimator.compiled import with_data
-from estimator.errors import InputError, Problem, did_you_mean, parse_toml_tables
-from estimator.inference import NETCDF_ENGINE, diagnose, resolve_as_of
-from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, EXPOSURE_AS_OF, default_as_of, prior_data_name
-from estimator.priors import ELICITATION_FIELDS, iso_date, load_priors, read_text_file, reelicit
-from estimator.stats import QUANTILES, psis, quantile
-from estimator.workers import canonical, claim_folder, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
+from estimator.files import NETCDF_ENGINE
+from estimator.model import EXPOSURE_AS_OF, prior_data_name
+from estimator.refit import RefitSpec, ResultFolder, canonical, refit, state_for
+from estimator.stats import QUANTILES, khat_threshold, psis, quantile, reweighting_holds
+from estimator.sweep_file import AS_OF, SweepSpec, changed_specs, load_sweep, point_id, point_label, point_seed
+from estimator.timeline import ModelLayout
+from estimator.workers import run_tasks
 
-__all__ = ["SweepSpec", "load_sweep", "run_sweep", "sweep_table_to_dataset", "point_seed", "EXACT", "APPROX"]
+__all__ = ["run_sweep", "run_point", "prepare_point", "Point", "sweep_table_to_dataset", "EXACT", "APPROX"]
 
 EXACT, APPROX = "exact", "approx"
-KHAT_MAX = 0.7
-_BASE_KEYS = {"claims", "priors", "as_of", "dynamics", "seed", "draws", "tune", "chains", "reference_draws"}
-# Whole-number settings: (default, least, most). A million draws per chain is hundreds of times
-# the effective sample size any reported quantile needs, and a posterior that size (times the
-# chains) fills gigabytes; 64 chains is far more than R-hat needs (4 is usual) and each holds a
-# sampler's state. A seed is a 64-bit signed integer, as TOML integers are elsewhere.
-_COUNTS = {
-    "seed": (0, 0, 2**63 - 1),
-    "draws": (500, 1, 1_000_000),
-    "tune": (500, 1, 1_000_000),
-    "chains": (2, 1, 64),
-    "reference_draws": (2000, 1, 1_000_000),
-}
-AS_OF = "as_of"
 # Headline quantities reported per point.
 QUANTITIES = (N.CONTAINERS, N.SHELLS_152MM, N.ROUNDS_122MM, N.MISSILES_DELIVERED, N.SHELLS_PER_CONTAINER_152MM, N.VALUE_USD)
 
 
-@dataclasses.dataclass
-class SweepSpec:
-    """A validated sweep: base inputs and settings, the points, and the grid's dimensions."""
+@dataclass(frozen=True)
+class Point:
+    """A sweep point as its refit needs it, prepared once by the caller (:func:`prepare_point`).
 
-    source: str
-    claims_path: str | None
-    priors_path: str | None
-    as_of: str
-    seed: int
-    draws: int
-    tune: int
-    chains: int
-    reference_draws: int
-    points: list[dict]
-    grid_keys: list[str] | None  # set when the points are a full grid
-    text: str = ""
-    dynamics: str = DEFAULT_DYNAMICS
-
-    def base_payload(self) -> dict:
-        """What a worker needs to rebuild the base model (plain data, picklable)."""
-        return {
-            "source": self.source,
-            "claims_path": self.claims_path,
-            "priors_path": self.priors_path,
-            "as_of": self.as_of,
-            "horizon": max([self.as_of, *(str(p[AS_OF]) for p in self.points if AS_OF in p)]),
-            "dynamics": self.dynamics,
-            "draws": self.draws,
-            "tune": self.tune,
-            "chains": self.chains,
-        }
-
-
-def point_id(overrides: dict) -> str:
-    """Stable 12-hex-digit identifier of a point (its overrides, canonically ordered)."""
-    return hashlib.sha256(canonical(overrides).encode()).hexdigest()[:12]
-
-
-def point_seed(sweep_seed: int, overrides: dict) -> int:
-    """Seed of one point: a function of the sweep seed and the point alone."""
-    digest = int(point_id(overrides), 16)
-    return int(np.random.SeedSequence([int(sweep_seed), digest]).generate_state(1)[0])
-
-
-def _label(value) -> str | float:
-    if isinstance(value, dict):
-        return str(value.get("label", canonical({k: v for k, v in value.items() if k != "label"})))
-    return value
-
-
-def load_sweep(path: str | Path) -> SweepSpec:
-    """Load and validate a sweep file; every problem is reported at once (file, table, field)."""
-
-    path = Path(path)
-    name = str(path)
-    text = read_text_file(path)
-    doc, problems = parse_toml_tables(text, name, ("base", "grid", "points"))
-    base = doc.get("base", {})
-    if not isinstance(base, dict):
-        problems.append(Problem(name, "[base]", "-", "must be a table of settings"))
-        base = {}
-    for key in base:
-        if key not in _BASE_KEYS:
-            problems.append(Problem(name, "[base]", key, "unknown setting" + did_you_mean(key, _BASE_KEYS)))
-
-    inputs = {key: _input_path(path, base, key, problems) for key in ("claims", "priors")}
-    settings = {}
-    for key, (default, least, most) in _COUNTS.items():
-        v = base.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int) or not least <= v <= most:
-            problems.append(Problem(name, "[base]", key, f"'{v}' must be a whole number from {least} to {most:,}"))
-        settings[key] = v
-    as_of = base.get("as_of")
-    if as_of is not None:
-        as_of = str(as_of)
-        try:
-            iso_date(as_of)
-        except ValueError:
-            problems.append(Problem(name, "[base]", "as_of", f"'{as_of}' is not a date (use YYYY-MM-DD)"))
-            as_of = None
-    dynamics = str(base.get("dynamics", DEFAULT_DYNAMICS))
-    if dynamics not in DYNAMICS:
-        problems.append(
-            Problem(name, "[base]", "dynamics", f"unknown rate dynamics '{dynamics}'{did_you_mean(dynamics, DYNAMICS)}; one of {', '.join(DYNAMICS)}")
-        )
-
-    grid, listed = doc.get("grid"), doc.get("points")
-    points: list[dict] = []
-    grid_keys = None
-    if (grid is None) == (listed is None):
-        problems.append(Problem(name, "file", "-", "give exactly one of [grid] (a product of lists) or [[points]] (a list of overrides)"))
-    elif not isinstance(grid if grid is not None else {}, dict):
-        problems.append(Problem(name, "[grid]", "-", "must be a table of setting = [values]"))
-    elif grid is not None:
-        bad = [k for k, v in grid.items() if not isinstance(v, list) or not v]
-        for k in bad:
-            problems.append(Problem(name, "[grid]", k, "must be a non-empty list of values"))
-        if not bad:
-            grid_keys = list(grid)
-            for combo in itertools.product(*(grid[k] for k in grid_keys)):
-                points.append(dict(zip(grid_keys, combo)))
-    else:
-        if not isinstance(listed, list) or not listed:
-            problems.append(Problem(name, "[[points]]", "-", "must be a non-empty list of tables"))
-        elif not all(isinstance(p, dict) for p in listed):
-            problems += [Problem(name, f"[[points]] {i + 1}", "-", "must be a table of overrides") for i, p in enumerate(listed) if not isinstance(p, dict)]
-        else:
-            points = [dict(p) for p in listed]
-    if not points:
-        raise InputError(problems)
-
-    # Validate the inputs and every override against the base priors now, before any sampling.
-    if any(p is False for p in inputs.values()):
-        raise InputError(problems)
-    try:
-        priors = load_priors(inputs["priors"])
-        claims = load_claims(inputs["claims"])
-    except InputError as exc:
-        raise InputError([*problems, *exc.problems]) from None
-    if as_of is None:
-        as_of = str(default_as_of(claims))
-    problems += _as_of_problems(claims, priors, as_of, name, "[base]")
-    spec = SweepSpec(
-        name,
-        inputs["claims"],
-        inputs["priors"],
-        as_of,
-        settings["seed"],
-        settings["draws"],
-        settings["tune"],
-        settings["chains"],
-        settings["reference_draws"],
-        points,
-        grid_keys,
-        text,
-        dynamics,
-    )
-    for i, point in enumerate(points):
-        where = f"[grid] point {i + 1}" if grid_keys else f"[[points]] {i + 1}"
-        try:
-            _, options = changed_specs(priors, point, file=name, where=where, start=priors.start_date)
-        except InputError as exc:
-            problems += exc.problems
-            continue
-        if AS_OF in options:
-            problems += _as_of_problems(claims, priors, options[AS_OF], name, where)
-    ids = [point_id(p) for p in points]
-    if len(set(ids)) != len(ids):
-        problems.append(Problem(name, "points", "-", "two points have identical overrides"))
-    if problems:
-        raise InputError(problems)
-    return spec
-
-
-def _input_path(sweep: Path, base: dict, key: str, problems: list[Problem]) -> str | None | bool:
-    """The absolute path of the ``claims`` or ``priors`` file a sweep names (relative to the sweep file).
-
-    ``None`` for the embedded default; ``False``, with a problem added, for a
-    value that is not a path or names a folder.
+    Attributes
+    ----------
+    overrides : dict
+        The point's settings as the sweep file gives them.
+    data : dict
+        Every ``pm.Data`` value of the point: each prior parameter, and the as-of exposure.
+    changed : dict
+        Prior name -> its :class:`~estimator.priors.PriorSpec` at this point, for the priors
+        the point changes (the importance ratios of approximate mode need their densities).
     """
-    value = base.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        problems.append(Problem(str(sweep), "[base]", key, f"'{value}' must be the path of a file, relative to the sweep file"))
-        return False
-    resolved = (sweep.parent / value).resolve()
-    if resolved.is_dir():
-        problems.append(Problem(str(sweep), "[base]", key, f"'{value}' is a folder, not a file"))
-        return False
-    return str(resolved)
+
+    overrides: dict
+    data: dict
+    changed: dict
 
 
-def _as_of_problems(claims, priors, as_of, file: str, where: str) -> list[Problem]:
-    """An as-of date past the forecast horizon of the claims, or before the start of shipments."""
-    try:
-        day, _ = resolve_as_of(claims, as_of, source=file)
-    except InputError as exc:
-        return [Problem(file, where, AS_OF, p.message) for p in exc.problems]
-    if day < dt.date.fromisoformat(priors.start_date):
-        return [Problem(file, where, AS_OF, f"{day} is before the start of shipments ({priors.start_date}, the prior file's start_date)")]
-    return []
+def prepare_point(base: RefitSpec, overrides: dict) -> Point:
+    """The point's priors and options applied to the base spec once, in the process that runs the sweep.
 
-
-def apply_overrides(priors, overrides: dict, *, file: str, where: str, start: str | None = None):
-    """Return (PriorSet with the overrides applied, model options). The input PriorSet is untouched."""
-    updates, options = changed_specs(priors, overrides, file=file, where=where, start=start)
-    return priors.with_params({var: spec.params for var, spec in updates.items()}), options
-
-
-# (variable, its base parameters, the change) -> re-elicited spec. A grid repeats each
-# value of a setting across the other settings: elicit it once (PreliZ takes ~50 ms).
-_ELICITED: dict[tuple[str, str, str], object] = {}
-
-
-def _reelicit_cached(spec, change, *, file, where):
-
-    key = (spec.name, canonical(spec.params), canonical(change))
-    if key not in _ELICITED:
-        _ELICITED[key] = reelicit(spec, change, file=file, where=where)
-    return _ELICITED[key]
-
-
-def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str | None = None):
-    """Return ({variable: re-elicited PriorSpec} for the overridden priors, model options).
-
-    Every point of a sweep refits one compiled model whose prior parameters
-    are ``pm.Data`` named by variable and parameter, so an override must
-    keep each prior's parameter names and shapes (an elicited statement refitted to a prior given as
-    ``mu, sigma`` would come back as ``alpha, beta``). Raises InputError
-    naming ``file``, ``where`` and the field.
+    Workers then only swap data into the compiled model: the overrides, validated
+    when the sweep file was loaded, are not re-read or re-elicited per refit.
     """
-    specs = priors.all_specs()
-    changes: dict[str, dict] = {}
-    options: dict = {}
-    problems: list[Problem] = []
-    for key, value in overrides.items():
-        if key == AS_OF:
-            try:
-                d = iso_date(value)
-                if start and d < dt.date.fromisoformat(start):
-                    raise ValueError
-                options[AS_OF] = str(d)
-            except ValueError:
-                problems.append(Problem(file, where, key, f"'{value}' is not a date on or after the start of shipments"))
-            continue
-        var, _, field = key.partition(".")
-        if var not in specs:
-            problems.append(Problem(file, where, key, f"no prior named '{var}'" + did_you_mean(var, [*specs, AS_OF])))
-            continue
-        if field:
-            top, _, rest = field.partition(".")
-            if top not in ELICITATION_FIELDS:
-                problems.append(Problem(file, where, key, f"unknown field '{top}'" + did_you_mean(top, ELICITATION_FIELDS)))
-                continue
-            if top == "params" and rest:
-                params = changes.setdefault(var, {}).setdefault("params", dict(specs[var].params))
-                if not isinstance(params, dict):
-                    # The same point also gave `var.params` whole, as a value that is not a table.
-                    problems.append(Problem(file, where, key, f"'{var}.params' is given both whole and by part"))
-                    continue
-                params[rest] = value
-            elif rest:
-                problems.append(Problem(file, where, key, f"'{top}' has no parts: name the field alone, e.g. {var}.{top}"))
-            else:
-                changes.setdefault(var, {})[top] = value
-        elif isinstance(value, dict):
-            fields = {k: v for k, v in value.items() if k != "label"}
-            unknown = [k for k in fields if k not in ELICITATION_FIELDS]
-            for k in unknown:
-                problems.append(Problem(file, where, f"{key}.{k}", "unknown field" + did_you_mean(k, ELICITATION_FIELDS)))
-            changes.setdefault(var, {}).update(fields)
-        else:
-            problems.append(Problem(file, where, key, "give a table of fields or name one field, e.g. price_152mm_usd.lower"))
-    updates = {}
-    for var, change in changes.items():
-        try:
-            updates[var] = _reelicit_cached(specs[var], change, file=file, where=f"{where}: {var}")
-        except InputError as exc:
-            problems += exc.problems
-            continue
-        problems += _parameter_shape_problems(specs[var], updates[var], file, f"{where}: {var}")
-    if problems:
-        raise InputError(problems)
-    return updates, options
-
-
-def _parameter_shape_problems(base, new, file: str, where: str) -> list[Problem]:
-    """An override that changes a prior's parameter names or shapes (the compiled model's ``pm.Data``)."""
-    shapes = {k: np.shape(v) for k, v in base.params.items()}
-    got = {k: np.shape(v) for k, v in new.params.items()}
-    if got == shapes:
-        return []
-    said = ", ".join(f"{k}{list(s) if s else ''}" for k, s in shapes.items())
-    return [
-        Problem(
-            file,
-            where,
-            "params",
-            f"gives {base.distribution} parameters {', '.join(got)}, but the sweep's model holds {said} as data: "
-            "every point of a sweep keeps the base prior's parametrisation",
-        )
-    ]
-
-
-def _data_updates(priors, options, payload) -> dict[str, np.ndarray]:
-    """The pm.Data values of a point: every prior parameter, and the as-of exposure."""
-
-    out = {}
-    for var, spec in priors.all_specs().items():
-        for p, v in spec.params.items():
-            out[prior_data_name(var, p)] = np.asarray(v, dtype=float)
-    as_of = options.get(AS_OF, payload["as_of"])
-    layout = worker_state(payload).layout_for(as_of)
-    out[EXPOSURE_AS_OF] = layout.exposure_as_of
-    return out
+    changed, options = changed_specs(base.priors, overrides, file=base.source, where="point")
+    priors = base.priors.with_params({var: prior.params for var, prior in changed.items()})
+    data = {prior_data_name(var, p): np.asarray(v, dtype=float) for var, prior in priors.all_specs().items() for p, v in prior.params.items()}
+    layout = ModelLayout(base.claims, base.priors, options.get(AS_OF, base.as_of), base.horizon)
+    data[EXPOSURE_AS_OF] = layout.exposure_as_of
+    return Point(overrides, data, changed)
 
 
 # ---------------------------------------------------------------- workers
-
-
-def _exact_fit(payload, overrides, seed):
-    """Refit one point with the compiled model; return its posterior and sample stats."""
-    state = worker_state(payload)
-    priors, options = apply_overrides(state.priors, overrides, file=payload["source"], where="point")
-    compiled = with_data(compiled_model(state), **_data_updates(priors, options, payload))
-    return sample_compiled(compiled, payload, seed)
 
 
 def _summarise(posterior, weights=None, order=None) -> dict:
@@ -424,55 +105,40 @@ def _summarise(posterior, weights=None, order=None) -> dict:
     return row
 
 
-def run_point(payload: dict, overrides: dict, seed: int, mode: str, out_dir: str, reference: dict | None = None) -> dict:
-    """Run one point (exact, or approximate with an exact fallback) and write its result file."""
-
+def run_point(spec: RefitSpec, point: Point, seed: int, mode: str, reference: dict | None = None) -> dict:
+    """Run one point (a worker task): by reweighting the reference where k-hat allows, else an exact refit; its row."""
     t0 = time.perf_counter()
-    row = {"point_id": point_id(overrides), "seed": seed, "status": "ok", "error": ""}
+    row = {"point_id": point_id(point.overrides), "seed": seed, "status": "ok", "error": ""}
     try:
         done = False
-        if mode == APPROX and reference is not None and AS_OF not in overrides:
-            khat, weights = _psis_weights(payload, overrides, reference)
+        if mode == APPROX and reference is not None and AS_OF not in point.overrides:
+            khat, weights = _psis_weights(spec, point.changed, reference)
             row["khat"] = khat
-            if khat <= KHAT_MAX:
+            if reweighting_holds(khat, weights.size):
                 row.update(_summarise(reference["draws"], weights, reference["order"]))
                 row.update({"method": "approx", "max_rhat": np.nan, "min_ess_bulk": np.nan, "divergences": 0, "diagnostics_ok": True})
                 done = True
         if not done:
-            tree = _exact_fit(payload, overrides, seed)
-            post = tree["posterior"].to_dataset()
-            row.update(_summarise({v: post[v].values for v in QUANTITIES}))
-            d = diagnose(tree, ess_min=100 * payload["chains"])
-            row.update(
-                {
-                    "method": "exact" if mode == EXACT else ("exact (k-hat > 0.7)" if "khat" in row else "exact"),
-                    "max_rhat": d.max_rhat,
-                    "min_ess_bulk": d.min_ess_bulk,
-                    "divergences": d.divergences,
-                    "diagnostics_ok": d.ok,
-                }
-            )
+            r = refit(spec, point.data, seed)
+            row.update(_summarise({v: r.posterior[v].values for v in QUANTITIES}))
+            method = f"exact (k-hat {row['khat']:.2f} > {khat_threshold(weights.size):.2f})" if "khat" in row else "exact"
+            row.update({"method": method, **r.diagnostics_row()})
     except Exception as exc:  # a failed point is recorded, not fatal to the sweep
         row.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
     row["wall_seconds"] = round(time.perf_counter() - t0, 3)
-    row["overrides"] = canonical(overrides)
-    write_atomic(Path(out_dir) / "points" / f"{row['point_id']}.json", row)
+    row["overrides"] = canonical(point.overrides)
     return row
 
 
 # ---------------------------------------------------------------- approximate mode
 
 
-def _reference(payload: dict, reference_draws: int, seed: int) -> dict:
+def _reference(spec: RefitSpec, reference_draws: int, seed: int) -> dict:
     """The reference posterior: an exact fit at the base settings with many draws."""
-    state = worker_state(payload)
-    big = {**payload, "draws": reference_draws}
-    tree = _exact_fit(big, {}, seed)
-    post = tree["posterior"].to_dataset()
-    names = [v.name for v in state.model.free_RVs]
-    full = _posterior_of_free_rvs(state, tree)
-    draws = {v: post[v].values.ravel() for v in QUANTITIES}
-    return {"draws": draws, "order": {v: np.argsort(x) for v, x in draws.items()}, "params": {n: full[n] for n in names}}
+    r = refit(spec.replace(draws=reference_draws), prepare_point(spec, {}).data, seed)
+    full = _posterior_of_free_rvs(state_for(spec), r.tree)
+    draws = {v: r.posterior[v].values.ravel() for v in QUANTITIES}
+    return {"draws": draws, "order": {v: np.argsort(x) for v, x in draws.items()}, "params": full}
 
 
 def _posterior_of_free_rvs(state, tree):
@@ -492,11 +158,9 @@ def _prior_logpdf(spec, x):
     return np.asarray(d.logpdf(x), dtype=float)
 
 
-def _psis_weights(payload, overrides, reference):
-    """PSIS-smoothed normalised weights for a point and their k-hat."""
-    state = worker_state(payload)
-    base_specs = state.priors.all_specs()
-    updates, _ = changed_specs(state.priors, overrides, file=payload["source"], where="point")
+def _psis_weights(spec: RefitSpec, updates: dict, reference):
+    """PSIS-smoothed normalised weights for a point (its changed priors) and their k-hat."""
+    base_specs = spec.priors.all_specs()
     n = next(iter(reference["draws"].values())).size
     log_ratio = np.zeros(n)
     cache = reference.setdefault("log_ratio_cache", {})
@@ -540,46 +204,42 @@ def run_sweep(
         Address of a Dask distributed scheduler, or a ``distributed.Client``.
     mode : {"exact", "approx"}
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(spec, SweepSpec):
         spec = load_sweep(spec)
     if mode not in (EXACT, APPROX):
         raise ValueError(f"mode must be '{EXACT}' or '{APPROX}'")
     out = Path(out)
-    (out / "points").mkdir(parents=True, exist_ok=True)
-    payload = spec.base_payload()
+    base = spec.refit_spec()
     # Point files are only reusable by the same sweep: refuse a folder holding another one.
-    manifest = {"base": payload, "seed": spec.seed, "mode": mode, "reference_draws": spec.reference_draws}
-    claim_folder(
-        out, "sweep-manifest.json", manifest, "holds the results of a different sweep (base settings, seed or mode differ); choose another folder", "points"
-    )
-    todo = []
-    rows = {}
-    for p in spec.points:
-        pid = point_id(p)
-        f = out / "points" / f"{pid}.json"
-        if f.exists():
-            rows[pid] = json.loads(f.read_text())
-        else:
-            todo.append(p)
+    manifest = {"base": base.identity(), "seed": spec.seed, "mode": mode, "reference_draws": spec.reference_draws}
+    refusal = "holds the results of a different sweep (base settings, seed or mode differ); choose another folder"
+    folder = ResultFolder(out, "sweep-manifest.json", manifest, refusal, "points")
+    rows = {point_id(p): r for p in spec.points if (r := folder.done(point_id(p))) is not None}
+    todo = [p for p in spec.points if point_id(p) not in rows]
     reference = None
     if mode == APPROX and todo:
         # One long exact fit before any point: say so, or the sweep looks stalled.
         with tqdm(total=1, desc=f"reference fit ({spec.chains} x {spec.reference_draws} draws)", unit="fit", disable=not progress) as ref_bar:
-            reference = _reference(payload, spec.reference_draws, point_seed(spec.seed, {"reference": True}))
+            reference = _reference(base, spec.reference_draws, point_seed(spec.seed, {"reference": True}))
             ref_bar.update(1)
     bar = tqdm(total=len(spec.points), initial=len(rows), desc="sweep points", unit="pt", disable=not progress)
     failures = sum(r["status"] == "failed" for r in rows.values())
 
     def record(row):
         nonlocal failures
+        folder.write(row["point_id"], row)
         rows[row["point_id"]] = row
         failures += row["status"] == "failed"
         bar.set_postfix(failed=failures)
         bar.update(1)
 
-    args = [(payload, p, point_seed(spec.seed, p), mode, str(out), reference) for p in todo]
+    args = []
+    for p in todo:
+        try:
+            args.append((base, prepare_point(base, p), point_seed(spec.seed, p), mode, reference))
+        except Exception as exc:  # recorded as a failed point, as a failed refit is: not fatal to the sweep
+            failed = {"point_id": point_id(p), "seed": point_seed(spec.seed, p), "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            record({**failed, "wall_seconds": 0.0, "overrides": canonical(p)})
     run_tasks(run_point, args, workers=workers, scheduler=scheduler, on_result=record)
     bar.close()
     table = _table(spec, rows)
@@ -595,7 +255,7 @@ def _table(spec: SweepSpec, rows: dict) -> pd.DataFrame:
     records = []
     for i, p in enumerate(spec.points):
         r = rows[point_id(p)]
-        rec = {"point": i, **{k: _label(v) for k, v in p.items()}}
+        rec = {"point": i, **{k: point_label(v) for k, v in p.items()}}
         rec.update({k: v for k, v in r.items() if k != "overrides"})
         records.append(rec)
     return pd.DataFrame.from_records(records)
@@ -603,8 +263,6 @@ def _table(spec: SweepSpec, rows: dict) -> pd.DataFrame:
 
 def sweep_table_to_dataset(table: pd.DataFrame, spec: SweepSpec):
     """The sweep as an xarray Dataset: one dimension per swept setting (grids), else ``point``."""
-    import xarray as xr
-
     value_cols = [
         c
         for c in table.columns

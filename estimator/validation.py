@@ -33,23 +33,23 @@ Scoring claims against a fit lives in :mod:`estimator.scoring`.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from estimator import names as N
-from estimator.compiled import with_data
-from estimator.inference import diagnose, sampler_steps
-from estimator.model import DEFAULT_DYNAMICS, claim_data
+from estimator.files import atomic_path
+from estimator.likelihood import claim_data
+from estimator.refit import RefitSpec, ResultFolder, refit, state_for
+from estimator.sampling import sampler_steps
 from estimator.scoring import batched_function, unconstrained_model
 from estimator.simulate import SIMULATOR_VERSION, check_simulable, draw_truth, simulate_claims
 from estimator.stats import QUANTILES, psis, quantile
-from estimator.workers import claim_folder, compiled_model, run_tasks, sample_compiled, worker_state, write_atomic
+from estimator.workers import run_tasks
 
 __all__ = [
     "SBC_QUANTITIES",
@@ -80,7 +80,7 @@ def sbc_seeds(seed: int, index: int) -> tuple[int, int, int]:
 
 
 def fractional_rank(draws: np.ndarray, truth: float, rng: np.random.Generator) -> tuple[int, int, float]:
-    """Rank of ``truth`` among posterior draws thinned to about their ESS.
+    r"""Rank of ``truth`` among posterior draws thinned to about their ESS.
 
     Parameters
     ----------
@@ -92,10 +92,10 @@ def fractional_rank(draws: np.ndarray, truth: float, rng: np.random.Generator) -
     Returns
     -------
     rank, n_thinned, u
-        :math:`r = \\#\\{s: x_s < q\\}` plus a random share of ties, the number
+        :math:`r = \#\{s: x_s < q\}` plus a random share of ties, the number
         :math:`L` of thinned draws, and :math:`u = (r + V)/(L + 1)`.
     """
-    from arviz_stats.base import array_stats
+    from arviz_stats.base import array_stats  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     draws = np.asarray(draws, dtype=float)
     total = draws.size
@@ -110,51 +110,27 @@ def fractional_rank(draws: np.ndarray, truth: float, rng: np.random.Generator) -
     return rank, int(kept.size), float(u)
 
 
-def _sbc_payload(claims, priors, as_of, draws: int, tune: int, chains: int, dynamics: str | None = None) -> dict:
-    """Worker payload (see :mod:`estimator.workers`); ``None`` paths mean the embedded inputs."""
-
-    paths = [None if p is None else str(Path(p).resolve()) for p in (claims, priors)]
-    as_of = None if as_of is None else str(as_of)
-    return {
-        "source": "<sbc>",
-        "claims_path": paths[0],
-        "priors_path": paths[1],
-        "as_of": as_of,
-        "horizon": as_of,
-        "dynamics": dynamics or DEFAULT_DYNAMICS,
-        "draws": draws,
-        "tune": tune,
-        "chains": chains,
-    }
-
-
-def run_sbc_simulation(payload: dict, index: int, seed: int, out_dir: str) -> dict:
-    """One SBC simulation: prior draw, simulated ledger, refit, ranks; written to ``sims/<index>.json``."""
-
-    t0 = time.perf_counter()
+def run_sbc_simulation(spec: RefitSpec, index: int, seed: int) -> dict:
+    """One SBC simulation (a worker task): prior draw, simulated ledger, refit, ranks and the refit's diagnostics."""
     truth_seed, claims_seed, sampler_seed = sbc_seeds(seed, index)
-    state = worker_state(payload)
     # PyMC logs the variables of every prior draw: hundreds of identical lines in an SBC run.
     pymc_log = logging.getLogger("pymc")
     level = pymc_log.level
     pymc_log.setLevel(logging.WARNING)
     try:
-        truth = draw_truth(state.model, seed=truth_seed)
+        truth = draw_truth(state_for(spec).model, seed=truth_seed)
     finally:
         pymc_log.setLevel(level)
-    sim = simulate_claims(state.claims, truth, seed=claims_seed)
-    compiled = with_data(compiled_model(state), **claim_data(sim))
-    tree = sample_compiled(compiled, payload, sampler_seed)
-    post = tree["posterior"].to_dataset()
+    sim = simulate_claims(spec.claims, truth, seed=claims_seed)
+    r = refit(spec, claim_data(sim), sampler_seed)
+    post = r.posterior
     rng = np.random.default_rng(claims_seed)
     row = {"simulation": index, "seed": sampler_seed}
     for var in SBC_QUANTITIES:
         rank, n, u = fractional_rank(post[var].values, float(truth[var]), rng)
         row.update({f"{var}_truth": float(truth[var]), f"{var}_rank": rank, f"{var}_n": n, f"{var}_u": u})
-    d = diagnose(tree, ess_min=100 * payload["chains"])
-    row.update({"max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences, "diagnostics_ok": d.ok})
-    row["wall_seconds"] = round(time.perf_counter() - t0, 3)
-    write_atomic(Path(out_dir) / "sims" / f"{index:05d}.json", row)
+    row.update(r.diagnostics_row())
+    row["wall_seconds"] = round(r.seconds, 3)
     return row
 
 
@@ -205,33 +181,31 @@ def run_sbc(
         One row per simulation: truth, rank, thinned draw count and
         fractional rank ``u`` of each quantity, and the refit's diagnostics.
     """
-    from tqdm.auto import tqdm
-
     draws, tune = sampler_steps(draws, tune, "nutpie")
-    payload = _sbc_payload(claims, priors, as_of, draws, tune, chains, dynamics)
-    # Bad input fails here, in this process, before any folder or worker exists; the
-    # loaded inputs stay in this process's worker cache for in-process simulations.
-    check_simulable(worker_state(payload).claims)
-    out = Path(out)
-    manifest = {"payload": payload, "seed": seed, "simulator": SIMULATOR_VERSION}
-    claim_folder(out, SBC_MANIFEST, manifest, "holds an SBC run with other settings, seed or simulator version; choose another folder", "sims")
-    rows = {}
-    for f in (out / "sims").glob("*.json"):
-        r = json.loads(f.read_text())
-        if r["simulation"] < simulations:
-            rows[r["simulation"]] = r
+    # Bad input fails here, in this process, before any folder or worker exists.
+    spec = RefitSpec.from_inputs(claims, priors, as_of=as_of, horizon=as_of, dynamics=dynamics, draws=draws, tune=tune, chains=chains, source="<sbc>")
+    check_simulable(spec.claims)
+    manifest = {"spec": spec.identity(), "seed": seed, "simulator": SIMULATOR_VERSION}
+    folder = ResultFolder(out, SBC_MANIFEST, manifest, "holds an SBC run with other settings, seed or simulator version; choose another folder", "sims")
+    rows = {i: r for i in range(simulations) if (r := folder.done(_sim_name(i))) is not None}
     todo = [i for i in range(simulations) if i not in rows]
     bar = tqdm(total=simulations, initial=len(rows), desc="SBC simulations", unit="sim", disable=not progress)
 
     def record(r):
+        folder.write(_sim_name(r["simulation"]), r)
         rows[r["simulation"]] = r
         bar.update(1)
 
-    run_tasks(run_sbc_simulation, [(payload, i, seed, str(out)) for i in todo], workers=workers, scheduler=scheduler, on_result=record)
+    run_tasks(run_sbc_simulation, [(spec, i, seed) for i in todo], workers=workers, scheduler=scheduler, on_result=record)
     bar.close()
     table = pd.DataFrame.from_records([rows[i] for i in sorted(rows)])
-    table.to_csv(out / "sbc.csv", index=False)
+    with atomic_path(Path(out) / "sbc.csv") as tmp:
+        table.to_csv(tmp, index=False)
     return table
+
+
+def _sim_name(index: int) -> str:
+    return f"{index:05d}"
 
 
 def sbc_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -240,7 +214,7 @@ def sbc_summary(table: pd.DataFrame) -> pd.DataFrame:
     A mean of ``u`` above 0.5 means the truth tends to sit above the
     posterior (the fit underestimates); below 0.5, it overestimates.
     """
-    from arviz_stats.base import array_stats
+    from arviz_stats.base import array_stats  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     rows = []
     for var in SBC_QUANTITIES:
@@ -285,6 +259,7 @@ def reference_posterior(
     *,
     as_of=None,
     dynamics=None,
+    restatements=None,
     draws: int = 2_000_000,
     seed: int = 20240223,
     chunk: int = 250_000,
@@ -297,6 +272,8 @@ def reference_posterior(
     ----------
     claims, priors
         As for :func:`estimator.fit`.
+    as_of, dynamics, restatements
+        The run's model options, as for :func:`estimator.fit` (``None``: the defaults).
     draws : int
         Prior draws (in chunks of ``chunk``).
     seed : int
@@ -312,9 +289,7 @@ def reference_posterior(
         ``weights`` (normalised), ``ess`` (Kish), ``khat`` (Pareto k of the
         weights), ``draws``.
     """
-    from tqdm.auto import tqdm
-
-    model = unconstrained_model(claims, priors, as_of, dynamics=dynamics)
+    model = unconstrained_model(claims, priors, as_of, dynamics=dynamics, restatements=restatements)
     loglik = model.logp(vars=model.observed_RVs, sum=True)
     # Numba: the vectorised graph runs about 20x faster than in the default C mode.
     fn, names = batched_function(model, [loglik, *(model[q] for q in quantities)], mode="NUMBA")
@@ -367,7 +342,7 @@ def compare_with_reference(result, reference: dict, *, z: float = 4.0) -> pd.Dat
         quantity, p, mcmc, reference (weighted quantile), ref_cdf_at_mcmc,
         se, z_score, agrees.
     """
-    from arviz_stats.base import array_stats
+    from arviz_stats.base import array_stats  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     rows = []
     w = reference["weights"]

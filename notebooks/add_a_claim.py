@@ -38,8 +38,8 @@ import pandas as pd
 from IPython.display import display
 
 import estimator
+from estimator import influence
 from estimator import names as N
-from estimator import sensitivity
 from estimator.claims import COLUMNS, read_claims_text
 
 DRAWS = int(os.environ.get("ESTIMATOR_DRAWS", "1000"))
@@ -160,5 +160,5 @@ after.plot_claim_check()
 # back roughly the old estimates. `reliable` says whether the importance weights can be trusted.
 
 # %%
-influence = sensitivity.influence_table(after, method=sensitivity.PSIS, families=False)
+influence = influence.influence_table(after, method=influence.PSIS, families=False)
 influence[influence["left_out"] == new_claim["id"]][["quantity", "median", "q05", "q95", "shift_median_pct", "reliable"]]

@@ -44,10 +44,11 @@ import pandas as pd
 from IPython.display import HTML, display
 
 import estimator
-from estimator import figures, sensitivity
+from estimator import figures, influence, sensitivity
 from estimator import names as N
 from estimator.figures import plot_influence_tornado, plot_variance_shares
-from estimator.sweeps import load_sweep, run_sweep
+from estimator.sweep_file import load_sweep
+from estimator.sweeps import run_sweep
 
 DRAWS = int(os.environ.get("ESTIMATOR_DRAWS", "1000"))
 SEED = 20240223  # the seed of the published run: the same inputs give the same numbers
@@ -239,7 +240,7 @@ sensitivity.sensitivity_table(result)
 # (minutes).
 
 # %%
-influence = sensitivity.influence_table(result, method=sensitivity.PSIS)
+influence = influence.influence_table(result, method=influence.PSIS)
 influence.pivot_table(index="left_out", columns="quantity", values="shift_median_pct").round(1)
 
 # %%
@@ -251,7 +252,7 @@ fig, ax = plot_influence_tornado(influence)
 # delivered.
 
 # %%
-reconciliation = sensitivity.reconciliation_table(result, method=sensitivity.PSIS)
+reconciliation = influence.reconciliation_table(result, method=influence.PSIS)
 display(reconciliation[["n_claims", "median", "q05", "q95", "method", "reliable"]])
 print(reconciliation.attrs["conflict"])
 

@@ -29,11 +29,12 @@ import warnings
 
 import numpy as np
 
-from estimator import compiled, inference
+from estimator import _compiled as compiled
+from estimator import sampling
 from estimator.claims import read_claims_text
 from estimator.errors import FitError, InputError
 from estimator.priors import read_priors_text
-from estimator.sweeps import apply_overrides, load_sweep
+from estimator.sweep_file import apply_overrides, load_sweep
 
 SWEEP = "sweeps/prices-and-fill.toml"
 DRAWS = {"draws": 5, "tune": 5, "chains": 1, "progress": False}
@@ -136,20 +137,19 @@ def _fresh_compiles():
     fresh: dict = {}
     original = compiled.compile_model
 
-    def compile_fresh(model, *, var_names=None, cache=True, log_densities=False):
-        recipe = model.estimator_recipe
+    def compile_fresh(model, *, recipe=None, var_names=None, cache=True, log_densities=False):
         structure = (
             len(model.coords["family"]),
             len(model.coords["claim"]),
             len(model.coords["month"]),
-            recipe["dynamics"],
-            tuple(sorted((name, spec.distribution, tuple(sorted(spec.params))) for name, spec in recipe["priors"].all_specs().items())),
+            recipe.dynamics,
+            tuple(sorted((name, spec.distribution, tuple(sorted(spec.params))) for name, spec in recipe.priors.all_specs().items())),
             tuple(var_names or ()),
             log_densities,
         )
         compile_fresh.calls += 1
         if structure not in fresh:
-            fresh[structure] = original(model, var_names=var_names, cache=False, log_densities=log_densities)
+            fresh[structure] = original(model, recipe=recipe, var_names=var_names, cache=False, log_densities=log_densities)
             return fresh[structure]
         data_model, _ = compiled._stored_vars(model, var_names, log_densities)
         return compiled._with_model_data(fresh[structure], data_model)
@@ -163,8 +163,8 @@ def run(variants: list[dict], use_cache: bool) -> list[dict]:
     priors_text = read_priors_text()[1]
     base_priors = {}
     if not use_cache:
-        # Where fit's sampling step reads it (imported at the top of estimator.inference).
-        inference.compile_model = fresh = _fresh_compiles()
+        # Where fit's sampling step reads it (imported at the top of estimator.sampling).
+        sampling.compile_model = fresh = _fresh_compiles()
     out = []
     for v in variants:
         ledger, kwargs = materialize(v)

@@ -3,12 +3,18 @@
 # estimator first: it fixes BLAS to one thread before numpy loads it (see estimator/__init__.py).
 import estimator  # isort: skip
 
+import datetime as dt
+import json
+import math
 import os
 import tempfile
 
 import matplotlib
 import pytest
 from hypothesis import settings
+
+import estimator.sweep_file
+from estimator.claims import read_claims_text
 
 matplotlib.use("Agg")
 # Fixed seeds everywhere: every property test tries the same examples on every run and machine
@@ -31,7 +37,6 @@ def claims(priors):
 
 def _edit_default_ledger(claim_id: str, column: str, value: str) -> tuple[str, int]:
     """The default ledger's text with one cell replaced, and the file line of that row."""
-    from estimator.claims import read_claims_text
 
     lines = read_claims_text()[1].splitlines()
     col = lines[0].split(",").index(column)
@@ -52,9 +57,6 @@ def edit_default_ledger():
 
 def _toml_text(doc: dict) -> str:
     """TOML text of plain data (tables, lists, strings, numbers, booleans, dates), every key quoted."""
-    import datetime as dt
-    import json
-    import math
 
     def key(k):
         return json.dumps(str(k), ensure_ascii=False).replace("\x7f", "\\u007f")
@@ -99,7 +101,7 @@ def toml_text():
 @pytest.fixture(scope="module")
 def log_density(claims, priors):
     """The finite-log-density check both property tests of prior settings use (test_priors_fuzz)."""
-    from test_priors_fuzz import LogDensityAtStart
+    from test_priors_fuzz import LogDensityAtStart  # noqa: PLC0415 - a test module, loaded only by the fixture that needs it
 
     return LogDensityAtStart(claims, priors)
 
@@ -113,11 +115,10 @@ def fitted_default(priors):
 @pytest.fixture(scope="module")
 def sweep_file(priors, tmp_path_factory):
     """Where a generated sweep file goes, with the default priors loaded once (not by every load_sweep call)."""
-    import estimator.sweeps
 
-    real = estimator.sweeps.load_priors
+    real = estimator.sweep_file.load_priors
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(estimator.sweeps, "load_priors", lambda path=None, **kw: priors if path is None else real(path, **kw))
+        mp.setattr(estimator.sweep_file, "load_priors", lambda path=None, **kw: priors if path is None else real(path, **kw))
         yield tmp_path_factory.mktemp("sweeps") / "generated.toml"
 
 
@@ -162,6 +163,6 @@ def small_run(small_run_path):
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - heavy; only when drawing
 
     plt.close("all")

@@ -1,14 +1,18 @@
 """The cache: keys follow what changes the cached work, bad entries are rebuilt, cache=False bypasses it."""
 
+import ctypes
 import json
 
 import numpy as np
 import pytest
 
 import estimator
-from estimator import cache, compiled
+from estimator import _compiled as compiled
+from estimator import cache
+from estimator import model as model_module
 from estimator import names as N
-from estimator.model import build_model
+from estimator import priors as P
+from estimator.model import ModelRecipe, build_model, prior_data_name
 from estimator.priors import _cached_fit, _fit_cache_path, read_priors_text
 
 
@@ -130,6 +134,7 @@ def test_a_refit_of_the_same_graph_is_labelled_with_its_own_claims(claims, prior
     estimator.fit(claims, priors, **kw)
     renamed = claims.rename(index=lambda i: f"{i}-renamed")
     renamed["id"] = renamed.index
+    renamed["restates"] = [f"{r}-renamed" if r else "" for r in renamed["restates"]]
     again = estimator.fit(renamed, priors, **kw)
     for group in ("posterior", "log_likelihood", "posterior_predictive"):
         ids = [str(c) for c in again.tree[group].to_dataset()[N.CLAIM].values]
@@ -151,23 +156,23 @@ def test_a_refit_with_a_prior_moved_draws_what_a_fresh_fit_of_it_draws(claims, p
 
 def test_prior_data_swapped_in_move_the_initial_point_as_a_model_built_with_them(claims, priors):
     """with_data (sweeps, sensitivity) starts the chains where a model built with the new prior settings starts them."""
-    from estimator.model import prior_data_name
 
     mu = priors.parameters["price_152mm_usd"].params["mu"]
     moved = priors.with_params({"price_152mm_usd": {"mu": mu + 0.5}})
-    base = compiled.compile_model(build_model(claims, priors))
-    own = compiled.compile_model(build_model(claims, moved))
+    base = compiled.compile_model(build_model(claims, priors), recipe=ModelRecipe(claims, priors))
+    own = compiled.compile_model(build_model(claims, moved), recipe=ModelRecipe(claims, moved))
     swapped = compiled.with_data(base, **{prior_data_name("price_152mm_usd", "mu"): np.asarray(mu + 0.5)})
     # Exact equality: the same compiled function at the same data and seed.
     np.testing.assert_array_equal(swapped.initial_point_func(7), own.initial_point_func(7))
     assert not np.array_equal(base.initial_point_func(7), own.initial_point_func(7))
     # The base model's function still reads its own data after another was bound.
-    np.testing.assert_array_equal(base.initial_point_func(7), compiled.compile_model(build_model(claims, priors)).initial_point_func(7))
+    np.testing.assert_array_equal(
+        base.initial_point_func(7), compiled.compile_model(build_model(claims, priors), recipe=ModelRecipe(claims, priors)).initial_point_func(7)
+    )
 
 
 def _compiled_logp(compiled_model, point: dict) -> float:
     """The log density (with Jacobian) the compiled C callback gives at a point of the model's value variables."""
-    import ctypes
 
     names, slices, _ = compiled_model.shape_info
     x = np.zeros(compiled_model.n_dim)
@@ -190,11 +195,10 @@ def _compiled_logp(compiled_model, point: dict) -> float:
 @pytest.mark.slow
 def test_a_model_its_recipe_no_longer_rebuilds_is_compiled_here_and_not_cached(claims, priors, cache_dir, monkeypatch):
     """A module setting changed after import: the compiling child rebuilds another graph, so nothing is cached under this key."""
-    from estimator import model as model_module
 
     monkeypatch.setattr(model_module, "NOISE_FLOOR", 0.2)
     m = build_model(claims, priors)
-    result = compiled.compile_model(m, cache=True)
+    result = compiled.compile_model(m, recipe=ModelRecipe(claims, priors), cache=True)
     assert not list((cache_dir / "compiled").glob("*/record.json"))
     point = m.initial_point()
     # The patched model's density (tolerance: float64 round-off over ~50 claims), which the unpatched one is not.
@@ -205,7 +209,6 @@ def test_a_model_its_recipe_no_longer_rebuilds_is_compiled_here_and_not_cached(c
 
 def test_a_re_elicited_prior_is_fitted_once_then_read_back(cache_dir, monkeypatch):
     """A sweep setting (a new interval) is fitted by PreliZ once; later calls, in any process, read the stored fit."""
-    from estimator import priors as P
 
     spec = estimator.load_priors().parameters["price_152mm_usd"]
     change = {"lower": 400.0, "upper": 625.0}

@@ -5,12 +5,15 @@ Every fit here runs ``estimator fit`` in a fresh process, as a user does, at tin
 """
 
 import csv
+import errno
 import io
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +21,10 @@ import pytest
 import xarray as xr
 
 import estimator
-from estimator import cache, cli, compiled
+from estimator import _compiled as compiled
+from estimator import cache, cli, sampling
 from estimator.claims import read_claims_text
-from estimator.inference import NETCDF_ENGINE
+from estimator.files import NETCDF_ENGINE
 
 TINY = ["--draws", "10", "--tune", "10", "--chains", "1", "--seed", "11", "--quiet"]
 
@@ -171,13 +175,14 @@ def test_a_foreign_entry_is_compiled_around_not_loaded_or_replaced(claims, prior
     compiled.clear_memory()
     model = estimator.model.build_model(claims, priors, capacity=64)
     key = compiled.graph_key(model)
+    recipe = estimator.model.ModelRecipe(claims, priors, capacity=64)
     entry = compiled._entry_dir(key)
     entry.mkdir(parents=True)
     (entry / "record.json").write_text("{}")
     entry.chmod(0o777)
     calls = []
     monkeypatch.setattr(compiled, "_build", lambda model, var_names, recipe, where, key: calls.append(where) or "built")
-    assert compiled.compile_model(model) == "built"
+    assert compiled.compile_model(model, recipe=recipe) == "built"
     assert calls == [None], "an untrusted entry must not be the target of a new compile"
     assert (entry / "record.json").read_text() == "{}"
     compiled.clear_memory()
@@ -200,12 +205,11 @@ def test_cache_info_and_clear(tmp_path, monkeypatch, capsys):
 
 
 def test_a_sampler_failure_is_one_message_with_the_input_hash_and_exit_1(tiny_result, tmp_path, monkeypatch, capsys):
-    from estimator import inference
 
     def broken(*args, **kwargs):
         raise RuntimeError("All initialization points failed\n\nCaused by:\n    Logp function returned error\nStack backtrace:\n   0: <unknown>")
 
-    monkeypatch.setattr(inference, "nutpie_sample", broken)
+    monkeypatch.setattr(sampling, "nutpie_sample", broken)
     assert cli.main(["fit", *TINY, "--out", str(tmp_path / "run")]) == cli.EXIT_FAILURE
     err = capsys.readouterr().err
     assert "Traceback" not in err and "Stack backtrace" not in err
@@ -220,9 +224,6 @@ def test_a_sampler_failure_is_one_message_with_the_input_hash_and_exit_1(tiny_re
 
 def test_a_full_cache_disk_compiles_uncached_with_one_warning(claims, priors, tmp_path, monkeypatch):
     """No space for the staging folder (ENOSPC): the model is compiled without the cache, and the user told once."""
-    import errno
-    import tempfile
-    import warnings
 
     monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
     monkeypatch.setattr(cache, "_WARNED", set())
@@ -245,12 +246,13 @@ def test_a_full_cache_disk_compiles_uncached_with_one_warning(claims, priors, tm
         return real_build(model, var_names, recipe, entry, key)
 
     monkeypatch.setattr(compiled, "_build", build)
-    model = estimator.model.build_model(claims, priors, capacity=64)
+    recipe = estimator.model.ModelRecipe(claims, priors, capacity=64)
+    model = recipe.build()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert compiled.compile_model(model) == "compiled uncached"
+        assert compiled.compile_model(model, recipe=recipe) == "compiled uncached"
         compiled.clear_memory()
-        assert compiled.compile_model(model) == "compiled uncached"
+        assert compiled.compile_model(model, recipe=recipe) == "compiled uncached"
     assert built == [None, None]
     said = [w for w in caught if issubclass(w.category, estimator.errors.CacheWarning)]
     assert len(said) == 1 and "No space left" in str(said[0].message)

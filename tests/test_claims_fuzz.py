@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from estimator.claims import COLUMNS, FIRST_DATE, LAST_DATE, MAX_VALUE_USD, MIN_FIGURE, load_claims, read_claims_text
 from estimator.errors import InputError
-from estimator.model import MAX_MONTHS, model_layout
+from estimator.timeline import MAX_MONTHS, model_layout
 
 DEFAULT_TEXT = read_claims_text()[1]
 DEFAULT_BYTES = DEFAULT_TEXT.encode("utf-8")
@@ -116,7 +116,7 @@ def test_a_damaged_ledger_loads_and_lays_out_or_raises_one_input_error(data, led
         # Shown by --hypothesis-show-statistics: which doors the examples reached.
         event(f"refused on loading: {exc.problems[0].field}")
         return
-    # The ends of a between range are exempt from the magnitude bounds (claims._magnitude_problems).
+    # The ends of a between range are exempt from the magnitude bounds (claim_rows._magnitude_problems).
     figures = claims.loc[claims["qualifier"] != "between", ["figure", "figure_high"]].to_numpy(float)
     assert np.nanmin(figures) >= MIN_FIGURE and np.nanmax(np.where(np.isinf(figures), np.nan, figures)) <= MAX_VALUE_USD
     assert (claims["low"] <= claims["high"]).all() and not claims[["low", "high"]].isna().any().any()

@@ -1,12 +1,19 @@
 """`estimator fit` end to end with tiny draws; bad input exits 2 with a clean message."""
 
 import json
+import logging
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+
+import estimator
+from estimator.claims import load_claims, read_claims_text
+from estimator.cli import _log_levels, build_parser, main
+from estimator.priors import read_priors_text
 
 DATA = Path(__file__).parent / "data"
 
@@ -46,11 +53,6 @@ def test_bad_date_and_unwritable_out_are_caught_before_sampling(tmp_path):
 
 
 def test_version_is_one_string_from_the_package_metadata():
-    import subprocess
-    import sys
-    from importlib import metadata
-
-    import estimator
 
     assert estimator.__version__ == metadata.version("estimator")
     out = subprocess.run([sys.executable, "-m", "estimator", "--version"], capture_output=True, text=True, check=True)
@@ -58,10 +60,8 @@ def test_version_is_one_string_from_the_package_metadata():
 
 
 def test_submodules_load_on_first_use():
-    import subprocess
-    import sys
 
-    code = "import sys, estimator; assert 'estimator.sensitivity' not in sys.modules; estimator.sensitivity.leave_out; print('ok')"
+    code = "import sys, estimator; assert 'estimator.influence' not in sys.modules; estimator.influence.leave_out; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
 
@@ -82,7 +82,6 @@ FIGURE_COMMANDS = ["figures", "report", "sweep", "sensitivity", "validate sbc", 
 
 
 def _help(capsys, *words) -> str:
-    from estimator.cli import main
 
     with pytest.raises(SystemExit) as info:
         main([*words, "--help"])
@@ -102,7 +101,6 @@ def test_every_subcommand_help_says_what_it_does_and_shows_an_example(command, c
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
 def test_quiet_and_verbose_are_accepted_by_every_subcommand(command):
-    from estimator.cli import build_parser
 
     parser = build_parser()
     for flags, expected in (
@@ -118,7 +116,6 @@ def test_quiet_and_verbose_are_accepted_by_every_subcommand(command):
 
 
 def test_quiet_and_verbose_together_are_refused(capsys):
-    from estimator.cli import main
 
     with pytest.raises(SystemExit) as info:
         main(["score", "run/result.nc", "--quiet", "-v"])
@@ -127,7 +124,6 @@ def test_quiet_and_verbose_together_are_refused(capsys):
 
 @pytest.mark.parametrize("command", FIGURE_COMMANDS)
 def test_every_command_that_draws_takes_format_and_dpi(command):
-    from estimator.cli import build_parser
 
     args = build_parser().parse_args([*command.split(), *SUBCOMMANDS[command], "--format", "svg,pdf", "--dpi", "72"])
     assert (args.format, args.dpi) == ("svg,pdf", 72)
@@ -143,7 +139,6 @@ def test_validate_sbc_and_reference_each_take_only_their_own_options(capsys):
 
 
 def test_validate_reference_needs_a_result(capsys):
-    from estimator.cli import main
 
     with pytest.raises(SystemExit) as info:
         main(["validate", "reference"])
@@ -151,7 +146,6 @@ def test_validate_reference_needs_a_result(capsys):
 
 
 def test_a_bad_format_is_refused_before_any_work(tmp_path, capsys):
-    from estimator.cli import main
 
     out = tmp_path / "scores"
     assert main(["score", str(tmp_path / "missing.nc"), "--format", "png,gif", "--out", str(out)]) == 2
@@ -160,9 +154,6 @@ def test_a_bad_format_is_refused_before_any_work(tmp_path, capsys):
 
 
 def test_verbose_logs_the_package_to_stderr_and_leaves_logging_as_it_found_it(tmp_path, capsys):
-    import logging
-
-    from estimator.cli import main
 
     package, pymc = logging.getLogger("estimator"), logging.getLogger("pymc")
     before = (package.level, list(package.handlers), pymc.level)
@@ -174,9 +165,6 @@ def test_verbose_logs_the_package_to_stderr_and_leaves_logging_as_it_found_it(tm
 
 
 def test_quiet_silences_info_messages_only_while_the_command_runs():
-    import logging
-
-    from estimator.cli import _log_levels
 
     package, pymc = logging.getLogger("estimator"), logging.getLogger("pymc")
     levels = (package.level, pymc.level)
@@ -188,14 +176,12 @@ def test_quiet_silences_info_messages_only_while_the_command_runs():
 
 
 def _default_ledger_text() -> str:
-    from estimator.claims import read_claims_text
 
     return read_claims_text()[1]
 
 
 def test_a_prior_with_a_negative_sigma_exits_2_naming_entry_and_field_before_any_sampling(tmp_path):
     """Once a sampler failure and a segmentation fault (exit 139)."""
-    from estimator.priors import read_priors_text
 
     text = read_priors_text()[1]
     head = "[parameters.price_152mm_usd]\n"
@@ -237,7 +223,6 @@ def test_a_claim_said_in_2999_is_refused_within_seconds_not_modelled_month_by_mo
 
 def test_a_spreadsheet_csv_utf8_ledger_reads_as_the_plain_one():
     """A byte-order mark before 'id' (a spreadsheet's 'CSV UTF-8'): the same claims, so the same fit."""
-    from estimator.claims import load_claims
 
     plain = _default_ledger_text()
     with_bom = load_claims(text="\ufeff" + plain, name="bom.csv")

@@ -116,6 +116,10 @@ def test_claim_check_draws_one_row_and_one_mark_per_claim(small_run):
     # The reference figure sits at 1x for every claim.
     finite = np.isfinite(data["low"])
     assert np.allclose(data.loc[finite, "r_low"], 1.0)
+    # A restatement is labelled with its original; no other claim is.
+    restated = small_run.claims["restates"] != ""
+    assert restated.any()
+    assert all(t.endswith(f"; restates {small_run.claims.loc[c, 'restates']}") == restated[c] for c, t in data["text"].items())
 
 
 def test_claim_check_figure_and_score_agree_on_each_claim(small_run):

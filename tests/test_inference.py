@@ -6,11 +6,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 import estimator
 from estimator import names as N
+from estimator.cli import EXIT_INPUT, main
 from estimator.errors import InputError, SamplingWarning
-from estimator.inference import Diagnostics, diagnose
+from estimator.formatting import fmt_number
+from estimator.sampling import GROUPS, Diagnostics, diagnose
 
 
 def test_a_run_carries_its_inputs_and_settings(tiny_result):
@@ -114,7 +117,6 @@ def test_fit_of_a_raw_frame_with_a_bad_cell_is_an_input_error(claims, priors):
 
 
 def test_a_family_the_prior_file_does_not_declare_is_a_draw_from_the_population(priors):
-    import numpy as np
 
     claims = estimator.load_claims()
     claims.loc["us-nsc-2023-10-13", "source_family"] = "news_agency_count"
@@ -168,7 +170,6 @@ def test_headline_figures_keep_only_the_digits_their_mcse_supports(value, mcse, 
 
 
 def test_summary_prints_headline_figures_rounded_to_their_mcse(tiny_result):
-    from estimator.formatting import fmt_number
 
     head = tiny_result.summary()
     row = head.loc[N.CONTAINERS]
@@ -180,7 +181,6 @@ def test_summary_prints_headline_figures_rounded_to_their_mcse(tiny_result):
 
 
 def test_a_saved_run_holds_the_whole_arviz_record(tiny_result_path, tiny_result):
-    from estimator.inference import GROUPS
 
     loaded = estimator.load_result(tiny_result_path)
     assert set(loaded.tree.children) == set(GROUPS)
@@ -200,7 +200,7 @@ def test_posterior_predictive_is_each_sources_log_estimate(tiny_result):
 
 
 def test_loading_a_run_reads_its_stored_prior_parameters_without_preliz(tiny_result_path, tiny_result, monkeypatch):
-    import preliz
+    import preliz  # noqa: PLC0415 - PreliZ loads matplotlib; only when a prior is fitted
 
     def refuse(*args, **kwargs):
         raise AssertionError("PreliZ was asked to fit a prior again")
@@ -213,9 +213,6 @@ def test_loading_a_run_reads_its_stored_prior_parameters_without_preliz(tiny_res
 
 @pytest.mark.parametrize("content", ["garbage", "foreign", "empty"])
 def test_a_corrupt_or_foreign_file_is_an_input_error_not_a_traceback(content, tmp_path, capsys):
-    import xarray as xr
-
-    from estimator.cli import EXIT_INPUT, main
 
     path = tmp_path / "result.nc"
     if content == "garbage":

@@ -3,25 +3,21 @@
 import copy
 
 import numpy as np
+import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from pymc.model.fgraph import clone_model
+from pymc.model.transform.conditioning import remove_value_transforms
+from pytensor.graph import rewrite_graph
 from scipy import stats
 
 import estimator
 from estimator import names as N
-from estimator.model import (
-    CLAIM_FORM,
-    CLAIM_LOG_FIGURE,
-    CLAIM_LOG_HIGH,
-    CLAIM_LOG_LOW,
-    ModelLayout,
-    build_model,
-    claim_data,
-    claims_logp,
-    log_diff_normal_cdf,
-    log_normal_cdf,
-)
+from estimator.coordinates import CENTRING_WEIGHT, LevelCoordinate, PartialCentring
+from estimator.likelihood import CLAIM_FORM, CLAIM_LOG_FIGURE, CLAIM_LOG_HIGH, CLAIM_LOG_LOW, claim_data, claims_logp, log_diff_normal_cdf, log_normal_cdf
+from estimator.model import build_model
+from estimator.timeline import ModelLayout
 
 
 def _fn(expr, *inputs):
@@ -191,7 +187,6 @@ def test_every_likelihood_form_matches_scipy_with_finite_gradients():
 
 def test_a_compiled_model_takes_a_ledger_whose_bound_changed_side(claims, priors):
     """Claim forms are data: setting another ledger's data equals building the model on it."""
-    import pymc as pm
 
     flipped = claims.copy()
     flipped.loc["ua-pgo-2024-02-16", ["qualifier", "low", "high"]] = ["up_to", -np.inf, 24.0]
@@ -224,9 +219,6 @@ def test_sampler_coordinates_leave_the_model_unchanged(claims, priors):
     of each coupled variable is the one its docstring states. Tolerance 1e-8:
     both are the same sums in float64.
     """
-    from pymc.model.transform.conditioning import remove_value_transforms
-
-    from estimator.coordinates import CENTRING_WEIGHT, LevelCoordinate, PartialCentring
 
     model = build_model(claims, priors)
     kinds = {rv.name: type(t) for rv, t in model.rvs_to_transforms.items() if t is not None}
@@ -252,8 +244,6 @@ def test_sampler_coordinates_leave_the_model_unchanged(claims, priors):
 
 def test_sampler_coordinates_survive_cloning_and_rewrites(claims, priors):
     """A clone has the same log density, and rewriting a log-density graph in place (nutpie does) changes no later one."""
-    from pymc.model.fgraph import clone_model
-    from pytensor.graph import rewrite_graph
 
     model = build_model(claims, priors)
     point = _random_point(model, 7)
@@ -273,3 +263,65 @@ def test_the_initial_point_does_not_depend_on_the_claims_or_the_call(claims, pri
     for name, value in first.items():
         np.testing.assert_array_equal(value, second[name])
         np.testing.assert_array_equal(value, other[name])
+
+
+# Restatements (estimator.model, "Restatements"): how a claim that repeats an earlier row's estimate counts.
+
+
+@pytest.fixture(scope="module")
+def restatement_models(claims, priors):
+    """Per option: each claim's likelihood term, log mean and log sd at the model's initial point (and at e = 1 when shared)."""
+    out = {}
+    for mode in ("independent", "excluded", "shared"):
+        m = build_model(claims, priors, restatements=mode)
+        # Moments in the value variables: compiled as random variables they would be drawn afresh.
+        moments = m.replace_rvs_by_values([m[N.CLAIM_LOG_MEAN], m[N.CLAIM_LOG_SD]])
+        fn = m.compile_fn([m.logp(vars=[m[N.CLAIMS]], sum=False)[0], *moments], inputs=m.value_vars, on_unused_input="ignore")
+        point = m.initial_point()
+        out[mode] = {"model": m, "at": fn(point)}
+        if mode == "shared":
+            out[mode]["at_e1"] = fn({**point, "restatement_error": np.ones_like(point["restatement_error"])})
+    return out
+
+
+def test_an_excluded_restatement_adds_no_likelihood_and_leaves_every_other_term_as_it_was(claims, restatement_models):
+    restated = (claims["restates"] != "").to_numpy()
+    assert restated.sum() == 4
+    excluded, independent = restatement_models["excluded"]["at"][0], restatement_models["independent"]["at"][0]
+    assert (excluded[restated] == 0).all() and (independent[restated] != 0).all()
+    np.testing.assert_array_equal(excluded[~restated], independent[~restated])
+
+
+def test_shared_restatements_keep_each_claims_marginal_and_differ_only_by_the_retelling(claims, restatement_models):
+    """With e_g the group's shared error: mu_i(e) = mu_i + sqrt(sigma_i^2 - r^2) e and sd r, so var over e is sigma_i^2 exactly.
+
+    Tolerance 1e-12: the same float64 expressions evaluated twice.
+    """
+    shared = restatement_models["shared"]
+    assert shared["model"].coords["restatement_group"] == ("us-wh-2024-01-04", "kr-mnd-2024-02-26", "kr-dia-2024-08-27", "ua-president-2024-10-28")
+    in_group = claims.index.isin(list(shared["model"].coords["restatement_group"])) | (claims["restates"] != "").to_numpy()
+    assert in_group.sum() == 8
+    _, mu_ind, sd_ind = restatement_models["independent"]["at"]
+    _, mu0, sd0 = shared["at"]
+    _, mu1, _ = shared["at_e1"]
+    r = 0.05  # RETELLING_NOISE
+    np.testing.assert_allclose(sd0[in_group], r, rtol=1e-12)
+    np.testing.assert_allclose(mu0[in_group], mu_ind[in_group], rtol=1e-12)
+    np.testing.assert_allclose(mu1[in_group] - mu0[in_group], np.sqrt(sd_ind[in_group] ** 2 - r**2), rtol=1e-12)
+    np.testing.assert_allclose((mu1 - mu0)[in_group] ** 2 + sd0[in_group] ** 2, sd_ind[in_group] ** 2, rtol=1e-12)
+    np.testing.assert_array_equal(mu0[~in_group], mu_ind[~in_group])
+    np.testing.assert_array_equal(sd0[~in_group], sd_ind[~in_group])
+
+
+def test_a_restatement_whose_original_is_left_out_counts_as_an_original(claims, priors):
+    keep = [c for c in claims.index if c != "kr-dia-2024-08-27"]
+    sub = estimator.claims.subset_claims(claims, keep)
+    m = build_model(sub, priors, restatements="excluded")
+    counted = m["claim_counted"].get_value()
+    assert counted[list(sub.index).index("kr-nis-2024-10-18")] == 1 and counted.sum() == len(sub) - 3
+    assert "restatement_group" not in build_model(sub, priors, restatements="independent").coords
+
+
+def test_an_unknown_restatements_option_is_refused(claims, priors):
+    with pytest.raises(ValueError, match="unknown restatements option 'dropped'; one of excluded, shared, independent"):
+        build_model(claims, priors, restatements="dropped")

@@ -224,7 +224,7 @@ import tomllib  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from estimator.priors import DISTRIBUTIONS  # noqa: E402
+from estimator.prior_checks import DISTRIBUTIONS  # noqa: E402
 
 _DOC = tomllib.loads(DEFAULT_TEXT)
 # (locator, path of the entry in the document, model variable) of every prior entry.

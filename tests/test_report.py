@@ -13,6 +13,15 @@ def test_report_names_every_claim_with_its_wording_and_link(small_run):
     assert "https://en.yna.co.kr/view/AEN20231014000400315" in text
 
 
+def test_report_links_each_restatement_to_its_original(small_run):
+    text = report_markdown(small_run)
+    restated = small_run.claims.loc[small_run.claims["restates"] != "", "restates"]
+    assert len(restated) > 0
+    for cid, original in restated.items():
+        assert f"| `{cid}` (restates `{original}`) |" in text
+    assert f"| `{restated.iloc[0]}` |" in text
+
+
 def test_report_has_every_section_and_the_run_identity(small_run):
     text = report_markdown(small_run)
     for heading in ("## Headline", "## Claims", "## Priors", "## Diagnostics", "## Run manifest"):

@@ -22,11 +22,15 @@ import pandas as pd
 import pytest
 
 import estimator
+from estimator import influence as I
 from estimator import names as N
 from estimator import sensitivity as S
 from estimator.claims import claims_from_frame, subset_claims
 from estimator.cli import main
 from estimator.figures import plot_influence_tornado, plot_variance_shares
+from estimator.inference import FitResult
+from estimator.model import ModelRecipe, prior_data_name
+from estimator.refit import state_for
 
 DATA = Path(__file__).parent / "data"
 DECISIVE, VACUOUS = "syn-decisive", "syn-vacuous"
@@ -40,12 +44,12 @@ def synthetic_fit():
 
 
 def test_a_claim_with_a_vacuous_range_moves_no_headline_quantity(synthetic_fit):
-    table = S.influence_table(synthetic_fit, method=S.PSIS)
+    table = I.influence_table(synthetic_fit, method=I.PSIS)
     rows = table[table["left_out"] == VACUOUS]
-    assert set(rows["quantity"]) == set(S.INFLUENCE_QUANTITIES)
+    assert set(rows["quantity"]) == set(I.INFLUENCE_QUANTITIES)
     # Its log-likelihood is constant to ~1e-12 over the draws: the weights are
     # uniform, and the left-out quantiles equal the full ones to rounding.
-    assert (rows["method"] == S.FLAT).all()
+    assert (rows["method"] == I.FLAT).all()
     assert np.abs(rows["shift_median_pct"]).max() < 1e-9
     rel_q = np.abs(rows[["shift_q05", "shift_q95"]].to_numpy() / rows[["q05", "q95"]].to_numpy())
     assert rel_q.max() < 1e-12
@@ -53,11 +57,11 @@ def test_a_claim_with_a_vacuous_range_moves_no_headline_quantity(synthetic_fit):
 
 def test_leaving_out_the_decisive_claim_lowers_the_shell_median(synthetic_fit):
     full = np.median(synthetic_fit.posterior[N.SHELLS_152MM].values)
-    settings = S.RefitSettings(draws=200, tune=200, chains=2, seed=2)
-    exact = S.leave_out(synthetic_fit, [DECISIVE], method="auto", refit=settings)
+    settings = I.RefitSettings(draws=200, tune=200, chains=2, seed=2)
+    exact = I.leave_out(synthetic_fit, [DECISIVE], method="auto", refit=settings)
     # auto refits exactly when PSIS cannot be trusted, and reweights otherwise.
-    assert exact.method == (S.REFIT if exact.khat > exact.threshold else S.PSIS)
-    reweighted = S.leave_out(synthetic_fit, [DECISIVE], method=S.PSIS)
+    assert exact.method == (I.REFIT if exact.khat > exact.threshold else I.PSIS)
+    reweighted = I.leave_out(synthetic_fit, [DECISIVE], method=I.PSIS)
     # The claim says 6 million; without it the chain (8,000 containers, about
     # 375 shells each at most, part of them 152mm) implies far fewer.
     assert exact.quantiles(N.SHELLS_152MM)[1] < 0.8 * full
@@ -65,68 +69,65 @@ def test_leaving_out_the_decisive_claim_lowers_the_shell_median(synthetic_fit):
 
 
 # Tiny refits: enough to see a claim's pull, and cheap once the model is compiled.
-TINY = S.RefitSettings(draws=100, tune=100, chains=2, seed=4)
+TINY = I.RefitSettings(draws=100, tune=100, chains=2, seed=4)
 
 
 def test_an_exact_refit_weighs_the_left_out_claim_zero_in_the_runs_compiled_model(synthetic_fit, monkeypatch):
-    def no_rebuild(*args, **kwargs):
-        raise AssertionError("the refit rebuilt a model instead of reweighting the run's compiled one")
-
-    monkeypatch.setattr(S, "_refit_by_fit", no_rebuild)
+    builds = []
+    build = ModelRecipe.build
+    monkeypatch.setattr(ModelRecipe, "build", lambda self: builds.append(1) or build(self))
     full = {v: np.median(synthetic_fit.posterior[v].values) for v in (N.SHELLS_152MM, N.CONTAINERS)}
-    lo = S.leave_out(synthetic_fit, [DECISIVE], method=S.REFIT, refit=TINY)
-    assert lo.method == S.REFIT and len(lo.weights) == 200
+    lo = I.leave_out(synthetic_fit, [DECISIVE], method=I.REFIT, refit=TINY)
+    assert lo.method == I.REFIT and len(lo.weights) == 200
     # Without the 6-million-shell claim the chain (8,000 containers, at most about 375 shells
     # each) is all that is left: fewer shells, and fewer containers, which it had also pulled up.
     assert lo.quantiles(N.SHELLS_152MM)[1] < 0.8 * full[N.SHELLS_152MM]
     assert lo.quantiles(N.CONTAINERS)[1] < full[N.CONTAINERS]
     # The seed comes from the run's seed and the claims left out: the same refit again is the same draws.
-    again = S.leave_out(synthetic_fit, [DECISIVE], method=S.REFIT, refit=TINY)
+    again = I.leave_out(synthetic_fit, [DECISIVE], method=I.REFIT, refit=TINY)
     np.testing.assert_array_equal(again.draws[N.SHELLS_152MM], lo.draws[N.SHELLS_152MM])
+    # Both refits sampled one model of the run, built (and compiled) at most once.
+    assert len(builds) <= 1
 
 
 def test_refit_seeds_depend_on_the_claims_left_out_not_their_order():
-    assert S._refit_seed(4, ["a", "b"]) == S._refit_seed(4, ["b", "a"])
-    assert len({S._refit_seed(4, ["a"]), S._refit_seed(4, ["b"]), S._refit_seed(5, ["a"])}) == 3
+    assert I._refit_seed(4, ["a", "b"]) == I._refit_seed(4, ["b", "a"])
+    assert len({I._refit_seed(4, ["a"]), I._refit_seed(4, ["b"]), I._refit_seed(5, ["a"])}) == 3
 
 
 @pytest.mark.slow
 def test_refits_through_two_workers_equal_the_refits_in_this_process(synthetic_fit):
-    here = S.influence_table(synthetic_fit, method=S.REFIT, refit=TINY, families=False, progress=False)
-    pooled = S.influence_table(synthetic_fit, method=S.REFIT, refit=TINY, families=False, progress=False, workers=2)
-    assert (here["method"] == S.REFIT).sum() == 3 * len(S.INFLUENCE_QUANTITIES)
+    here = I.influence_table(synthetic_fit, method=I.REFIT, refit=TINY, families=False, progress=False)
+    pooled = I.influence_table(synthetic_fit, method=I.REFIT, refit=TINY, families=False, progress=False, workers=2)
+    assert (here["method"] == I.REFIT).sum() == 3 * len(I.INFLUENCE_QUANTITIES)
     pd.testing.assert_frame_equal(pooled, here)
 
 
 def test_the_refit_model_has_the_runs_prior_overrides_and_its_edited_ledger(synthetic_fit):
-    from estimator.inference import FitResult
-    from estimator.model import prior_data_name
-    from estimator.workers import worker_state
-
+    """Refits are built from the run's own claims and priors, not from files: an edited ledger and an override both reach the model."""
     priors = synthetic_fit.priors.with_params({N.FILL_152MM: {"alpha": 7.0}})
     edited = synthetic_fit.claims.copy()
     edited.loc[DECISIVE, "figure"] = 5_000_000
     claims = claims_from_frame(edited.drop(columns=["low", "high", "line"]))
     manifest = {**synthetic_fit.manifest, "claims_text": claims.attrs["text"], "claims_source": "<DataFrame>", "prior_overrides": priors.overrides}
     run = FitResult(synthetic_fit.tree, claims, priors, manifest)
-    payload = S._refit_payload(run, TINY)
-    # The edited ledger is in no file: the refit model reads a copy of the run's own text.
-    assert Path(payload["claims_path"]).read_text(encoding="utf-8") == claims.attrs["text"]
-    data = S._run_prior_data(run, payload)
-    assert data is not None and data[prior_data_name(N.FILL_152MM, "alpha")] == 7.0
-    assert worker_state(payload).claims.loc[DECISIVE, "low"] == 5_000_000
+    state = state_for(I._refit_spec(run, TINY))
+    data = {d.name: d.get_value() for d in state.model.data_vars}
+    assert data[prior_data_name(N.FILL_152MM, "alpha")] == 7.0
+    assert state.claims.loc[DECISIVE, "low"] == 5_000_000
 
 
-def test_a_run_whose_stored_texts_do_not_rebuild_its_model_is_refitted_by_a_new_fit(synthetic_fit):
-    import copy
-
-    from estimator.inference import FitResult
-
-    priors = copy.deepcopy(synthetic_fit.priors)
-    spec = priors.parameters[N.FILL_152MM]
-    priors.parameters[N.FILL_152MM] = type(spec)(spec.name, "Uniform", {"lower": 0.5, "upper": 1.0}, spec.elicited, spec.unit, spec.rationale, spec.citation)
-    run = FitResult(synthetic_fit.tree, synthetic_fit.claims, priors, synthetic_fit.manifest)
-    assert S._run_prior_data(run, S._refit_payload(run, TINY)) is None
+def test_a_refit_that_misses_a_diagnostic_threshold_is_flagged_in_the_influence_table(synthetic_fit):
+    """20 draws of 2 chains cannot reach the bulk ESS of 100 per chain that diagnose asks of a refit: the row must say so."""
+    starved = I.RefitSettings(draws=20, tune=20, chains=2, seed=4)
+    table = I.influence_table(synthetic_fit, method=I.REFIT, refit=starved, families=False, progress=False)
+    refitted = table[table["method"] == I.REFIT]
+    assert len(refitted) >= 3 * len(I.INFLUENCE_QUANTITIES)
+    assert not refitted["diagnostics_ok"].any() and not refitted["reliable"].any()
+    # A claim whose likelihood is flat is never refitted: its rows keep the run's own (checked) draws.
+    assert table.loc[table["method"] != I.REFIT, "diagnostics_ok"].all()
+    healthy = I.influence_table(synthetic_fit, method=I.PSIS, families=False, progress=False)
+    assert healthy["diagnostics_ok"].all()
 
 
 def test_an_exact_refit_leaves_the_runs_priors_and_claims_untouched(synthetic_fit):
@@ -199,9 +200,9 @@ def test_sensitivity_table_says_each_diagnosis_in_words(synthetic_fit):
 
 
 def test_reconciliation_reports_the_three_evidence_sets_and_their_overlap(synthetic_fit):
-    table = S.reconciliation_table(synthetic_fit, method=S.PSIS)
-    assert list(table.index) == [S.CHAIN, S.DIRECT, S.BOTH, S.FULL]
-    assert table.loc[S.DIRECT, "claims"] == DECISIVE
+    table = I.reconciliation_table(synthetic_fit, method=I.PSIS)
+    assert list(table.index) == [I.CHAIN, I.DIRECT, I.BOTH, I.FULL]
+    assert table.loc[I.DIRECT, "claims"] == DECISIVE
     assert 0 <= table.attrs["overlap"] <= 1
     assert "overlap" in table.attrs["conflict"]
 
@@ -210,13 +211,13 @@ def test_overlap_of_identical_samples_is_one_and_of_distant_ones_zero():
     rng = np.random.default_rng(3)
     x = rng.standard_normal(4000)
     w = np.full(4000, 1 / 4000)
-    assert S.overlap_coefficient(x, w, x, w) == pytest.approx(1.0, abs=1e-6)
-    assert S.overlap_coefficient(x, w, x + 20, w) < 1e-6
+    assert I.overlap_coefficient(x, w, x, w) == pytest.approx(1.0, abs=1e-6)
+    assert I.overlap_coefficient(x, w, x + 20, w) < 1e-6
 
 
 def test_plots_draw_on_a_given_axes(synthetic_fit):
     fig, ax = plt.subplots()
-    out_fig, out_ax = plot_influence_tornado(S.influence_table(synthetic_fit, method=S.PSIS), ax=ax)
+    out_fig, out_ax = plot_influence_tornado(I.influence_table(synthetic_fit, method=I.PSIS), ax=ax)
     assert out_ax is ax and out_fig is fig and ax.get_title()
     # Families are named as the prior file labels them, not by their keys.
     ticks = [t.get_text() for t in ax.get_yticklabels()]

@@ -7,7 +7,8 @@ import pytest
 
 from estimator import claims as C
 from estimator import names as N
-from estimator.model import LOWER, UPPER, build_model, claim_forms
+from estimator.likelihood import LOWER, UPPER, claim_forms
+from estimator.model import build_model
 from estimator.simulate import draw_truth, simulate_claims
 
 LAUNCHED = "ua-pgo-2024-02-16"

@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import xarray as xr
 
+from estimator.claims import read_claims_text
 from estimator.errors import InputError
-from estimator.sweeps import APPROX, apply_overrides, load_sweep, point_seed, run_sweep
+from estimator.priors import read_priors_text
+from estimator.sweep_file import apply_overrides, load_sweep, point_seed
+from estimator.sweeps import APPROX, run_sweep
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "sweep_small.toml"
@@ -124,7 +128,6 @@ def _same(a: pd.DataFrame, b: pd.DataFrame):
 
 @pytest.mark.slow
 def test_small_sweep_writes_table_dataset_and_point_files(uninterrupted):
-    import xarray as xr
 
     out, table = uninterrupted
     assert len(table) == 3 and (table["status"] == "ok").all()
@@ -174,13 +177,21 @@ def test_sweep_killed_midway_resumes_to_the_same_table(uninterrupted, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_dask_workers_give_the_same_table_as_one_process(uninterrupted, tmp_path):
-    from distributed import Client, LocalCluster
+def test_two_dask_workers_give_the_same_table_as_one_process_without_seeing_the_input_files(uninterrupted, tmp_path):
+    """The sweep's ledger and prior file are deleted once the sweep is loaded: workers get the inputs, not paths."""
+    from distributed import Client, LocalCluster  # noqa: PLC0415 - optional; only with a Dask scheduler
 
     _, table = uninterrupted
+    (tmp_path / "ledger.csv").write_text(read_claims_text()[1], encoding="utf-8")
+    (tmp_path / "priors.toml").write_text(read_priors_text()[1], encoding="utf-8")
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(SMALL.read_text().replace("[base]\n", '[base]\nclaims = "ledger.csv"\npriors = "priors.toml"\n'), encoding="utf-8")
+    spec = load_sweep(sweep)
+    (tmp_path / "ledger.csv").unlink()
+    (tmp_path / "priors.toml").unlink()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
         with Client(cluster) as client:
-            dask_table = run_sweep(SMALL, tmp_path / "dask", scheduler=client, progress=False)
+            dask_table = run_sweep(spec, tmp_path / "dask", scheduler=client, progress=False)
     _same(dask_table, table)
 
 
@@ -210,8 +221,6 @@ import tomllib  # noqa: E402
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-from estimator.priors import read_priors_text  # noqa: E402
 
 GRID_DOC = tomllib.loads((Path(__file__).parents[1] / "sweeps" / "prices-and-fill.toml").read_text())
 POINTS_DOC = tomllib.loads(SMALL.read_text())

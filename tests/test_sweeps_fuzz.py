@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from test_priors_fuzz import params_variant
 
 from estimator.errors import InputError
-from estimator.sweeps import AS_OF, apply_overrides, load_sweep
+from estimator.sweep_file import AS_OF, apply_overrides, load_sweep
 
 EXAMPLES = 1000
 # Elicited overrides come from a few statements (PreliZ fits each once, about 50 ms, then the

@@ -11,10 +11,11 @@ import pytest
 import estimator
 from estimator import names as N
 from estimator.backtest import default_vintages, run_backtest
-from estimator.claims import claims_known_by, load_claims
+from estimator.claims import claims_known_by, load_claims, subset_claims
 from estimator.errors import InputError
 from estimator.inference import resolve_as_of
-from estimator.model import AR1, DYNAMICS, FORECAST_MONTHS, RANDOM_WALK, build_model, forecast_log_rates
+from estimator.model import AR1, DYNAMICS, RANDOM_WALK, build_model, forecast_log_rates
+from estimator.timeline import FORECAST_MONTHS, ModelLayout
 
 
 def test_a_claim_said_one_day_after_the_vintage_is_excluded(claims):
@@ -58,7 +59,6 @@ def test_missiles_delivered_is_a_non_decreasing_series_bounded_by_later_launches
 
 
 def test_a_launch_claim_counts_every_missile_delivered_by_its_end_whatever_its_period(claims, priors):
-    from estimator.model import ModelLayout
 
     layout = ModelLayout(claims, priors, max(claims["date_said"]))
     i = list(claims.index).index("ua-pgo-2024-02-16")
@@ -105,7 +105,6 @@ def tiny_ledger(tmp_path_factory, claims):
         "us-state-2024-02-23",
         "kr-mnd-2024-02-26",
     ]
-    from estimator.claims import subset_claims
 
     path = tmp_path_factory.mktemp("ledger") / "tiny.csv"
     path.write_text(subset_claims(claims, keep).attrs["text"], encoding="utf-8")

@@ -12,12 +12,16 @@ from estimator import names as N
 from estimator.claims import claims_known_by
 from estimator.cli import main
 from estimator.errors import InputError
+from estimator.refit import RefitSpec, code_identity
 from estimator.scoring import _predictive_moments, coverage_summary, score_claims
+from estimator.simulate import SIMULATOR_VERSION
 from estimator.validation import (
+    SBC_MANIFEST,
     SBC_QUANTITIES,
     compare_with_reference,
     fractional_rank,
     reference_posterior,
+    run_sbc,
     sbc_seeds,
 )
 
@@ -35,7 +39,7 @@ def test_fractional_ranks_of_exact_posterior_draws_are_uniform():
 
     300 replicates; the test rejects a uniform sample with probability 1% (fixed seed).
     """
-    from arviz_stats.base import array_stats
+    from arviz_stats.base import array_stats  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     rng = np.random.default_rng(1)
     us = []
@@ -78,14 +82,11 @@ def test_reduced_sbc_command_writes_ranks_summary_and_figures(tmp_path, capsys):
 
 def test_an_sbc_folder_from_another_simulator_is_refused_before_any_work(tmp_path):
     """Ranks from two generative stories must never be mixed by a resume."""
-    from estimator.simulate import SIMULATOR_VERSION
-    from estimator.validation import SBC_MANIFEST, _sbc_payload, run_sbc
 
     out = tmp_path / "sbc"
     out.mkdir()
-    from estimator.workers import code_identity
-
-    manifest = {"payload": _sbc_payload(None, None, "2024-02-23", 40, 60, 1), "seed": 20240223, "simulator": SIMULATOR_VERSION, "code": code_identity()}
+    spec = RefitSpec.from_inputs(None, None, as_of="2024-02-23", horizon="2024-02-23", draws=40, tune=60, chains=1, source="<sbc>")
+    manifest = {"spec": spec.identity(), "seed": 20240223, "simulator": SIMULATOR_VERSION, "code": code_identity()}
     (out / SBC_MANIFEST).write_text(json.dumps(manifest))
     run_sbc(0, out, draws=40, tune=60, chains=1, as_of="2024-02-23", progress=False)  # same settings and simulator: accepted
     (out / SBC_MANIFEST).write_text(json.dumps({**manifest, "simulator": SIMULATOR_VERSION - 1}))

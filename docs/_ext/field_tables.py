@@ -13,6 +13,7 @@ _FIELD = re.compile(r"^(``[A-Za-z_]+``(?:\\\*)?)\s+(\S.*)$")
 
 
 def field_tables(app, what, name, obj, options, lines: list[str]) -> None:
+    """Rewrite ``lines`` in place: each aligned field table becomes a definition list."""
     out: list[str] = []
     i = 0
     while i < len(lines):
@@ -45,5 +46,6 @@ def field_tables(app, what, name, obj, options, lines: list[str]) -> None:
 
 
 def setup(app):
+    """Connect the handler to autodoc."""
     app.connect("autodoc-process-docstring", field_tables)
     return {"parallel_read_safe": True, "version": "1"}

@@ -25,12 +25,16 @@ def layers_markdown(pyproject: dict) -> str:
 
 
 class PackageLayers(SphinxDirective):
+    """Render the layers contract of pyproject.toml as a table."""
+
     def run(self):
+        """Read pyproject.toml and return the table's nodes."""
         self.env.note_dependency(str(PYPROJECT))
         with PYPROJECT.open("rb") as f:
             return self.parse_text_to_nodes(layers_markdown(tomllib.load(f)))
 
 
 def setup(app):
+    """Register the directive."""
     app.add_directive("package-layers", PackageLayers)
     return {"parallel_read_safe": True, "version": "1"}

@@ -39,9 +39,12 @@ def results_markdown(doc: dict) -> str:
 
 
 class BenchmarkResults(SphinxDirective):
+    """Render ``benchmarks/results/NAME.json``: its provenance, then its sentences and tables."""
+
     required_arguments = 1  # the benchmark's name: benchmarks/results/NAME.json
 
     def run(self):
+        """Read the results file and return its nodes."""
         path = RESULTS / f"{self.arguments[0]}.json"
         self.env.note_dependency(str(path))
         if not path.is_file():
@@ -94,6 +97,7 @@ class ResultsTable(SphinxDirective):
     option_spec = {"columns": str, "only": str, "transpose": lambda arg: True}
 
     def run(self):
+        """Read the files and return the table's nodes."""
         root = RESULTS.parents[1]
         cols = _column_spec(self.options["columns"])
         table: list[list[str]] = []
@@ -125,6 +129,7 @@ class ResultsTable(SphinxDirective):
 
 
 def setup(app):
+    """Register the directives."""
     app.add_directive("benchmark-results", BenchmarkResults)
     app.add_directive("results-table", ResultsTable)
     return {"parallel_read_safe": True, "version": "1"}

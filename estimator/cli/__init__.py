@@ -1,6 +1,8 @@
-"""Command line: ``estimator fit``, ``figures``, ``report``, ``sweep``, ``sensitivity``,
-``validate sbc``, ``validate reference``, ``score``, ``backtest``, ``cache``. Thin:
-parses, calls the package, writes files.
+"""The command line: thin, it parses, calls the package and writes files.
+
+Subcommands: ``estimator fit``, ``figures``, ``report``, ``sweep``, ``sensitivity``,
+``validate sbc``, ``validate reference``, ``score``, ``backtest``, ``claims check``,
+``claims draft``, ``cache``.
 
 Each subcommand is a module of this package holding its parser (``register``)
 beside its handler; what they share is in :mod:`estimator.cli.common`. The
@@ -27,7 +29,7 @@ import sys
 import traceback
 
 from estimator import __version__
-from estimator.cli import backtest, cache, figures, fit, score, sensitivity, sweep, validate
+from estimator.cli import backtest, cache, claims, figures, fit, score, sensitivity, sweep, validate
 from estimator.cli.common import EXIT_DIAGNOSTICS, EXIT_FAILURE, EXIT_INPUT
 from estimator.errors import FitError, InputError
 
@@ -35,7 +37,7 @@ __all__ = ["EXIT_DIAGNOSTICS", "EXIT_FAILURE", "EXIT_INPUT", "build_parser", "ma
 
 log = logging.getLogger("estimator.cli")
 # In the order `estimator --help` lists them.
-SUBCOMMANDS = (fit, figures, sweep, sensitivity, validate, score, backtest, cache)
+SUBCOMMANDS = (fit, figures, sweep, sensitivity, validate, score, backtest, claims, cache)
 
 
 def _output_options() -> argparse.ArgumentParser:

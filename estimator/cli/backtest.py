@@ -8,6 +8,7 @@ from pathlib import Path
 from estimator.backtest import run_backtest
 from estimator.cli.common import add_figure_arguments, check_writable, command, figure_formats, problem, save_figure, use_agg
 from estimator.errors import InputError
+from estimator.likelihood import DEFAULT_RESTATEMENTS, RESTATEMENTS
 from estimator.model import DEFAULT_DYNAMICS, DYNAMICS
 
 
@@ -42,6 +43,7 @@ def run(args) -> int:
         vintages=vintages,
         horizon_months=args.horizon_months,
         dynamics=args.dynamics,
+        restatements=args.restatements,
         method=args.method,
         draws=args.draws,
         tune=args.tune,
@@ -64,6 +66,7 @@ def run(args) -> int:
 
 
 def register(sub, common) -> None:
+    """Add ``estimator backtest`` to the subcommands."""
     bt = command(
         sub,
         "backtest",
@@ -82,6 +85,9 @@ def register(sub, common) -> None:
     bt.add_argument("--vintages", default=None, help="comma-separated vintage dates (default: every month end from the first claim to the last)")
     bt.add_argument("--horizon-months", type=int, default=12, help="score claims at most this many months past the vintage (default 12)")
     bt.add_argument("--dynamics", choices=DYNAMICS, default=DEFAULT_DYNAMICS, help=f"rate dynamics (default {DEFAULT_DYNAMICS})")
+    bt.add_argument(
+        "--restatements", choices=RESTATEMENTS, default=DEFAULT_RESTATEMENTS, help=f"how restatements enter the likelihood (default {DEFAULT_RESTATEMENTS})"
+    )
     bt.add_argument(
         "--method",
         choices=("auto", "exact"),

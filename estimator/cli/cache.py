@@ -11,6 +11,7 @@ def _megabytes(n: int) -> str:
 
 
 def run(args) -> int:
+    """Show the cache directory's entries, or remove them."""
     if args.action == "clear":
         freed = estimator_cache.clear()
         print(f"Cleared {estimator_cache.cache_dir()} ({_megabytes(freed)} freed)")
@@ -24,6 +25,7 @@ def run(args) -> int:
 
 
 def register(sub, common) -> None:
+    """Add ``estimator cache`` to the subcommands."""
     ca = command(
         sub,
         "cache",

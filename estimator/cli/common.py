@@ -74,11 +74,13 @@ def save_figure(fig, out: Path, stem: str, formats, dpi: int, *, tight: bool = T
 
 
 def add_figure_arguments(p, dpi: int = FIGURE_DPI) -> None:
+    """Add ``--format`` and ``--dpi`` to a parser that draws figures."""
     p.add_argument("--format", default="png", help=f"comma-separated figure formats from {', '.join(FIGURE_FORMATS)} (default png)")
     p.add_argument("--dpi", type=int, default=dpi, help=f"resolution of raster figures (default {dpi})")
 
 
 def add_drawing_arguments(p) -> None:
+    """Add the saved run, ``--out`` and the figure options to a parser that draws a run's figures."""
     p.add_argument("result", metavar="RESULT", help="a saved run (result.nc from `estimator fit`)")
     p.add_argument("--out", default=None, help="output folder (default: the folder holding RESULT)")
     add_figure_arguments(p)

@@ -18,6 +18,7 @@ def write_figures(result, out: Path, formats, dpi: int) -> dict[str, Path]:
 
 
 def run_figures(args) -> int:
+    """Draw the standard figures of a saved run."""
     result, out, formats = load_for_drawing(args)
     written = write_figures(result, out, formats, args.dpi)
     print(f"Wrote {len(written)} figures ({', '.join(formats)}) to {out}")
@@ -36,6 +37,7 @@ def report_formats(args) -> tuple[list[str], list[str]]:
 
 
 def run_report(args) -> int:
+    """Write the report of a saved run: report.html (figures inline), or report.md beside its figures."""
     reports, formats = report_formats(args)
     args.format = ",".join(formats)
     result, out, formats = load_for_drawing(args)
@@ -56,6 +58,7 @@ def run_report(args) -> int:
 
 
 def register(sub, common) -> None:
+    """Add ``estimator figures`` and ``estimator report`` to the subcommands."""
     g = command(
         sub,
         "figures",

@@ -12,13 +12,17 @@ from pathlib import Path
 from estimator.claims import load_claims
 from estimator.cli.common import EXIT_DIAGNOSTICS, check_writable, command, problem
 from estimator.errors import InputError, SamplingWarning
-from estimator.inference import DEFAULT_SAMPLER, RESULT_FILE, SAMPLERS, fit
-from estimator.model import DEFAULT_DYNAMICS, DYNAMICS, FORECAST_MONTHS
+from estimator.inference import RESULT_FILE, fit
+from estimator.likelihood import DEFAULT_RESTATEMENTS, RESTATEMENTS
+from estimator.model import DEFAULT_DYNAMICS, DYNAMICS
 from estimator.priors import load_priors
+from estimator.sampling import DEFAULT_SAMPLER, SAMPLERS
 from estimator.summaries import headline_table, summary_dict
+from estimator.timeline import FORECAST_MONTHS
 
 
 def run(args) -> int:
+    """Fit, print the summary, and write result.nc, summary.csv and summary.json (inputs checked before any sampling)."""
     t0 = time.perf_counter()
     out = Path(args.out)
     # Validate everything before any sampling: inputs, date, output folder.
@@ -51,6 +55,7 @@ def run(args) -> int:
             as_of=args.as_of,
             known_by=args.known_by,
             dynamics=args.dynamics,
+            restatements=args.restatements,
             draws=args.draws,
             tune=args.tune,
             chains=args.chains,
@@ -75,6 +80,7 @@ def run(args) -> int:
 
 
 def register(sub, common) -> None:
+    """Add ``estimator fit`` to the subcommands."""
     f = command(
         sub,
         "fit",
@@ -97,6 +103,12 @@ def register(sub, common) -> None:
     f.add_argument("--known-by", default=None, metavar="DATE", help="use only the claims said on or before DATE (a vintage; default: every claim)")
     f.add_argument(
         "--dynamics", choices=DYNAMICS, default=DEFAULT_DYNAMICS, help=f"rate dynamics of containers and missiles over time (default {DEFAULT_DYNAMICS})"
+    )
+    f.add_argument(
+        "--restatements",
+        choices=RESTATEMENTS,
+        default=DEFAULT_RESTATEMENTS,
+        help=f"how a claim that restates another counts: excluded from the likelihood, sharing its original's error, or independent (default {DEFAULT_RESTATEMENTS})",
     )
     f.add_argument("--draws", type=int, default=None, help="draws per chain after tuning (default 1000)")
     f.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default 500 with nutpie, 1000 with pymc)")

@@ -45,6 +45,7 @@ def run(args) -> int:
 
 
 def register(sub, common) -> None:
+    """Add ``estimator score`` to the subcommands."""
     sc = command(
         sub,
         "score",

@@ -6,6 +6,7 @@ import argparse
 
 import pandas as pd
 
+from estimator import influence as I
 from estimator import names as N
 from estimator import sensitivity as S
 from estimator.cli.common import add_figure_arguments, command, figure_formats, save_figure, saved_run_and_out, use_agg
@@ -18,13 +19,13 @@ def run(args) -> int:
 
     formats = figure_formats(args)
     result, path, out = saved_run_and_out(args)
-    method = "auto" if args.refit else S.PSIS
+    method = "auto" if args.refit else I.PSIS
     source = f"Source: estimator sensitivity, run {result.manifest.get('input_hash')} ({path.name})"
 
     psense = S.sensitivity_table(result)
     pool = {"workers": args.workers, "scheduler": args.scheduler, "progress": not args.quiet}
-    influence = S.influence_table(result, method=method, **pool)
-    recon = S.reconciliation_table(result, method=method, **pool)
+    influence = I.influence_table(result, method=method, **pool)
+    recon = I.reconciliation_table(result, method=method, **pool)
     shares = S.value_variance_shares(result)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 110, "display.float_format", "{:,.3g}".format):
         print("Power-scaling sensitivity (>= 0.05 flags a component):")
@@ -56,6 +57,7 @@ def run(args) -> int:
 
 
 def register(sub, common) -> None:
+    """Add ``estimator sensitivity`` to the subcommands."""
     v = command(
         sub,
         "sensitivity",

@@ -6,10 +6,12 @@ from pathlib import Path
 
 from estimator import names as N
 from estimator.cli.common import add_figure_arguments, check_writable, command, figure_formats, save_figure, use_agg
-from estimator.sweeps import load_sweep, run_sweep
+from estimator.sweep_file import load_sweep
+from estimator.sweeps import run_sweep
 
 
 def run(args) -> int:
+    """Run or resume a sweep, print its table and draw its two figures."""
     use_agg()
     from estimator.figures import plot_sweep  # noqa: PLC0415 - loads matplotlib, only when drawing
 
@@ -35,6 +37,7 @@ def run(args) -> int:
 
 
 def register(sub, common) -> None:
+    """Add ``estimator sweep`` to the subcommands."""
     s = command(
         sub,
         "sweep",

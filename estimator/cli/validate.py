@@ -11,7 +11,7 @@ import pandas as pd
 
 from estimator import validation as V
 from estimator.cli.common import add_figure_arguments, check_writable, command, figure_formats, save_figure, saved_run_and_out, use_agg
-from estimator.inference import sampler_steps
+from estimator.sampling import sampler_steps
 
 
 def run_reference(args) -> int:
@@ -26,6 +26,7 @@ def run_reference(args) -> int:
         result.priors,
         as_of=result.manifest.get("as_of"),
         dynamics=result.manifest.get("dynamics"),
+        restatements=result.manifest.get("restatements"),
         draws=args.reference_draws,
         seed=args.seed,
         progress=not args.quiet,
@@ -99,6 +100,7 @@ def run_sbc(args) -> int:
 
 
 def register(sub, common) -> None:
+    """Add ``estimator validate sbc`` and ``estimator validate reference`` to the subcommands."""
     val = command(
         sub,
         "validate",

@@ -1,0 +1,1 @@
+"""The embedded default inputs: the claims ledger and the prior file (read with importlib.resources)."""

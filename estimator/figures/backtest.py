@@ -9,6 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from estimator import claims as C
 from estimator import names as N
@@ -94,8 +95,6 @@ def plot_backtest_pit(scores: pd.DataFrame, *, bins: int = 10, note: str = "", a
     the bins of a uniform sample of the same size fall (binomial). A U shape
     means forecasts too narrow, a hump too wide, a slope biased.
     """
-    from scipy import stats
-
     fig, a = new_axes(ax, n=1, figsize=(7, 4.4))
     n = int(scores["pit"].notna().sum())
     edges = np.linspace(0, 1, bins + 1)

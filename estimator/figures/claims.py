@@ -43,7 +43,7 @@ def claim_check(result, seed: int = 0) -> pd.DataFrame:
     cl = result.claims.loc[df.index]
     df["date"] = pd.to_datetime(cl["date_said"])
     df["family"] = cl["source_family"]
-    df["text"] = [claim_text(r) for _, r in cl.iterrows()]
+    df["text"] = [claim_text(r) + (f"; restates {r['restates']}" if r.get("restates") else "") for _, r in cl.iterrows()]
     df["ref"] = np.where(np.isfinite(df["low"]), df["low"], df["high"])
     for col, src in (("r_low", "low"), ("r_high", "high"), ("r_q05", "pred_q05"), ("r_median", "pred_q50"), ("r_q95", "pred_q95")):
         df[col] = df[src] / df["ref"]

@@ -24,6 +24,8 @@ from estimator.figures.common import BANDS, CLAIM_GID, QUANTITY_LABELS, as_of, c
 from estimator.figures.style import OKABE_ITO, family_colors, finish, number_axis
 from estimator.stats import quantile
 
+# A label this close to the axes' left end (in days) is written right of its mark.
+EARLY_LABEL_DAYS = 150
 LABEL_GAP_DAYS = 200
 
 __all__ = [
@@ -223,6 +225,16 @@ def plot_containers_over_time(curves: pd.DataFrame, marks: pd.DataFrame, ax=None
     families = curves.attrs["families"]
     colors = {TOTAL: OKABE_ITO["black"], **family_colors(families)}
 
+    _draw_curves(ax, strip, curves, colors)
+    _draw_container_claims(ax, marks, colors, curves.attrs["start"])
+    _draw_other_claims(strip, marks, colors)
+    _add_legends(ax, curves, marks, colors, families)
+    finish(fig, "Containers shipped from North Korea to Russia, and what each source said", curves.attrs["note"])
+    return fig, ax
+
+
+def _draw_curves(ax, strip, curves: pd.DataFrame, colors: dict) -> None:
+    """Each scope's median and 50%/90% bands, and the as-of line on both panels."""
     for scope, c in curves.groupby("scope", sort=False):
         col = colors[scope]
         ax.fill_between(c["date"], c["q05"], c["q95"], color=col, alpha=0.08, lw=0)
@@ -243,6 +255,9 @@ def plot_containers_over_time(curves: pd.DataFrame, marks: pd.DataFrame, ax=None
         color="#555555",
     )
 
+
+def _draw_container_claims(ax, marks: pd.DataFrame, colors: dict, start) -> None:
+    """The claims counted in containers, on the curves' scale; the axis they share."""
     on = marks[marks["panel"] == CONTAINER_PANEL]
     for cid, m in on.iterrows():
         col = colors[m["family"]]
@@ -251,13 +266,15 @@ def plot_containers_over_time(curves: pd.DataFrame, marks: pd.DataFrame, ax=None
             # Show where the figure sits before the lift, so the adjustment is visible.
             ax.plot([m["date"], m["date"]], [m["y"] - m["lift"], m["y"]], color=col, lw=0.8, ls=":")
             ax.plot([m["date"]], [m["y"] - m["lift"]], ls="none", marker="o", ms=3, color=col)
-    start = curves.attrs["start"]
     ax.set_ylabel(f"Containers shipped since {start.day} {start:%b %Y} (cumulative)")
     number_axis(ax.yaxis)
     ax.set_ylim(bottom=0)
     ax.grid(axis="y", color="#e5e5e5", lw=0.6)
     ax.spines[["top", "right"]].set_visible(False)
 
+
+def _draw_other_claims(strip, marks: pd.DataFrame, colors: dict) -> None:
+    """The strip of claims in other units, one row a quantity, labelled while labels have room."""
     other = marks[marks["panel"] == OTHER_PANEL]
     rows = list(dict.fromkeys(other["quantity"]))
     # A row's marks are labelled only while their labels have room: over a long record a
@@ -269,7 +286,10 @@ def plot_containers_over_time(curves: pd.DataFrame, marks: pd.DataFrame, ax=None
         draw_mark(strip, m["date"], y, np.nan, m["marker"], col, cid, on_scale=False)
         prev = last_label.get(m["quantity"])
         if prev is None or (pd.Timestamp(m["date"]) - prev).days > LABEL_GAP_DAYS:
-            strip.annotate(m["text"], (m["date"], y), xytext=(-7, 0), textcoords="offset points", ha="right", va="center", fontsize=7.5, color=col)
+            # A label goes left of its mark, unless the mark is so early that it would run off the axes.
+            early = mdates.date2num(pd.Timestamp(m["date"])) - strip.get_xlim()[0] < EARLY_LABEL_DAYS
+            side = {"xytext": (7, 0), "ha": "left"} if early else {"xytext": (-7, 0), "ha": "right"}
+            strip.annotate(m["text"], (m["date"], y), textcoords="offset points", va="center", fontsize=7.5, color=col, **side)
             last_label[m["quantity"]] = pd.Timestamp(m["date"])
     strip.set_yticks(range(len(rows)), [QUANTITY_LABELS[q] for q in rows], fontsize=8)
     strip.set_ylim(-0.6, len(rows) - 0.4)
@@ -283,6 +303,9 @@ def plot_containers_over_time(curves: pd.DataFrame, marks: pd.DataFrame, ax=None
     strip.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
     strip.set_xlabel("Date the claim's count runs to")
 
+
+def _add_legends(ax, curves: pd.DataFrame, marks: pd.DataFrame, colors: dict, families: dict) -> None:
+    """Scopes and sources inside the panel; the claims' wording beside it."""
     scope_handles = [
         Line2D([], [], color=colors[s], lw=2 if s == TOTAL else 1.4, ls="-" if s == TOTAL else "--", label=lab)
         for s, lab in curves.drop_duplicates("scope").set_index("scope")["label"].items()
@@ -324,5 +347,3 @@ def plot_containers_over_time(curves: pd.DataFrame, marks: pd.DataFrame, ax=None
     ax.legend(
         handles=shape_handles, loc="lower left", bbox_to_anchor=(1.01, 0), fontsize=8, frameon=False, title="Claim wording", title_fontsize=8, alignment="left"
     )
-    finish(fig, "Containers shipped from North Korea to Russia, and what each source said", curves.attrs["note"])
-    return fig, ax

@@ -40,21 +40,26 @@ OKABE_ITO = {
     "vermillion": "#D55E00",
     "reddish_purple": "#CC79A7",
 }
+# Okabe-Ito has seven colours besides black (the total's); the default ledger has eight source
+# families, so an eighth comes from Paul Tol's muted scheme (also safe for colour-blind readers),
+# dark where the others are light. Without it the eighth family repeated the first one's blue.
+WINE = "#882255"
 # Series (families, sweep settings) take these in order; yellow comes last
 # because thin yellow lines vanish on white.
-SERIES_ORDER = ("blue", "vermillion", "bluish_green", "reddish_purple", "orange", "sky_blue", "yellow")
+SERIES_ORDER = ("blue", "vermillion", "bluish_green", "reddish_purple", "orange", "sky_blue", "wine", "yellow")
+_SERIES_COLORS = {**OKABE_ITO, "wine": WINE}
 PRIOR_COLOR = "#999999"  # priors, and what no single factor explains
 NOTE_COLOR = "#555555"
 
 
 def label_number(v: float, money: bool = False) -> str:
-    """A number for a tick or label: 2 M, \\$1.5 bn, 6,700."""
+    r"""A number for a tick or label: 2 M, \$1.5 bn, 6,700."""
     return fmt_number(v, "compact", money=money, mathtext=True)
 
 
 def palette_color(i: int) -> str:
     """The ``i``-th colour of a series (wrapping round the palette)."""
-    return OKABE_ITO[SERIES_ORDER[i % len(SERIES_ORDER)]]
+    return _SERIES_COLORS[SERIES_ORDER[i % len(SERIES_ORDER)]]
 
 
 def family_colors(families) -> dict[str, str]:

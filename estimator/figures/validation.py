@@ -49,7 +49,7 @@ NCOLS = 4
 
 def _grid(ax, n):
     """A new grid of ``n`` panels (``NCOLS`` wide) for ``ax=None``, else the Axes given."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - heavy; only when drawing
 
     if ax is None:
         nrows = -(-n // NCOLS)
@@ -112,7 +112,7 @@ def plot_sbc_ecdf(table, summary, ax=None, note: str = ""):
     note : str
         Source note under the figure.
     """
-    from arviz_stats.ecdf_utils import ecdf_pit
+    from arviz_stats.ecdf_utils import ecdf_pit  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     fig, axes = _grid(ax, len(N.SBC_QUANTITIES))
     for a, var in zip(axes, N.SBC_QUANTITIES):
@@ -158,11 +158,11 @@ def plot_sbc_ranks(table, bins: int = 10, ax=None, note: str = ""):
 
 
 def plot_reference_comparison(table, ax=None, note: str = "", z: float = 4.0):
-    """Each MCMC quantile against the importance-sampling reference, on the probability scale.
+    r"""Each MCMC quantile against the importance-sampling reference, on the probability scale.
 
     A row per quantity and level :math:`p` (the table of
     :func:`estimator.validation.compare_with_reference`): a dot at
-    :math:`\\hat F_{ref}(\\hat q_p) - p`, with a bar of ``z`` standard errors
+    :math:`\hat F_{ref}(\hat q_p) - p`, with a bar of ``z`` standard errors
     either side. Agreement puts every bar across zero; a row that does not
     agree is drawn in vermillion.
     """
@@ -184,9 +184,9 @@ def plot_reference_comparison(table, ax=None, note: str = "", z: float = 4.0):
 
 
 def plot_claim_scores(scores, ax=None, note: str = "", title: str = "Where each claim falls in its posterior predictive"):
-    """Each claim's position in its predictive distribution, on the probability scale.
+    r"""Each claim's position in its predictive distribution, on the probability scale.
 
-    A point claim is a dot at :math:`F(\\text{figure})`; a bound or range is a
+    A point claim is a dot at :math:`F(\text{figure})`; a bound or range is a
     bar over :math:`[F(a), F(b)]`. Shaded: the central 50% and 90%
     predictive intervals. The right margin gives ``p_figure`` and, for
     forecasts, how many months past the fitted ones the claim reaches.

@@ -34,7 +34,7 @@ that do not load, is compiled afresh (into a private staging folder renamed
 into place in one step) and rewritten. An entry owned by another user or
 writable by others is never loaded (:func:`estimator.cache.trusted`), and a
 cache that cannot be written leaves the model compiled uncached.
-Compiling happens in a child process (``python -m estimator.compiled``, which
+Compiling happens in a child process (``python -m estimator._compiled``, which
 rebuilds the model from the inputs :func:`estimator.model.build_model` was
 given), and this process always samples with the code loaded back from
 numba's cache: code compiled here would be linked against PyTensor's
@@ -48,39 +48,44 @@ claim within the padded capacity, :mod:`estimator.model`) only swaps data.
 The initial point of each chain is PyMC's (``support_point`` plus a uniform
 jitter in the unconstrained space), compiled and evaluated the same way with
 or without the cache, so a seed gives the same draws either way. Its function
-is compiled once per graph and fed each model's data (:class:`_InitialPoint`);
+is compiled once per graph and fed each model's data (:class:`InitialPoint`);
 :func:`with_data` swaps data and the initial point's data together.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
+import dataclasses
 import json
 import logging
 import os
+import pickle
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
+import pymc as pm
+from pymc.model.fgraph import clone_model
+from pytensor.graph.traversal import graph_inputs, io_toposort
 
+from estimator._callbacks import SOURCE, assemble, cfuncs, data_values, model_shared, write_module
 from estimator.cache import cache_dir, canonical_versions, digest, private_dir, read_entry, trusted, warn_unwritable, write_entry
+from estimator.model import ModelRecipe
 
 __all__ = ["compile_model", "with_data", "graph_key", "LOG_LIKELIHOOD_PREFIX", "LOG_PRIOR_PREFIX", "clear_memory"]
 
 log = logging.getLogger("estimator")
 
 # Stored variables that are really the pointwise log-likelihood and log-prior terms
-# (moved to their own groups after sampling, see estimator.inference).
+# (moved to their own groups after sampling, see estimator.sampling).
 LOG_LIKELIHOOD_PREFIX = "__log_likelihood__"
 LOG_PRIOR_PREFIX = "__log_prior__"
 _RECORD = "record.json"
-_SOURCE = "callbacks.py"
 _MEMORY: dict[str, object] = {}
 # Exit status of the compiling child when the model it rebuilt is not the caller's.
 _GRAPH_DIFFERS = 3
@@ -88,8 +93,6 @@ _GRAPH_DIFFERS = 3
 _MEMORY_SIZE = 4
 # Staging folders (``.build-*``) left by a process killed while compiling are removed after this long.
 _STALE_SECONDS = 6 * 3600
-# numba's cache location is process-wide configuration: set and restored under this lock.
-_NUMBA_CONFIG_LOCK = threading.Lock()
 
 
 class _CacheUnwritable(OSError):
@@ -105,8 +108,6 @@ def _stored_vars(model, var_names, log_densities: bool):
     """The model (with log-density terms added as deterministics if asked) and the names to store."""
     if not log_densities:
         return model, var_names
-    import pymc as pm
-    from pymc.model.fgraph import clone_model
 
     clone = clone_model(model)
     with clone:
@@ -144,8 +145,6 @@ def _graph_text(outputs) -> str:
     text before) was once seen to name a shared constant differently
     within one process after a gradient had been built.
     """
-    from pytensor.graph.traversal import graph_inputs, io_toposort
-
     ids, lines = {}, []
     inputs = list(graph_inputs(outputs))
     for var in inputs:
@@ -178,7 +177,7 @@ def _layout(model) -> dict:
     """
     dims = {str(name): _length(length) for name, length in model.dim_lengths.items()}
     data = {}
-    for name, var in sorted(_model_shared(model).items()):
+    for name, var in sorted(model_shared(model).items()):
         if name in dims:
             continue
         value = np.asarray(var.get_value(borrow=True))
@@ -203,12 +202,16 @@ def graph_key(model, var_names=None) -> str:
     return digest(*parts)
 
 
-def compile_model(model, *, var_names=None, cache: bool = True, log_densities: bool = False):
+def compile_model(model, *, recipe: ModelRecipe | None = None, var_names=None, cache: bool = True, log_densities: bool = False):
     """``model`` compiled for nutpie, its ``pm.Data`` swappable with ``with_data``.
 
     Parameters
     ----------
     model : pymc.Model
+    recipe : ModelRecipe, optional
+        How ``model`` was built (:class:`estimator.model.ModelRecipe`): the
+        child process that compiles it rebuilds it from this. Without one the
+        model is compiled in this process, uncached (see :func:`_build`).
     var_names : list of str, optional
         Variables to store per draw (default: every one).
     cache : bool
@@ -226,22 +229,21 @@ def compile_model(model, *, var_names=None, cache: bool = True, log_densities: b
     nutpie.compile_pymc.CompiledPyMCModel
         Holding ``model``'s current data.
     """
-    recipe = getattr(model, "estimator_recipe", None)
-    recipe = None if recipe is None else {**recipe, "var_names": var_names, "log_densities": log_densities}
+    job = None if recipe is None else (recipe, var_names, log_densities)
     model, var_names = _stored_vars(model, var_names, log_densities)
     key = graph_key(model, var_names)
     if not cache:
-        return _build(model, var_names, recipe, None, key)
+        return _build(model, var_names, job, None, key)
     if key in _MEMORY:
         return _with_model_data(_MEMORY[key], model)
     entry = _entry_dir(key)
     compiled = _load_entry(model, entry, key)
     if compiled is None:
         try:
-            compiled = _build(model, var_names, recipe, None if _untrusted(entry) else entry, key)
+            compiled = _build(model, var_names, job, None if _untrusted(entry) else entry, key)
         except _CacheUnwritable as exc:
             warn_unwritable(entry, exc)
-            compiled = _build(model, var_names, recipe, None, key)
+            compiled = _build(model, var_names, job, None, key)
     while len(_MEMORY) >= _MEMORY_SIZE:
         _MEMORY.pop(next(iter(_MEMORY)))
     _MEMORY[key] = compiled
@@ -254,7 +256,7 @@ def _entry_dir(key: str) -> Path:
 
 def _read_record(entry: Path, key: str) -> dict | None:
     record = read_entry(entry / _RECORD, key)
-    if record is None or not (entry / _SOURCE).is_file():
+    if record is None or not (entry / SOURCE).is_file():
         return None
     return record
 
@@ -341,9 +343,7 @@ def _with_model_data(compiled, model):
     The coordinates matter as much as the data: a ledger with other claim ids
     (or the same months relabelled) must come back labelled as itself.
     """
-    import dataclasses
-
-    from nutpie.compile_pymc import _prepare_dims_and_coords
+    from nutpie.compile_pymc import _prepare_dims_and_coords  # noqa: PLC0415 - nutpie loads numba and matplotlib; only when sampling
 
     data = _shared_by_name(model, [var.name for var in compiled.shared_var_keys])
     swapped = compiled.with_data(**{var.name: var.get_value() for var in data})
@@ -351,244 +351,8 @@ def _with_model_data(compiled, model):
     # The initial point is this model's: its support point depends on the prior settings,
     # which are data. The first model's data would start a refit elsewhere than a fresh
     # process fitting the same inputs starts, and a seed would give other draws.
-    initial = compiled.initial_point_func.maker.bind(_data_values(model))
+    initial = compiled.initial_point_func.maker.bind(data_values(model))
     return dataclasses.replace(swapped, dims=dims, _coords=coords, initial_point_func=initial)
-
-
-def _callback_source(n_dim: int, n_expanded: int, logp_inputs: list[str], expand_inputs: list[str], data: list[tuple[str, int, str]]) -> str:
-    """Python source of the two C callbacks, reading data through nutpie's pointer table.
-
-    ``data`` lists (name, rank, dtype) of every data input in table order;
-    ``logp_inputs`` and ``expand_inputs`` name the inputs of each PyTensor
-    function in its own order. nutpie passes ``user_data``: a record of, for
-    each data input in order, the data pointer, then each size, then each
-    shape (all 8-byte words).
-    """
-    index = {k: i for i, (k, _, _) in enumerate(data)}
-    ndims = {k: ndim for k, ndim, _ in data}
-    dtypes = {k: dtype for k, _, dtype in data}
-    n = len(data)
-    shape_at, offset = {}, 2 * n
-    for k, ndim, _ in data:
-        shape_at[k] = offset
-        offset += ndim
-
-    def arrays(inputs):
-        lines = []
-        for j, k in enumerate(inputs):
-            ndim = ndims[k]
-            i = index[k]
-            shape = ", ".join(f"words[{shape_at[k] + d}]" for d in range(ndim))
-            dtype = dtypes[k]
-            lines.append(
-                f"    a{j} = numba.carray(address_as_void_pointer(words[{i}]), words[{n + i}], np.{dtype}).reshape(({shape}{',' if ndim == 1 else ''}))"
-            )
-        # Python 3.12 compiles a call or tuple of more than 30 items through a list, which
-        # numba cannot type: pass the arrays as one tuple joined from chunks of 16.
-        chunks = [", ".join(f"a{j}" for j in range(i, min(i + 16, len(inputs)))) + "," for i in range(0, len(inputs), 16)]
-        lines.append("    args = (x,)" + "".join(f" + ({c})" for c in chunks))
-        return lines
-
-    logp_lines = arrays(logp_inputs)
-    expand_lines = arrays(expand_inputs)
-    return "\n".join(
-        [
-            '"""C callbacks of one compiled model (generated; see estimator.compiled)."""',
-            "import numba",
-            "import numpy as np",
-            "from nutpie.compile_pymc import address_as_void_pointer",
-            "",
-            f"N_DIM = {n_dim}",
-            f"N_EXPANDED = {n_expanded}",
-            f"N_WORDS = {offset}",
-            "logp_inner = None",
-            "expand_inner = None",
-            "",
-            "",
-            "def logp(dim, x_, out_, logp_, user_data_):",
-            "    if dim != N_DIM:",
-            "        return -1",
-            "    words = numba.carray(user_data_, (N_WORDS,), np.uint64)",
-            "    x = numba.carray(x_, (N_DIM,))",
-            *logp_lines,
-            "    try:",
-            "        out = numba.carray(out_, (N_DIM,))",
-            "        lp = numba.carray(logp_, ())",
-            "        value, grad = logp_inner(*args)",
-            "        lp[()] = value",
-            "        out[...] = grad",
-            "        if not np.all(np.isfinite(out)):",
-            "            return 3",
-            "        if not np.isfinite(value):",
-            "            return 4",
-            "    except Exception:",
-            "        return 1",
-            "    return 0",
-            "",
-            "",
-            "def expand(dim, expanded, x_, out_, user_data_):",
-            "    if dim != N_DIM or expanded != N_EXPANDED:",
-            "        return -1",
-            "    words = numba.carray(user_data_, (N_WORDS,), np.uint64)",
-            "    x = numba.carray(x_, (N_DIM,))",
-            *expand_lines,
-            "    try:",
-            "        out = numba.carray(out_, (N_EXPANDED,))",
-            "        (values,) = expand_inner(*args)",
-            "        out[...] = values",
-            "    except Exception:",
-            "        return -2",
-            "    return 0",
-            "",
-        ]
-    )
-
-
-def _signatures():
-    import numba
-
-    t = numba.types
-    logp = t.int64(t.uint64, t.CPointer(t.double), t.CPointer(t.double), t.CPointer(t.double), t.voidptr)
-    expand = t.int64(t.uint64, t.uint64, t.CPointer(t.double), t.CPointer(t.double), t.voidptr)
-    return logp, expand
-
-
-def _import_source(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@contextlib.contextmanager
-def _cache_beside_source():
-    """numba's cache files of the callbacks beside their source, in the entry, whatever ``NUMBA_CACHE_DIR`` says.
-
-    With ``NUMBA_CACHE_DIR`` (or ``NUMBA_CACHE_LOCATOR_CLASSES``) set, numba
-    would write them under that directory, out of the entry that records
-    them: the entry could then not be checked, moved into place whole or
-    cleared. The variables still apply to every other function numba caches.
-    """
-    import numba.core.config as config
-
-    with _NUMBA_CONFIG_LOCK:
-        saved = config.CACHE_DIR, getattr(config, "CACHE_LOCATOR_CLASSES", "")
-        config.CACHE_DIR, config.CACHE_LOCATOR_CLASSES = "", ""
-        try:
-            yield
-        finally:
-            config.CACHE_DIR, config.CACHE_LOCATOR_CLASSES = saved
-
-
-def _cfuncs(module):
-    """The two C callbacks of ``module`` through numba's cache (compiled and stored on a miss)."""
-    import types
-
-    import numba
-
-    # PyTensor generates its numba functions in a module named "<dynamic>"; numba rebuilds the
-    # environment of each cached function by importing its module by name (on a load, and on
-    # a compile that finds the entry another process just wrote). Nopython code reads no
-    # globals through that environment, so an empty module of that name serves.
-    sys.modules.setdefault("<dynamic>", types.ModuleType("<dynamic>"))
-
-    sig_logp, sig_expand = _signatures()
-    with warnings.catch_warnings(), _cache_beside_source():
-        warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=numba.NumbaWarning)
-        logp = numba.cfunc(sig_logp, cache=True)(module.logp)
-        expand = numba.cfunc(sig_expand, cache=True)(module.expand)
-    return logp, expand
-
-
-class _InitialPoint:
-    """nutpie's initial point for every model of one graph: PyMC's support point jittered in the unconstrained space, flattened.
-
-    PyMC's function is compiled once, for a private clone of the first model
-    (its own ``pm.Data``), and each model's data are written into the clone
-    just before a call: the support point depends on the prior settings,
-    which are data, and a refit of the same graph with other settings needs
-    no new function (about 0.3 s each, README, Performance).
-    """
-
-    def __init__(self, model, names, shapes):
-        from pymc.initial_point import make_initial_point_fn
-        from pymc.model.fgraph import clone_model
-
-        private = clone_model(model)
-        self._fn = make_initial_point_fn(model=private, jitter_rvs=set(private.free_RVs), return_transformed=True)
-        self._shared = _model_shared(private)
-        self._names, self._shapes = names, shapes
-        self._lock = threading.Lock()
-
-    def bind(self, values: dict):
-        """The initial-point function (seed -> flat array) at data ``values`` (by name; a model of this graph's, complete)."""
-        from nutpie.compile_pymc import _rv_dict_to_flat_array_wrapper
-
-        # In the clone's own dtypes, as nutpie's with_data casts them (claim forms arrive as int64).
-        values = {name: np.array(values[name], dtype=var.type.dtype, copy=True) for name, var in self._shared.items()}
-
-        def point(seed):
-            # One lock for every bound function: they share the clone's data.
-            with self._lock:
-                for name, value in values.items():
-                    self._shared[name].set_value(value)
-                return self._fn(seed)
-
-        initial_point = _rv_dict_to_flat_array_wrapper(point, names=self._names, shapes=self._shapes)
-        # What with_data needs to bind the same graph to other data (a new function per call).
-        initial_point.maker, initial_point.values = self, values
-        return initial_point
-
-
-def _assemble(model, module, logp_cf, expand_cf, record, shared_vars):
-    """nutpie's compiled-model object for loaded callbacks, holding ``model``'s data (no PyTensor functions: none were compiled here)."""
-    from nutpie.compile_pymc import CompiledPyMCModel, _prepare_dims_and_coords, make_user_data
-
-    names = record["names"]
-    shapes = [tuple(s) for s in record["shapes"]]
-    slices = [slice(a, b) for a, b in record["slices"]]
-    shape_info = (names, slices, shapes)
-    keys = {var: f"d{i}" for i, var in enumerate(shared_vars)}
-    shared_data = {}
-    for var, key in keys.items():
-        value = np.array(var.get_value(), order="C", copy=True)
-        value.flags.writeable = False
-        shared_data[key] = value
-    user_data = make_user_data(keys, shared_data)
-    if user_data.dtype.itemsize != 8 * module.N_WORDS:
-        raise RuntimeError("nutpie's data table does not have the layout the callbacks read")
-    n_dim = record["n_dim"]
-    dims, coords = _prepare_dims_and_coords(model, shape_info, record["reparameterized"])
-    return CompiledPyMCModel(
-        _n_dim=n_dim,
-        dims=dims,
-        _coords=coords,
-        _shapes={name: tuple(shape) for name, shape in zip(names, shapes)},
-        compiled_logp_func=logp_cf,
-        compiled_expand_func=expand_cf,
-        initial_point_func=_InitialPoint(model, names[: record["n_free"]], shapes[: record["n_free"]]).bind(_data_values(model)),
-        shared_data=shared_data,
-        shared_var_keys=keys,
-        user_data=user_data,
-        n_expanded=record["n_expanded"],
-        shape_info=shape_info,
-        logp_func=None,
-        expand_func=None,
-        reparameterized_names=record["reparameterized"],
-    )
-
-
-def _model_shared(model) -> dict:
-    """Every shared input a model's graph may read, by name: ``pm.Data`` and mutable dimension lengths."""
-    from pytensor.compile.sharedvalue import SharedVariable
-
-    out = {v.name: v for v in model.data_vars}
-    out.update({v.name: v for v in model.dim_lengths.values() if isinstance(v, SharedVariable) and v.name})
-    return out
-
-
-def _data_values(model) -> dict:
-    return {name: var.get_value() for name, var in _model_shared(model).items()}
 
 
 def with_data(compiled, **values):
@@ -599,22 +363,20 @@ def with_data(compiled, **values):
     prior settings, so a sweep point would start elsewhere than a fresh fit
     of the same settings (and a seed give other draws).
     """
-    import dataclasses
-
     fn = compiled.initial_point_func
     swapped = compiled.with_data(**values)
     return dataclasses.replace(swapped, initial_point_func=fn.maker.bind({**fn.values, **values}))
 
 
 def _shared_by_name(model, names):
-    data = _model_shared(model)
+    data = model_shared(model)
     missing = [n for n in names if n not in data]
     if missing:
         raise KeyError(f"the compiled model reads data the model lacks: {', '.join(missing)}")
     return [data[n] for n in names]
 
 
-def _build(model, var_names, recipe: dict | None, entry: Path | None, key: str | None = None):
+def _build(model, var_names, job: tuple | None, entry: Path | None, key: str | None = None):
     """Compile in a child process; load the machine code here from numba's cache.
 
     The code is compiled into a private staging folder. With ``entry`` the
@@ -630,30 +392,26 @@ def _build(model, var_names, recipe: dict | None, entry: Path | None, key: str |
     points, so a seed would give other draws on the run that compiled the
     model than on the runs after it.
 
-    The child rebuilds the model from ``recipe`` (the inputs of
-    :func:`estimator.model.build_model`); a model built some other way has
-    none and is compiled in this process, uncached, and so is one whose
+    The child rebuilds the model from ``job``, the model's
+    :class:`~estimator.model.ModelRecipe` with the stored variables; a model
+    given without a recipe is compiled in this process, uncached, and so is one whose
     rebuilt graph has another key than ``key`` (a module setting changed in
     this process after import, say), which the child checks before compiling.
 
     Raises :class:`_CacheUnwritable` when ``entry``'s folder cannot take the
     new entry (the caller then compiles without the cache).
     """
-    import subprocess
-
     key = key or "uncached"
     staging = _staging_dir(entry, key)
     try:
-        if recipe is None:
+        if job is None:
             log.info("model without a build recipe: compiled in this process (its draws may differ in the last bit from a cached run's)")
             _compile_entry(model, var_names, staging, key)
         else:
-            import pickle
-
             with tempfile.NamedTemporaryFile(dir=staging, prefix=".recipe-", suffix=".pkl", delete=False) as f:
-                pickle.dump((recipe, str(staging), key), f)
+                pickle.dump((job, str(staging), key), f)
             try:
-                done = subprocess.run([sys.executable, "-m", "estimator.compiled", f.name], capture_output=True, text=True)
+                done = subprocess.run([sys.executable, "-m", "estimator._compiled", f.name], capture_output=True, text=True)
             finally:
                 os.unlink(f.name)
             if done.returncode == _GRAPH_DIFFERS:
@@ -711,7 +469,7 @@ def _seal(folder: Path) -> None:
 
 def _compile_entry(model, var_names, directory: Path, key: str) -> None:
     """Compile ``model`` with PyTensor and numba; write its callbacks, numba's cache and the record to ``directory``."""
-    from nutpie.compile_pymc import _make_functions
+    from nutpie.compile_pymc import _make_functions  # noqa: PLC0415 - nutpie loads numba and matplotlib; only when sampling
 
     n_dim, n_expanded, logp_fn, expand_fn, _, shape_info, reparameterized = _make_functions(
         model,
@@ -722,7 +480,7 @@ def _compile_entry(model, var_names, directory: Path, key: str) -> None:
         var_names=var_names,
     )
     shared_vars = list(dict.fromkeys([*logp_fn.get_shared(), *expand_fn.get_shared()]))
-    known = _model_shared(model)
+    known = model_shared(model)
     unnamed = [v for v in shared_vars if known.get(v.name) is not v]
     if unnamed:
         raise ValueError(f"every shared input must be a named pm.Data or dimension length; not {unnamed}")
@@ -740,33 +498,20 @@ def _compile_entry(model, var_names, directory: Path, key: str) -> None:
         "expand_data": [v.name for v in expand_fn.get_shared()],
         "layout": _layout(model),
     }
-    module = _write_module(directory, record, key)
+    module = write_module(directory, record, key)
     module.logp_inner = logp_fn.vm.jit_fn
     module.expand_inner = expand_fn.vm.jit_fn
-    _cfuncs(module)
+    cfuncs(module)
     if not any(directory.rglob("*.nbi")):
         raise RuntimeError(f"numba did not cache the compiled model in {directory}")
     if not write_entry(directory / _RECORD, key, record):
         raise OSError(f"could not write the compiled model's record in {directory}")
 
 
-def _write_module(directory: Path, record: dict, key: str):
-    """Write (once) and import the callbacks' source for ``record``."""
-    data = [(name, ndim, dtype) for name, ndim, dtype in record["data"]]
-    source = _callback_source(record["n_dim"], record["n_expanded"], record["logp_data"], record["expand_data"], data)
-    path = directory / _SOURCE
-    # Rewriting an unchanged file would change its time stamp, which invalidates numba's cache.
-    if not path.is_file() or path.read_text(encoding="utf-8") != source:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(source, encoding="utf-8")
-        tmp.replace(path)
-    return _import_source(path, f"estimator_compiled_{key[:16]}")
-
-
 def _load(model, record: dict, entry: Path):
     """The compiled model of ``record`` from numba's cache in ``entry`` (raises if it is not there)."""
-    module = _write_module(entry, record, "cached")
-    logp_cf, expand_cf = _cfuncs(module)
+    module = write_module(entry, record, "cached")
+    logp_cf, expand_cf = cfuncs(module)
     if logp_cf._cache_hits != 1 or expand_cf._cache_hits != 1:
         raise RuntimeError("numba's cache did not hold the callbacks")
     shared_vars = _shared_by_name(model, [name for name, _, _ in record["data"]])
@@ -774,19 +519,16 @@ def _load(model, record: dict, entry: Path):
         value = np.asarray(var.get_value(borrow=True))
         if value.ndim != ndim or str(value.dtype) != dtype:
             raise RuntimeError(f"data {name} is {value.dtype} of rank {value.ndim}, the compiled model reads {dtype} of rank {ndim}")
-    return _assemble(model, module, logp_cf, expand_cf, record, shared_vars)
+    return assemble(model, module, logp_cf, expand_cf, record, shared_vars)
 
 
 if __name__ == "__main__":
     # The child process of _build: rebuild the model from its recipe and compile it.
     import pickle
 
-    from estimator.model import build_model
-
     with open(sys.argv[1], "rb") as f:
-        _recipe, _directory, _key = pickle.load(f)
-    _names, _log_densities = _recipe.pop("var_names"), _recipe.pop("log_densities")
-    _model, _names = _stored_vars(build_model(_recipe.pop("claims"), _recipe.pop("priors"), **_recipe), _names, _log_densities)
+        (_recipe, _names, _log_densities), _directory, _key = pickle.load(f)
+    _model, _names = _stored_vars(_recipe.build(), _names, _log_densities)
     if graph_key(_model, _names) != _key:
         print("the model rebuilt from its recipe has another graph key than the caller's", file=sys.stderr)
         sys.exit(_GRAPH_DIFFERS)

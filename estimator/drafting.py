@@ -1,0 +1,535 @@
+"""Draft a ledger row from a sentence: the figure, its qualifier and what it counts, from the wording alone.
+
+``estimator claims draft "SENTENCE" --date D --who W --family F --url U``
+proposes one row per figure the sentence gives, deterministically and without
+any network, in the ledger's own vocabularies (:data:`estimator.claims.QUANTITIES`,
+:data:`~estimator.claims.KINDS`, :data:`~estimator.claims.QUALIFIERS`), and
+says what it could not decide (the id and the reliability always: the wording
+does not carry them).
+
+How a sentence is read
+----------------------
+*Figures*: digits with or without thousands separators (``6,700``, ``7 000``),
+decimals and number words with a scale (``6.7 thousand``, ``two million``,
+``$540 million``), ranges (``between X and Y``, ``X to Y``) and the vague
+plurals, coded as the ledger's notes code them: "several dozen" and "dozens"
+two to six dozen (24-72); "hundreds", "thousands", "millions", "billions" one
+to ten of the unit; "hundreds of thousands" 100,000-1,000,000; "tens of X"
+10-100 X; "several X" 2-6 X (the "several dozen" rule); "the upper / mid /
+lower N range" the top, middle or bottom three tenths of the span of N's
+leading digit (upper 200,000 = 270,000-300,000). Numbers that are part of a
+designation (``KN-23``), a calibre (``152 mm``), a percentage or a date
+(``2024``, ``15 July``) are not figures.
+
+*Qualifier*: the qualifying phrase nearest before the figure among
+"more than", "over", "upward of", "in excess of" (``more_than``); "at least",
+"no fewer than" (``at_least``); "up to", "as many as", "at most" (``up_to``);
+"about", "around", "approximately", "some", "nearly", "almost", "roughly",
+"an estimated" (``about``); a bare figure is ``about`` (the ledger codes a
+round number so). A range is ``between``. Two conventions of the ledger
+follow: on a capacity conversion an approximate figure is ``could_hold``;
+a count of missiles launched is one-sided (``about`` becomes ``at_least``:
+launches bound deliveries from below), except "nearly" / "almost" X, which
+says the count is below X and stays ``about``.
+
+*Quantity*: the first unit noun after the figure (before the next figure):
+containers; missiles (``missiles_launched`` when the sentence speaks of
+launches, firing or use, else ``missiles_delivered``); shells, rounds, rockets
+or ammunition (``shells_152mm`` / ``rounds_122mm`` when a calibre, or for 122mm
+"multiple rocket launchers", is named, else ``artillery_rounds``: the ledger
+reads "artillery shells" as all artillery rounds); dollars (``value_usd``). A
+figure followed by no words borrows the last unit noun before it; one followed
+by words naming none of these (``49 cargo shipments``) is not a ledger figure.
+
+*Kind*: ``capacity`` when the sentence converts containers ("could / can /
+would hold, contain, accommodate", "if all were", "if calculated"), for figures
+of rounds; an uncalibred conversion is coded 152mm, as the ledger codes them.
+``basis_containers`` is the sentence's container figure. When two figures of
+one quantity nest (a vague one and a precise one inside it), the narrower is kept.
+
+*Period*: "since [early|mid|late] MONTH [YEAR | last year]", "since mid-YEAR",
+"since YEAR", "in YEAR", "last year", "this year", "as of DAY MONTH YEAR" and
+"since the beginning of the full-scale invasion" (2022-02-24, as the ledger
+codes it), each relative to the date said.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from estimator import claims as C
+from estimator.errors import InputError, Problem
+
+__all__ = ["Figure", "Draft", "draft_rows", "draft_accuracy", "MEASURED_FIELDS", "add_arguments", "run", "main"]
+
+EXIT_OK, EXIT_INPUT = 0, 2
+MEASURED_FIELDS = ("quantity", "kind", "qualifier", "figure", "figure_high")
+# The wording never carries these: the analyst writes them.
+ALWAYS_UNDECIDED = ("id", "scope", "reliability")
+
+_WORD_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90, "dozen": 12, "a dozen": 12, "a hundred": 100, "a thousand": 1000,
+}  # fmt: skip
+_SCALES = {"hundred": 100, "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12, "bn": 10**9}
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december")
+
+_WORDNUM = r"(?:a\s+dozen|a\s+hundred|a\s+thousand|" + "|".join(sorted((w for w in _WORD_NUMBERS if " " not in w), key=len, reverse=True)) + r")"
+# Digits: grouped in threes by ',' or by (no-break) spaces, or plain, with an optional decimal part.
+# A space-grouped number never ends in a calibre ("400,000 122mm" is two numbers).
+_DIGITS = r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d{1,3}(?:[\u00a0\u202f ]\d{3})+(?!\d)(?!\s*-?\s*(?:mm|millimet|centimet))(?:\.\d+)?|\d+(?:\.\d+)?"
+_SCALE = r"(?:hundred|thousand|million|billion|trillion|bn)\b"
+_FIG = rf"(?P<@dollar>\$\s?)?(?P<@num>{_DIGITS}|\b{_WORDNUM}\b)(?:\s*(?P<@scale>{_SCALE}))?"
+_ONE = _FIG.replace("@", "")
+_A, _B = _FIG.replace("@", "a_"), _FIG.replace("@", "b_")
+# Not a figure: part of a designation (KN-23, KN-23/24), a calibre, a percentage.
+_DESIGNATION = re.compile(r"[A-Za-z][-/]?$|\d/$|/$")
+_NOT_A_COUNT_AFTER = re.compile(r"^\s*(?:-\s*)?(?:mm\b|millimet|centimet|cm\b|%|percent|per\s*cent)", re.I)
+
+_PLURAL_UNITS = {"dozens": 12, "hundreds": 100, "thousands": 10**3, "millions": 10**6, "billions": 10**9}
+_VAGUE = (
+    (
+        re.compile(r"\b(?:several|a\s+few)\s+dozen\b|\bdozens\b", re.I),
+        lambda m: (24, 72),
+        "'{t}' coded as between two and six dozen (the ledger's 'several dozen' convention)",
+    ),
+    (
+        re.compile(r"\b(hundreds|thousands|millions|billions)\s+of\s+(thousands|millions|billions)\b", re.I),
+        lambda m: (_PLURAL_UNITS[m[1].lower()] * _PLURAL_UNITS[m[2].lower()], 10 * _PLURAL_UNITS[m[1].lower()] * _PLURAL_UNITS[m[2].lower()]),
+        "'{t}' coded as between {lo:,} and {hi:,} (the ledger's convention: one to ten of the unit)",
+    ),
+    (
+        re.compile(r"\btens\s+of\s+(thousands|millions|billions)\b", re.I),
+        lambda m: (10 * _PLURAL_UNITS[m[1].lower()], 100 * _PLURAL_UNITS[m[1].lower()]),
+        "'{t}' coded as between {lo:,} and {hi:,}",
+    ),
+    (
+        re.compile(r"\bseveral\s+(hundred|thousand|million|billion)\b", re.I),
+        lambda m: (2 * _SCALES[m[1].lower()], 6 * _SCALES[m[1].lower()]),
+        "'{t}' coded as between {lo:,} and {hi:,} (two to six, as 'several dozen')",
+    ),
+    (
+        re.compile(r"\b(hundreds|thousands|millions|billions)\b(?!\s+of\s+(?:thousands|millions|billions))", re.I),
+        lambda m: (_PLURAL_UNITS[m[1].lower()], 10 * _PLURAL_UNITS[m[1].lower()]),
+        "'{t}' coded as between {lo:,} and {hi:,} (the ledger's convention: one to ten of the unit)",
+    ),
+)
+_PART_RANGE = re.compile(rf"\b(?P<part>upper|lower|mid|middle)\s+{_ONE}\s+range\b", re.I)
+_PARTS = {
+    "lower": (Decimal(0), Decimal("0.3")),
+    "mid": (Decimal("0.3"), Decimal("0.7")),
+    "middle": (Decimal("0.3"), Decimal("0.7")),
+    "upper": (Decimal("0.7"), Decimal(1)),
+}
+_RANGES = (re.compile(rf"\bbetween\s+{_A}\s+and\s+{_B}", re.I), re.compile(rf"(?:\bfrom\s+)?{_A}\s*(?:to|-|–)\s*{_B}", re.I))
+_SINGLE = re.compile(_ONE, re.I)
+
+# Qualifying phrases, matched just before a figure (the nearest wins).
+_QUALIFIER_PHRASES = (
+    (C.MORE_THAN, r"more\s+than|well\s+over|over|upwards?\s+of|in\s+excess\s+of|exceeding|above|greater\s+than|north\s+of"),
+    (C.AT_LEAST, r"at\s+least|no\s+fewer\s+than|no\s+less\s+than|not\s+less\s+than|a\s+minimum\s+of"),
+    (C.UP_TO, r"up\s+to|as\s+many\s+as|as\s+much\s+as|at\s+most|no\s+more\s+than|a\s+maximum\s+of"),
+    (C.ABOUT, r"about|around|approximately|approx\.|roughly|some|nearly|almost|close\s+to|an\s+estimated|estimated|circa"),
+)
+_QUALIFIER = re.compile(r"\b(?:" + "|".join(f"(?P<{q}>{p})" for q, p in _QUALIFIER_PHRASES) + r")\b", re.I)
+
+_UNIT = re.compile(
+    r"\b(?P<containers>containers?)\b|\b(?P<missiles>missiles?|launches)\b|\b(?P<rounds>shells?|rounds?|rockets?|ammunition)\b|(?P<value>\bdollars?\b|\bUSD\b)",
+    re.I,
+)
+_CALIBRE_152 = re.compile(r"\b15[25]\s*-?\s*(?:mm|millimet(?:er|re)s?)\b|\b15\s*-?\s*centimet(?:er|re)s?\b", re.I)
+_CALIBRE_122 = re.compile(r"\b122\s*-?\s*(?:mm|millimet(?:er|re)s?)\b|\bmultiple[-\s]rocket|\bMRLs?\b", re.I)
+_LAUNCH = re.compile(r"\b(?:launch(?:es|ed|ing)?|fired|firing|used|attacks?|struck)\b", re.I)
+_CAPACITY = re.compile(
+    r"\b(?:could|can|would|might|may)\s+(?:\w+\s+)?(?:hold|contain|accommodate|carry|fit)\b|\bif\s+(?:all\s+)?(?:were|carried|calculated|filled|loaded)\b", re.I
+)
+# Approximations from below: "nearly 50" launches cannot be a lower bound of 50, so it stays about.
+_FROM_BELOW = re.compile(r"nearly|almost|close\s+to")
+# A clause ends at these: a unit noun after one is not the figure's.
+_CLAUSE_END = re.compile(r"[;:()\"]|,\s|\.\s|\.$|\s[-–—]\s")
+
+
+@dataclass
+class Figure:
+    """One figure found in a sentence: where it is, its low (and high) value, and the convention applied."""
+
+    start: int
+    end: int
+    low: Decimal
+    high: Decimal | None = None
+    dollar: bool = False
+    note: str = ""
+
+
+@dataclass
+class Draft:
+    """A proposed ledger row (every column as text) and what could not be decided."""
+
+    row: dict
+    undecided: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """The draft as plain data, for ``--format json``."""
+        return {"row": self.row, "undecided": self.undecided}
+
+
+def _number(text: str, scale: str | None) -> Decimal:
+    """The value of a matched number (digits or words) times its scale word."""
+    t = re.sub(r"\s+", " ", text.strip().lower())
+    value = Decimal(_WORD_NUMBERS[t]) if t in _WORD_NUMBERS else Decimal(re.sub(r"[,\u00a0\u202f ]", "", t))
+    return value * _SCALES[scale.lower()] if scale else value
+
+
+def _is_number_context(text: str, m: re.Match, prefix: str = "") -> bool:
+    """False for a designation (KN-23), a calibre (152 mm), a percentage, or a date part (2024, 15 July)."""
+    num = m[f"{prefix}num"]
+    start, end = m.start(f"{prefix}num"), m.end(f"{prefix}num")
+    if _DESIGNATION.search(text[max(0, start - 2) : start]) or _NOT_A_COUNT_AFTER.match(text[end:]):
+        return False
+    before, after = text[:start].lower(), text[end:].lower()
+    if m[f"{prefix}scale"] is None and re.fullmatch(r"\d+", num):
+        if re.fullmatch(r"(?:19|20)\d\d", num) and not _UNIT.match(after.lstrip()):
+            return False  # a year
+        if re.match(r"\s*(?:" + "|".join(_MONTHS) + r")\b", after) or re.search(r"\b(?:" + "|".join(_MONTHS) + r")\s*$", before):
+            return False  # a day of the month
+    return True
+
+
+def _figures(text: str) -> list[Figure]:
+    """Every figure in the sentence, in order; vague plurals and ranges are taken before single numbers."""
+    found: list[Figure] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(a, b):
+        return all(b <= s or a >= e for s, e in taken)
+
+    def add(fig):
+        found.append(fig)
+        taken.append((fig.start, fig.end))
+
+    for m in _PART_RANGE.finditer(text):
+        n = _number(m["num"], m["scale"])
+        unit = Decimal(10) ** (len(str(int(n))) - 1)
+        lo, hi = _PARTS[m["part"].lower()]
+        low, high = n + lo * unit, n + hi * unit
+        add(Figure(m.start(), m.end(), low, high, note=f"'{m[0]}' coded as between {int(low):,} and {int(high):,}"))
+    for pattern, bounds, note in _VAGUE:
+        for m in pattern.finditer(text):
+            if free(m.start(), m.end()):
+                lo, hi = bounds(m)
+                add(Figure(m.start(), m.end(), Decimal(lo), Decimal(hi), note=note.format(t=m[0], lo=lo, hi=hi)))
+    for pattern in _RANGES:
+        for m in pattern.finditer(text):
+            if not (free(m.start(), m.end()) and _is_number_context(text, m, "a_") and _is_number_context(text, m, "b_")):
+                continue
+            scale_a, scale_b = m["a_scale"], m["b_scale"]
+            hi = _number(m["b_num"], scale_b)
+            lo = _number(m["a_num"], scale_a or scale_b)  # "5.7 to 6.7 million": the scale is said once
+            if lo < hi:
+                add(Figure(m.start(), m.end(), lo, hi, dollar=bool(m["a_dollar"] or m["b_dollar"])))
+    for m in _SINGLE.finditer(text):
+        if free(m.start(), m.end()) and _is_number_context(text, m):
+            add(Figure(m.start(), m.end(), _number(m["num"], m["scale"]), dollar=bool(m["dollar"])))
+    return sorted(found, key=lambda f: f.start)
+
+
+def _qualifier(text: str, fig: Figure, floor: int) -> tuple[str, str, str]:
+    """The qualifier of a figure (the nearest qualifying phrase before it, after ``floor``) and a note when a rule decided it."""
+    if fig.high is not None:
+        return C.BETWEEN, "", ""
+    window = text[max(floor, fig.start - 60) : fig.start]
+    window = re.split(r"[;:]|\.\s", window)[-1]
+    # The nearest phrase wins ("up to approximately 3 million" is approximate), and only one
+    # word may stand between it and the figure.
+    close = [m for m in _QUALIFIER.finditer(window) if len(window[m.end() :].split()) <= 1]
+    if not close:
+        return C.ABOUT, "a figure without a qualifier is coded about", ""
+    last = close[-1]
+    return last.lastgroup, "", last[0].lower()
+
+
+def _unit(text: str, fig: Figure, stop: int) -> tuple[str | None, str]:
+    """(unit, the words it was read from): the first unit noun in the figure's clause, else the last one before it.
+
+    ``None`` with words: the figure counts something that is not a ledger quantity.
+    """
+    after = text[fig.end : stop].lstrip(" \"'")
+    clause = after[: m.start()] if (m := _CLAUSE_END.search(after)) else after
+    words = " ".join(clause.split()[:10])
+    if fig.dollar:
+        return "value", words
+    if (u := _UNIT.search(words)) is not None:
+        return u.lastgroup, words
+    if words.strip(" .,"):
+        return None, words
+    before = list(_UNIT.finditer(text[: fig.start]))
+    return (before[-1].lastgroup, text[: fig.start]) if before else (None, "")
+
+
+_ALL_ARTILLERY = "shells or rounds of no stated calibre read as all artillery rounds (the ledger's convention)"
+
+
+def _quantity(unit: str, words: str, sentence: str) -> tuple[str, str]:
+    """The ledger quantity of a unit noun, with a note when a convention of the ledger decided it."""
+    if unit == "containers":
+        return C.CONTAINERS, ""
+    if unit == "value":
+        return C.VALUE_USD, ""
+    if unit == "missiles":
+        launched = re.search(r"\blaunches\b", words, re.I) or _LAUNCH.search(sentence)
+        return (C.MISSILES_LAUNCHED, "") if launched else (C.MISSILES_DELIVERED, "")
+    if _CALIBRE_152.search(words):
+        return C.SHELLS_152MM, ""
+    if _CALIBRE_122.search(words) and not re.search(r"\bartillery\b", words, re.I):
+        return C.ROUNDS_122MM, ("MRL rockets coded rounds_122mm, as the ledger codes them" if not re.search(r"122", words) else "")
+    return C.ARTILLERY_ROUNDS, _ALL_ARTILLERY
+
+
+def _period(sentence: str, said: dt.date) -> tuple[str, str, list[str]]:
+    """(period_start, period_end, notes) named by the sentence, relative to the date said; empty when none is named."""
+    s = sentence.lower()
+    month = r"(?P<month>" + "|".join(_MONTHS) + r")"
+    notes: list[str] = []
+    start = end = ""
+
+    def year_of(m, month_no):
+        if m["year"]:
+            return int(m["year"])
+        if m["rel"]:
+            return said.year - 1 if "last" in m["rel"] else said.year
+        # A month without a year is its latest occurrence before the date said.
+        return said.year if month_no <= said.month else said.year - 1
+
+    if m := re.search(r"since\s+the\s+(?:beginning|start)\s+of\s+the\s+full[-\s]scale\s+(?:invasion|war)", s):
+        start = "2022-02-24"
+        notes.append("'full-scale invasion' dated 2022-02-24, as the ledger dates it")
+    elif m := re.search(rf"since\s+(?:(?P<part>early|mid|late)[-\s])?{month}(?:\s+(?P<year>\d{{4}})|\s+(?P<rel>last\s+year|this\s+year))?", s):
+        month_no = _MONTHS.index(m["month"]) + 1
+        day = {"early": 1, None: 1, "mid": 15, "late": 21}[m["part"]]
+        start = dt.date(year_of(m, month_no), month_no, day).isoformat()
+        if m["part"] in ("mid", "late"):
+            notes.append(f"'{m[0]}' read as from day {day} of the month: check the source")
+    elif m := re.search(r"since\s+mid-?\s*(?P<year>\d{4})", s):
+        start = f"{m['year']}-07-01"
+        notes.append(f"'{m[0]}' coded as from 1 July, as the ledger codes 'mid-2022'")
+    elif m := re.search(r"since\s+(?P<year>\d{4})\b", s):
+        start = f"{m['year']}-01-01"
+    elif m := re.search(r"\b(?:in|during|throughout)\s+(?P<year>20\d\d)\b", s):
+        year = int(m["year"])
+        start = f"{year}-01-01"
+        end = f"{year}-12-31" if dt.date(year, 12, 31) < said else ""
+    elif re.search(r"\blast\s+year\b", s) and not re.search(r"since\s+last\s+year", s):
+        start, end = f"{said.year - 1}-01-01", f"{said.year - 1}-12-31"
+    elif re.search(r"\bthis\s+year\b", s):
+        start = f"{said.year}-01-01"
+    if m := re.search(rf"as\s+of\s+(?:(?P<day>\d{{1,2}})\s+)?{month}(?:\s+(?P<day2>\d{{1,2}}),?)?(?:\s+(?P<year>\d{{4}}))?", s):
+        month_no = _MONTHS.index(m["month"]) + 1
+        year = int(m["year"]) if m["year"] else (said.year if month_no <= said.month else said.year - 1)
+        day = int(m["day"] or m["day2"] or 0)
+        if day:
+            end = dt.date(year, month_no, day).isoformat()
+        else:
+            nxt = dt.date(year + month_no // 12, month_no % 12 + 1, 1)
+            end = min(nxt - dt.timedelta(days=1), said).isoformat()
+    if end and end > said.isoformat():
+        notes.append(f"period end {end} is after the date said: left empty")
+        end = ""
+    return start, end, notes
+
+
+def _cell(x: Decimal | None) -> str:
+    """A figure as the ledger writes it: a plain whole number, or a plain decimal."""
+    if x is None:
+        return ""
+    return str(int(x)) if x == x.to_integral_value() else format(x.normalize(), "f")
+
+
+def draft_rows(sentence: str, *, date: str | dt.date, who: str = "", family: str = "", url: str = "") -> list[Draft]:
+    """Propose ledger rows from a sentence: one per figure of a ledger quantity, in the sentence's order.
+
+    Parameters
+    ----------
+    sentence : str
+        The wording, verbatim.
+    date : str or date
+        The date said (``YYYY-MM-DD``): relative periods ("last year") are read from it.
+    who, family, url : str
+        Copied into the row as given.
+
+    Returns
+    -------
+    list of Draft
+        Each with every ledger column as text and the list of what could not
+        be decided. A sentence with no figure gives one draft whose figure is
+        undecided.
+
+    Raises
+    ------
+    InputError
+        When ``date`` is not a ``YYYY-MM-DD`` date or the sentence is empty.
+    """
+    said = date if isinstance(date, dt.date) else _parse_date(date)
+    text = re.sub(r"[\u2018\u2019]", "'", re.sub(r"[\u201c\u201d]", '"', sentence)).strip()
+    if not text:
+        raise InputError([Problem("<sentence>", "SENTENCE", "wording", "is empty")])
+    figures = _figures(text)
+    capacity = bool(_CAPACITY.search(text))
+    start, end, period_notes = _period(text, said)
+    read = []  # (figure, quantity, notes, undecided)
+    skipped = []
+    for i, fig in enumerate(figures):
+        stop = figures[i + 1].start if i + 1 < len(figures) else len(text)
+        unit, words = _unit(text, fig, stop)
+        if unit is None and words.strip():
+            skipped.append(f"figure '{text[fig.start : fig.end]}' ({words.strip()}) is not a ledger quantity: not drafted")
+            continue
+        quantity, note = _quantity(unit, words, text) if unit else (None, "")
+        read.append((fig, quantity, [fig.note, note], [] if quantity else ["quantity", "kind"]))
+    read = _narrowest(read)
+    container_figure = next((f for f, q, _, _ in read if q == C.CONTAINERS), None)
+    drafts = []
+    for fig, quantity, notes, undecided in read or [(None, None, [], ["quantity", "kind", "figure"])]:
+        floor = max((f.end for f in figures if fig is not None and f.end <= fig.start), default=0)
+        qualifier, qnote, phrase = _qualifier(text, fig, floor) if fig is not None else ("", "", "")
+        kind = C.COUNT
+        basis = None
+        if capacity and quantity in (C.SHELLS_152MM, C.ROUNDS_122MM, C.ARTILLERY_ROUNDS):
+            kind = C.CAPACITY
+            if quantity == C.ARTILLERY_ROUNDS:
+                quantity = C.SHELLS_152MM
+                notes = [n for n in notes if n != _ALL_ARTILLERY] + ["a conversion of no stated calibre coded 152mm, as the ledger codes them"]
+            if qualifier == C.ABOUT:
+                qualifier, qnote = C.COULD_HOLD, "an approximate capacity is coded could_hold"
+            basis = container_figure.low if container_figure is not None else None
+            if basis is None:
+                undecided.append("basis_containers")
+        elif quantity == C.MISSILES_LAUNCHED and qualifier == C.ABOUT and not _FROM_BELOW.fullmatch(phrase):
+            qualifier, qnote = C.AT_LEAST, "a launch count is coded at_least: launches bound deliveries from below"
+        if not family:
+            undecided.append("source_family")
+        row = dict.fromkeys(C.COLUMNS, "")
+        row.update(
+            date_said=said.isoformat(),
+            who=who,
+            source_family=family,
+            quantity=quantity or "",
+            kind=kind if quantity else "",
+            qualifier=qualifier,
+            figure=_cell(fig.low) if fig else "",
+            figure_high=_cell(fig.high) if fig else "",
+            basis_containers=_cell(basis),
+            period_start=start,
+            period_end=end,
+            wording=sentence.strip(),
+            url=url,
+            note=" ".join(n[0].upper() + n[1:] + "." for n in [*notes, qnote, *period_notes] if n),
+        )
+        drafts.append(Draft(row, [*ALWAYS_UNDECIDED, *dict.fromkeys(undecided), *skipped]))
+    return drafts
+
+
+def _narrowest(read: list) -> list:
+    """Of two figures of one quantity where one range holds the other, keep the narrower (a vague figure restated precisely)."""
+    keep = []
+    for item in read:
+        fig, quantity = item[0], item[1]
+        hi = fig.high if fig.high is not None else fig.low
+        holder = next((k for k in keep if k[1] == quantity and k[0].high is not None and k[0].low <= fig.low and hi <= k[0].high), None)
+        if holder is not None:
+            keep[keep.index(holder)] = (fig, quantity, [n for n in item[2] if n] + ["the narrower of two figures the sentence gives for it"], item[3])
+        else:
+            keep.append(item)
+    return keep
+
+
+def _parse_date(text: str) -> dt.date:
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError([Problem("<arguments>", "--date", "date_said", f"'{text}' is not a date (use YYYY-MM-DD)")]) from None
+
+
+def draft_accuracy(claims) -> tuple[dict, list[dict]]:
+    """Share of ledger rows whose :data:`MEASURED_FIELDS` a draft of their own wording recovers.
+
+    Each row's wording is drafted with its own date, who and family. Rows that
+    share one wording (one sentence giving two figures) are compared in order
+    with the sentence's drafts: the i-th such row with the i-th draft. A field
+    counts as recovered when the draft's text equals the row's value written as
+    the ledger writes it (figures compared as numbers).
+
+    Returns
+    -------
+    (dict, list of dict)
+        Per field and for all five together: the share recovered and the
+        number of rows; and per row, which fields differ.
+    """
+    seen: dict[tuple, int] = {}
+    rows = []
+    for cid, r in claims.iterrows():
+        key = (r["wording"], str(r["date_said"]))
+        i = seen.get(key, 0)
+        seen[key] = i + 1
+        drafts = draft_rows(r["wording"], date=r["date_said"], who=r["who"], family=r["source_family"], url=r["url"])
+        d = drafts[i].row if i < len(drafts) else dict.fromkeys(C.COLUMNS, "")
+        missed = [f for f in MEASURED_FIELDS if not _same(f, r[f], d[f])]
+        rows.append({"id": cid, "missed": missed, "drafted": {f: d[f] for f in MEASURED_FIELDS}})
+    n = len(rows)
+    shares = {f: sum(f not in x["missed"] for x in rows) / n for f in MEASURED_FIELDS}
+    shares["all five"] = sum(not x["missed"] for x in rows) / n
+    return {"rows": n, "share": shares}, rows
+
+
+def _same(column: str, value, drafted: str) -> bool:
+    if column in ("figure", "figure_high"):
+        missing = value is None or value != value  # NaN
+        return drafted == "" if missing else drafted != "" and float(drafted) == float(value)
+    return str(value) == drafted
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``estimator claims draft``."""
+    parser.add_argument("sentence", help="the wording, verbatim, in quotes")
+    parser.add_argument("--date", required=True, help="date said, YYYY-MM-DD (relative periods such as 'last year' are read from it)")
+    parser.add_argument("--who", default="", help="who said it, in words")
+    parser.add_argument("--family", default="", help="source family (e.g. us_government)")
+    parser.add_argument("--url", default="", help="where it was published")
+    parser.add_argument("--format", choices=("csv", "json"), default="csv", dest="output", help="csv: the rows under the ledger's header; json: for scripts")
+
+
+def run(args) -> int:
+    """Print the drafted rows (CSV with the ledger's header, or JSON) and what could not be decided."""
+    try:
+        drafts = draft_rows(args.sentence, date=args.date, who=args.who, family=args.family, url=args.url)
+    except InputError as exc:
+        print(f"estimator: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.output == "json":
+        print(json.dumps({"columns": list(C.COLUMNS), "drafts": [d.as_dict() for d in drafts]}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(C.COLUMNS)
+    writer.writerows([d.row[c] for c in C.COLUMNS] for d in drafts)
+    print(buf.getvalue(), end="")
+    for i, d in enumerate(drafts, start=1):
+        print(f"# row {i}: could not decide: {'; '.join(d.undecided)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def main(argv=None) -> int:
+    """``estimator claims draft`` as a function: parse ``argv`` and run."""
+    parser = argparse.ArgumentParser(prog="estimator claims draft", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
