@@ -49,6 +49,7 @@ extensions = [
     "results_tables",
     "layers",
     "field_tables",
+    "api_modules",
 ]
 exclude_patterns = ["_build", "_ext", "conf.py", "**.ipynb_checkpoints"]
 source_suffix = {".md": "myst-nb", ".py": "myst-nb"}
