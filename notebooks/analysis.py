@@ -240,11 +240,11 @@ sensitivity.sensitivity_table(result)
 # (minutes).
 
 # %%
-influence = influence.influence_table(result, method=influence.PSIS)
-influence.pivot_table(index="left_out", columns="quantity", values="shift_median_pct").round(1)
+left_out = influence.influence_table(result, method=influence.PSIS)
+left_out.pivot_table(index="left_out", columns="quantity", values="shift_median_pct").round(1)
 
 # %%
-fig, ax = plot_influence_tornado(influence)
+fig, ax = plot_influence_tornado(left_out)
 
 # %% [markdown]
 # **Do the two routes to the shell count agree?** Shells implied by counting containers and

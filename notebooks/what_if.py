@@ -39,7 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 import estimator
-from estimator import figures, sensitivity
+from estimator import figures, influence
 from estimator import names as N
 from estimator.sweeps import load_sweep, run_sweep
 
@@ -66,8 +66,8 @@ result
 # would need an exact refit (`method="auto"` refits those).
 
 # %%
-influence = sensitivity.influence_table(result, method=sensitivity.PSIS, progress=False)
-families_left_out = influence[influence["level"] == "family"]
+left_out = influence.influence_table(result, method=influence.PSIS, progress=False)
+families_left_out = left_out[left_out["level"] == "family"]
 families_left_out.sort_values("shift_median_pct", key=abs, ascending=False).head(12)
 
 # %% [markdown]
