@@ -38,9 +38,9 @@ import pandas as pd
 from IPython.display import display
 
 import estimator
-from estimator import influence
 from estimator import names as N
 from estimator.claims import COLUMNS, read_claims_text
+from estimator.influence import PSIS, influence_table
 
 DRAWS = int(os.environ.get("ESTIMATOR_DRAWS", "1000"))
 SEED = 20240223  # both fits share it, so the comparison is not muddied by a change of seed
@@ -160,5 +160,5 @@ after.plot_claim_check()
 # back roughly the old estimates. `reliable` says whether the importance weights can be trusted.
 
 # %%
-influence = influence.influence_table(after, method=influence.PSIS, families=False)
+influence = influence_table(after, method=PSIS, families=False)
 influence[influence["left_out"] == new_claim["id"]][["quantity", "median", "q05", "q95", "shift_median_pct", "reliable"]]

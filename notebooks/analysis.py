@@ -44,9 +44,10 @@ import pandas as pd
 from IPython.display import HTML, display
 
 import estimator
-from estimator import figures, influence, sensitivity
+from estimator import figures, sensitivity
 from estimator import names as N
 from estimator.figures import plot_influence_tornado, plot_variance_shares
+from estimator.influence import PSIS, influence_table, reconciliation_table
 from estimator.sweep_file import load_sweep
 from estimator.sweeps import run_sweep
 
@@ -240,11 +241,11 @@ sensitivity.sensitivity_table(result)
 # (minutes).
 
 # %%
-left_out = influence.influence_table(result, method=influence.PSIS)
-left_out.pivot_table(index="left_out", columns="quantity", values="shift_median_pct").round(1)
+influence = influence_table(result, method=PSIS)
+influence.pivot_table(index="left_out", columns="quantity", values="shift_median_pct").round(1)
 
 # %%
-fig, ax = plot_influence_tornado(left_out)
+fig, ax = plot_influence_tornado(influence)
 
 # %% [markdown]
 # **Do the two routes to the shell count agree?** Shells implied by counting containers and
@@ -252,7 +253,7 @@ fig, ax = plot_influence_tornado(left_out)
 # delivered.
 
 # %%
-reconciliation = influence.reconciliation_table(result, method=influence.PSIS)
+reconciliation = reconciliation_table(result, method=PSIS)
 display(reconciliation[["n_claims", "median", "q05", "q95", "method", "reliable"]])
 print(reconciliation.attrs["conflict"])
 

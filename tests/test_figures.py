@@ -155,11 +155,13 @@ def test_plot_functions_draw_on_the_axes_given(small_run):
         F.plot_value(F.value(small_run), ax=axes)
 
 
-def test_family_colours_are_okabe_ito_and_distinct(small_run):
-    # Okabe-Ito has seven colours besides the black of the modelled total: the first seven families differ.
-    colors = F.family_colors(list(small_run.family_labels)[:7])
-    assert len(set(colors.values())) == len(colors)
-    assert {to_hex(c).upper() for c in colors.values()} <= {c.upper() for c in F.OKABE_ITO.values()}
+def test_family_colours_are_colour_blind_safe_and_distinct():
+    # Okabe-Ito's seven colours besides the black of the modelled total, and Tol's wine for an
+    # eighth: the default ledger's eight families all differ, and none is the total's black.
+    colors = F.family_colors([f"family_{i}" for i in range(8)])
+    assert len(set(colors.values())) == 8
+    safe = {c.upper() for c in F.OKABE_ITO.values()} | {F.WINE.upper()}
+    assert {to_hex(c).upper() for c in colors.values()} <= safe - {F.OKABE_ITO["black"].upper()}
 
 
 def test_prior_draws_are_reproducible(small_run):

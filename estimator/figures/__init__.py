@@ -70,7 +70,7 @@ from estimator.figures.densities import (
 )
 from estimator.figures.families import family_bias, plot_family_bias
 from estimator.figures.sensitivity import plot_influence_tornado, plot_variance_shares
-from estimator.figures.style import OKABE_ITO, PRIOR_COLOR, family_colors, fmt_number
+from estimator.figures.style import OKABE_ITO, PRIOR_COLOR, WINE, family_colors, fmt_number
 from estimator.figures.sweep import plot_sweep
 from estimator.figures.validation import plot_claim_scores, plot_reference_comparison, plot_sbc_ecdf, plot_sbc_ranks
 from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
@@ -114,6 +114,7 @@ __all__ = [
     "family_colors",
     "fmt_number",
     "OKABE_ITO",
+    "WINE",
     "PRIOR_COLOR",
     "PRIOR",
     "POSTERIOR",
