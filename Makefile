@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 OUT ?= runs/default
 LOCK_HEADER = Exact versions, resolved for Python 3.12 (pip freeze of a fresh install). Regenerate both lock files with: make lock
 
-.PHONY: fit test test-fast lint bench lock clean figures validation backtest notebook-kernel notebooks
+.PHONY: fit test test-fast lint docs screenshots bench lock clean figures validation backtest notebook-kernel notebooks
 
 $(VENV)/.runtime: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -31,13 +31,25 @@ lint: $(VENV)/.test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-test: lint $(VENV)/.test
+test: lint docs $(VENV)/.test
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest
 
 test-fast: $(VENV)/.test
 	$(PY) -m pytest -m "not slow"
 
-# Every benchmark quoted in the README's Performance section.
+# The documentation site, into docs/_build/html: warnings are errors, and the gallery's notebooks are
+# executed with DOCS_DRAWS draws a chain (enough to run every cell; far too few to report).
+DOCS_DRAWS ?= 60
+docs: $(VENV)/.test
+	ESTIMATOR_DRAWS=$(DOCS_DRAWS) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+# The screenshots in docs/_static/ (shown in the README and on the front page), taken by the browser
+# test: the HTML report of the default run (fitted first if missing) and the built front page.
+screenshots: $(VENV)/.test
+	test -f $(OUT)/summary.json || $(VENV)/bin/estimator fit --out $(OUT) --quiet
+	ESTIMATOR_REPORT_RUN=$(OUT) ESTIMATOR_SCREENSHOTS=docs/_static $(PY) -m pytest tests/test_browser.py -q -k "real_browser"
+
+# Every benchmark on the documentation's Performance page: each writes benchmarks/results/NAME.json.
 bench: $(VENV)/.runtime
 	$(PY) benchmarks/bench_fit.py
 	$(PY) benchmarks/bench_scale.py
@@ -56,7 +68,7 @@ lock:
 	rm -rf .lockenv
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .hypothesis .ruff_cache .import_linter_cache
+	rm -rf $(VENV) runs .pytest_cache .hypothesis .ruff_cache .import_linter_cache docs/_build
 
 # Figures of the default run: refits the default model (about half a minute on two
 # cores) and redraws figures/ with its report.

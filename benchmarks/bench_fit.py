@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from resultfile import save
 
 from estimator import names as N
 from estimator.sweep_file import load_sweep
@@ -168,8 +169,11 @@ def main(repeats: int = 3) -> None:
         tmp = Path(tmp)
         env = {**os.environ, "ESTIMATOR_CACHE_DIR": str(tmp / "cache")}
         os.environ["ESTIMATOR_CACHE_DIR"] = env["ESTIMATOR_CACHE_DIR"]
-        print("\n".join(whole_process(repeats, tmp, env)), flush=True)
-        print("\n".join(in_process(repeats, tmp)), flush=True)
+        lines = whole_process(repeats, tmp, env)
+        print("\n".join(lines), flush=True)
+        more = in_process(repeats, tmp)
+        print("\n".join(more), flush=True)
+    save("bench_fit", f"python benchmarks/bench_fit.py {repeats}", lines + more)
 
 
 if __name__ == "__main__":

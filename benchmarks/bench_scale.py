@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from resultfile import save
 
 from estimator.likelihood import claim_capacity
 from estimator.model import build_model
@@ -74,18 +75,23 @@ def main(repeats: int = 2, draws: int = 300) -> None:
             walls[n].append(time.perf_counter() - t0)
             quality.setdefault(n, []).append(result.diagnostics)
     base_wall = statistics.median(walls[SIZES[0]])
-    print(f"Fit time against ledger size (nutpie, 4 chains x {draws} draws + {draws} tune, in one process; {repeats} timed fits per size, interleaved)\n")
-    print("| claims | padded to | first fit (s, compile or cache load) | median fit (s) | runs (s) | ratio to 14 claims | divergences | max R-hat |")
-    print("|---|---|---|---|---|---|---|---|")
+    lines = [
+        f"Fit time against ledger size (nutpie, 4 chains x {draws} draws + {draws} tune, in one process; {repeats} timed fits per size, interleaved)",
+        "",
+        "| claims | padded to | first fit (s, compile or cache load) | median fit (s) | runs (s) | ratio to 14 claims | divergences | max R-hat |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for n in SIZES:
         med = statistics.median(walls[n])
         d = quality[n]
-        print(
+        lines.append(
             f"| {n:,} | {claim_capacity(n):,} | {first[n]:.1f} | {med:.1f} | {', '.join(f'{w:.1f}' for w in walls[n])} | {med / base_wall:.1f} | "
             f"{', '.join(str(x.divergences) for x in d)} | {max(x.max_rhat for x in d):.3f} |"
         )
     ratio = statistics.median(walls[SIZES[-1]]) / base_wall
-    print(f"\nFit time ratio {SIZES[-1]:,} / {SIZES[0]} claims: {ratio:.1f} (claims ratio {SIZES[-1] // SIZES[0]})")
+    lines += ["", f"Fit time ratio {SIZES[-1]:,} / {SIZES[0]} claims: {ratio:.1f} (claims ratio {SIZES[-1] // SIZES[0]})"]
+    print("\n".join(lines))
+    save("bench_scale", f"python benchmarks/bench_scale.py {repeats} {draws}", lines)
 
 
 if __name__ == "__main__":

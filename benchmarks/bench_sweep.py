@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pymc as pm
+from resultfile import save
 
 from estimator.model import build_model
 from estimator.refit import compiled_model, state_for
@@ -126,15 +127,19 @@ def main(n_approx: int = 10_000) -> None:
                     t0 = time.perf_counter()
                     run_sweep(spec_for(dpts), tmp / f"dask{n}", scheduler=client, progress=False)
                     per[n] = time.perf_counter() - t0
-        print(f"Sweep benchmark: {CHAINS} chains x {DRAWS} draws (+{TUNE} tune) per exact point\n")
-        print("| mode | time per point (s) | points per second | speed-up vs naive |")
-        print("|---|---|---|---|")
-        print("\n".join(lines))
-        print(
-            f"\nApprox vs exact refit ({len(rel)} medians at points with k-hat < 0.7): max relative difference {max(rel) * 100:.2f}%, "
-            f"median {np.median(rel) * 100:.2f}%; k-hat range {approx['khat'].min():.2f}-{approx['khat'].max():.2f}"
-        )
-        print(f"Dask LocalCluster, {len(dpts)} exact points: 1 worker {per[1]:.1f} s, 2 workers {per[2]:.1f} s, speed-up {per[1] / per[2]:.2f}x")
+        out = [
+            f"Sweep benchmark: {CHAINS} chains x {DRAWS} draws (+{TUNE} tune) per exact point",
+            "",
+            "| mode | time per point (s) | points per second | speed-up vs naive |",
+            "|---|---|---|---|",
+            *lines,
+            "",
+            f"Approx vs exact refit ({len(rel)} medians at points with k-hat < 0.7): max relative difference {max(rel) * 100:.2f}%, "
+            f"median {np.median(rel) * 100:.2f}%; k-hat range {approx['khat'].min():.2f}-{approx['khat'].max():.2f}",
+            f"Dask LocalCluster, {len(dpts)} exact points: 1 worker {per[1]:.1f} s, 2 workers {per[2]:.1f} s, speed-up {per[1] / per[2]:.2f}x",
+        ]
+        print("\n".join(out))
+        save("bench_sweep", f"python benchmarks/bench_sweep.py {n_approx}", out)
         del exact
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
