@@ -118,8 +118,13 @@ def whole_process(repeats: int, tmp: Path, env: dict) -> list[str]:
                 f"{min(x['min_headline_ess'] for x in q):,.0f}",
             ]
         )
-        lines.append(f"| {name} | {statistics.median(w):.1f} | {', '.join(f'{x:.1f}' for x in w)} | {statistics.median(w) / warm:.2f} | {' | '.join(cells)} |")
-    lines += ["", f"Cold (compiled afresh) and warm (loaded from the cache) fits with the same seed give identical draws: {same}"]
+        lines.append(
+            f"| {name} | {statistics.median(w):.1f} | {', '.join(f'{x:.1f}' for x in w)} | {statistics.median(w) / warm:.2f} | {' | '.join(cells)} |"
+        )
+    lines += [
+        "",
+        f"Cold (compiled afresh) and warm (loaded from the cache) fits with the same seed give identical draws: {same}",
+    ]
     return lines
 
 

@@ -89,7 +89,10 @@ def main(repeats: int = 2, draws: int = 300) -> None:
             f"{', '.join(str(x.divergences) for x in d)} | {max(x.max_rhat for x in d):.3f} |"
         )
     ratio = statistics.median(walls[SIZES[-1]]) / base_wall
-    lines += ["", f"Fit time ratio {SIZES[-1]:,} / {SIZES[0]} claims: {ratio:.1f} (claims ratio {SIZES[-1] // SIZES[0]})"]
+    lines += [
+        "",
+        f"Fit time ratio {SIZES[-1]:,} / {SIZES[0]} claims: {ratio:.1f} (claims ratio {SIZES[-1] // SIZES[0]})",
+    ]
     print("\n".join(lines))
     save("bench_scale", f"python benchmarks/bench_scale.py {repeats} {draws}", lines)
 

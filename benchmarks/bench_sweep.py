@@ -64,7 +64,15 @@ def naive(points) -> float:
         new, _ = apply_overrides(priors, p, file="benchmark", where="point")
         model = build_model(claims, new)
         pm.sample(
-            DRAWS, tune=TUNE, chains=CHAINS, cores=1, random_seed=i, progressbar=False, nuts_sampler="pymc", model=model, compute_convergence_checks=False
+            DRAWS,
+            tune=TUNE,
+            chains=CHAINS,
+            cores=1,
+            random_seed=i,
+            progressbar=False,
+            nuts_sampler="pymc",
+            model=model,
+            compute_convergence_checks=False,
         )
     return (time.perf_counter() - t0) / len(points)
 
@@ -121,7 +129,9 @@ def main(n_approx: int = 10_000) -> None:
         dpts = price_points(4, 4)
         per = {}
         for n in (1, 2):
-            with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+            with LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            ) as cluster:
                 with Client(cluster) as client:
                     client.run(warm, spec_for(dpts).base_payload())
                     t0 = time.perf_counter()

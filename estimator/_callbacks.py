@@ -23,7 +23,16 @@ from pytensor.compile.sharedvalue import SharedVariable
 
 from estimator.files import write_text
 
-__all__ = ["SOURCE", "assemble", "cache_beside_source", "callback_source", "cfuncs", "data_values", "model_shared", "write_module"]
+__all__ = [
+    "SOURCE",
+    "assemble",
+    "cache_beside_source",
+    "callback_source",
+    "cfuncs",
+    "data_values",
+    "model_shared",
+    "write_module",
+]
 
 
 SOURCE = "callbacks.py"
@@ -33,7 +42,9 @@ SOURCE = "callbacks.py"
 _NUMBA_CONFIG_LOCK = threading.Lock()
 
 
-def callback_source(n_dim: int, n_expanded: int, logp_inputs: list[str], expand_inputs: list[str], data: list[tuple[str, int, str]]) -> str:
+def callback_source(
+    n_dim: int, n_expanded: int, logp_inputs: list[str], expand_inputs: list[str], data: list[tuple[str, int, str]]
+) -> str:
     """Python source of the two C callbacks, reading data through nutpie's pointer table.
 
     ``data`` lists (name, rank, dtype) of every data input in table order;
@@ -63,7 +74,9 @@ def callback_source(n_dim: int, n_expanded: int, logp_inputs: list[str], expand_
             )
         # Python 3.12 compiles a call or tuple of more than 30 items through a list, which
         # numba cannot type: pass the arrays as one tuple joined from chunks of 16.
-        chunks = [", ".join(f"a{j}" for j in range(i, min(i + 16, len(inputs)))) + "," for i in range(0, len(inputs), 16)]
+        chunks = [
+            ", ".join(f"a{j}" for j in range(i, min(i + 16, len(inputs)))) + "," for i in range(0, len(inputs), 16)
+        ]
         lines.append("    args = (x,)" + "".join(f" + ({c})" for c in chunks))
         return lines
 
@@ -240,7 +253,9 @@ def assemble(model, module, logp_cf, expand_cf, record, shared_vars):
         _shapes={name: tuple(shape) for name, shape in zip(names, shapes)},
         compiled_logp_func=logp_cf,
         compiled_expand_func=expand_cf,
-        initial_point_func=InitialPoint(model, names[: record["n_free"]], shapes[: record["n_free"]]).bind(data_values(model)),
+        initial_point_func=InitialPoint(model, names[: record["n_free"]], shapes[: record["n_free"]]).bind(
+            data_values(model)
+        ),
         shared_data=shared_data,
         shared_var_keys=keys,
         user_data=user_data,

@@ -74,7 +74,16 @@ from pymc.model.fgraph import clone_model
 from pytensor.graph.traversal import graph_inputs, io_toposort
 
 from estimator._callbacks import SOURCE, assemble, cfuncs, data_values, model_shared, write_module
-from estimator.cache import cache_dir, canonical_versions, digest, private_dir, read_entry, trusted, warn_unwritable, write_entry
+from estimator.cache import (
+    cache_dir,
+    canonical_versions,
+    digest,
+    private_dir,
+    read_entry,
+    trusted,
+    warn_unwritable,
+    write_entry,
+)
 from estimator.model import ModelRecipe
 
 __all__ = ["compile_model", "with_data", "graph_key", "LOG_LIKELIHOOD_PREFIX", "LOG_PRIOR_PREFIX", "clear_memory"]
@@ -155,7 +164,9 @@ def _graph_text(outputs) -> str:
     for node in io_toposort(inputs, outputs):
         for out in node.outputs:
             ids[out] = len(ids)
-        lines.append(f"{_op_text(node.op)} ({','.join(str(ids[i]) for i in node.inputs)}) -> {', '.join(str(o.type) for o in node.outputs)}")
+        lines.append(
+            f"{_op_text(node.op)} ({','.join(str(ids[i]) for i in node.inputs)}) -> {', '.join(str(o.type) for o in node.outputs)}"
+        )
     lines.append("outputs " + ",".join(str(ids[o]) for o in outputs))
     return "\n".join(lines)
 
@@ -202,7 +213,9 @@ def graph_key(model, var_names=None) -> str:
     return digest(*parts)
 
 
-def compile_model(model, *, recipe: ModelRecipe | None = None, var_names=None, cache: bool = True, log_densities: bool = False):
+def compile_model(
+    model, *, recipe: ModelRecipe | None = None, var_names=None, cache: bool = True, log_densities: bool = False
+):
     """``model`` compiled for nutpie, its ``pm.Data`` swappable with ``with_data``.
 
     Parameters
@@ -283,7 +296,10 @@ def _load_entry(model, entry: Path, key: str):
     if not entry.exists():
         return None
     if _untrusted(entry):
-        log.warning("compiled model cache entry %s is not this user's own or others may write it: not used (the model is compiled without the cache)", entry)
+        log.warning(
+            "compiled model cache entry %s is not this user's own or others may write it: not used (the model is compiled without the cache)",
+            entry,
+        )
         return None
     record = _read_record(entry, key)
     reason = None
@@ -405,19 +421,25 @@ def _build(model, var_names, job: tuple | None, entry: Path | None, key: str | N
     staging = _staging_dir(entry, key)
     try:
         if job is None:
-            log.info("model without a build recipe: compiled in this process (its draws may differ in the last bit from a cached run's)")
+            log.info(
+                "model without a build recipe: compiled in this process (its draws may differ in the last bit from a cached run's)"
+            )
             _compile_entry(model, var_names, staging, key)
         else:
             with tempfile.NamedTemporaryFile(dir=staging, prefix=".recipe-", suffix=".pkl", delete=False) as f:
                 pickle.dump((job, str(staging), key), f)
             try:
-                done = subprocess.run([sys.executable, "-m", "estimator._compiled", f.name], capture_output=True, text=True)
+                done = subprocess.run(
+                    [sys.executable, "-m", "estimator._compiled", f.name], capture_output=True, text=True
+                )
             finally:
                 os.unlink(f.name)
             if done.returncode == _GRAPH_DIFFERS:
                 # The model rebuilt from its recipe is not this one (a module setting changed
                 # in this process, say): its code must not be cached under this model's key.
-                log.warning("the model rebuilt from its recipe has another graph than this one; compiling it in this process, uncached")
+                log.warning(
+                    "the model rebuilt from its recipe has another graph than this one; compiling it in this process, uncached"
+                )
                 return _build(model, var_names, None, None, key)
             if done.returncode != 0:
                 if entry is not None and _disk_full(done.stderr):
@@ -518,7 +540,9 @@ def _load(model, record: dict, entry: Path):
     for var, (name, ndim, dtype) in zip(shared_vars, record["data"]):
         value = np.asarray(var.get_value(borrow=True))
         if value.ndim != ndim or str(value.dtype) != dtype:
-            raise RuntimeError(f"data {name} is {value.dtype} of rank {value.ndim}, the compiled model reads {dtype} of rank {ndim}")
+            raise RuntimeError(
+                f"data {name} is {value.dtype} of rank {value.ndim}, the compiled model reads {dtype} of rank {ndim}"
+            )
     return assemble(model, module, logp_cf, expand_cf, record, shared_vars)
 
 

@@ -156,7 +156,9 @@ class BacktestResult:
                 f"  (over all {s['pairs']} pairs: model {s['model_lpd_all']:.3f}, prior only {s['prior_lpd_all']:.3f})",
             ]
         if s.get("fits_missing_diagnostics"):
-            lines.append(f"WARNING: {s['fits_missing_diagnostics']} of {s['exact_fits']} exact fits missed a sampler diagnostic threshold (see beliefs.csv).")
+            lines.append(
+                f"WARNING: {s['fits_missing_diagnostics']} of {s['exact_fits']} exact fits missed a sampler diagnostic threshold (see beliefs.csv)."
+            )
         return "\n".join(lines)
 
 
@@ -310,14 +312,22 @@ def run_backtest(
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}")
     draws, tune = sampler_steps(draws, tune, "nutpie")
-    spec, vintages = _inputs(claims, priors, vintages, dynamics, restatements or DEFAULT_RESTATEMENTS, draws, tune, chains)
+    spec, vintages = _inputs(
+        claims, priors, vintages, dynamics, restatements or DEFAULT_RESTATEMENTS, draws, tune, chains
+    )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # The run keeps the ledger it scored; the manifest compares texts, not paths.
     write_text(out / "ledger.csv", spec.claims_text)
     manifest = {"spec": spec.identity(), "seed": seed, "method": method, "horizon_months": horizon_months}
     refusal = "holds a backtest with another ledger, priors, dynamics, sampler settings, seed or method; choose another folder"
-    fits = _ExactFits(ResultFolder(out, MANIFEST, manifest, refusal, "fits"), spec, {v: _vintage_seed(seed, v) for v in vintages}, workers, scheduler)
+    fits = _ExactFits(
+        ResultFolder(out, MANIFEST, manifest, refusal, "fits"),
+        spec,
+        {v: _vintage_seed(seed, v) for v in vintages},
+        workers,
+        scheduler,
+    )
     if method == EXACT:
         fits.ensure(vintages)
     scores, beliefs = _walk_vintages(spec, vintages, fits, horizon_months, seed, progress)
@@ -438,7 +448,11 @@ def _walk_vintages(spec: RefitSpec, vintages, fits: _ExactFits, horizon_months: 
                 "max_rhat": info["max_rhat"],
             }
         )
-        later = [c for c, r in claims_df.iterrows() if r["date_said"] > v and months_between(v, max(r["period_end"], r["date_said"])) <= horizon_months]
+        later = [
+            c
+            for c, r in claims_df.iterrows()
+            if r["date_said"] > v and months_between(v, max(r["period_end"], r["date_said"])) <= horizon_months
+        ]
         rows += _scored_pairs(claims_df, later, fit, log_w, v, used, khat, rng)
         bar.update(1)
     bar.close()
@@ -490,7 +504,9 @@ def _write_outputs(out: Path, scores: pd.DataFrame, beliefs: pd.DataFrame, summa
 def _add_baselines(scores: pd.DataFrame, claims_df, state, known_at, seed: int, rng) -> pd.DataFrame:
     """Score the same (vintage, claim) pairs under the prior and persistence baselines."""
     with state.model:
-        prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, var_names=[N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD], random_seed=seed, compile_kwargs={})
+        prior = pm.sample_prior_predictive(
+            draws=PRIOR_DRAWS, var_names=[N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD], random_seed=seed, compile_kwargs={}
+        )
     pg = prior["prior"].to_dataset() if hasattr(prior["prior"], "to_dataset") else prior["prior"]
     mu_p = pg[N.CLAIM_LOG_MEAN].stack(s=("chain", "draw")).transpose(N.CLAIM, "s").values
     sd_p = pg[N.CLAIM_LOG_SD].stack(s=("chain", "draw")).transpose(N.CLAIM, "s").values
@@ -555,11 +571,18 @@ def _to_netcdf(scores: pd.DataFrame, path: Path, summary: dict) -> None:
     if scores.empty:
         ds = xr.Dataset()
     else:
-        numeric = [c for c in scores.columns if c not in ("vintage", N.CLAIM) and pd.api.types.is_numeric_dtype(scores[c])]
+        numeric = [
+            c for c in scores.columns if c not in ("vintage", N.CLAIM) and pd.api.types.is_numeric_dtype(scores[c])
+        ]
         df = scores.assign(vintage=pd.to_datetime(scores["vintage"])).set_index(["vintage", N.CLAIM])[numeric]
         ds = xr.Dataset.from_dataframe(df)
         ds = ds.assign(
-            method=xr.DataArray(scores.assign(vintage=pd.to_datetime(scores["vintage"])).set_index(["vintage", N.CLAIM])["method"].to_xarray().astype(str))
+            method=xr.DataArray(
+                scores.assign(vintage=pd.to_datetime(scores["vintage"]))
+                .set_index(["vintage", N.CLAIM])["method"]
+                .to_xarray()
+                .astype(str)
+            )
         )
     ds.attrs.update(
         {

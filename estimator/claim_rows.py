@@ -194,7 +194,9 @@ _PARSED = (
 
 def unknown_family_message(family: str, families) -> str:
     """The complaint about a claim whose source family the prior file does not declare."""
-    return f"unknown source family '{family}'{did_you_mean(family, families)}; the prior file declares " + ", ".join(sorted(families))
+    return f"unknown source family '{family}'{did_you_mean(family, families)}; the prior file declares " + ", ".join(
+        sorted(families)
+    )
 
 
 def _typed_values(cells: dict[str, str], at) -> tuple[dict, list[Problem]]:
@@ -260,7 +262,12 @@ def _figure_high_problems(cells: dict[str, str], values: dict, at) -> list[Probl
     if given and qual not in (BETWEEN, MORE_THAN, AT_LEAST) and qual in QUALIFIERS:
         problems.append(at("figure_high", f"figure_high has no meaning for qualifier '{qual}'"))
     if qual == BETWEEN and high == math.inf:
-        problems.append(at("figure_high", "a 'between' range needs a finite figure_high (for an open bound use 'more_than' with figure_high inf)"))
+        problems.append(
+            at(
+                "figure_high",
+                "a 'between' range needs a finite figure_high (for an open bound use 'more_than' with figure_high inf)",
+            )
+        )
     if not (np.isnan(fig) or np.isnan(high)) and high <= fig:
         problems.append(at("figure_high", f"low figure {fig:g} is not below figure_high {high:g}"))
     return problems
@@ -274,12 +281,16 @@ def _conversion_problems(cells: dict[str, str], at) -> list[Problem]:
         if basis == "":
             problems.append(at("basis_containers", "a capacity conversion needs the container count it converts"))
         if quantity and quantity not in CAPACITY_QUANTITIES:
-            problems.append(at("quantity", f"a capacity conversion is about {' or '.join(CAPACITY_QUANTITIES)}, not '{quantity}'"))
+            problems.append(
+                at("quantity", f"a capacity conversion is about {' or '.join(CAPACITY_QUANTITIES)}, not '{quantity}'")
+            )
     elif kind == COUNT:
         if basis:
             problems.append(at("basis_containers", "only capacity conversions take basis_containers"))
         if cells.get("qualifier", "") == COULD_HOLD:
-            problems.append(at("qualifier", "'could_hold' is a capacity statement: set kind=capacity and basis_containers"))
+            problems.append(
+                at("qualifier", "'could_hold' is a capacity statement: set kind=capacity and basis_containers")
+            )
     return problems
 
 
@@ -304,12 +315,24 @@ def _magnitude_problems(cells: dict[str, str], values: dict, at) -> list[Problem
         if np.isnan(x) or math.isinf(x):
             continue
         if x < MIN_FIGURE:
-            problems.append(at(c, f"'{cells[c]}' is below {MIN_FIGURE:g}: no claim counts a fraction of one container, round, missile or dollar"))
+            problems.append(
+                at(
+                    c,
+                    f"'{cells[c]}' is below {MIN_FIGURE:g}: no claim counts a fraction of one container, round, missile or dollar",
+                )
+            )
         elif x > top:
-            problems.append(at(c, f"'{cells[c]}' is above {top:g}, implausible for {unit} (a typo in the exponent or the unit?)"))
+            problems.append(
+                at(c, f"'{cells[c]}' is above {top:g}, implausible for {unit} (a typo in the exponent or the unit?)")
+            )
     basis = values["basis_containers"]
     if not np.isnan(basis) and (basis != math.floor(basis) or not 1 <= basis <= MAX_COUNT):
-        problems.append(at("basis_containers", f"'{cells['basis_containers']}' is not a whole number of containers from 1 to {MAX_COUNT:g}"))
+        problems.append(
+            at(
+                "basis_containers",
+                f"'{cells['basis_containers']}' is not a whole number of containers from 1 to {MAX_COUNT:g}",
+            )
+        )
     return problems
 
 
@@ -324,7 +347,9 @@ def _period_problems(cells: dict[str, str], values: dict, at) -> list[Problem]:
     return problems
 
 
-def check_row(cells: dict[str, str], here: str, file: str, families, seen_ids: dict[str, str], *, by_position: bool) -> tuple[dict, list[Problem]]:
+def check_row(
+    cells: dict[str, str], here: str, file: str, families, seen_ids: dict[str, str], *, by_position: bool
+) -> tuple[dict, list[Problem]]:
     """One row's typed values and every problem with it, each problem named by file, row (and id) and field."""
     cid = cells.get("id", "")
     at = partial(Problem, file, here + (f" (id {cid})" if cid else ""))
@@ -361,9 +386,23 @@ def restates_problems(rows: list[dict], places: list[str], file: str) -> list[Pr
         elif original is None:
             problems.append(at(f"'{target}' is not the id of a row in this ledger{did_you_mean(target, by_id)}"))
         elif original["restates"]:
-            problems.append(at(f"'{target}' itself restates '{original['restates']}': name the original, '{original['restates']}'"))
+            problems.append(
+                at(f"'{target}' itself restates '{original['restates']}': name the original, '{original['restates']}'")
+            )
         elif row["quantity"] and original["quantity"] and row["quantity"] != original["quantity"]:
-            problems.append(at(f"'{target}' counts {original['quantity']}, this row {row['quantity']}: a restatement repeats an estimate of the same quantity"))
-        elif row["date_said"] is not None and original["date_said"] is not None and original["date_said"] > row["date_said"]:
-            problems.append(at(f"'{target}' was said on {original['date_said']}, after this row ({row['date_said']}): the original comes first"))
+            problems.append(
+                at(
+                    f"'{target}' counts {original['quantity']}, this row {row['quantity']}: a restatement repeats an estimate of the same quantity"
+                )
+            )
+        elif (
+            row["date_said"] is not None
+            and original["date_said"] is not None
+            and original["date_said"] > row["date_said"]
+        ):
+            problems.append(
+                at(
+                    f"'{target}' was said on {original['date_said']}, after this row ({row['date_said']}): the original comes first"
+                )
+            )
     return problems

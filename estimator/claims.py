@@ -242,7 +242,14 @@ def read_claims_text(path: str | Path | None = None) -> tuple[str, str]:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise InputError(
-            [Problem(str(p), "file", "-", f"not UTF-8 text ({exc.reason} at byte {exc.start}, line {line}); save the ledger as 'CSV UTF-8'")]
+            [
+                Problem(
+                    str(p),
+                    "file",
+                    "-",
+                    f"not UTF-8 text ({exc.reason} at byte {exc.start}, line {line}); save the ledger as 'CSV UTF-8'",
+                )
+            ]
         ) from None
 
 
@@ -395,7 +402,14 @@ def _records(reader, text: str, name: str, problems: list[Problem]) -> list[tupl
             if "unexpected end of data" in str(exc):
                 problems.append(_unterminated_cell(text, first, name))
             else:
-                problems.append(Problem(name, f"line {reader.line_num}", "-", f"not valid CSV ({exc}); quote cells that hold line breaks or quotes"))
+                problems.append(
+                    Problem(
+                        name,
+                        f"line {reader.line_num}",
+                        "-",
+                        f"not valid CSV ({exc}); quote cells that hold line breaks or quotes",
+                    )
+                )
             return out
         if cells:
             out.append((len(out), reader.line_num, cells))
@@ -410,17 +424,30 @@ def _unterminated_cell(text: str, first: int, name: str) -> Problem:
     # Read leniently, the rest of the file is one record whose last cell is the open one.
     cells = next(csv.reader(io.StringIO("".join(lines[start - 1 :]))), [""])
     column = header[len(cells) - 1].strip() if len(cells) <= len(header) else "-"
-    return Problem(name, f"line {start}", column, "a quoted cell is opened and never closed: the file may be truncated (or a closing quote is missing)")
+    return Problem(
+        name,
+        f"line {start}",
+        column,
+        "a quoted cell is opened and never closed: the file may be truncated (or a closing quote is missing)",
+    )
 
 
 def _header_problems(header: list[str], file: str, where: str) -> list[Problem]:
     """Required columns the header lacks, columns it names twice or not at all, then columns it has that a ledger does not."""
     repeated = sorted({c for c in header if c and header.count(c) > 1}, key=header.index)
     return [
-        *(Problem(file, where, c, "required column is missing" + did_you_mean(c, header)) for c in REQUIRED if c not in header),
+        *(
+            Problem(file, where, c, "required column is missing" + did_you_mean(c, header))
+            for c in REQUIRED
+            if c not in header
+        ),
         *(Problem(file, where, c, f"column named {header.count(c)} times") for c in repeated),
         *(Problem(file, where, f"column {i}", "column has no name") for i, c in enumerate(header, start=1) if not c),
-        *(Problem(file, where, c, "unknown column" + did_you_mean(c, COLUMNS)) for c in header if c and c not in COLUMNS and c not in repeated),
+        *(
+            Problem(file, where, c, "unknown column" + did_you_mean(c, COLUMNS))
+            for c in header
+            if c and c not in COLUMNS and c not in repeated
+        ),
     ]
 
 
@@ -475,7 +502,12 @@ def _short_row(name: str, here: str, header: list[str], values: list[str], *, la
     id_col = header.index("id")
     cid = values[id_col].strip() if id_col < len(values) else ""
     why = "the file may be truncated" if last else "a separator is missing or the row was cut short"
-    return Problem(name, here + (f" (id {cid})" if cid else ""), header[len(values)], f"{len(values)} values for {len(header)} columns: {why}")
+    return Problem(
+        name,
+        here + (f" (id {cid})" if cid else ""),
+        header[len(values)],
+        f"{len(values)} values for {len(header)} columns: {why}",
+    )
 
 
 def _frame(rows: list[dict], name: str, text: str) -> pd.DataFrame:
@@ -510,7 +542,11 @@ def subset_claims(claims: pd.DataFrame, keep, label: str | None = None) -> pd.Da
         writer.writerows(r for r in rows[1:] if r and r[id_col] in kept)
         text = buf.getvalue()
     source = claims.attrs.get("source", "<claims>")
-    out.attrs = {**claims.attrs, "text": text, "source": f"{source} ({label or f'{len(keep)} of {len(claims)} claims'})"}
+    out.attrs = {
+        **claims.attrs,
+        "text": text,
+        "source": f"{source} ({label or f'{len(keep)} of {len(claims)} claims'})",
+    }
     return out
 
 
@@ -527,7 +563,14 @@ def claims_known_by(claims: pd.DataFrame, known_by) -> pd.DataFrame:
     if not keep:
         first = min(claims["date_said"])
         raise InputError(
-            [Problem(claims.attrs.get("source", "<claims>"), "--known-by", "known_by", f"no claim was said by {day}; the first was said on {first}")]
+            [
+                Problem(
+                    claims.attrs.get("source", "<claims>"),
+                    "--known-by",
+                    "known_by",
+                    f"no claim was said by {day}; the first was said on {first}",
+                )
+            ]
         )
     return subset_claims(claims, keep, label=f"claims known by {day}: {len(keep)} of {len(claims)}")
 

@@ -49,7 +49,9 @@ def coupled_rv(name, dist, params: dict, coupling, transform, dims=None):
         *values, _coupling = args
         return pm.logp(dist.dist(**dict(zip(keys, values))), value)
 
-    return pm.CustomDist(name, *params.values(), coupling, dist=build, logp=logp, transform=transform, default_transform=None, dims=dims)
+    return pm.CustomDist(
+        name, *params.values(), coupling, dist=build, logp=logp, transform=transform, default_transform=None, dims=dims
+    )
 
 
 class _Coupled(Transform):

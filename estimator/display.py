@@ -35,7 +35,8 @@ def _diagnostics_html(d) -> str:
         return f'<p style="{_PASS_LINE}">&#10004; All sampler diagnostics pass.</p>' + table
     items = "".join(f"<li>{escape(p)}</li>" for p in d.problems())
     return (
-        f'<div style="{_WARNING_BOX}"><strong>&#9888; The sampler missed a threshold: do not report these numbers yet.</strong><ul>{items}</ul></div>' + table
+        f'<div style="{_WARNING_BOX}"><strong>&#9888; The sampler missed a threshold: do not report these numbers yet.</strong><ul>{items}</ul></div>'
+        + table
     )
 
 
@@ -56,10 +57,14 @@ def result_html(result) -> str:
     """
     m = result.manifest
     head = headline_table(result)
-    rows = [[r["label"].strip(), *(fmt_number(r[c], "words", money=q in N.MONEY_QUANTITIES) for c in ("median", "q05", "q95"))] for q, r in head.iterrows()]
-    identity = (
-        f"{len(result.claims)} claims, {m.get('chains')} chains × {m.get('draws')} draws ({m.get('sampler')}), seed {m.get('seed')}, run {m.get('input_hash')}"
-    )
+    rows = [
+        [
+            r["label"].strip(),
+            *(fmt_number(r[c], "words", money=q in N.MONEY_QUANTITIES) for c in ("median", "q05", "q95")),
+        ]
+        for q, r in head.iterrows()
+    ]
+    identity = f"{len(result.claims)} claims, {m.get('chains')} chains × {m.get('draws')} draws ({m.get('sampler')}), seed {m.get('seed')}, run {m.get('input_hash')}"
     return "".join(
         [
             '<div class="estimator-result">',
@@ -106,7 +111,10 @@ def result_text(result, wall: float | None = None) -> str:
     p = prob_shells_above(result)
     lines += ["", f"P(152mm shells delivered > 2 million) = {p:.2f}"]
     d = result.diagnostics
-    lines += ["", "Diagnostics: " + ", ".join(f"{check} {value} ({threshold})" for check, value, threshold, _ in d.checks())]
+    lines += [
+        "",
+        "Diagnostics: " + ", ".join(f"{check} {value} ({threshold})" for check, value, threshold, _ in d.checks()),
+    ]
     if d.ok:
         lines.append("All diagnostics pass.")
     else:
@@ -120,5 +128,7 @@ def result_text(result, wall: float | None = None) -> str:
         f"input hash {m.get('input_hash')}"
     )
     if wall is not None:
-        lines.append(f"Wall time {wall:.1f} s (model build and sampling {m.get('sampling_seconds', float('nan')):.1f} s)")
+        lines.append(
+            f"Wall time {wall:.1f} s (model build and sampling {m.get('sampling_seconds', float('nan')):.1f} s)"
+        )
     return "\n".join(lines)

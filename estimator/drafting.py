@@ -81,9 +81,26 @@ _WORD_NUMBERS = {
     "seventy": 70, "eighty": 80, "ninety": 90, "dozen": 12, "a dozen": 12, "a hundred": 100, "a thousand": 1000,
 }  # fmt: skip
 _SCALES = {"hundred": 100, "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12, "bn": 10**9}
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december")
+_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 
-_WORDNUM = r"(?:a\s+dozen|a\s+hundred|a\s+thousand|" + "|".join(sorted((w for w in _WORD_NUMBERS if " " not in w), key=len, reverse=True)) + r")"
+_WORDNUM = (
+    r"(?:a\s+dozen|a\s+hundred|a\s+thousand|"
+    + "|".join(sorted((w for w in _WORD_NUMBERS if " " not in w), key=len, reverse=True))
+    + r")"
+)
 # Digits: grouped in threes by ',' or by (no-break) spaces, or plain, with an optional decimal part.
 # A space-grouped number never ends in a calibre ("400,000 122mm" is two numbers).
 _DIGITS = r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d{1,3}(?:[\u00a0\u202f ]\d{3})+(?!\d)(?!\s*-?\s*(?:mm|millimet|centimet))(?:\.\d+)?|\d+(?:\.\d+)?"
@@ -104,7 +121,10 @@ _VAGUE = (
     ),
     (
         re.compile(r"\b(hundreds|thousands|millions|billions)\s+of\s+(thousands|millions|billions)\b", re.I),
-        lambda m: (_PLURAL_UNITS[m[1].lower()] * _PLURAL_UNITS[m[2].lower()], 10 * _PLURAL_UNITS[m[1].lower()] * _PLURAL_UNITS[m[2].lower()]),
+        lambda m: (
+            _PLURAL_UNITS[m[1].lower()] * _PLURAL_UNITS[m[2].lower()],
+            10 * _PLURAL_UNITS[m[1].lower()] * _PLURAL_UNITS[m[2].lower()],
+        ),
         "'{t}' coded as between {lo:,} and {hi:,} (the ledger's convention: one to ten of the unit)",
     ),
     (
@@ -130,15 +150,24 @@ _PARTS = {
     "middle": (Decimal("0.3"), Decimal("0.7")),
     "upper": (Decimal("0.7"), Decimal(1)),
 }
-_RANGES = (re.compile(rf"\bbetween\s+{_A}\s+and\s+{_B}", re.I), re.compile(rf"(?:\bfrom\s+)?{_A}\s*(?:to|-|–)\s*{_B}", re.I))
+_RANGES = (
+    re.compile(rf"\bbetween\s+{_A}\s+and\s+{_B}", re.I),
+    re.compile(rf"(?:\bfrom\s+)?{_A}\s*(?:to|-|–)\s*{_B}", re.I),
+)
 _SINGLE = re.compile(_ONE, re.I)
 
 # Qualifying phrases, matched just before a figure (the nearest wins).
 _QUALIFIER_PHRASES = (
-    (C.MORE_THAN, r"more\s+than|well\s+over|over|upwards?\s+of|in\s+excess\s+of|exceeding|above|greater\s+than|north\s+of"),
+    (
+        C.MORE_THAN,
+        r"more\s+than|well\s+over|over|upwards?\s+of|in\s+excess\s+of|exceeding|above|greater\s+than|north\s+of",
+    ),
     (C.AT_LEAST, r"at\s+least|no\s+fewer\s+than|no\s+less\s+than|not\s+less\s+than|a\s+minimum\s+of"),
     (C.UP_TO, r"up\s+to|as\s+many\s+as|as\s+much\s+as|at\s+most|no\s+more\s+than|a\s+maximum\s+of"),
-    (C.ABOUT, r"about|around|approximately|approx\.|roughly|some|nearly|almost|close\s+to|an\s+estimated|estimated|circa"),
+    (
+        C.ABOUT,
+        r"about|around|approximately|approx\.|roughly|some|nearly|almost|close\s+to|an\s+estimated|estimated|circa",
+    ),
 )
 _QUALIFIER = re.compile(r"\b(?:" + "|".join(f"(?P<{q}>{p})" for q, p in _QUALIFIER_PHRASES) + r")\b", re.I)
 
@@ -150,7 +179,8 @@ _CALIBRE_152 = re.compile(r"\b15[25]\s*-?\s*(?:mm|millimet(?:er|re)s?)\b|\b15\s*
 _CALIBRE_122 = re.compile(r"\b122\s*-?\s*(?:mm|millimet(?:er|re)s?)\b|\bmultiple[-\s]rocket|\bMRLs?\b", re.I)
 _LAUNCH = re.compile(r"\b(?:launch(?:es|ed|ing)?|fired|firing|used|attacks?|struck)\b", re.I)
 _CAPACITY = re.compile(
-    r"\b(?:could|can|would|might|may)\s+(?:\w+\s+)?(?:hold|contain|accommodate|carry|fit)\b|\bif\s+(?:all\s+)?(?:were|carried|calculated|filled|loaded)\b", re.I
+    r"\b(?:could|can|would|might|may)\s+(?:\w+\s+)?(?:hold|contain|accommodate|carry|fit)\b|\bif\s+(?:all\s+)?(?:were|carried|calculated|filled|loaded)\b",
+    re.I,
 )
 # Approximations from below: "nearly 50" launches cannot be a lower bound of 50, so it stays about.
 _FROM_BELOW = re.compile(r"nearly|almost|close\s+to")
@@ -199,7 +229,9 @@ def _is_number_context(text: str, m: re.Match, prefix: str = "") -> bool:
     if m[f"{prefix}scale"] is None and re.fullmatch(r"\d+", num):
         if re.fullmatch(r"(?:19|20)\d\d", num) and not _UNIT.match(after.lstrip()):
             return False  # a year
-        if re.match(r"\s*(?:" + "|".join(_MONTHS) + r")\b", after) or re.search(r"\b(?:" + "|".join(_MONTHS) + r")\s*$", before):
+        if re.match(r"\s*(?:" + "|".join(_MONTHS) + r")\b", after) or re.search(
+            r"\b(?:" + "|".join(_MONTHS) + r")\s*$", before
+        ):
             return False  # a day of the month
     return True
 
@@ -229,7 +261,9 @@ def _figures(text: str) -> list[Figure]:
                 add(Figure(m.start(), m.end(), Decimal(lo), Decimal(hi), note=note.format(t=m[0], lo=lo, hi=hi)))
     for pattern in _RANGES:
         for m in pattern.finditer(text):
-            if not (free(m.start(), m.end()) and _is_number_context(text, m, "a_") and _is_number_context(text, m, "b_")):
+            if not (
+                free(m.start(), m.end()) and _is_number_context(text, m, "a_") and _is_number_context(text, m, "b_")
+            ):
                 continue
             scale_a, scale_b = m["a_scale"], m["b_scale"]
             hi = _number(m["b_num"], scale_b)
@@ -290,7 +324,9 @@ def _quantity(unit: str, words: str, sentence: str) -> tuple[str, str]:
     if _CALIBRE_152.search(words):
         return C.SHELLS_152MM, ""
     if _CALIBRE_122.search(words) and not re.search(r"\bartillery\b", words, re.I):
-        return C.ROUNDS_122MM, ("MRL rockets coded rounds_122mm, as the ledger codes them" if not re.search(r"122", words) else "")
+        return C.ROUNDS_122MM, (
+            "MRL rockets coded rounds_122mm, as the ledger codes them" if not re.search(r"122", words) else ""
+        )
     return C.ARTILLERY_ROUNDS, _ALL_ARTILLERY
 
 
@@ -312,7 +348,10 @@ def _period(sentence: str, said: dt.date) -> tuple[str, str, list[str]]:
     if m := re.search(r"since\s+the\s+(?:beginning|start)\s+of\s+the\s+full[-\s]scale\s+(?:invasion|war)", s):
         start = "2022-02-24"
         notes.append("'full-scale invasion' dated 2022-02-24, as the ledger dates it")
-    elif m := re.search(rf"since\s+(?:(?P<part>early|mid|late)[-\s])?{month}(?:\s+(?P<year>\d{{4}})|\s+(?P<rel>last\s+year|this\s+year))?", s):
+    elif m := re.search(
+        rf"since\s+(?:(?P<part>early|mid|late)[-\s])?{month}(?:\s+(?P<year>\d{{4}})|\s+(?P<rel>last\s+year|this\s+year))?",
+        s,
+    ):
         month_no = _MONTHS.index(m["month"]) + 1
         day = {"early": 1, None: 1, "mid": 15, "late": 21}[m["part"]]
         start = dt.date(year_of(m, month_no), month_no, day).isoformat()
@@ -331,7 +370,9 @@ def _period(sentence: str, said: dt.date) -> tuple[str, str, list[str]]:
         start, end = f"{said.year - 1}-01-01", f"{said.year - 1}-12-31"
     elif re.search(r"\bthis\s+year\b", s):
         start = f"{said.year}-01-01"
-    if m := re.search(rf"as\s+of\s+(?:(?P<day>\d{{1,2}})\s+)?{month}(?:\s+(?P<day2>\d{{1,2}}),?)?(?:\s+(?P<year>\d{{4}}))?", s):
+    if m := re.search(
+        rf"as\s+of\s+(?:(?P<day>\d{{1,2}})\s+)?{month}(?:\s+(?P<day2>\d{{1,2}}),?)?(?:\s+(?P<year>\d{{4}}))?", s
+    ):
         month_no = _MONTHS.index(m["month"]) + 1
         year = int(m["year"]) if m["year"] else (said.year if month_no <= said.month else said.year - 1)
         day = int(m["day"] or m["day2"] or 0)
@@ -390,7 +431,9 @@ def draft_rows(sentence: str, *, date: str | dt.date, who: str = "", family: str
         stop = figures[i + 1].start if i + 1 < len(figures) else len(text)
         unit, words = _unit(text, fig, stop)
         if unit is None and words.strip():
-            skipped.append(f"figure '{text[fig.start : fig.end]}' ({words.strip()}) is not a ledger quantity: not drafted")
+            skipped.append(
+                f"figure '{text[fig.start : fig.end]}' ({words.strip()}) is not a ledger quantity: not drafted"
+            )
             continue
         quantity, note = _quantity(unit, words, text) if unit else (None, "")
         read.append((fig, quantity, [fig.note, note], [] if quantity else ["quantity", "kind"]))
@@ -406,7 +449,9 @@ def draft_rows(sentence: str, *, date: str | dt.date, who: str = "", family: str
             kind = C.CAPACITY
             if quantity == C.ARTILLERY_ROUNDS:
                 quantity = C.SHELLS_152MM
-                notes = [n for n in notes if n != _ALL_ARTILLERY] + ["a conversion of no stated calibre coded 152mm, as the ledger codes them"]
+                notes = [n for n in notes if n != _ALL_ARTILLERY] + [
+                    "a conversion of no stated calibre coded 152mm, as the ledger codes them"
+                ]
             if qualifier == C.ABOUT:
                 qualifier, qnote = C.COULD_HOLD, "an approximate capacity is coded could_hold"
             basis = container_figure.low if container_figure is not None else None
@@ -443,9 +488,17 @@ def _narrowest(read: list) -> list:
     for item in read:
         fig, quantity = item[0], item[1]
         hi = fig.high if fig.high is not None else fig.low
-        holder = next((k for k in keep if k[1] == quantity and k[0].high is not None and k[0].low <= fig.low and hi <= k[0].high), None)
+        holder = next(
+            (k for k in keep if k[1] == quantity and k[0].high is not None and k[0].low <= fig.low and hi <= k[0].high),
+            None,
+        )
         if holder is not None:
-            keep[keep.index(holder)] = (fig, quantity, [n for n in item[2] if n] + ["the narrower of two figures the sentence gives for it"], item[3])
+            keep[keep.index(holder)] = (
+                fig,
+                quantity,
+                [n for n in item[2] if n] + ["the narrower of two figures the sentence gives for it"],
+                item[3],
+            )
         else:
             keep.append(item)
     return keep
@@ -457,7 +510,9 @@ def _parse_date(text: str) -> dt.date:
             raise ValueError(text)
         return dt.date.fromisoformat(text.strip())
     except ValueError:
-        raise InputError([Problem("<arguments>", "--date", "date_said", f"'{text}' is not a date (use YYYY-MM-DD)")]) from None
+        raise InputError(
+            [Problem("<arguments>", "--date", "date_said", f"'{text}' is not a date (use YYYY-MM-DD)")]
+        ) from None
 
 
 def draft_accuracy(claims) -> tuple[dict, list[dict]]:
@@ -501,11 +556,19 @@ def _same(column: str, value, drafted: str) -> bool:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``estimator claims draft``."""
     parser.add_argument("sentence", help="the wording, verbatim, in quotes")
-    parser.add_argument("--date", required=True, help="date said, YYYY-MM-DD (relative periods such as 'last year' are read from it)")
+    parser.add_argument(
+        "--date", required=True, help="date said, YYYY-MM-DD (relative periods such as 'last year' are read from it)"
+    )
     parser.add_argument("--who", default="", help="who said it, in words")
     parser.add_argument("--family", default="", help="source family (e.g. us_government)")
     parser.add_argument("--url", default="", help="where it was published")
-    parser.add_argument("--format", choices=("csv", "json"), default="csv", dest="output", help="csv: the rows under the ledger's header; json: for scripts")
+    parser.add_argument(
+        "--format",
+        choices=("csv", "json"),
+        default="csv",
+        dest="output",
+        help="csv: the rows under the ledger's header; json: for scripts",
+    )
 
 
 def run(args) -> int:
@@ -516,7 +579,11 @@ def run(args) -> int:
         print(f"estimator: {exc}", file=sys.stderr)
         return EXIT_INPUT
     if args.output == "json":
-        print(json.dumps({"columns": list(C.COLUMNS), "drafts": [d.as_dict() for d in drafts]}, indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"columns": list(C.COLUMNS), "drafts": [d.as_dict() for d in drafts]}, indent=2, ensure_ascii=False
+            )
+        )
         return EXIT_OK
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

@@ -62,7 +62,11 @@ def parse_toml_tables(text: str, name: str, allowed: tuple[str, ...]) -> tuple[d
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError([Problem(name, "file", "-", f"not valid TOML: {exc}")]) from None
-    problems = [Problem(name, f"[{key}]", "-", "unknown table" + did_you_mean(key, allowed)) for key in doc if key not in allowed]
+    problems = [
+        Problem(name, f"[{key}]", "-", "unknown table" + did_you_mean(key, allowed))
+        for key in doc
+        if key not in allowed
+    ]
     return doc, problems
 
 
@@ -81,7 +85,9 @@ class FitError(RuntimeError):
             parts.append(f"input hash {input_hash}")
         if cache is not None:
             parts.append(
-                "the compiled model cache was used (estimator cache info; --no-cache or cache=False bypasses it)" if cache else "the cache was not used"
+                "the compiled model cache was used (estimator cache info; --no-cache or cache=False bypasses it)"
+                if cache
+                else "the cache was not used"
             )
         super().__init__("; ".join(parts))
 

@@ -59,7 +59,11 @@ def fmt_number(x, style: str = "compact", *, money: bool = False, mathtext: bool
     if style not in STYLES:
         raise ValueError(f"unknown style '{style}'; one of {', '.join(STYLES)}")
     if x is not None and np.ndim(x):
-        return "[" + ", ".join(fmt_number(v, style, money=money, mathtext=mathtext, digits=digits) for v in np.ravel(x)) + "]"
+        return (
+            "["
+            + ", ".join(fmt_number(v, style, money=money, mathtext=mathtext, digits=digits) for v in np.ravel(x))
+            + "]"
+        )
     if x is None or math.isnan(x):
         return "–"
     if math.isinf(x):
@@ -71,7 +75,9 @@ def fmt_number(x, style: str = "compact", *, money: bool = False, mathtext: bool
     for scale, short, word in _SCALES:
         if abs(x) >= scale:
             if style == "table":
-                value = np.format_float_positional(x / scale, precision=digits, unique=False, fractional=False, trim="k").rstrip(".")
+                value = np.format_float_positional(
+                    x / scale, precision=digits, unique=False, fractional=False, trim="k"
+                ).rstrip(".")
             else:
                 value = f"{x / scale:.{digits}g}"
             return f"{sign}{value} {word if style == 'words' else short}"

@@ -41,7 +41,16 @@ from estimator.likelihood import DEFAULT_RESTATEMENTS, claim_capacity
 from estimator.model import DEFAULT_DYNAMICS, ModelRecipe
 from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
 from estimator.priors import PriorSet, load_priors, read_priors_text
-from estimator.sampling import DEFAULT_DRAWS, DEFAULT_SAMPLER, TARGET_ACCEPT, Diagnostics, diagnose, sample_model, sampler_steps, warn_if_missed
+from estimator.sampling import (
+    DEFAULT_DRAWS,
+    DEFAULT_SAMPLER,
+    TARGET_ACCEPT,
+    Diagnostics,
+    diagnose,
+    sample_model,
+    sampler_steps,
+    warn_if_missed,
+)
 from estimator.summaries import draws_table, headline_table
 from estimator.timeline import FORECAST_MONTHS, default_as_of, months_between
 
@@ -185,11 +194,19 @@ class FitResult:
 
         return _inline(draw(name, self, ax=ax), ax)
 
-    plot_containers_over_time = _plot_method("containers_over_time", "Cumulative containers over time, with every claim at the end of the period it counts.")
-    plot_delivered_152mm = _plot_method("delivered_152mm", "152mm shells and all artillery rounds delivered: prior against posterior (two Axes).")
+    plot_containers_over_time = _plot_method(
+        "containers_over_time", "Cumulative containers over time, with every claim at the end of the period it counts."
+    )
+    plot_delivered_152mm = _plot_method(
+        "delivered_152mm", "152mm shells and all artillery rounds delivered: prior against posterior (two Axes)."
+    )
     plot_value = _plot_method("value", "Implied value of deliveries and its parts.")
-    plot_loads_and_mix = _plot_method("loads_and_mix", "152mm shells per container and the cargo mix: prior against posterior (two Axes).")
-    plot_claim_check = _plot_method("claim_check", "Each claim against what the fitted model predicts its source would say.")
+    plot_loads_and_mix = _plot_method(
+        "loads_and_mix", "152mm shells per container and the cargo mix: prior against posterior (two Axes)."
+    )
+    plot_claim_check = _plot_method(
+        "claim_check", "Each claim against what the fitted model predicts its source would say."
+    )
     plot_family_bias = _plot_method("family_bias", "Each source family's multiplicative bias: prior against posterior.")
 
     def standard_figures(self) -> dict:
@@ -289,7 +306,9 @@ def with_claim_coords(ds: xr.Dataset, claims: pd.DataFrame) -> xr.Dataset:
     if N.CLAIM not in ds.dims:
         return ds
     rows = claims.loc[[str(c) for c in ds[N.CLAIM].values]]
-    coords = {c: (N.CLAIM, np.asarray(rows[c].astype(str).to_numpy(), dtype=str)) for c in CLAIM_COORDS if c != "date_said"}
+    coords = {
+        c: (N.CLAIM, np.asarray(rows[c].astype(str).to_numpy(), dtype=str)) for c in CLAIM_COORDS if c != "date_said"
+    }
     coords["date_said"] = (N.CLAIM, pd.to_datetime(rows["date_said"]).to_numpy(dtype="datetime64[ns]"))
     return ds.assign_coords(coords)
 
@@ -335,7 +354,14 @@ def resolve_as_of(claims: pd.DataFrame, as_of=None, *, horizon_months: int = FOR
     months = max(0, months_between(last, day))
     if months > horizon_months:
         raise InputError(
-            [Problem(source, source, "as_of", f"{day} is {months} months past the latest claim ({last}); forecasts reach at most {horizon_months} months")]
+            [
+                Problem(
+                    source,
+                    source,
+                    "as_of",
+                    f"{day} is {months} months past the latest claim ({last}); forecasts reach at most {horizon_months} months",
+                )
+            ]
         )
     return day, months
 
@@ -436,14 +462,25 @@ def fit(
     # for which inputs and whether the cache was involved; the original is chained.
     try:
         tree = sample_model(
-            model, recipe=recipe, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, progress=progress, predictive=True, cache=cache
+            model,
+            recipe=recipe,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            sampler=sampler,
+            progress=progress,
+            predictive=True,
+            cache=cache,
         )
     except FitError as exc:
         raise exc.with_context(input_hash=run_hash, cache=cache and sampler == "nutpie") from exc.cause
     except (InputError, KeyboardInterrupt):
         raise
     except Exception as exc:
-        raise FitError(f"sampling with {sampler}", exc, input_hash=run_hash, cache=cache and sampler == "nutpie") from exc
+        raise FitError(
+            f"sampling with {sampler}", exc, input_hash=run_hash, cache=cache and sampler == "nutpie"
+        ) from exc
     tree = _label_claims(_without_padding(tree, len(claims)), claims)
     wall = time.perf_counter() - t0
     manifest = {
@@ -494,10 +531,16 @@ def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:
         raise refuse("its estimator manifest is not valid JSON") from None
     if not isinstance(manifest, dict) or not manifest:
         raise refuse("not an estimator run (no manifest in its attributes)")
-    missing = [k for k in ("claims_text", "priors_text") if k not in manifest] + [g for g in ("posterior",) if g not in tree.children]
+    missing = [k for k in ("claims_text", "priors_text") if k not in manifest] + [
+        g for g in ("posterior",) if g not in tree.children
+    ]
     if missing:
         raise refuse(f"an incomplete estimator run (missing {', '.join(missing)})")
-    pri = load_priors(text=manifest["priors_text"], name=manifest.get("priors_source", "<stored priors>"), fitted=manifest.get("prior_params"))
+    pri = load_priors(
+        text=manifest["priors_text"],
+        name=manifest.get("priors_source", "<stored priors>"),
+        fitted=manifest.get("prior_params"),
+    )
     overrides = manifest.get("prior_overrides") or {}
     if overrides:
         pri = pri.with_params(overrides)
@@ -509,5 +552,9 @@ def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:
         if given is not None:
             name, text = reader(given)
             if text != manifest[key]:
-                warnings.warn(f"{name} differs from the {key.split('_')[0]} stored in {path}: the run used the stored version", UserWarning, stacklevel=2)
+                warnings.warn(
+                    f"{name} differs from the {key.split('_')[0]} stored in {path}: the run used the stored version",
+                    UserWarning,
+                    stacklevel=2,
+                )
     return FitResult(tree, cl, pri, manifest)

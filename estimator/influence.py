@@ -205,7 +205,9 @@ def refit_left_out(spec: RefitSpec, left_out: tuple, seed: int, quantities: tupl
     return tuple(left_out), {v: r.flat(v).ravel() for v in quantities}, r.diagnostics_row()
 
 
-def _refits(result, left_outs, quantities, settings: RefitSettings, *, workers=None, scheduler=None, on_result=None) -> dict[tuple, tuple]:
+def _refits(
+    result, left_outs, quantities, settings: RefitSettings, *, workers=None, scheduler=None, on_result=None
+) -> dict[tuple, tuple]:
     """Exact refits leaving out each of ``left_outs`` (tuples of claim ids): ids -> ({quantity: draws}, diagnostics)."""
     left_outs = [tuple(ids) for ids in left_outs]
     if not left_outs:
@@ -217,7 +219,9 @@ def _refits(result, left_outs, quantities, settings: RefitSettings, *, workers=N
     return {ids: (draws, diagnostics) for ids, draws, diagnostics in done}
 
 
-def leave_out(result, claim_ids, *, quantities=INFLUENCE_QUANTITIES, method="auto", refit=RefitSettings(), r_eff=None) -> LeftOut:
+def leave_out(
+    result, claim_ids, *, quantities=INFLUENCE_QUANTITIES, method="auto", refit=RefitSettings(), r_eff=None
+) -> LeftOut:
     r"""The posterior without some claims: PSIS where :math:`\hat k` allows, else an exact refit.
 
     Parameters
@@ -262,7 +266,9 @@ def _reweighted(result, claim_ids, quantities, method, r_eff) -> LeftOut:
     n = ll.size
     threshold = khat_threshold(n)
     if np.ptp(ll) <= FLAT_TOL:
-        return LeftOut(ids, FLAT, np.nan, threshold, {v: _flat_draws(result, v) for v in quantities}, np.full(n, 1.0 / n))
+        return LeftOut(
+            ids, FLAT, np.nan, threshold, {v: _flat_draws(result, v) for v in quantities}, np.full(n, 1.0 / n)
+        )
     # Leaving claims out divides each draw's density by their likelihood: log ratio -ll.
     log_w, khat = psis(-ll, r_eff=_r_eff(result) if r_eff is None else r_eff)
     if method == REFIT or (method == "auto" and not reweighting_holds(khat, n)):
@@ -270,9 +276,19 @@ def _reweighted(result, claim_ids, quantities, method, r_eff) -> LeftOut:
     return LeftOut(ids, PSIS, khat, threshold, {v: _flat_draws(result, v) for v in quantities}, np.exp(log_w))
 
 
-def _finish_refits(pending: list[LeftOut], result, quantities, settings: RefitSettings, *, workers=None, scheduler=None, on_result=None) -> None:
+def _finish_refits(
+    pending: list[LeftOut], result, quantities, settings: RefitSettings, *, workers=None, scheduler=None, on_result=None
+) -> None:
     """Run the exact refits of ``pending`` (all at once, through the executor) and fill in their draws."""
-    done = _refits(result, [lo.claims for lo in pending], quantities, settings, workers=workers, scheduler=scheduler, on_result=on_result)
+    done = _refits(
+        result,
+        [lo.claims for lo in pending],
+        quantities,
+        settings,
+        workers=workers,
+        scheduler=scheduler,
+        on_result=on_result,
+    )
     for lo in pending:
         lo.draws, lo.diagnostics = done[lo.claims]
         m = len(next(iter(lo.draws.values())))
@@ -377,7 +393,9 @@ def influence_table(
     pending = [lo for lo in done.values() if lo.draws is None]
     bar = tqdm(total=len(done), desc="leave-one-out posteriors", unit="left out", disable=not progress)
     bar.update(len(done) - len(pending))
-    _finish_refits(pending, result, quantities, refit, workers=workers, scheduler=scheduler, on_result=lambda _: bar.update(1))
+    _finish_refits(
+        pending, result, quantities, refit, workers=workers, scheduler=scheduler, on_result=lambda _: bar.update(1)
+    )
     bar.close()
     rows = []
     for label, level, ids in targets:
@@ -431,7 +449,14 @@ def conflict_in_words(overlap: float, median_chain: float, median_direct: float)
 
 
 def reconciliation_table(
-    result, *, quantity=N.SHELLS_152MM, method="auto", refit=RefitSettings(), progress: bool = True, workers: int | None = None, scheduler=None
+    result,
+    *,
+    quantity=N.SHELLS_152MM,
+    method="auto",
+    refit=RefitSettings(),
+    progress: bool = True,
+    workers: int | None = None,
+    scheduler=None,
 ) -> pd.DataFrame:
     """Shells from the count x capacity chain alone, the direct estimates alone, both, and the full ledger.
 
@@ -469,12 +494,22 @@ def reconciliation_table(
             left[label] = _reweighted(result, out, [quantity], method, r_eff)
         else:
             n = _log_lik(result).size // len(all_ids)
-            left[label] = LeftOut((), "none", np.nan, khat_threshold(n), {quantity: _flat_draws(result, quantity)}, np.full(n, 1.0 / n))
+            left[label] = LeftOut(
+                (), "none", np.nan, khat_threshold(n), {quantity: _flat_draws(result, quantity)}, np.full(n, 1.0 / n)
+            )
     # The three evidence sets leave out three different sets of claims (chain and direct claims are disjoint).
     pending = [lo for lo in left.values() if lo.draws is None]
     if pending:
         with tqdm(total=len(pending), desc="reconciliation refits", unit="refit", disable=not progress) as bar:
-            _finish_refits(pending, result, [quantity], refit, workers=workers, scheduler=scheduler, on_result=lambda _: bar.update(1))
+            _finish_refits(
+                pending,
+                result,
+                [quantity],
+                refit,
+                workers=workers,
+                scheduler=scheduler,
+                on_result=lambda _: bar.update(1),
+            )
     rows = []
     for label, ids in sets.items():
         lo = left[label]

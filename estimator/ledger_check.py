@@ -81,7 +81,13 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_INPUT = 0, 2
-RESTATEMENT, UNKNOWN_ID, CAPACITY_RANGE, URL, SURPRISING = "restatement", "unknown_id", "capacity_range", "url", "surprising"
+RESTATEMENT, UNKNOWN_ID, CAPACITY_RANGE, URL, SURPRISING = (
+    "restatement",
+    "unknown_id",
+    "capacity_range",
+    "url",
+    "surprising",
+)
 WARNING_KINDS = (RESTATEMENT, UNKNOWN_ID, CAPACITY_RANGE, URL, SURPRISING)
 # Figures within 5% of each other: the issue's rule. It takes 6,700 and "about 7,000" (4.3%)
 # as one figure rounded, and keeps apart 13,000 and 16,500 or 5.2 and 6 million.
@@ -154,7 +160,9 @@ def restatement_warnings(claims: pd.DataFrame, tolerance: float = RESTATEMENT_TO
         matches = [
             earlier
             for earlier in ids[:j]
-            if claims.loc[earlier, "quantity"] == b["quantity"] and estimate[earlier] != estimate[later] and _same_figure(claims.loc[earlier], b, tolerance)
+            if claims.loc[earlier, "quantity"] == b["quantity"]
+            and estimate[earlier] != estimate[later]
+            and _same_figure(claims.loc[earlier], b, tolerance)
         ]
         if not matches:
             continue
@@ -184,10 +192,20 @@ def note_id_warnings(claims: pd.DataFrame) -> list[LedgerWarning]:
         text = _WEB.sub(" ", str(note))
         named = [m[0] for m in _ID.finditer(text) if not _quoted(text, m)]
         stem = _stem(cid)
-        named += [f"{stem}-{m['suffix']}" for m in _SUFFIX.finditer(text) if not _quoted(text, m)] if stem != cid else []
+        named += (
+            [f"{stem}-{m['suffix']}" for m in _SUFFIX.finditer(text) if not _quoted(text, m)] if stem != cid else []
+        )
         for ref in dict.fromkeys(named):
             if ref not in known:
-                out.append(LedgerWarning(UNKNOWN_ID, cid, _line(claims, cid), "note", f"the note names '{ref}', which is not a row of this ledger"))
+                out.append(
+                    LedgerWarning(
+                        UNKNOWN_ID,
+                        cid,
+                        _line(claims, cid),
+                        "note",
+                        f"the note names '{ref}', which is not a row of this ledger",
+                    )
+                )
     return out
 
 
@@ -248,7 +266,9 @@ def capacity_warnings(claims: pd.DataFrame, priors: PriorSet, mass: float = PRIO
             intervals[q] = per_container_prior_interval(priors, q, mass)
         lo, hi = intervals[q]
         basis = float(r["basis_containers"])
-        loads = [float(r["figure"]) / basis] + ([float(r["figure_high"]) / basis] if r["qualifier"] == C.BETWEEN else [])
+        loads = [float(r["figure"]) / basis] + (
+            [float(r["figure_high"]) / basis] if r["qualifier"] == C.BETWEEN else []
+        )
         outside = [x for x in loads if not lo <= x <= hi]
         if outside:
             said = " to ".join(f"{x:,.0f}" for x in loads)
@@ -271,7 +291,9 @@ def url_warnings(claims: pd.DataFrame) -> list[LedgerWarning]:
     for cid, cell in claims["url"].fillna("").items():
         bad = [part for part in (p.strip() for p in str(cell).split(";")) if not _is_web_link(part)]
         if bad:
-            out.append(LedgerWarning(URL, cid, _line(claims, cid), "url", f"'{bad[0]}' is not an absolute http(s) link"))
+            out.append(
+                LedgerWarning(URL, cid, _line(claims, cid), "url", f"'{bad[0]}' is not an absolute http(s) link")
+            )
     return out
 
 
@@ -294,14 +316,21 @@ def surprise_warnings(claims: pd.DataFrame, result, seed: int = 0) -> list[Ledge
     return out
 
 
-def check_ledger(claims: pd.DataFrame, priors: PriorSet | None = None, result=None, *, seed: int = 0) -> list[LedgerWarning]:
+def check_ledger(
+    claims: pd.DataFrame, priors: PriorSet | None = None, result=None, *, seed: int = 0
+) -> list[LedgerWarning]:
     """Every warning about a loaded ledger, in :data:`WARNING_KINDS` order, then by place in the file.
 
     ``priors`` default to the run's when ``result`` is given, else to the
     embedded default; ``surprising`` is checked only when ``result`` is given.
     """
     priors = priors if priors is not None else (result.priors if result is not None else load_priors())
-    found = [*restatement_warnings(claims), *note_id_warnings(claims), *capacity_warnings(claims, priors), *url_warnings(claims)]
+    found = [
+        *restatement_warnings(claims),
+        *note_id_warnings(claims),
+        *capacity_warnings(claims, priors),
+        *url_warnings(claims),
+    ]
     if result is not None:
         found += surprise_warnings(claims, result, seed=seed)
     place = {cid: i for i, cid in enumerate(claims.index)}
@@ -317,10 +346,22 @@ def _run_file(path: str) -> Path:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``estimator claims check``."""
     parser.add_argument("ledger", help="the claims ledger (CSV) to check")
-    parser.add_argument("--priors", default=None, help="prior file for the per-container range (default: the run's priors, else the embedded default)")
-    parser.add_argument("--run", default=None, help="a saved run (its folder or result.nc): warn of claims its posterior finds surprising")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the scoring's continuation past the fitted months (default 0)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", dest="output", help="text (default) or json for scripts")
+    parser.add_argument(
+        "--priors",
+        default=None,
+        help="prior file for the per-container range (default: the run's priors, else the embedded default)",
+    )
+    parser.add_argument(
+        "--run",
+        default=None,
+        help="a saved run (its folder or result.nc): warn of claims its posterior finds surprising",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the scoring's continuation past the fitted months (default 0)"
+    )
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", dest="output", help="text (default) or json for scripts"
+    )
 
 
 def run(args) -> int:
@@ -332,7 +373,11 @@ def run(args) -> int:
         warnings = check_ledger(claims, priors, result, seed=args.seed)
     except InputError as exc:
         if args.output == "json":
-            print(json.dumps({"ledger": args.ledger, "valid": False, "problems": [asdict(p) for p in exc.problems]}, indent=2))
+            print(
+                json.dumps(
+                    {"ledger": args.ledger, "valid": False, "problems": [asdict(p) for p in exc.problems]}, indent=2
+                )
+            )
         print(f"estimator: {exc}", file=sys.stderr)
         return EXIT_INPUT
     if args.output == "json":
@@ -349,7 +394,9 @@ def run(args) -> int:
     for w in warnings:
         print(f"warning: {w}")
     checked = "" if args.run else " (no --run given: surprising claims not checked)"
-    print(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''} in {len(claims)} claims of {claims.attrs.get('source', args.ledger)}{checked}")
+    print(
+        f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''} in {len(claims)} claims of {claims.attrs.get('source', args.ledger)}{checked}"
+    )
     return EXIT_OK
 
 

@@ -206,7 +206,14 @@ def claim_loglik(claims: pd.DataFrame, mu, sigma) -> np.ndarray:
         return np.broadcast_to(np.asarray(x)[:, None], mu.shape)
 
     sigma = np.broadcast_to(np.asarray(sigma, dtype=float), mu.shape)
-    return _CLAIM_LOGLIK_FN(col(d[CLAIM_LOG_FIGURE]), mu, sigma, col(d[CLAIM_LOG_LOW]), col(d[CLAIM_LOG_HIGH]), col(d[CLAIM_FORM]).astype(np.int64))
+    return _CLAIM_LOGLIK_FN(
+        col(d[CLAIM_LOG_FIGURE]),
+        mu,
+        sigma,
+        col(d[CLAIM_LOG_LOW]),
+        col(d[CLAIM_LOG_HIGH]),
+        col(d[CLAIM_FORM]).astype(np.int64),
+    )
 
 
 def claims_random(mu, sigma, log_low, log_high, form, weight, rng=None, size=None):
@@ -236,7 +243,11 @@ def padding_ids(claims: pd.DataFrame, capacity: int) -> list[str]:
 
 
 def claim_design(
-    claims: pd.DataFrame, families: list[str], layout: ModelLayout, capacity: int | None = None, restatements: str = DEFAULT_RESTATEMENTS
+    claims: pd.DataFrame,
+    families: list[str],
+    layout: ModelLayout,
+    capacity: int | None = None,
+    restatements: str = DEFAULT_RESTATEMENTS,
 ) -> dict[str, np.ndarray]:
     """Per-claim design of the model as ``pm.Data``: exposure rows, family, quantity and capacity indices, and restatements.
 
@@ -252,7 +263,10 @@ def claim_design(
         CLAIM_EXPOSURE: layout.exposure_claims,
         CLAIM_FAMILY: np.array([families.index(f) for f in claims["source_family"]], dtype=np.int64),
         CLAIM_QUANTITY: np.array([QUANTITY_ORDER.index(q) for q in claims["quantity"]], dtype=np.int64),
-        CLAIM_CAPACITY_QUANTITY: np.array([C.CAPACITY_QUANTITIES.index(q) if k else 0 for q, k in zip(claims["quantity"], is_capacity)], dtype=np.int64),
+        CLAIM_CAPACITY_QUANTITY: np.array(
+            [C.CAPACITY_QUANTITIES.index(q) if k else 0 for q, k in zip(claims["quantity"], is_capacity)],
+            dtype=np.int64,
+        ),
         CLAIM_IS_CAPACITY: is_capacity.astype(np.int64),
         CLAIM_COUNTED: counted_claims(claims, restatements),
         CLAIM_GROUP: C.restatement_groups(claims)[0],

@@ -162,7 +162,17 @@ from estimator.likelihood import (
 from estimator.priors import PriorSet
 from estimator.timeline import ModelLayout, default_as_of
 
-__all__ = ["build_model", "ModelRecipe", "result_model", "prior_data_name", "forecast_log_rates", "DYNAMICS", "DEFAULT_DYNAMICS", "AR1", "RANDOM_WALK"]
+__all__ = [
+    "build_model",
+    "ModelRecipe",
+    "result_model",
+    "prior_data_name",
+    "forecast_log_rates",
+    "DYNAMICS",
+    "DEFAULT_DYNAMICS",
+    "AR1",
+    "RANDOM_WALK",
+]
 
 RANDOM_WALK, AR1 = "random_walk", "ar1"
 DYNAMICS = (AR1, RANDOM_WALK)
@@ -206,7 +216,10 @@ def _prior_rv(name, spec, dims=None):
 
 def _prior_params(name, spec) -> dict:
     """The PyMC keyword arguments of a prior entry, each a ``pm.Data`` named by :func:`prior_data_name`."""
-    return {_PYMC_PARAM.get((spec.distribution, p), p): pm.Data(prior_data_name(name, p), np.asarray(v, dtype=float)) for p, v in spec.params.items()}
+    return {
+        _PYMC_PARAM.get((spec.distribution, p), p): pm.Data(prior_data_name(name, p), np.asarray(v, dtype=float))
+        for p, v in spec.params.items()
+    }
 
 
 # No source's estimates are better than 5% (log-scale sd): as a family's noise
@@ -258,10 +271,18 @@ def _log_rate_series(prefix: str, P, dynamics: str, n_months: int, innovations: 
     # model is unchanged); the mean comes after the departures x because its coordinate
     # is shifted by their mean.
     phi = _prior_rv(f"{prefix}_rate_persistence", P[f"{prefix}_rate_persistence"])
-    z = coupled_rv(innovations, pm.Normal, {"mu": 0.0, "sigma": 1.0}, volatility, PartialCentring(CENTRING_WEIGHT), dims=N.MONTH)
+    z = coupled_rv(
+        innovations, pm.Normal, {"mu": 0.0, "sigma": 1.0}, volatility, PartialCentring(CENTRING_WEIGHT), dims=N.MONTH
+    )
     x = volatility * _ar1_filter(phi, z, n_months)
     spec = P[f"{prefix}_rate_mean"]
-    mean = coupled_rv(f"{prefix}_rate_mean", getattr(pm, spec.distribution), _prior_params(f"{prefix}_rate_mean", spec), x.mean(), LevelCoordinate())
+    mean = coupled_rv(
+        f"{prefix}_rate_mean",
+        getattr(pm, spec.distribution),
+        _prior_params(f"{prefix}_rate_mean", spec),
+        x.mean(),
+        LevelCoordinate(),
+    )
     return pt.log(mean) + x
 
 
@@ -325,8 +346,16 @@ def build_model(
     P = priors.parameters
     with pm.Model(coords=coords) as model:
         # Two flows over time, each a positive monthly daily rate with the chosen dynamics.
-        rate = pm.Deterministic(N.CONTAINER_RATE, pt.exp(_log_rate_series("container", P, dynamics, n_months, N.RATE_INNOVATIONS)), dims=N.MONTH)
-        missile_rate = pm.Deterministic(N.MISSILE_RATE, pt.exp(_log_rate_series("missile", P, dynamics, n_months, N.MISSILE_RATE_INNOVATIONS)), dims=N.MONTH)
+        rate = pm.Deterministic(
+            N.CONTAINER_RATE,
+            pt.exp(_log_rate_series("container", P, dynamics, n_months, N.RATE_INNOVATIONS)),
+            dims=N.MONTH,
+        )
+        missile_rate = pm.Deterministic(
+            N.MISSILE_RATE,
+            pt.exp(_log_rate_series("missile", P, dynamics, n_months, N.MISSILE_RATE_INNOVATIONS)),
+            dims=N.MONTH,
+        )
 
         # Cargo: mix and per-container loads (152mm bounded by weight), constant over time.
         mix = _prior_rv(N.CARGO_MIX, P[N.CARGO_MIX], dims=N.CARGO)
@@ -350,7 +379,9 @@ def build_model(
         bias_z = pm.Normal(N.FAMILY_BIAS_Z, 0.0, 1.0, dims=N.FAMILY)
         noise_z = pm.Normal(N.FAMILY_NOISE_Z, 0.0, 1.0, dims=N.FAMILY)
         bias = pm.Deterministic(N.FAMILY_BIAS, pt.exp(bias_mean + bias_spread * bias_z), dims=N.FAMILY)
-        noise = pm.Deterministic(N.FAMILY_NOISE, NOISE_FLOOR + pt.exp(noise_mean + noise_spread * noise_z), dims=N.FAMILY)
+        noise = pm.Deterministic(
+            N.FAMILY_NOISE, NOISE_FLOOR + pt.exp(noise_mean + noise_spread * noise_z), dims=N.FAMILY
+        )
         conv_noise = _prior_rv(N.CONVERSION_NOISE, P[N.CONVERSION_NOISE])
 
         # Headline quantities as of the as-of date.
@@ -405,7 +436,9 @@ def build_model(
         if heads:
             # The claims retelling one estimate share its error (module docstring, "Restatements");
             # the floor keeps the square root's gradient finite where sigma <= RETELLING_NOISE.
-            shared = pt.concatenate([pt.zeros(1), pm.Normal(RESTATEMENT_ERROR, 0.0, 1.0, dims=RESTATEMENT_GROUP)])[design[CLAIM_GROUP]]
+            shared = pt.concatenate([pt.zeros(1), pm.Normal(RESTATEMENT_ERROR, 0.0, 1.0, dims=RESTATEMENT_GROUP)])[
+                design[CLAIM_GROUP]
+            ]
             in_group = pt.gt(design[CLAIM_GROUP], 0)
             retold = pt.minimum(sigma, RETELLING_NOISE)
             mu = mu + pt.switch(in_group, pt.sqrt(pt.maximum(sigma**2 - retold**2, 1e-12)) * shared, 0.0)
@@ -462,5 +495,10 @@ class ModelRecipe:
 def result_model(result, **kwargs):
     """The PyMC model of a fitted run (its claims, priors, as-of date and dynamics)."""
     m = result.manifest
-    options = {"as_of": m.get("as_of"), "dynamics": m.get("dynamics", RANDOM_WALK), "restatements": m.get("restatements", DEFAULT_RESTATEMENTS), **kwargs}
+    options = {
+        "as_of": m.get("as_of"),
+        "dynamics": m.get("dynamics", RANDOM_WALK),
+        "restatements": m.get("restatements", DEFAULT_RESTATEMENTS),
+        **kwargs,
+    }
     return build_model(result.claims, result.priors, **options)

@@ -63,7 +63,12 @@ _ENTRY_KEYS = {"distribution", *ELICITATION_FIELDS, "unit", *_DOC_KEYS}
 
 
 # The open bounds of each support.
-_SUPPORT_BOUNDS = {N.POSITIVE: (0.0, math.inf), N.UNIT_INTERVAL: (0.0, 1.0), N.SIMPLEX: (0.0, 1.0), N.REAL: (-math.inf, math.inf)}
+_SUPPORT_BOUNDS = {
+    N.POSITIVE: (0.0, math.inf),
+    N.UNIT_INTERVAL: (0.0, 1.0),
+    N.SIMPLEX: (0.0, 1.0),
+    N.REAL: (-math.inf, math.inf),
+}
 
 
 # The statements an entry can make, as the checks and the fit read them.
@@ -180,7 +185,11 @@ _PARAMETRISATIONS: dict[str, tuple[dict[str, _Range], ...]] = {
     "InverseGamma": ({"alpha": _SHAPE, "beta": _MAGNITUDE}, {"mu": _MAGNITUDE, "sigma": _MAGNITUDE}),
     "Weibull": ({"alpha": _SHAPE, "beta": _MAGNITUDE},),
     "HalfNormal": ({"sigma": _MAGNITUDE}, {"tau": _PRECISION}),
-    "Beta": ({"alpha": _SHAPE, "beta": _SHAPE}, {"mu": _SHARE, "sigma": _SHARE_SD}, {"mu": _SHARE, "nu": _CONCENTRATION}),
+    "Beta": (
+        {"alpha": _SHAPE, "beta": _SHAPE},
+        {"mu": _SHARE, "sigma": _SHARE_SD},
+        {"mu": _SHARE, "nu": _CONCENTRATION},
+    ),
     "Kumaraswamy": ({"a": _SHAPE, "b": _SHAPE},),
     "Dirichlet": ({"alpha": _SHAPE},),  # one alpha per share, as a list
     "Normal": ({"mu": _LOG_LOCATION, "sigma": _LOG_SPREAD}, {"mu": _LOG_LOCATION, "tau": _LOG_PRECISION}),
@@ -262,7 +271,8 @@ def param_problems(dist: str, params, at, *, field: str | None = None) -> list[P
     problems = [
         at(
             field or f"params.{k}",
-            (f"does not go with {', '.join(domains)}" if k in known else "unknown parameter" + did_you_mean(k, known)) + f": {dist} takes {choices}",
+            (f"does not go with {', '.join(domains)}" if k in known else "unknown parameter" + did_you_mean(k, known))
+            + f": {dist} takes {choices}",
         )
         for k in params
         if k not in domains
@@ -279,15 +289,27 @@ def param_problems(dist: str, params, at, *, field: str | None = None) -> list[P
         canonical = _canonical(dist, given)
     except ArithmeticError as exc:  # not expected inside the domains above; refused, never raised
         return [at(field or "params", f"cannot be converted to {', '.join(_PARAMETRISATIONS[dist][0])}: {exc}")]
-    said = ", ".join(f"{k} = {fmt_number(v, 'plain', digits=4) if not isinstance(v, list) else v}" for k, v in given.items())
+    said = ", ".join(
+        f"{k} = {fmt_number(v, 'plain', digits=4) if not isinstance(v, list) else v}" for k, v in given.items()
+    )
     for k, domain in _PARAMETRISATIONS[dist][0].items():
         values = canonical[k] if isinstance(canonical[k], list) else [canonical[k]]
         if canonical is not given and not all(domain.holds(v) for v in values):
-            return [at(field or "params", f"{said} make {dist} {k} = {canonical[k]:.4g}, outside {domain}, the domain of {domain.what}")]
+            return [
+                at(
+                    field or "params",
+                    f"{said} make {dist} {k} = {canonical[k]:.4g}, outside {domain}, the domain of {domain.what}",
+                )
+            ]
     centre = _log_centre(dist, canonical)
     if centre is not None and not math.log(_MAGNITUDE.low) <= centre <= math.log(_MAGNITUDE.high):
         where = f"e^{centre:.4g}" if abs(centre) > 700 else f"{math.exp(centre):.4g}"
-        return [at(field or "params", f"{said} put the centre of {dist}, where sampling starts, at {where}, outside {_MAGNITUDE}")]
+        return [
+            at(
+                field or "params",
+                f"{said} put the centre of {dist}, where sampling starts, at {where}, outside {_MAGNITUDE}",
+            )
+        ]
     return []
 
 
@@ -365,7 +387,12 @@ def _interval_problems(entry: dict, at) -> list[Problem]:
     if not lower < upper:
         problems.append(at("upper", f"interval is reversed: lower {lower:g} is not below upper {upper:g}"))
     if not (low < lower and upper < high):
-        problems.append(at("lower" if lower <= low else "upper", f"interval [{lower:g}, {upper:g}] lies outside the support {support_text(support)} of {dist}"))
+        problems.append(
+            at(
+                "lower" if lower <= low else "upper",
+                f"interval [{lower:g}, {upper:g}] lies outside the support {support_text(support)} of {dist}",
+            )
+        )
     if not 0 < mass < 1:
         problems.append(at("mass", f"{mass:g} is not a probability strictly between 0 and 1"))
     if "median" in entry:
@@ -377,7 +404,11 @@ def _interval_problems(entry: dict, at) -> list[Problem]:
     return problems
 
 
-_ELICITED_CHECKS = {FORM_DIRICHLET: _dirichlet_problems, FORM_QUARTILES: _quartile_problems, FORM_INTERVAL: _interval_problems}
+_ELICITED_CHECKS = {
+    FORM_DIRICHLET: _dirichlet_problems,
+    FORM_QUARTILES: _quartile_problems,
+    FORM_INTERVAL: _interval_problems,
+}
 
 
 def entry_problems(entry, file: str, where: str, *, ask_preliz: bool = True) -> list[Problem]:
@@ -395,16 +426,34 @@ def entry_problems(entry, file: str, where: str, *, ask_preliz: bool = True) -> 
     if dist is None:
         return [*problems, at("distribution", "is missing")]
     if not isinstance(dist, str) or dist not in DISTRIBUTIONS:
-        return [*problems, at("distribution", f"unknown distribution '{dist}'{did_you_mean(dist, DISTRIBUTIONS)}; one of {', '.join(DISTRIBUTIONS)}")]
-    problems += [at(key, "is missing: every prior states why and where its numbers come from") for key in _DOC_KEYS if not str(entry.get(key, "")).strip()]
-    forms = [f for f in (("lower" in entry or "upper" in entry), "quartiles" in entry, "mode" in entry, "params" in entry) if f]
+        return [
+            *problems,
+            at(
+                "distribution",
+                f"unknown distribution '{dist}'{did_you_mean(dist, DISTRIBUTIONS)}; one of {', '.join(DISTRIBUTIONS)}",
+            ),
+        ]
+    problems += [
+        at(key, "is missing: every prior states why and where its numbers come from")
+        for key in _DOC_KEYS
+        if not str(entry.get(key, "")).strip()
+    ]
+    forms = [
+        f
+        for f in (("lower" in entry or "upper" in entry), "quartiles" in entry, "mode" in entry, "params" in entry)
+        if f
+    ]
     if len(forms) != 1:
         return [*problems, at("-", "give exactly one of: lower/upper/mass, quartiles, mode/mass/bound, params")]
     form = statement_form(entry)
-    found = _params_problems(entry, at, ask_preliz=ask_preliz) if form == FORM_PARAMS else _ELICITED_CHECKS[form](entry, at)
+    found = (
+        _params_problems(entry, at, ask_preliz=ask_preliz) if form == FORM_PARAMS else _ELICITED_CHECKS[form](entry, at)
+    )
     return [*problems, *found]
 
 
 def support_text(support):
     """A support as the error messages write it: an interval, the simplex or the real line."""
-    return {N.POSITIVE: "(0, inf)", N.UNIT_INTERVAL: "(0, 1)", N.SIMPLEX: "the simplex", N.REAL: "the real line"}[support]
+    return {N.POSITIVE: "(0, inf)", N.UNIT_INTERVAL: "(0, 1)", N.SIMPLEX: "the simplex", N.REAL: "the real line"}[
+        support
+    ]

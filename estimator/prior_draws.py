@@ -60,7 +60,11 @@ def sample_prior(result, draws: int = PRIOR_DRAWS, seed: int = PRIOR_SEED) -> xr
         container rate.
     """
     model = result_model(result)
-    names = list(dict.fromkeys([*DERIVED, *(rv.name for rv in model.free_RVs), N.CONTAINER_RATE, N.MISSILE_RATE, N.MISSILES_CUMULATIVE]))
+    names = list(
+        dict.fromkeys(
+            [*DERIVED, *(rv.name for rv in model.free_RVs), N.CONTAINER_RATE, N.MISSILE_RATE, N.MISSILES_CUMULATIVE]
+        )
+    )
     # PyMC logs which variables it samples; a figure command has no use for that line.
     pymc_log = logging.getLogger("pymc")
     level = pymc_log.level

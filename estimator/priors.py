@@ -51,7 +51,16 @@ from estimator.prior_checks import (
     support_text,
 )
 
-__all__ = ["PriorSpec", "PriorSet", "load_priors", "read_priors_text", "DEFAULT_PRIORS", "DISTRIBUTIONS", "ELICITATION_FIELDS", "read_text_file"]
+__all__ = [
+    "PriorSpec",
+    "PriorSet",
+    "load_priors",
+    "read_priors_text",
+    "DEFAULT_PRIORS",
+    "DISTRIBUTIONS",
+    "ELICITATION_FIELDS",
+    "read_text_file",
+]
 
 DEFAULT_PRIORS = "priors-default.toml"
 BOM = "\ufeff"
@@ -93,7 +102,9 @@ class PriorSpec:
         else:
             said = "parameters given"
         # Three significant digits per Dirichlet weight, four for a scalar parameter.
-        fitted = ", ".join(f"{k}={fmt_number(v, 'plain', digits=3 if np.ndim(v) else 4)}" for k, v in self.params.items())
+        fitted = ", ".join(
+            f"{k}={fmt_number(v, 'plain', digits=3 if np.ndim(v) else 4)}" for k, v in self.params.items()
+        )
         return f"{said} -> {self.distribution}({fitted})"
 
 
@@ -130,7 +141,10 @@ class PriorSet:
     def fitted_params(self) -> dict[str, dict]:
         """Every spec's distribution parameters, keyed by variable (JSON-ready)."""
         return {
-            name: {k: (list(map(float, v)) if isinstance(v, (list, tuple, np.ndarray)) else float(v)) for k, v in spec.params.items()}
+            name: {
+                k: (list(map(float, v)) if isinstance(v, (list, tuple, np.ndarray)) else float(v))
+                for k, v in spec.params.items()
+            }
             for name, spec in self.all_specs().items()
         }
 
@@ -146,7 +160,15 @@ class PriorSet:
             if name not in specs:
                 raise KeyError(f"no prior named '{name}'{did_you_mean(name, specs)}")
             old = specs[name]
-            spec = PriorSpec(old.name, old.distribution, {**old.params, **params}, {"params": params}, old.unit, old.rationale, old.citation)
+            spec = PriorSpec(
+                old.name,
+                old.distribution,
+                {**old.params, **params},
+                {"params": params},
+                old.unit,
+                old.rationale,
+                old.citation,
+            )
             new.parameters[name] = spec
         new.overrides = {**self.overrides, **updates}
         return new
@@ -198,7 +220,9 @@ def read_text_file(path: Path) -> str:
     except IsADirectoryError:
         raise InputError([Problem(name, "file", "-", "is a folder, not a file")]) from None
     except UnicodeDecodeError as exc:
-        raise InputError([Problem(name, "file", "-", f"is not UTF-8 text (byte {exc.start} cannot be decoded)")]) from None
+        raise InputError(
+            [Problem(name, "file", "-", f"is not UTF-8 text (byte {exc.start} cannot be decoded)")]
+        ) from None
     except OSError as exc:
         raise InputError([Problem(name, "file", "-", f"cannot be read: {exc.strerror or exc}")]) from None
 
@@ -208,7 +232,9 @@ def _fit_dirichlet(entry: dict) -> dict:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _, d = pz.dirichlet_mode(entry["mode"], mass=float(entry["mass"]), bound=float(entry.get("bound", 0.01)), plot=False)
+        _, d = pz.dirichlet_mode(
+            entry["mode"], mass=float(entry["mass"]), bound=float(entry.get("bound", 0.01)), plot=False
+        )
     return {"alpha": [float(a) for a in np.asarray(d.alpha)]}
 
 
@@ -227,11 +253,23 @@ def _fit_interval(entry: dict) -> dict:
     kwargs = {"fixed_stat": ("median", float(entry["median"]))} if "median" in entry else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        d = pz.maxent(getattr(pz, entry["distribution"])(), float(entry["lower"]), float(entry["upper"]), float(entry["mass"]), plot=False, **kwargs)
+        d = pz.maxent(
+            getattr(pz, entry["distribution"])(),
+            float(entry["lower"]),
+            float(entry["upper"]),
+            float(entry["mass"]),
+            plot=False,
+            **kwargs,
+        )
     return {k: float(v) for k, v in d.params_dict.items()}
 
 
-_FITS = {FORM_PARAMS: lambda entry: given_params(entry["params"]), FORM_DIRICHLET: _fit_dirichlet, FORM_QUARTILES: _fit_quartiles, FORM_INTERVAL: _fit_interval}
+_FITS = {
+    FORM_PARAMS: lambda entry: given_params(entry["params"]),
+    FORM_DIRICHLET: _fit_dirichlet,
+    FORM_QUARTILES: _fit_quartiles,
+    FORM_INTERVAL: _fit_interval,
+}
 
 
 def _elicit(entry: dict) -> dict:
@@ -255,7 +293,14 @@ def _fit_problems(entry: dict, params: dict, file: str, where: str) -> list[Prob
     d = getattr(pz, dist)(**params)
     got = float(d.cdf(upper) - d.cdf(lower))
     if not abs(got - mass) <= 0.02:  # a NaN mass is a failed fit too
-        return [Problem(file, where, "mass", f"{dist} cannot put {mass:g} of its mass in [{lower:g}, {upper:g}] (best fit puts {got:.3f})")]
+        return [
+            Problem(
+                file,
+                where,
+                "mass",
+                f"{dist} cannot put {mass:g} of its mass in [{lower:g}, {upper:g}] (best fit puts {got:.3f})",
+            )
+        ]
     return []
 
 
@@ -271,7 +316,9 @@ def _spec(name: str, entry: dict, params: dict) -> PriorSpec:
     )
 
 
-def _prior_spec(name: str, entry, file: str, where: str, fitted: dict | None = None) -> tuple[PriorSpec | None, list[Problem]]:
+def _prior_spec(
+    name: str, entry, file: str, where: str, fitted: dict | None = None
+) -> tuple[PriorSpec | None, list[Problem]]:
     """One entry validated, then elicited: ``(spec, [])``, or ``(None, its problems)``.
 
     ``fitted`` (parameters stored with a saved run) replaces the PreliZ fit,
@@ -293,11 +340,19 @@ def _prior_spec(name: str, entry, file: str, where: str, fitted: dict | None = N
         params = _elicit(entry)
     except (ValueError, ArithmeticError, FloatingPointError, np.linalg.LinAlgError) as exc:
         # Extreme statements (an interval from 1e-320 or up to 1e300) break PreliZ's optimiser.
-        return None, [at(STATEMENT_FIELD[form], f"PreliZ cannot fit {entry['distribution']} to this statement ({type(exc).__name__}: {exc})")]
+        return None, [
+            at(
+                STATEMENT_FIELD[form],
+                f"PreliZ cannot fit {entry['distribution']} to this statement ({type(exc).__name__}: {exc})",
+            )
+        ]
     if form != FORM_PARAMS:
         problems = param_problems(entry["distribution"], params, at, field=STATEMENT_FIELD[form])
         if problems:
-            return None, [dataclasses.replace(p, message=f"PreliZ's fit to this statement is unusable: {p.message}") for p in problems]
+            return None, [
+                dataclasses.replace(p, message=f"PreliZ's fit to this statement is unusable: {p.message}")
+                for p in problems
+            ]
     problems = _fit_problems(entry, params, file, where)
     return (None, problems) if problems else (_spec(name, entry, params), [])
 
@@ -330,7 +385,9 @@ def _meta_problems(meta: dict, file: str) -> list[Problem]:
     try:
         start = iso_date(start_date)
         if not START_DATES[0] <= start <= START_DATES[1]:
-            problems.append(Problem(file, "[meta]", "start_date", f"{start} is outside {START_DATES[0]} to {START_DATES[1]}"))
+            problems.append(
+                Problem(file, "[meta]", "start_date", f"{start} is outside {START_DATES[0]} to {START_DATES[1]}")
+            )
     except ValueError:
         problems.append(Problem(file, "[meta]", "start_date", f"'{start_date}' is not a date (use YYYY-MM-DD)"))
     if not str(meta.get("valuation_basis", "")).strip():
@@ -342,23 +399,40 @@ def _support_problems(pname: str, spec: PriorSpec, file: str, where: str) -> lis
     """A distribution whose support (or, for the cargo mix, number of shares) is not the one the parameter needs."""
     has, needs = DISTRIBUTIONS[spec.distribution], N.PARAMETERS[pname]
     if has != needs:
-        return [Problem(file, where, "distribution", f"{spec.distribution} has support {support_text(has)}, but {pname} needs {support_text(needs)}")]
+        return [
+            Problem(
+                file,
+                where,
+                "distribution",
+                f"{spec.distribution} has support {support_text(has)}, but {pname} needs {support_text(needs)}",
+            )
+        ]
     # The one simplex is the cargo mix, with a share per cargo type (the model's cargo dimension).
     shares = len(spec.params.get("alpha", ())) if has == N.SIMPLEX else len(N.CARGO_TYPES)
     if shares != len(N.CARGO_TYPES):
         field = "mode" if "mode" in spec.elicited else "params.alpha"
-        return [Problem(file, where, field, f"{shares} shares given; {pname} has one per cargo type: {', '.join(N.CARGO_TYPES)}")]
+        return [
+            Problem(
+                file, where, field, f"{shares} shares given; {pname} has one per cargo type: {', '.join(N.CARGO_TYPES)}"
+            )
+        ]
     return []
 
 
 def _parameter_specs(params_doc: dict, file: str, fitted: dict) -> tuple[dict[str, PriorSpec], list[Problem]]:
     """Every model parameter's spec from the ``[parameters]`` table; problems with missing, unused and bad entries."""
-    problems = [Problem(file, f"[parameters.{p}]", "-", "the model needs a prior for this parameter") for p in N.PARAMETERS if p not in params_doc]
+    problems = [
+        Problem(file, f"[parameters.{p}]", "-", "the model needs a prior for this parameter")
+        for p in N.PARAMETERS
+        if p not in params_doc
+    ]
     parameters: dict[str, PriorSpec] = {}
     for pname, entry in params_doc.items():
         where = f"[parameters.{pname}]"
         if pname not in N.PARAMETERS:
-            problems.append(Problem(file, where, "-", "the model has no such parameter" + did_you_mean(pname, N.PARAMETERS)))
+            problems.append(
+                Problem(file, where, "-", "the model has no such parameter" + did_you_mean(pname, N.PARAMETERS))
+            )
             continue
         spec, found = _prior_spec(pname, entry, file, where, fitted.get(pname))
         found = found or _support_problems(pname, spec, file, where)
@@ -397,7 +471,12 @@ def _families(families_doc: dict, file: str) -> tuple[dict[str, str], dict[str, 
 
 
 def load_priors(
-    path: str | Path | None = None, *, text: str | None = None, name: str | None = None, fitted: dict | None = None, cache: bool = True
+    path: str | Path | None = None,
+    *,
+    text: str | None = None,
+    name: str | None = None,
+    fitted: dict | None = None,
+    cache: bool = True,
 ) -> PriorSet:
     """Load, validate and fit a prior file.
 

@@ -51,7 +51,17 @@ from estimator.sampling import Diagnostics, diagnose, nutpie_sample
 from estimator.timeline import ModelLayout
 from estimator.workers import task_cores
 
-__all__ = ["RefitSpec", "Refit", "WorkerState", "state_for", "compiled_model", "refit", "ResultFolder", "canonical", "code_identity"]
+__all__ = [
+    "RefitSpec",
+    "Refit",
+    "WorkerState",
+    "state_for",
+    "compiled_model",
+    "refit",
+    "ResultFolder",
+    "canonical",
+    "code_identity",
+]
 
 
 def canonical(value) -> str:
@@ -135,8 +145,14 @@ class RefitSpec:
         return {
             "claims": self.claims_text,
             "priors": self.priors_text,
-            "digests": {"claims": _digest(self.claims_text), "priors": _digest(self.priors_text), "model": self.model_key},
-            **{k: getattr(self, k) for k in ("as_of", "horizon", "dynamics", "restatements", "draws", "tune", "chains")},
+            "digests": {
+                "claims": _digest(self.claims_text),
+                "priors": _digest(self.priors_text),
+                "model": self.model_key,
+            },
+            **{
+                k: getattr(self, k) for k in ("as_of", "horizon", "dynamics", "restatements", "draws", "tune", "chains")
+            },
         }
 
     def replace(self, **changes) -> RefitSpec:
@@ -175,7 +191,14 @@ def state_for(spec: RefitSpec) -> WorkerState:
     """The state of ``spec``'s model in this process (built on first call, then reused)."""
     state = _STATE.get(spec.model_key)
     if state is None:
-        recipe = ModelRecipe(spec.claims, spec.priors, as_of=spec.as_of, horizon=spec.horizon, dynamics=spec.dynamics, restatements=spec.restatements)
+        recipe = ModelRecipe(
+            spec.claims,
+            spec.priors,
+            as_of=spec.as_of,
+            horizon=spec.horizon,
+            dynamics=spec.dynamics,
+            restatements=spec.restatements,
+        )
         state = WorkerState(spec, recipe, recipe.build())
         _STATE.clear()  # one base model per process at a time: free the previous compiled model
         _STATE[spec.model_key] = state
@@ -192,7 +215,11 @@ def compiled_model(state: WorkerState, extra_vars: Iterable[str] = ()):
     worker loads the machine code another process (or an earlier run) stored
     in the cache directory instead of compiling it.
     """
-    keep = tuple(dict.fromkeys([*N.HEADLINE, N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD, *(rv.name for rv in state.model.free_RVs), *extra_vars]))
+    keep = tuple(
+        dict.fromkeys(
+            [*N.HEADLINE, N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD, *(rv.name for rv in state.model.free_RVs), *extra_vars]
+        )
+    )
     if keep not in state.compiled:
         state.compiled[keep] = compile_model(state.model, recipe=state.recipe, var_names=list(keep))
     return state.compiled[keep]
@@ -226,7 +253,12 @@ class Refit:
     def diagnostics_row(self) -> dict:
         """The diagnostics as the columns of a results table: ``max_rhat``, ``min_ess_bulk``, ``divergences``, ``diagnostics_ok``."""
         d = self.diagnostics
-        return {"max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences, "diagnostics_ok": d.ok}
+        return {
+            "max_rhat": d.max_rhat,
+            "min_ess_bulk": d.min_ess_bulk,
+            "divergences": d.divergences,
+            "diagnostics_ok": d.ok,
+        }
 
 
 def refit(spec: RefitSpec, data: Mapping[str, Any], seed: int, *, extra_vars: Iterable[str] = ()) -> Refit:

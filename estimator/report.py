@@ -26,7 +26,15 @@ from estimator.formatting import fmt_number, vintage_label
 from estimator.stats import SURPRISE_P
 from estimator.summaries import claim_check_table, headline_table, prob_shells_above, round_to_mcse, scope_table
 
-__all__ = ["report_markdown", "report_html", "write_report", "svg_inline", "FIGURE_CAPTIONS", "REPORT_FORMATS", "REPORT_FILES"]
+__all__ = [
+    "report_markdown",
+    "report_html",
+    "write_report",
+    "svg_inline",
+    "FIGURE_CAPTIONS",
+    "REPORT_FORMATS",
+    "REPORT_FILES",
+]
 
 FIGURE_CAPTIONS = {
     "containers_over_time": (
@@ -80,13 +88,19 @@ def _headline_rows(result) -> list[dict]:
     """Each headline quantity: label, raw median and interval, and each as text rounded to its MCSE."""
     rows = []
     for q, r in headline_table(result).iterrows():
-        text = {c: fmt_number(round_to_mcse(r[c], r[f"mcse_{c}"]), "words", money=q in N.MONEY_QUANTITIES) for c in ("median", "q05", "q95")}
+        text = {
+            c: fmt_number(round_to_mcse(r[c], r[f"mcse_{c}"]), "words", money=q in N.MONEY_QUANTITIES)
+            for c in ("median", "q05", "q95")
+        }
         rows.append({"quantity": q, "label": r["label"].strip(), "value": {c: float(r[c]) for c in text}, "text": text})
     return rows
 
 
 def _scope_rows(result) -> list[list[str]]:
-    return [[r["label"], *(fmt_number(r[c], "words") for c in ("median", "q05", "q95")), f"{r['bias_median']:.2f}"] for _, r in scope_table(result).iterrows()]
+    return [
+        [r["label"], *(fmt_number(r[c], "words") for c in ("median", "q05", "q95")), f"{r['bias_median']:.2f}"]
+        for _, r in scope_table(result).iterrows()
+    ]
 
 
 def _claim_rows(result) -> list[dict]:
@@ -115,7 +129,9 @@ def _claim_rows(result) -> list[dict]:
 
 
 def _check_text(row: dict) -> str:
-    return ", ".join(t for t in (row["percentile"], f"p = {row['p']:.2f}") if t) + (" (surprising)" if row["surprising"] else "")
+    return ", ".join(t for t in (row["percentile"], f"p = {row['p']:.2f}") if t) + (
+        " (surprising)" if row["surprising"] else ""
+    )
 
 
 def _manifest_rows(m: Mapping) -> list[list[str]]:
@@ -171,9 +187,22 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
     """
     m = result.manifest
     id_text = _identity(result).replace(f"Run {m.get('input_hash')}", f"Run `{m.get('input_hash')}`", 1)
-    out = [f"# Estimator report: posterior {vintage_label(m)}", "", id_text, "", "## Headline (median and 90% interval)", ""]
-    out += _table(["quantity", "median", "5%", "95%"], [[r["label"], *r["text"].values()] for r in _headline_rows(result)])
-    out += ["", f"P(152mm shells delivered > {fmt_number(N.SHELLS_THRESHOLD, 'words')}) = {prob_shells_above(result):.2f}", ""]
+    out = [
+        f"# Estimator report: posterior {vintage_label(m)}",
+        "",
+        id_text,
+        "",
+        "## Headline (median and 90% interval)",
+        "",
+    ]
+    out += _table(
+        ["quantity", "median", "5%", "95%"], [[r["label"], *r["text"].values()] for r in _headline_rows(result)]
+    )
+    out += [
+        "",
+        f"P(152mm shells delivered > {fmt_number(N.SHELLS_THRESHOLD, 'words')}) = {prob_shells_above(result):.2f}",
+        "",
+    ]
     out += ["## Containers as each source family counts them", "", "Total × the family's multiplicative bias.", ""]
     out += _table(["family", "median", "5%", "95%", "bias (median)"], _scope_rows(result))
     if figure_files:
@@ -208,7 +237,11 @@ def report_markdown(result, figure_files: Mapping[str, str] | None = None) -> st
     d = result.diagnostics
     out += ["", "## Diagnostics", ""]
     out += _table(["check", "value", "threshold", "worst"], [list(row) for row in d.checks()])
-    out += ["", "All diagnostics pass." if d.ok else "**The sampler missed a threshold; do not trust these numbers yet:**", ""]
+    out += [
+        "",
+        "All diagnostics pass." if d.ok else "**The sampler missed a threshold; do not trust these numbers yet:**",
+        "",
+    ]
     out += [f"- {p}" for p in d.problems()]
 
     out += ["", "## Run manifest", ""]
@@ -280,13 +313,18 @@ def svg_inline(fig, name: str, alt: str) -> str:
     text = re.sub(r'href="#([^"]+)"', lambda mt: f'href="#{prefix}{mt.group(1)}"', text)
     title_id = f"{prefix}title"
     opening = _SVG_OPEN.search(text).group(0)
-    new_open = re.sub(r'\s(width|height)="[^"]*"', "", opening)[:-1] + f' role="img" aria-labelledby="{title_id}" focusable="false">'
+    new_open = (
+        re.sub(r'\s(width|height)="[^"]*"', "", opening)[:-1]
+        + f' role="img" aria-labelledby="{title_id}" focusable="false">'
+    )
     return text.replace(opening, f'{new_open}\n<title id="{title_id}">{escape(alt)}</title>', 1).strip()
 
 
 def _h_table(caption: str, header: list[str], rows: list[list[str]], *, num_from: int = 1, cls: str = "") -> str:
     """A table whose first column heads each row; columns from ``num_from`` on are numbers."""
-    th = "".join(f'<th scope="col"{" class=num" if i >= num_from else ""}>{escape(h)}</th>' for i, h in enumerate(header))
+    th = "".join(
+        f'<th scope="col"{" class=num" if i >= num_from else ""}>{escape(h)}</th>' for i, h in enumerate(header)
+    )
     body = "".join(
         "<tr>"
         + f'<th scope="row">{escape(row[0])}</th>'
@@ -301,13 +339,14 @@ def _headline_html(result) -> str:
     cols = ("median", "q05", "q95")
     body = "".join(
         f'<tr data-quantity="{escape(r["quantity"])}"><th scope="row">{escape(r["label"])}</th>'
-        + "".join(f'<td class="num" data-column="{c}" data-value="{r["value"][c]!r}">{escape(r["text"][c])}</td>' for c in cols)
+        + "".join(
+            f'<td class="num" data-column="{c}" data-value="{r["value"][c]!r}">{escape(r["text"][c])}</td>'
+            for c in cols
+        )
         + "</tr>"
         for r in _headline_rows(result)
     )
-    head = (
-        '<tr><th scope="col">quantity</th><th scope="col" class="num">median</th><th scope="col" class="num">5%</th><th scope="col" class="num">95%</th></tr>'
-    )
+    head = '<tr><th scope="col">quantity</th><th scope="col" class="num">median</th><th scope="col" class="num">5%</th><th scope="col" class="num">95%</th></tr>'
     caption = "Each headline quantity: median and equal-tailed 90% interval, rounded to the digits its Monte Carlo error supports"
     return f'<table class="headline"><caption>{caption}</caption><thead>{head}</thead><tbody>{body}</tbody></table>'
 
@@ -315,7 +354,9 @@ def _headline_html(result) -> str:
 def _claims_html(result) -> str:
     rows = []
     for r in _claim_rows(result):
-        links = "<br>".join(f'<a href="{escape(u)}">{escape(u)}</a>' if u.startswith("http") else escape(u) for u in r["urls"])
+        links = "<br>".join(
+            f'<a href="{escape(u)}">{escape(u)}</a>' if u.startswith("http") else escape(u) for u in r["urls"]
+        )
         check = escape(_check_text(r)).replace(" (surprising)", " <strong>(⚠ surprising)</strong>")
         rows.append(
             f'<tr data-claim="{escape(r["id"])}" data-p="{r["p"]!r}"{" class=surprising" if r["surprising"] else ""}>'
@@ -323,7 +364,10 @@ def _claims_html(result) -> str:
             f"<td>{escape(r['who'])}</td><td>{escape(r['quantity'])}</td><td class=wording>“{escape(r['wording'])}”</td>"
             f"<td>{escape(r['predicted'])}</td><td class=check>{check}</td><td class=source>{links}</td></tr>"
         )
-    head = "".join(f'<th scope="col">{h}</th>' for h in ("id", "date said", "who", "quantity", "wording", "predicted (90%)", "check", "source"))
+    head = "".join(
+        f'<th scope="col">{h}</th>'
+        for h in ("id", "date said", "who", "quantity", "wording", "predicted (90%)", "check", "source")
+    )
     return f'<table class="claims"><caption>Every claim in the ledger, and how the fitted model sees it</caption><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
@@ -341,9 +385,19 @@ def _dates_html(result) -> str:
     months = int(m.get("months_extrapolated") or 0)
     items = [
         ("As of", f'<time datetime="{escape(str(m.get("as_of")))}">{escape(str(m.get("as_of")))}</time>'),
-        ("Vintage", f'claims known by <time datetime="{escape(str(known))}">{escape(str(known))}</time>' if known else "all claims in the ledger"),
+        (
+            "Vintage",
+            f'claims known by <time datetime="{escape(str(known))}">{escape(str(known))}</time>'
+            if known
+            else "all claims in the ledger",
+        ),
         ("Latest claim said", f'<time datetime="{escape(latest)}">{escape(latest)}</time>'),
-        ("Forecast", f"{months} month{'s' if months != 1 else ''} past the latest fitted claim" if months else "none: the as-of date is within the claims"),
+        (
+            "Forecast",
+            f"{months} month{'s' if months != 1 else ''} past the latest fitted claim"
+            if months
+            else "none: the as-of date is within the claims",
+        ),
     ]
     return '<dl class="dates">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
 
@@ -387,7 +441,9 @@ def report_html(result, figures: Mapping | None = None) -> str:
     """
     m = result.manifest
     title = f"Estimator report: posterior {vintage_label(m)}"
-    nav = "".join(f'<li><a href="#{sid}">{escape(name)}</a></li>' for sid, name in SECTIONS if figures or sid != "figures")
+    nav = "".join(
+        f'<li><a href="#{sid}">{escape(name)}</a></li>' for sid, name in SECTIONS if figures or sid != "figures"
+    )
     parts = [
         f"<header><h1>{escape(title)}</h1><p class=identity>{escape(_identity(result))}</p>{_dates_html(result)}{_status_html(result.diagnostics)}</header>",
         f'<nav aria-label="Sections of the report"><ul>{nav}</ul></nav><main>',
@@ -395,7 +451,11 @@ def report_html(result, figures: Mapping | None = None) -> str:
         _headline_html(result),
         f'<p>P(152mm shells delivered &gt; {escape(fmt_number(N.SHELLS_THRESHOLD, "words"))}) = <strong data-value="{prob_shells_above(result)!r}">{prob_shells_above(result):.2f}</strong></p></section>',
         '<section id="scopes" aria-labelledby="scopes-h"><h2 id="scopes-h">Containers as each source family counts them</h2>',
-        _h_table("Total containers × the family's multiplicative bias", ["family", "median", "5%", "95%", "bias (median)"], _scope_rows(result)),
+        _h_table(
+            "Total containers × the family's multiplicative bias",
+            ["family", "median", "5%", "95%", "bias (median)"],
+            _scope_rows(result),
+        ),
         "</section>",
     ]
     if figures:
@@ -403,10 +463,17 @@ def report_html(result, figures: Mapping | None = None) -> str:
         for name, fig in figures.items():
             fig = fig[0] if isinstance(fig, tuple) else fig
             caption = FIGURE_CAPTIONS.get(name, name)
-            parts.append(f'<figure id="figure-{escape(name)}">{svg_inline(fig, name, caption)}<figcaption>{escape(caption)}</figcaption></figure>')
+            parts.append(
+                f'<figure id="figure-{escape(name)}">{svg_inline(fig, name, caption)}<figcaption>{escape(caption)}</figcaption></figure>'
+            )
         parts.append("</section>")
     claim_text = escape(CLAIM_CHECK_TEXT).replace("`estimator score`", "<code>estimator score</code>")
-    parts += ['<section id="claims" aria-labelledby="claims-h"><h2 id="claims-h">Claims</h2>', f"<p>{claim_text}</p>", _claims_html(result), "</section>"]
+    parts += [
+        '<section id="claims" aria-labelledby="claims-h"><h2 id="claims-h">Claims</h2>',
+        f"<p>{claim_text}</p>",
+        _claims_html(result),
+        "</section>",
+    ]
     pt = result.priors.table()
     parts += [
         '<section id="priors" aria-labelledby="priors-h"><h2 id="priors-h">Priors</h2>',
@@ -428,11 +495,18 @@ def report_html(result, figures: Mapping | None = None) -> str:
         _status_html(result.diagnostics),
         "</section>",
         '<section id="manifest" aria-labelledby="manifest-h"><h2 id="manifest-h">Run manifest</h2>',
-        _h_table("What produced these numbers: settings, input hash and package versions", ["field", "value"], _manifest_rows(m), num_from=99),
+        _h_table(
+            "What produced these numbers: settings, input hash and package versions",
+            ["field", "value"],
+            _manifest_rows(m),
+            num_from=99,
+        ),
         "</section></main>",
     ]
     head = f'<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{escape(title)}</title><style>{_CSS}</style>'
-    return f'<!DOCTYPE html>\n<html lang="en">\n<head>{head}</head>\n<body>\n' + "\n".join(parts) + "\n</body>\n</html>\n"
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>{head}</head>\n<body>\n' + "\n".join(parts) + "\n</body>\n</html>\n"
+    )
 
 
 def write_report(result, out, format: str = "html", figures: Mapping | None = None) -> Path:

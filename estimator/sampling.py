@@ -137,7 +137,9 @@ class Diagnostics:
         if not self.max_rhat <= self.rhat_max:
             out.append(f"max R-hat {self.max_rhat:.3f} > {self.rhat_max} ({self.worst_rhat}): chains disagree")
         if not self.min_ess_bulk >= self.ess_min:
-            out.append(f"min bulk ESS {self.min_ess_bulk:.0f} < {self.ess_min} ({self.worst_ess}): too few effective draws")
+            out.append(
+                f"min bulk ESS {self.min_ess_bulk:.0f} < {self.ess_min} ({self.worst_ess}): too few effective draws"
+            )
         if self.min_ess_tail is not None and not self.min_ess_tail >= self.ess_min:
             out.append(
                 f"min tail ESS {self.min_ess_tail:.0f} < {self.ess_min} ({self.worst_ess_tail}): the 5% and 95% quantiles rest on too few effective draws"
@@ -149,7 +151,9 @@ class Diagnostics:
             )
         low = [f"chain {i}: {b:.2f}" for i, b in enumerate(self.bfmi or ()) if not b >= self.bfmi_min]
         if low:
-            out.append(f"E-BFMI below {self.bfmi_min} ({', '.join(low)}): the sampler explores the energy distribution poorly")
+            out.append(
+                f"E-BFMI below {self.bfmi_min} ({', '.join(low)}): the sampler explores the energy distribution poorly"
+            )
         return out
 
     def checks(self) -> list[tuple[str, str, str, str]]:
@@ -162,7 +166,14 @@ class Diagnostics:
             rows.append(("min tail ESS", f"{self.min_ess_tail:,.0f}", f"≥ {self.ess_min:,}", self.worst_ess_tail))
         rows.append(("divergent transitions", str(self.divergences), "0", ""))
         if self.max_treedepth_share is not None:
-            rows.append(("draws at max tree depth (worst chain)", f"{100 * self.max_treedepth_share:.1f}%", f"≤ {100 * self.treedepth_share_max:.0f}%", ""))
+            rows.append(
+                (
+                    "draws at max tree depth (worst chain)",
+                    f"{100 * self.max_treedepth_share:.1f}%",
+                    f"≤ {100 * self.treedepth_share_max:.0f}%",
+                    "",
+                )
+            )
         if self.bfmi:
             rows.append(("E-BFMI (lowest chain)", f"{self.min_bfmi:.2f}", f"≥ {self.bfmi_min}", ""))
         return rows
@@ -198,7 +209,14 @@ def diagnose(tree, ess_min: float = ESS_MIN) -> Diagnostics:
     import arviz_stats as azs  # noqa: PLC0415 - heavy (seconds); only for diagnostics and PSIS
 
     post = tree["posterior"].to_dataset()
-    skip = {N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD, N.CONTAINERS_CUMULATIVE, N.MISSILES_CUMULATIVE, N.CONTAINER_RATE, N.MISSILE_RATE}
+    skip = {
+        N.CLAIM_LOG_MEAN,
+        N.CLAIM_LOG_SD,
+        N.CONTAINERS_CUMULATIVE,
+        N.MISSILES_CUMULATIVE,
+        N.CONTAINER_RATE,
+        N.MISSILE_RATE,
+    }
     names = [v for v in post.data_vars if v not in skip]
     # Constant draws (a fixed prior, a 1-draw run) give NaN and a RuntimeWarning, not an error.
     with warnings.catch_warnings():
@@ -254,7 +272,9 @@ def warn_if_missed(diagnostics: Diagnostics, stacklevel: int = 2) -> None:
     problems = diagnostics.problems()
     if not problems:
         return
-    message = "The sampler missed a diagnostic threshold; do not trust these numbers yet:\n" + "\n".join(f"  - {p}" for p in problems)
+    message = "The sampler missed a diagnostic threshold; do not trust these numbers yet:\n" + "\n".join(
+        f"  - {p}" for p in problems
+    )
     log.warning(message)
     warnings.warn(message, SamplingWarning, stacklevel=stacklevel + 1)
 
@@ -283,7 +303,9 @@ def _clean_tree(tree):
     return xr.DataTree.from_dict(keep)
 
 
-def sample_model(model, *, draws, tune, chains, seed, sampler, recipe=None, progress=True, cores=None, predictive=False, cache=True):
+def sample_model(
+    model, *, draws, tune, chains, seed, sampler, recipe=None, progress=True, cores=None, predictive=False, cache=True
+):
     """Sample a built model with the chosen NUTS implementation; return a DataTree.
 
     With ``predictive``, the ``posterior_predictive`` group holds one draw of
@@ -300,7 +322,16 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, recipe=None, prog
     cores = cores or min(chains, machine_cores())
     if sampler == "nutpie":
         return _sample_nutpie(
-            model, recipe, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress, cores=cores, predictive=predictive, cache=cache
+            model,
+            recipe,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            progress=progress,
+            cores=cores,
+            predictive=predictive,
+            cache=cache,
         )
 
     tree = pm.sample(
@@ -323,7 +354,9 @@ def sample_model(model, *, draws, tune, chains, seed, sampler, recipe=None, prog
         with warnings.catch_warnings():
             # The draw is one numpy call per claim: PyTensor's note that it runs it in Python is no news.
             warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
-            pm.sample_posterior_predictive(tree, model=model, var_names=[N.CLAIMS], extend_inferencedata=True, random_seed=seed, progressbar=False)
+            pm.sample_posterior_predictive(
+                tree, model=model, var_names=[N.CLAIMS], extend_inferencedata=True, random_seed=seed, progressbar=False
+            )
     return _clean_tree(tree)
 
 

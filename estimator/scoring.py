@@ -95,7 +95,9 @@ def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed
     combined = pd.concat([result.claims, new_claims])
     # Internal ids: a scored claim may repeat a fitted one.
     combined.index = [f"row{i}" for i in range(len(combined))]
-    model = unconstrained_model(combined, result.priors, result.manifest["as_of"], horizon, dynamics, result.manifest.get("restatements"))
+    model = unconstrained_model(
+        combined, result.priors, result.manifest["as_of"], horizon, dynamics, result.manifest.get("restatements")
+    )
     # Month starts as dates (a run saved when months were "YYYY-MM" text reads the same).
     months = pd.DatetimeIndex(model.coords[N.MONTH])
     fitted = pd.to_datetime(post[N.MONTH].values)
@@ -114,7 +116,13 @@ def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed
         if extra:
             phi = stacked(f"{prefix}_rate_persistence") if dynamics != RANDOM_WALK else None
             ahead = forecast_log_rates(
-                dynamics, np.log(rate[:, -1]), np.log(stacked(f"{prefix}_rate_mean")), stacked(f"{prefix}_rate_volatility"), phi, extra, rng
+                dynamics,
+                np.log(rate[:, -1]),
+                np.log(stacked(f"{prefix}_rate_mean")),
+                stacked(f"{prefix}_rate_volatility"),
+                phi,
+                extra,
+                rng,
             )
             rate = np.concatenate([rate, np.exp(ahead)], axis=1)
         rates[var] = rate
@@ -189,9 +197,18 @@ def score_claims(result, new_claims: pd.DataFrame, *, horizon=None, seed: int = 
         last fitted month and the horizon.
     """
     last_fitted = pd.Timestamp(result.posterior[N.MONTH].values[-1]).date()
-    horizon = _as_date(horizon) if horizon is not None else add_months(last_fitted, FORECAST_MONTHS + 1) - dt.timedelta(days=1)
+    horizon = (
+        _as_date(horizon)
+        if horizon is not None
+        else add_months(last_fitted, FORECAST_MONTHS + 1) - dt.timedelta(days=1)
+    )
     late = [
-        Problem(new_claims.attrs.get("source", "<claims>"), f"claim '{cid}'", "period_end", f"{r['period_end']} is after the forecast horizon {horizon}")
+        Problem(
+            new_claims.attrs.get("source", "<claims>"),
+            f"claim '{cid}'",
+            "period_end",
+            f"{r['period_end']} is after the forecast horizon {horizon}",
+        )
         for cid, r in new_claims.iterrows()
         if r["period_end"] > horizon or r["date_said"] > horizon
     ]

@@ -94,7 +94,9 @@ def sensitivity_table(result, var_names=None, threshold: float = PSENSE_THRESHOL
     level = log.level
     log.setLevel(logging.ERROR)
     try:
-        df = psense_summary(result.tree, var_names=list(var_names), threshold=threshold, prior_var_names=specs, round_to=4)
+        df = psense_summary(
+            result.tree, var_names=list(var_names), threshold=threshold, prior_var_names=specs, round_to=4
+        )
     finally:
         log.setLevel(level)
     df = df.rename(columns=str)

@@ -24,7 +24,15 @@ from estimator.errors import did_you_mean
 from estimator.scoring import score_claims
 from estimator.stats import QUANTILES, SURPRISE_P, quantile
 
-__all__ = ["headline_table", "scope_table", "claim_check_table", "prob_shells_above", "summary_dict", "draws_table", "round_to_mcse"]
+__all__ = [
+    "headline_table",
+    "scope_table",
+    "claim_check_table",
+    "prob_shells_above",
+    "summary_dict",
+    "draws_table",
+    "round_to_mcse",
+]
 
 # Column names of the three quantiles and of their Monte Carlo standard errors.
 _QUANTILE_COLUMNS = ("q05", "median", "q95")
@@ -68,7 +76,14 @@ def headline_table(result) -> pd.DataFrame:
     for var in N.HEADLINE:
         x = _draws(result, var)
         q = quantile(x.values)
-        row = {"quantity": var, "label": N.LABELS[var], "median": q[1], "q05": q[0], "q95": q[2], "mean": float(x.mean())}
+        row = {
+            "quantity": var,
+            "label": N.LABELS[var],
+            "median": q[1],
+            "q05": q[0],
+            "q95": q[2],
+            "mean": float(x.mean()),
+        }
         for col, prob in zip(_QUANTILE_COLUMNS, QUANTILES):
             row[f"mcse_{col}"] = float(_mcse(result.posterior[var], prob))
         rows.append(row)
@@ -110,7 +125,9 @@ def scope_table(result) -> pd.DataFrame:
     """Containers as each source family would count them (total x family bias)."""
     x = _draws(result, N.CONTAINERS_AS_REPORTED)
     bias = _draws(result, N.FAMILY_BIAS)
-    errors = {col: _mcse(result.posterior[N.CONTAINERS_AS_REPORTED], prob) for col, prob in zip(_QUANTILE_COLUMNS, QUANTILES)}
+    errors = {
+        col: _mcse(result.posterior[N.CONTAINERS_AS_REPORTED], prob) for col, prob in zip(_QUANTILE_COLUMNS, QUANTILES)
+    }
     rows = []
     for fam in x[N.FAMILY].values:
         q05, median, q95 = quantile(x.sel({N.FAMILY: fam}).values)
@@ -169,7 +186,9 @@ def summary_dict(result) -> dict:
         "as_of": result.manifest.get("as_of"),
         "valuation_basis": result.priors.valuation_basis,
         "headline": {k: {c: float(v) for c, v in r.items() if c != "label"} for k, r in head.iterrows()},
-        "containers_by_scope": {k: {c: (float(v) if c != "label" else v) for c, v in r.items()} for k, r in scope_table(result).iterrows()},
+        "containers_by_scope": {
+            k: {c: (float(v) if c != "label" else v) for c, v in r.items()} for k, r in scope_table(result).iterrows()
+        },
         "p_shells_152mm_above_2_million": prob_shells_above(result),
         "diagnostics": diag.as_dict(),
         "manifest": {k: v for k, v in result.manifest.items() if not k.endswith("_text")},

@@ -53,7 +53,16 @@ from estimator.priors import ELICITATION_FIELDS, PriorSet, iso_date, load_priors
 from estimator.refit import RefitSpec, canonical
 from estimator.timeline import default_as_of
 
-__all__ = ["SweepSpec", "load_sweep", "apply_overrides", "changed_specs", "point_id", "point_seed", "point_label", "AS_OF"]
+__all__ = [
+    "SweepSpec",
+    "load_sweep",
+    "apply_overrides",
+    "changed_specs",
+    "point_id",
+    "point_seed",
+    "point_label",
+    "AS_OF",
+]
 
 
 _BASE_KEYS = {"claims", "priors", "as_of", "dynamics", "seed", "draws", "tune", "chains", "reference_draws"}
@@ -161,14 +170,23 @@ def load_sweep(path: str | Path) -> SweepSpec:
     dynamics = str(base.get("dynamics", DEFAULT_DYNAMICS))
     if dynamics not in DYNAMICS:
         problems.append(
-            Problem(name, "[base]", "dynamics", f"unknown rate dynamics '{dynamics}'{did_you_mean(dynamics, DYNAMICS)}; one of {', '.join(DYNAMICS)}")
+            Problem(
+                name,
+                "[base]",
+                "dynamics",
+                f"unknown rate dynamics '{dynamics}'{did_you_mean(dynamics, DYNAMICS)}; one of {', '.join(DYNAMICS)}",
+            )
         )
 
     grid, listed = doc.get("grid"), doc.get("points")
     points: list[dict] = []
     grid_keys = None
     if (grid is None) == (listed is None):
-        problems.append(Problem(name, "file", "-", "give exactly one of [grid] (a product of lists) or [[points]] (a list of overrides)"))
+        problems.append(
+            Problem(
+                name, "file", "-", "give exactly one of [grid] (a product of lists) or [[points]] (a list of overrides)"
+            )
+        )
     elif not isinstance(grid if grid is not None else {}, dict):
         problems.append(Problem(name, "[grid]", "-", "must be a table of setting = [values]"))
     elif grid is not None:
@@ -183,7 +201,11 @@ def load_sweep(path: str | Path) -> SweepSpec:
         if not isinstance(listed, list) or not listed:
             problems.append(Problem(name, "[[points]]", "-", "must be a non-empty list of tables"))
         elif not all(isinstance(p, dict) for p in listed):
-            problems += [Problem(name, f"[[points]] {i + 1}", "-", "must be a table of overrides") for i, p in enumerate(listed) if not isinstance(p, dict)]
+            problems += [
+                Problem(name, f"[[points]] {i + 1}", "-", "must be a table of overrides")
+                for i, p in enumerate(listed)
+                if not isinstance(p, dict)
+            ]
         else:
             points = [dict(p) for p in listed]
     if not points:
@@ -244,7 +266,9 @@ def _input_path(sweep: Path, base: dict, key: str, problems: list[Problem]) -> s
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        problems.append(Problem(str(sweep), "[base]", key, f"'{value}' must be the path of a file, relative to the sweep file"))
+        problems.append(
+            Problem(str(sweep), "[base]", key, f"'{value}' must be the path of a file, relative to the sweep file")
+        )
         return False
     resolved = (sweep.parent / value).resolve()
     if resolved.is_dir():
@@ -260,7 +284,14 @@ def _as_of_problems(claims, priors, as_of, file: str, where: str) -> list[Proble
     except InputError as exc:
         return [Problem(file, where, AS_OF, p.message) for p in exc.problems]
     if day < dt.date.fromisoformat(priors.start_date):
-        return [Problem(file, where, AS_OF, f"{day} is before the start of shipments ({priors.start_date}, the prior file's start_date)")]
+        return [
+            Problem(
+                file,
+                where,
+                AS_OF,
+                f"{day} is before the start of shipments ({priors.start_date}, the prior file's start_date)",
+            )
+        ]
     return []
 
 
@@ -299,7 +330,9 @@ def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str 
                     raise ValueError
                 options[AS_OF] = str(d)
             except ValueError:
-                problems.append(Problem(file, where, key, f"'{value}' is not a date on or after the start of shipments"))
+                problems.append(
+                    Problem(file, where, key, f"'{value}' is not a date on or after the start of shipments")
+                )
             continue
         var, _, field = key.partition(".")
         if var not in specs:
@@ -308,7 +341,9 @@ def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str 
         if field:
             top, _, rest = field.partition(".")
             if top not in ELICITATION_FIELDS:
-                problems.append(Problem(file, where, key, f"unknown field '{top}'" + did_you_mean(top, ELICITATION_FIELDS)))
+                problems.append(
+                    Problem(file, where, key, f"unknown field '{top}'" + did_you_mean(top, ELICITATION_FIELDS))
+                )
                 continue
             if top == "params" and rest:
                 params = changes.setdefault(var, {}).setdefault("params", dict(specs[var].params))
@@ -318,17 +353,23 @@ def changed_specs(priors, overrides: dict, *, file: str, where: str, start: str 
                     continue
                 params[rest] = value
             elif rest:
-                problems.append(Problem(file, where, key, f"'{top}' has no parts: name the field alone, e.g. {var}.{top}"))
+                problems.append(
+                    Problem(file, where, key, f"'{top}' has no parts: name the field alone, e.g. {var}.{top}")
+                )
             else:
                 changes.setdefault(var, {})[top] = value
         elif isinstance(value, dict):
             fields = {k: v for k, v in value.items() if k != "label"}
             unknown = [k for k in fields if k not in ELICITATION_FIELDS]
             for k in unknown:
-                problems.append(Problem(file, where, f"{key}.{k}", "unknown field" + did_you_mean(k, ELICITATION_FIELDS)))
+                problems.append(
+                    Problem(file, where, f"{key}.{k}", "unknown field" + did_you_mean(k, ELICITATION_FIELDS))
+                )
             changes.setdefault(var, {}).update(fields)
         else:
-            problems.append(Problem(file, where, key, "give a table of fields or name one field, e.g. price_152mm_usd.lower"))
+            problems.append(
+                Problem(file, where, key, "give a table of fields or name one field, e.g. price_152mm_usd.lower")
+            )
     updates = {}
     for var, change in changes.items():
         try:

@@ -49,7 +49,14 @@ __all__ = ["run_sweep", "run_point", "prepare_point", "Point", "sweep_table_to_d
 
 EXACT, APPROX = "exact", "approx"
 # Headline quantities reported per point.
-QUANTITIES = (N.CONTAINERS, N.SHELLS_152MM, N.ROUNDS_122MM, N.MISSILES_DELIVERED, N.SHELLS_PER_CONTAINER_152MM, N.VALUE_USD)
+QUANTITIES = (
+    N.CONTAINERS,
+    N.SHELLS_152MM,
+    N.ROUNDS_122MM,
+    N.MISSILES_DELIVERED,
+    N.SHELLS_PER_CONTAINER_152MM,
+    N.VALUE_USD,
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,11 @@ def prepare_point(base: RefitSpec, overrides: dict) -> Point:
     """
     changed, options = changed_specs(base.priors, overrides, file=base.source, where="point")
     priors = base.priors.with_params({var: prior.params for var, prior in changed.items()})
-    data = {prior_data_name(var, p): np.asarray(v, dtype=float) for var, prior in priors.all_specs().items() for p, v in prior.params.items()}
+    data = {
+        prior_data_name(var, p): np.asarray(v, dtype=float)
+        for var, prior in priors.all_specs().items()
+        for p, v in prior.params.items()
+    }
     layout = ModelLayout(base.claims, base.priors, options.get(AS_OF, base.as_of), base.horizon)
     data[EXPOSURE_AS_OF] = layout.exposure_as_of
     return Point(overrides, data, changed)
@@ -116,12 +127,22 @@ def run_point(spec: RefitSpec, point: Point, seed: int, mode: str, reference: di
             row["khat"] = khat
             if reweighting_holds(khat, weights.size):
                 row.update(_summarise(reference["draws"], weights, reference["order"]))
-                row.update({"method": "approx", "max_rhat": np.nan, "min_ess_bulk": np.nan, "divergences": 0, "diagnostics_ok": True})
+                row.update(
+                    {
+                        "method": "approx",
+                        "max_rhat": np.nan,
+                        "min_ess_bulk": np.nan,
+                        "divergences": 0,
+                        "diagnostics_ok": True,
+                    }
+                )
                 done = True
         if not done:
             r = refit(spec, point.data, seed)
             row.update(_summarise({v: r.posterior[v].values for v in QUANTITIES}))
-            method = f"exact (k-hat {row['khat']:.2f} > {khat_threshold(weights.size):.2f})" if "khat" in row else "exact"
+            method = (
+                f"exact (k-hat {row['khat']:.2f} > {khat_threshold(weights.size):.2f})" if "khat" in row else "exact"
+            )
             row.update({"method": method, **r.diagnostics_row()})
     except Exception as exc:  # a failed point is recorded, not fatal to the sweep
         row.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
@@ -219,7 +240,12 @@ def run_sweep(
     reference = None
     if mode == APPROX and todo:
         # One long exact fit before any point: say so, or the sweep looks stalled.
-        with tqdm(total=1, desc=f"reference fit ({spec.chains} x {spec.reference_draws} draws)", unit="fit", disable=not progress) as ref_bar:
+        with tqdm(
+            total=1,
+            desc=f"reference fit ({spec.chains} x {spec.reference_draws} draws)",
+            unit="fit",
+            disable=not progress,
+        ) as ref_bar:
             reference = _reference(base, spec.reference_draws, point_seed(spec.seed, {"reference": True}))
             ref_bar.update(1)
     bar = tqdm(total=len(spec.points), initial=len(rows), desc="sweep points", unit="pt", disable=not progress)
@@ -238,7 +264,12 @@ def run_sweep(
         try:
             args.append((base, prepare_point(base, p), point_seed(spec.seed, p), mode, reference))
         except Exception as exc:  # recorded as a failed point, as a failed refit is: not fatal to the sweep
-            failed = {"point_id": point_id(p), "seed": point_seed(spec.seed, p), "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            failed = {
+                "point_id": point_id(p),
+                "seed": point_seed(spec.seed, p),
+                "status": "failed",
+                "error": f"{type(exc).__name__}: {exc}",
+            }
             record({**failed, "wall_seconds": 0.0, "overrides": canonical(p)})
     run_tasks(run_point, args, workers=workers, scheduler=scheduler, on_result=record)
     bar.close()
@@ -266,7 +297,8 @@ def sweep_table_to_dataset(table: pd.DataFrame, spec: SweepSpec):
     value_cols = [
         c
         for c in table.columns
-        if c.endswith(("_median", "_q05", "_q95")) or c in ("p_shells_152mm_above_2m", "max_rhat", "min_ess_bulk", "divergences", "wall_seconds", "khat")
+        if c.endswith(("_median", "_q05", "_q95"))
+        or c in ("p_shells_152mm_above_2m", "max_rhat", "min_ess_bulk", "divergences", "wall_seconds", "khat")
     ]
     if spec.grid_keys:
         idx = table.set_index(spec.grid_keys)[value_cols]

@@ -17,7 +17,16 @@ from estimator import claims as C
 from estimator.errors import InputError, Problem
 from estimator.priors import PriorSet
 
-__all__ = ["ModelLayout", "model_layout", "default_as_of", "add_months", "next_month", "months_between", "FORECAST_MONTHS", "MAX_MONTHS"]
+__all__ = [
+    "ModelLayout",
+    "model_layout",
+    "default_as_of",
+    "add_months",
+    "next_month",
+    "months_between",
+    "FORECAST_MONTHS",
+    "MAX_MONTHS",
+]
 
 
 # How far past the last claim an as-of date or a scored claim may reach.
@@ -112,7 +121,9 @@ def _input_date(claims: pd.DataFrame, field: str, value) -> dt.date:
     try:
         return _as_date(value)
     except ValueError:
-        raise InputError([Problem(claims.attrs.get("source", "<claims>"), field, field, f"'{value}' is not a date (use YYYY-MM-DD)")]) from None
+        raise InputError(
+            [Problem(claims.attrs.get("source", "<claims>"), field, field, f"'{value}' is not a date (use YYYY-MM-DD)")]
+        ) from None
 
 
 def _check_dates(claims: pd.DataFrame, start: dt.date, as_of: dt.date, horizon: dt.date | None) -> None:
@@ -125,14 +136,26 @@ def _check_dates(claims: pd.DataFrame, start: dt.date, as_of: dt.date, horizon: 
     limit = add_months(start, MAX_MONTHS) - dt.timedelta(days=1)
     problems = []
     if as_of < start:
-        problems.append(Problem(source, "as_of", "as_of", f"as-of date {as_of} is before the start of shipments {start} (the prior file's start_date)"))
+        problems.append(
+            Problem(
+                source,
+                "as_of",
+                "as_of",
+                f"as-of date {as_of} is before the start of shipments {start} (the prior file's start_date)",
+            )
+        )
     # An as-of date or horizon no later than the latest claim (the defaults are) is late only
     # because a claim is, and that claim's own problem below names the line to fix.
     latest = max([*claims["date_said"], *claims["period_end"]], default=start)
     for field, day in (("as_of", as_of), ("horizon", horizon)):
         if day is not None and day > limit and day > latest:
             problems.append(
-                Problem(source, field, field, f"{day} is more than {MAX_MONTHS} months after the start of shipments {start}: the model would not be built")
+                Problem(
+                    source,
+                    field,
+                    field,
+                    f"{day} is more than {MAX_MONTHS} months after the start of shipments {start}: the model would not be built",
+                )
             )
     for cid, row in claims.iterrows():
         here = C.claim_locator(claims, cid)
@@ -150,7 +173,12 @@ def _check_dates(claims: pd.DataFrame, start: dt.date, as_of: dt.date, horizon: 
         for field in ("date_said", "period_end"):
             if row[field] > limit and (field == "date_said" or end_field == "period_end"):
                 problems.append(
-                    Problem(source, here, field, f"{row[field]} is more than {MAX_MONTHS} months after the start of shipments {start}: a typo in the year?")
+                    Problem(
+                        source,
+                        here,
+                        field,
+                        f"{row[field]} is more than {MAX_MONTHS} months after the start of shipments {start}: a typo in the year?",
+                    )
                 )
     if problems:
         raise InputError(problems)

@@ -183,10 +183,26 @@ def run_sbc(
     """
     draws, tune = sampler_steps(draws, tune, "nutpie")
     # Bad input fails here, in this process, before any folder or worker exists.
-    spec = RefitSpec.from_inputs(claims, priors, as_of=as_of, horizon=as_of, dynamics=dynamics, draws=draws, tune=tune, chains=chains, source="<sbc>")
+    spec = RefitSpec.from_inputs(
+        claims,
+        priors,
+        as_of=as_of,
+        horizon=as_of,
+        dynamics=dynamics,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        source="<sbc>",
+    )
     check_simulable(spec.claims)
     manifest = {"spec": spec.identity(), "seed": seed, "simulator": SIMULATOR_VERSION}
-    folder = ResultFolder(out, SBC_MANIFEST, manifest, "holds an SBC run with other settings, seed or simulator version; choose another folder", "sims")
+    folder = ResultFolder(
+        out,
+        SBC_MANIFEST,
+        manifest,
+        "holds an SBC run with other settings, seed or simulator version; choose another folder",
+        "sims",
+    )
     rows = {i: r for i in range(simulations) if (r := folder.done(_sim_name(i))) is not None}
     todo = [i for i in range(simulations) if i not in rows]
     bar = tqdm(total=simulations, initial=len(rows), desc="SBC simulations", unit="sim", disable=not progress)
@@ -196,7 +212,9 @@ def run_sbc(
         rows[r["simulation"]] = r
         bar.update(1)
 
-    run_tasks(run_sbc_simulation, [(spec, i, seed) for i in todo], workers=workers, scheduler=scheduler, on_result=record)
+    run_tasks(
+        run_sbc_simulation, [(spec, i, seed) for i in todo], workers=workers, scheduler=scheduler, on_result=record
+    )
     bar.close()
     table = pd.DataFrame.from_records([rows[i] for i in sorted(rows)])
     with atomic_path(Path(out) / "sbc.csv") as tmp:
@@ -355,7 +373,18 @@ def compare_with_reference(result, reference: dict, *, z: float = 4.0) -> pd.Dat
             f_ref = float(np.sum(w[x_ref <= mcmc]))
             se = math.sqrt(p * (1 - p) * (1 / ess_p + 1 / reference["ess"]))
             zs = (f_ref - p) / se
-            rows.append({"quantity": q, "p": p, "mcmc": mcmc, "reference": ref_q, "ref_cdf_at_mcmc": f_ref, "se": se, "z_score": zs, "agrees": abs(zs) <= z})
+            rows.append(
+                {
+                    "quantity": q,
+                    "p": p,
+                    "mcmc": mcmc,
+                    "reference": ref_q,
+                    "ref_cdf_at_mcmc": f_ref,
+                    "se": se,
+                    "z_score": zs,
+                    "agrees": abs(zs) <= z,
+                }
+            )
     return pd.DataFrame(rows)
 
 

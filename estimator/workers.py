@@ -61,7 +61,9 @@ def shutdown_workers() -> None:
 atexit.register(shutdown_workers)
 
 
-def run_tasks(fn: Callable, tasks: list[tuple], *, workers: int | None = None, scheduler=None, on_result: Callable | None = None) -> list:
+def run_tasks(
+    fn: Callable, tasks: list[tuple], *, workers: int | None = None, scheduler=None, on_result: Callable | None = None
+) -> list:
     """Run ``fn(*task)`` for every task; return the results in completion order.
 
     Parameters

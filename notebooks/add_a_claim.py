@@ -128,14 +128,21 @@ comparison = pd.DataFrame(
 comparison
 
 # %%
-print(f"P(152mm shells > 2 million): before {estimator.prob_shells_above(before):.2f}, after {estimator.prob_shells_above(after):.2f}")
+print(
+    f"P(152mm shells > 2 million): before {estimator.prob_shells_above(before):.2f}, after {estimator.prob_shells_above(after):.2f}"
+)
 
 # %% [markdown]
 # The whole posterior of the two quantities the new claim speaks to, before and after, from the
 # tidy draws of each fit.
 
 # %%
-both = pd.concat([before.draws([N.ARTILLERY_ROUNDS, N.CONTAINERS]).assign(fit="before"), after.draws([N.ARTILLERY_ROUNDS, N.CONTAINERS]).assign(fit="after")])
+both = pd.concat(
+    [
+        before.draws([N.ARTILLERY_ROUNDS, N.CONTAINERS]).assign(fit="before"),
+        after.draws([N.ARTILLERY_ROUNDS, N.CONTAINERS]).assign(fit="after"),
+    ]
+)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
 for ax, var in zip(axes, (N.ARTILLERY_ROUNDS, N.CONTAINERS)):
     for fit_name, colour in (("before", "#999999"), ("after", "#0072B2")):
@@ -161,4 +168,6 @@ after.plot_claim_check()
 
 # %%
 influence = influence_table(after, method=PSIS, families=False)
-influence[influence["left_out"] == new_claim["id"]][["quantity", "median", "q05", "q95", "shift_median_pct", "reliable"]]
+influence[influence["left_out"] == new_claim["id"]][
+    ["quantity", "median", "q05", "q95", "shift_median_pct", "reliable"]
+]

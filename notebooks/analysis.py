@@ -69,7 +69,9 @@ pd.set_option("display.max_colwidth", 120)
 # %%
 priors = estimator.load_priors()
 claims = estimator.load_claims()
-ledger = claims[["date_said", "who", "source_family", "quantity", "kind", "qualifier", "figure", "figure_high", "wording", "url"]]
+ledger = claims[
+    ["date_said", "who", "source_family", "quantity", "kind", "qualifier", "figure", "figure_high", "wording", "url"]
+]
 HTML(ledger.to_html(render_links=True, na_rep=""))
 
 # %% [markdown]
@@ -292,7 +294,9 @@ chains = 2
 ]
 """)
 sweep = run_sweep(sweep_file, work / "sweep", progress=False)
-sweep[["price_152mm_usd", "value_usd_median", "value_usd_q05", "value_usd_q95", "shells_152mm_median", "diagnostics_ok"]]
+sweep[
+    ["price_152mm_usd", "value_usd_median", "value_usd_q05", "value_usd_q95", "shells_152mm_median", "diagnostics_ok"]
+]
 
 # %% [markdown]
 # The value rises with the price while the shell count stays put: the price of a shell comes

@@ -69,7 +69,9 @@ vintages = default_vintages(claims)[::3]
 vintages
 
 # %%
-bt = run_backtest(work / "backtest", claims=LEDGER, vintages=vintages, draws=DRAWS, tune=DRAWS, chains=2, seed=SEED, progress=False)
+bt = run_backtest(
+    work / "backtest", claims=LEDGER, vintages=vintages, draws=DRAWS, tune=DRAWS, chains=2, seed=SEED, progress=False
+)
 pd.Series(bt.summary, name="summary").to_frame()
 
 # %% [markdown]
@@ -86,7 +88,9 @@ pd.Series(bt.summary, name="summary").to_frame()
 bt.beliefs
 
 # %%
-fig, ax = plot_backtest_beliefs(bt.beliefs, bt.claims, note=f"Backtest of {Path(LEDGER).name}, {len(vintages)} vintages.")
+fig, ax = plot_backtest_beliefs(
+    bt.beliefs, bt.claims, note=f"Backtest of {Path(LEDGER).name}, {len(vintages)} vintages."
+)
 
 # %% [markdown]
 # ## Each later claim against the forecast made before it

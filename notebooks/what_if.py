@@ -90,7 +90,16 @@ chains = 2
 "fill_152mm.upper" = [0.75, 0.98]
 """)
 sweep = run_sweep(sweep_file, work / "sweep", progress=False)
-sweep[["fill_152mm.upper", "shells_per_container_152mm_median", "shells_152mm_median", "shells_152mm_q05", "shells_152mm_q95", "diagnostics_ok"]]
+sweep[
+    [
+        "fill_152mm.upper",
+        "shells_per_container_152mm_median",
+        "shells_152mm_median",
+        "shells_152mm_q05",
+        "shells_152mm_q95",
+        "diagnostics_ok",
+    ]
+]
 
 # %% [markdown]
 # Read the two rows side by side: the load per container follows the prior that was moved, and

@@ -143,13 +143,20 @@ def _fresh_compiles():
             len(model.coords["claim"]),
             len(model.coords["month"]),
             recipe.dynamics,
-            tuple(sorted((name, spec.distribution, tuple(sorted(spec.params))) for name, spec in recipe.priors.all_specs().items())),
+            tuple(
+                sorted(
+                    (name, spec.distribution, tuple(sorted(spec.params)))
+                    for name, spec in recipe.priors.all_specs().items()
+                )
+            ),
             tuple(var_names or ()),
             log_densities,
         )
         compile_fresh.calls += 1
         if structure not in fresh:
-            fresh[structure] = original(model, recipe=recipe, var_names=var_names, cache=False, log_densities=log_densities)
+            fresh[structure] = original(
+                model, recipe=recipe, var_names=var_names, cache=False, log_densities=log_densities
+            )
             return fresh[structure]
         data_model, _ = compiled._stored_vars(model, var_names, log_densities)
         return compiled._with_model_data(fresh[structure], data_model)
@@ -175,7 +182,9 @@ def run(variants: list[dict], use_cache: bool) -> list[dict]:
                 base_priors["base"] = estimator.load_priors(text=priors_text, name="priors.toml", cache=use_cache)
             priors = base_priors["base"]
             if v["sweep_point"] is not None:
-                priors, _ = apply_overrides(priors, sweep.points[v["sweep_point"]], file=SWEEP, where=f"point {v['sweep_point']}")
+                priors, _ = apply_overrides(
+                    priors, sweep.points[v["sweep_point"]], file=SWEEP, where=f"point {v['sweep_point']}"
+                )
             if v["price_shift"]:
                 mu = priors.parameters["price_152mm_usd"].params["mu"]
                 priors = priors.with_params({"price_152mm_usd": {"mu": mu + v["price_shift"]}})
@@ -186,7 +195,9 @@ def run(variants: list[dict], use_cache: bool) -> list[dict]:
             if not use_cache and fresh.calls == 0:
                 # Else every variant would compile afresh: right, but hours long.
                 raise RuntimeError("the fresh compiles were never used: patch compile_model where fit reads it")
-            out.append({"status": "fitted", "digest": _digest(result), "families": int(result.posterior.sizes["family"])})
+            out.append(
+                {"status": "fitted", "digest": _digest(result), "families": int(result.posterior.sizes["family"])}
+            )
         except InputError as exc:
             out.append({"status": "InputError", "message": str(exc)})
         except FitError as exc:

@@ -118,7 +118,9 @@ def sweep_file(priors, tmp_path_factory):
 
     real = estimator.sweep_file.load_priors
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(estimator.sweep_file, "load_priors", lambda path=None, **kw: priors if path is None else real(path, **kw))
+        mp.setattr(
+            estimator.sweep_file, "load_priors", lambda path=None, **kw: priors if path is None else real(path, **kw)
+        )
         yield tmp_path_factory.mktemp("sweeps") / "generated.toml"
 
 
@@ -131,7 +133,9 @@ def tiny_result(claims, priors):
 @pytest.fixture(scope="session")
 def seed_era_result(claims, priors):
     """A short fit of what was known on 2024-02-26, as of 2024-02-23: later claims are forecasts of it."""
-    return estimator.fit(claims, priors, known_by="2024-02-26", as_of="2024-02-23", draws=60, tune=60, chains=2, seed=7, progress=False)
+    return estimator.fit(
+        claims, priors, known_by="2024-02-26", as_of="2024-02-23", draws=60, tune=60, chains=2, seed=7, progress=False
+    )
 
 
 @pytest.fixture(scope="session")

@@ -29,12 +29,21 @@ from estimator.cli import main
 from estimator.report import FIGURE_CAPTIONS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium; .ci/run does)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium installed (apt-get install chromium; .ci/run does)"
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_INDEX = ROOT / "docs" / "_build" / "html" / "index.html"
 # What a machine with no network needs: no background traffic, no first-run dialogs, no GPU.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1280, "height": 800}
 SERIOUS = ("serious", "critical")
 _SHOWN = re.compile(r"^\$?(?P<number>[\d,.]+)(?: (?P<word>million|billion))?$")
@@ -45,7 +54,9 @@ _WORDS = {None: 1.0, "million": 1e6, "billion": 1e9}
 def browser():
     """One Chromium for the module, with a fresh profile; every page refuses requests off the machine."""
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, viewport=VIEWPORT)
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, viewport=VIEWPORT
+        )
         yield context
         context.close()
 
@@ -96,7 +107,9 @@ def page_problems(visit: Visit) -> list[str]:
             problems.append(f"heading level jumps from h{before} to h{after}")
     for v in Axe().run(visit.page).response["violations"]:
         if v["impact"] in SERIOUS:
-            problems.append(f"axe-core {v['impact']}: {v['id']} ({v['help']}) at {[n['target'] for n in v['nodes']][:3]}")
+            problems.append(
+                f"axe-core {v['impact']}: {v['id']} ({v['help']}) at {[n['target'] for n in v['nodes']][:3]}"
+            )
     return problems
 
 
@@ -112,7 +125,9 @@ def report_problems(visit: Visit, summary: dict, claims) -> list[str]:
     images = [n for n in tree if n.get("role", {}).get("value") in ("image", "img") and not n.get("ignored")]
     named = [n for n in images if n.get("name", {}).get("value", "").strip()]
     if len(named) != len(FIGURE_CAPTIONS) or len(named) != len(images):
-        problems.append(f"accessibility tree: {len(images)} images, {len(named)} with a name, {len(FIGURE_CAPTIONS)} figures expected")
+        problems.append(
+            f"accessibility tree: {len(images)} images, {len(named)} with a name, {len(FIGURE_CAPTIONS)} figures expected"
+        )
 
     rows = page.evaluate(
         """() => Object.fromEntries([...document.querySelectorAll('tr[data-claim]')].map(tr =>
@@ -126,7 +141,9 @@ def report_problems(visit: Visit, summary: dict, claims) -> list[str]:
         want = [u for u in urls if u.startswith("http")]
         # The browser normalises an address (a trailing slash on a bare host); compare without it.
         got = [h.rstrip("/") for h in rows[cid]["links"]]
-        if got != [u.rstrip("/") for u in want] or not all(u in rows[cid]["text"] for u in urls if not u.startswith("http")):
+        if got != [u.rstrip("/") for u in want] or not all(
+            u in rows[cid]["text"] for u in urls if not u.startswith("http")
+        ):
             problems.append(f"claim {cid}: links {rows[cid]['links']} on the page, {urls} in the ledger")
 
     cells = page.evaluate(
@@ -147,12 +164,16 @@ def report_problems(visit: Visit, summary: dict, claims) -> list[str]:
         # digits its Monte Carlo error supports (error at most that MCSE): the two bound the gap.
         tolerance = 0.005 * abs(want) + ref[f"mcse_{c['column']}"]
         if not abs(shown - want) <= tolerance:
-            problems.append(f"{c['quantity']} {c['column']}: shown '{c['shown']}', summary.json {want:.6g} (tolerance {tolerance:.3g})")
+            problems.append(
+                f"{c['quantity']} {c['column']}: shown '{c['shown']}', summary.json {want:.6g} (tolerance {tolerance:.3g})"
+            )
     missing = {(q, col) for q in summary["headline"] for col in ("median", "q05", "q95")} - seen
     problems += [f"{q} {col}: not on the page" for q, col in sorted(missing)]
     p_shown = page.locator("strong[data-value]").first.get_attribute("data-value")
     if float(p_shown) != summary["p_shells_152mm_above_2_million"]:
-        problems.append(f"P(shells > 2 million): {p_shown} on the page, {summary['p_shells_152mm_above_2_million']} in summary.json")
+        problems.append(
+            f"P(shells > 2 million): {p_shown} on the page, {summary['p_shells_152mm_above_2_million']} in summary.json"
+        )
     return problems
 
 
@@ -169,7 +190,10 @@ def run(tmp_path_factory):
     if os.environ.get("ESTIMATOR_REPORT_RUN"):
         return Path(os.environ["ESTIMATOR_REPORT_RUN"])
     out = tmp_path_factory.mktemp("browser_run")
-    assert main(["fit", "--draws", "60", "--tune", "60", "--chains", "2", "--seed", "7", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(["fit", "--draws", "60", "--tune", "60", "--chains", "2", "--seed", "7", "--out", str(out), "--quiet"])
+        == 0
+    )
     return out
 
 
@@ -179,7 +203,11 @@ def report(run, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     assert main(["report", str(run / "result.nc"), "--out", str(out), "--format", "html"]) == 0
     assert not list(out.glob("*.png")), "the HTML report wrote figure files beside itself"
-    return out / "report.html", json.loads((run / "summary.json").read_text()), estimator.load_result(run / "result.nc").claims
+    return (
+        out / "report.html",
+        json.loads((run / "summary.json").read_text()),
+        estimator.load_result(run / "result.nc").claims,
+    )
 
 
 def test_report_in_a_real_browser(browser, report, tmp_path):

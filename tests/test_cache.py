@@ -80,9 +80,9 @@ def test_graph_key_ignores_data_values_but_not_structure_or_versions(claims, pri
 def test_a_ledger_with_one_more_claim_shares_the_padded_compiled_model(claims, priors):
     fewer = claims.iloc[:-1]
     assert set(fewer["source_family"]) == set(claims["source_family"])
-    assert compiled.graph_key(build_model(fewer, priors, as_of=max(claims["date_said"]), capacity=64)) == compiled.graph_key(
-        build_model(claims, priors, capacity=64)
-    )
+    assert compiled.graph_key(
+        build_model(fewer, priors, as_of=max(claims["date_said"]), capacity=64)
+    ) == compiled.graph_key(build_model(claims, priors, capacity=64))
 
 
 def test_padded_claims_add_nothing_to_the_log_density(claims, priors):
@@ -151,7 +151,9 @@ def test_a_refit_with_a_prior_moved_draws_what_a_fresh_fit_of_it_draws(claims, p
     refit = estimator.fit(claims, moved, **kw)
     compiled.clear_memory()
     fresh = estimator.fit(claims, moved, **kw)
-    np.testing.assert_array_equal(refit.tree["posterior"][N.VALUE_USD].values, fresh.tree["posterior"][N.VALUE_USD].values)
+    np.testing.assert_array_equal(
+        refit.tree["posterior"][N.VALUE_USD].values, fresh.tree["posterior"][N.VALUE_USD].values
+    )
 
 
 def test_prior_data_swapped_in_move_the_initial_point_as_a_model_built_with_them(claims, priors):
@@ -167,7 +169,8 @@ def test_prior_data_swapped_in_move_the_initial_point_as_a_model_built_with_them
     assert not np.array_equal(base.initial_point_func(7), own.initial_point_func(7))
     # The base model's function still reads its own data after another was bound.
     np.testing.assert_array_equal(
-        base.initial_point_func(7), compiled.compile_model(build_model(claims, priors), recipe=ModelRecipe(claims, priors)).initial_point_func(7)
+        base.initial_point_func(7),
+        compiled.compile_model(build_model(claims, priors), recipe=ModelRecipe(claims, priors)).initial_point_func(7),
     )
 
 

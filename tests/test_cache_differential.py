@@ -51,7 +51,14 @@ def generate_variants() -> list[dict]:
     """The variants hypothesis generates from a fixed seed (no shrinking: nothing fails here), duplicates removed."""
     found = []
 
-    @settings(max_examples=N_VARIANTS + 40, derandomize=True, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck), deadline=None)
+    @settings(
+        max_examples=N_VARIANTS + 40,
+        derandomize=True,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        deadline=None,
+    )
     @given(variant)
     def collect(v):
         found.append(v)
@@ -73,7 +80,11 @@ def test_cached_and_fresh_compiles_agree_on_every_variant(tmp_path):
     # Side by side, one process each: the machine's two cores.
     runs = {
         "cached": subprocess.Popen(
-            [sys.executable, "tests/cache_worker.py", str(spec), str(tmp_path / "cached.json")], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+            [sys.executable, "tests/cache_worker.py", str(spec), str(tmp_path / "cached.json")],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
         ),
         "fresh": subprocess.Popen(
             [sys.executable, "tests/cache_worker.py", str(spec), str(tmp_path / "fresh.json"), "--no-cache"],
@@ -95,5 +106,11 @@ def test_cached_and_fresh_compiles_agree_on_every_variant(tmp_path):
     # The generated set exercises both doors: fits of every structure, and refusals.
     assert outcomes.count("fitted") >= N_VARIANTS // 2 and "InputError" in outcomes
     assert "FitError" not in outcomes, [r for r in cached if r["status"] == "FitError"][:3]
-    assert {r["families"] for r in cached if r["status"] == "fitted"} >= {len(DEFAULT_FAMILIES) - 1, len(DEFAULT_FAMILIES), len(DEFAULT_FAMILIES) + 1}
-    print(f"{N_VARIANTS} variants: {outcomes.count('fitted')} fitted with identical draws, {outcomes.count('InputError')} refused with the same input error")
+    assert {r["families"] for r in cached if r["status"] == "fitted"} >= {
+        len(DEFAULT_FAMILIES) - 1,
+        len(DEFAULT_FAMILIES),
+        len(DEFAULT_FAMILIES) + 1,
+    }
+    print(
+        f"{N_VARIANTS} variants: {outcomes.count('fitted')} fitted with identical draws, {outcomes.count('InputError')} refused with the same input error"
+    )

@@ -30,7 +30,13 @@ TINY = ["--draws", "10", "--tune", "10", "--chains", "1", "--seed", "11", "--qui
 
 
 def _fit(out: Path, *args, env=None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "estimator", "fit", *TINY, "--out", str(out), *args], capture_output=True, text=True, env=env, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "estimator", "fit", *TINY, "--out", str(out), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        **kwargs,
+    )
 
 
 def _posterior(run: Path) -> xr.Dataset:
@@ -40,7 +46,9 @@ def _posterior(run: Path) -> xr.Dataset:
 
 def _same_draws(a: Path, b: Path) -> bool:
     pa, pb = _posterior(a), _posterior(b)
-    return set(pa.data_vars) == set(pb.data_vars) and all(np.array_equal(pa[v].values, pb[v].values) for v in pa.data_vars)
+    return set(pa.data_vars) == set(pb.data_vars) and all(
+        np.array_equal(pa[v].values, pb[v].values) for v in pa.data_vars
+    )
 
 
 def _ledger(tmp_path: Path, name: str, edit) -> Path:
@@ -111,14 +119,25 @@ def test_a_compile_killed_mid_way_leaves_nothing_a_later_run_trusts(killed_compi
 
 
 @pytest.mark.slow
-def test_two_fits_started_together_agree_and_numba_or_pytensor_folders_elsewhere_change_nothing_but_where_files_go(killed_compile):
+def test_two_fits_started_together_agree_and_numba_or_pytensor_folders_elsewhere_change_nothing_but_where_files_go(
+    killed_compile,
+):
     root = killed_compile
     env = {**os.environ, cache.ENV_VAR: str(root / "cache")}
     # The second process keeps numba's and PyTensor's own files elsewhere, as on a cluster
     # where site-packages is read-only.
-    elsewhere = {**env, "NUMBA_CACHE_DIR": str(root / "numba"), "PYTENSOR_FLAGS": f"base_compiledir={root / 'pytensor'}"}
+    elsewhere = {
+        **env,
+        "NUMBA_CACHE_DIR": str(root / "numba"),
+        "PYTENSOR_FLAGS": f"base_compiledir={root / 'pytensor'}",
+    }
     procs = [
-        subprocess.Popen([sys.executable, "-m", "estimator", "fit", *TINY, "--out", str(root / name)], env=e, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "estimator", "fit", *TINY, "--out", str(root / name)],
+            env=e,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name, e in (("plain", env), ("elsewhere", elsewhere))
     ]
     for proc in procs:
@@ -198,7 +217,9 @@ def test_cache_info_and_clear(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert str(tmp_path / "c") in out and "compiled/" in out and "priors/" in out
     info = cache.info()
-    assert info["kinds"]["compiled"]["entries"] == 1 and info["kinds"]["priors"]["entries"] == 1 and info["bytes"] > 2000
+    assert (
+        info["kinds"]["compiled"]["entries"] == 1 and info["kinds"]["priors"]["entries"] == 1 and info["bytes"] > 2000
+    )
     assert cli.main(["cache", "clear"]) == 0
     assert cache.info()["bytes"] == 0
     assert (tmp_path / "c" / "keep-me.txt").exists(), "clear removes the cache's own folders only"
@@ -207,7 +228,9 @@ def test_cache_info_and_clear(tmp_path, monkeypatch, capsys):
 def test_a_sampler_failure_is_one_message_with_the_input_hash_and_exit_1(tiny_result, tmp_path, monkeypatch, capsys):
 
     def broken(*args, **kwargs):
-        raise RuntimeError("All initialization points failed\n\nCaused by:\n    Logp function returned error\nStack backtrace:\n   0: <unknown>")
+        raise RuntimeError(
+            "All initialization points failed\n\nCaused by:\n    Logp function returned error\nStack backtrace:\n   0: <unknown>"
+        )
 
     monkeypatch.setattr(sampling, "nutpie_sample", broken)
     assert cli.main(["fit", *TINY, "--out", str(tmp_path / "run")]) == cli.EXIT_FAILURE

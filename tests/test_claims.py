@@ -20,7 +20,16 @@ from estimator.timeline import MAX_MONTHS, model_layout
 
 DATA = Path(__file__).parent / "data"
 # The families the default ledger names (a ledger may name others: families are pooled).
-FAMILIES = {"us_government", "south_korean_government", "ukrainian_government", "press_intelligence", "uk_government", "osint", "think_tank", "multilateral"}
+FAMILIES = {
+    "us_government",
+    "south_korean_government",
+    "ukrainian_government",
+    "press_intelligence",
+    "uk_government",
+    "osint",
+    "think_tank",
+    "multilateral",
+}
 
 
 def test_default_ledger_holds_every_reference_claim(claims):
@@ -160,7 +169,10 @@ def test_generated_bad_fields_never_raise_anything_but_input_error(column, value
     try:
         df = load_claims(text=buf.getvalue(), name="gen.csv", families=FAMILIES)
     except InputError as exc:
-        assert any(p.field == column or p.field in ("figure_high", "period_end", "basis_containers", "quantity", "qualifier") for p in exc.problems)
+        assert any(
+            p.field == column or p.field in ("figure_high", "period_end", "basis_containers", "quantity", "qualifier")
+            for p in exc.problems
+        )
         return
     assert np.isfinite(df["figure"]).all()
 
@@ -210,7 +222,11 @@ def test_a_bad_frame_reports_every_problem_by_row_and_field(claims):
     with pytest.raises(InputError) as info:
         claims_from_frame(raw, families=FAMILIES)
     got = [(p.file, p.row.split(" (")[0], p.field) for p in info.value.problems]
-    assert got == [("<DataFrame>", "row 1", "source_family"), ("<DataFrame>", "row 3", "figure"), ("<DataFrame>", "row 5", "date_said")]
+    assert got == [
+        ("<DataFrame>", "row 1", "source_family"),
+        ("<DataFrame>", "row 3", "figure"),
+        ("<DataFrame>", "row 5", "date_said"),
+    ]
     assert f"(id {raw.loc[3, 'id']})" in info.value.problems[1].row
 
 
@@ -232,10 +248,12 @@ _CHOICES = {
     "source_family": tuple(FAMILIES),
 }
 _BAD_DATES = st.one_of(
-    st.sampled_from(["2024-02-30", "2023-13-01", "yesterday", "2024/01/02", "01-02-2024", "2024-02"]), st.text(alphabet="abcxyz", min_size=1, max_size=6)
+    st.sampled_from(["2024-02-30", "2023-13-01", "yesterday", "2024/01/02", "01-02-2024", "2024-02"]),
+    st.text(alphabet="abcxyz", min_size=1, max_size=6),
 )
 _BAD_FIGURES = st.one_of(
-    st.sampled_from(["0", "-1", "-0.5", "abc", "nan", "inf", "-inf", "1e400", "", "1,2x"]), st.floats(max_value=0, allow_nan=False).map(repr)
+    st.sampled_from(["0", "-1", "-0.5", "abc", "nan", "inf", "-inf", "1e400", "", "1,2x"]),
+    st.floats(max_value=0, allow_nan=False).map(repr),
 )
 _N_ROWS = len(_default_records())
 
@@ -365,7 +383,11 @@ def test_a_spreadsheet_csv_utf8_with_a_byte_order_mark_loads(claims, tmp_path):
 def test_a_file_that_is_not_utf8_is_an_input_error_naming_the_line(claims, tmp_path):
     path = tmp_path / "latin1.csv"
     # A spreadsheet's "CSV" in a Western code page: one Latin-1 byte (0xE9, 'é') on line 2.
-    path.write_bytes(claims.attrs["text"].replace("J. Kirby", "J. Kirb\N{LATIN SMALL LETTER E WITH ACUTE}").encode("latin-1", "replace"))
+    path.write_bytes(
+        claims.attrs["text"]
+        .replace("J. Kirby", "J. Kirb\N{LATIN SMALL LETTER E WITH ACUTE}")
+        .encode("latin-1", "replace")
+    )
     p = _only_problem_at(path)
     assert (p.file, p.row, p.field) == (str(path), "file", "-")
     assert p.message.startswith("not UTF-8 text") and "line 2" in p.message
@@ -419,9 +441,14 @@ def test_meaningless_figures_are_refused_naming_line_and_field(claim, column, va
 
 def test_the_ends_of_a_between_range_may_reach_past_every_plausible_value():
     """A range of 'any number' is how a statement that carries no information is coded (its likelihood is flat)."""
-    text, _ = _ledger_with({("bloomberg-2024-02-23-value", "figure"): "1e-300", ("bloomberg-2024-02-23-value", "figure_high"): "1e300"})
+    text, _ = _ledger_with(
+        {("bloomberg-2024-02-23-value", "figure"): "1e-300", ("bloomberg-2024-02-23-value", "figure_high"): "1e300"}
+    )
     df = load_claims(text=text, name="range.csv", families=FAMILIES)
-    assert (df.loc["bloomberg-2024-02-23-value", "figure"], df.loc["bloomberg-2024-02-23-value", "figure_high"]) == (1e-300, 1e300)
+    assert (df.loc["bloomberg-2024-02-23-value", "figure"], df.loc["bloomberg-2024-02-23-value", "figure_high"]) == (
+        1e-300,
+        1e300,
+    )
 
 
 @pytest.mark.parametrize(
@@ -449,7 +476,11 @@ def test_a_date_outside_the_plausible_window_is_refused_at_once(value):
     t0 = time.perf_counter()
     p = _only_problem(text, families=FAMILIES)
     assert time.perf_counter() - t0 < 1.0
-    assert p.row.startswith(f"line {lines['us-nsc-2023-10-13']}") and p.field == "date_said" and "outside the dates" in p.message
+    assert (
+        p.row.startswith(f"line {lines['us-nsc-2023-10-13']}")
+        and p.field == "date_said"
+        and "outside the dates" in p.message
+    )
 
 
 @pytest.mark.parametrize("value", ["10000-01-01", "20240223", "2024-W08-5", "0000-01-01"])
@@ -473,7 +504,9 @@ def test_a_claim_said_decades_after_the_start_is_refused_by_the_layout_at_once(p
     assert f"{MAX_MONTHS} months" in p.message
 
 
-@pytest.mark.parametrize("as_of, words", [("2099-01-01", f"{MAX_MONTHS} months"), ("2020-01-01", "before the start"), ("soon", "not a date")])
+@pytest.mark.parametrize(
+    "as_of, words", [("2099-01-01", f"{MAX_MONTHS} months"), ("2020-01-01", "before the start"), ("soon", "not a date")]
+)
 def test_an_as_of_date_the_model_cannot_use_is_an_input_error(claims, priors, as_of, words):
     t0 = time.perf_counter()
     with pytest.raises(InputError) as info:
@@ -537,7 +570,11 @@ def test_a_restatement_loads_naming_its_original_and_survives_a_frame_round_trip
     "cid, target, words",
     [
         # A typo in the id: named, with the nearest id.
-        ("us-usun-2024-05-20", "us-state-2024-02-32", "not the id of a row in this ledger (did you mean 'us-state-2024-02-23'?)"),
+        (
+            "us-usun-2024-05-20",
+            "us-state-2024-02-32",
+            "not the id of a row in this ledger (did you mean 'us-state-2024-02-23'?)",
+        ),
         ("us-usun-2024-05-20", "us-usun-2024-05-20", "cannot restate itself"),
         # The original must come first: this container count was said after the row naming it.
         ("us-state-2024-02-23", "us-usun-2024-05-20", "said on 2024-05-20, after this row (2024-02-23)"),
@@ -553,7 +590,12 @@ def test_a_bad_restates_is_named_by_file_line_and_field(cid, target, words):
 
 
 def test_a_restatement_must_name_the_original_not_another_restatement():
-    text, lines = _ledger_with({("us-state-2024-09-04", "restates"): "us-usun-2024-05-20", ("us-usun-2024-05-20", "restates"): "us-state-2024-02-23"})
+    text, lines = _ledger_with(
+        {
+            ("us-state-2024-09-04", "restates"): "us-usun-2024-05-20",
+            ("us-usun-2024-05-20", "restates"): "us-state-2024-02-23",
+        }
+    )
     p = _only_problem(text, name="chain.csv", families=FAMILIES)
     assert (p.row, p.field) == (f"line {lines['us-state-2024-09-04']} (id us-state-2024-09-04)", "restates")
     assert "itself restates 'us-state-2024-02-23': name the original, 'us-state-2024-02-23'" in p.message

@@ -28,7 +28,26 @@ EXAMPLES = 500
 
 # Bytes a damaged or foreign file holds: CSV punctuation, line ends, a byte-order mark,
 # a NUL, and bytes that are not UTF-8 (a lone continuation byte, a Latin-1 'é').
-_BYTES = st.sampled_from([b'"', b",", b"\n", b"\r", b"\r\n", b'""', b"\xef\xbb\xbf", b"\x00", b"\x80", b"\xe9", b";", b"\t", b" ", b"0", b"9", b"-"])
+_BYTES = st.sampled_from(
+    [
+        b'"',
+        b",",
+        b"\n",
+        b"\r",
+        b"\r\n",
+        b'""',
+        b"\xef\xbb\xbf",
+        b"\x00",
+        b"\x80",
+        b"\xe9",
+        b";",
+        b"\t",
+        b" ",
+        b"0",
+        b"9",
+        b"-",
+    ]
+)
 _CELLS = st.one_of(
     st.sampled_from(
         [
@@ -105,7 +124,12 @@ def _assert_named(exc: InputError, file: str, rows: tuple[str, ...]):
         assert p.file == file and p.row.startswith(rows) and p.field and p.message, p
 
 
-@settings(max_examples=EXAMPLES, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=_damaged())
 def test_a_damaged_ledger_loads_and_lays_out_or_raises_one_input_error(data, ledger_path, priors):
     ledger_path.write_bytes(data)

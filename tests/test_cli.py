@@ -19,13 +19,30 @@ DATA = Path(__file__).parent / "data"
 
 
 def _run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "estimator.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "estimator.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
 
 
 def test_fit_writes_result_and_summaries(tmp_path):
     out = tmp_path / "run"
     # --strict on a tiny run: diagnostics must fail (exit 3) and the files must still be written.
-    proc = _run("fit", "--draws", "40", "--tune", "40", "--chains", "2", "--seed", "1", "--quiet", "--strict", "--out", str(out), cwd=tmp_path)
+    proc = _run(
+        "fit",
+        "--draws",
+        "40",
+        "--tune",
+        "40",
+        "--chains",
+        "2",
+        "--seed",
+        "1",
+        "--quiet",
+        "--strict",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert "152mm shells delivered" in proc.stdout and "WARNING" in proc.stdout
     for name in ("result.nc", "summary.csv", "summary.json"):
@@ -78,7 +95,16 @@ SUBCOMMANDS = {
     "score": ["run/result.nc"],
     "backtest": [],
 }
-FIGURE_COMMANDS = ["figures", "report", "sweep", "sensitivity", "validate sbc", "validate reference", "score", "backtest"]
+FIGURE_COMMANDS = [
+    "figures",
+    "report",
+    "sweep",
+    "sensitivity",
+    "validate sbc",
+    "validate reference",
+    "score",
+    "backtest",
+]
 
 
 def _help(capsys, *words) -> str:
@@ -189,7 +215,14 @@ def test_a_prior_with_a_negative_sigma_exits_2_naming_entry_and_field_before_any
     end = text.index("\n[", start + len(head))
     entry = text[start:end]
     unit = next(line for line in entry.splitlines() if line.startswith("unit"))
-    bad = text[:start] + head + 'distribution = "LogNormal"\nparams = {mu = 7.0, sigma = -0.5}\n' + unit + "\n" + text[end:]
+    bad = (
+        text[:start]
+        + head
+        + 'distribution = "LogNormal"\nparams = {mu = 7.0, sigma = -0.5}\n'
+        + unit
+        + "\n"
+        + text[end:]
+    )
     path = tmp_path / "priors.toml"
     path.write_text(bad, encoding="utf-8")
     proc = _run("fit", "--priors", str(path), "--out", str(tmp_path / "run"))

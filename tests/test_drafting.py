@@ -42,23 +42,44 @@ def _fields(sentence, date="2024-06-01"):
         ("some 6.7 thousand containers", ("containers", "count", "about", "6700", "")),
         ("an estimated 28,000 containers packed with weapons", ("containers", "count", "about", "28000", "")),
         ("roughly 2 million rounds", ("artillery_rounds", "count", "about", "2000000", "")),
-        ("Pyongyang has supplied Moscow with 100 short-range ballistic missiles KN-23 and KN-24", ("missiles_delivered", "count", "about", "100", "")),
+        (
+            "Pyongyang has supplied Moscow with 100 short-range ballistic missiles KN-23 and KN-24",
+            ("missiles_delivered", "count", "about", "100", ""),
+        ),
         ("up to 248 ballistic missiles of the KN-23/24 type", ("missiles_delivered", "count", "up_to", "248", "")),
         ("as many as 300 missiles", ("missiles_delivered", "count", "up_to", "300", "")),
         ("to be between $1.7 billion and $5.5 billion", ("value_usd", "count", "between", "1700000000", "5500000000")),
         ("valued at between 5.6 and 9.8 billion USD", ("value_usd", "count", "between", "5600000000", "9800000000")),
         ("5.7 to 6.7 million artillery shells", ("artillery_rounds", "count", "between", "5700000", "6700000")),
-        ("649,640 to 878,300 rockets for multiple rocket launchers (MRL)", ("rounds_122mm", "count", "between", "649640", "878300")),
+        (
+            "649,640 to 878,300 rockets for multiple rocket launchers (MRL)",
+            ("rounds_122mm", "count", "between", "649640", "878300"),
+        ),
         # Figures in words and the vague plurals, as the ledger's notes code them
-        ("more than two million rounds of 152mm artillery shells", ("shells_152mm", "count", "more_than", "2000000", "")),
-        ("more than eight million artillery and rocket rounds", ("artillery_rounds", "count", "more_than", "8000000", "")),
-        ("Around nine million artillery and rocket shells were transferred", ("artillery_rounds", "count", "about", "9000000", "")),
-        ("ballistic missile launchers and several dozen ballistic missiles", ("missiles_delivered", "count", "between", "24", "72")),
+        (
+            "more than two million rounds of 152mm artillery shells",
+            ("shells_152mm", "count", "more_than", "2000000", ""),
+        ),
+        (
+            "more than eight million artillery and rocket rounds",
+            ("artillery_rounds", "count", "more_than", "8000000", ""),
+        ),
+        (
+            "Around nine million artillery and rocket shells were transferred",
+            ("artillery_rounds", "count", "about", "9000000", ""),
+        ),
+        (
+            "ballistic missile launchers and several dozen ballistic missiles",
+            ("missiles_delivered", "count", "between", "24", "72"),
+        ),
         ("dozens of ballistic missiles", ("missiles_delivered", "count", "between", "24", "72")),
         ("hundreds of thousands of artillery shells", ("artillery_rounds", "count", "between", "100000", "1000000")),
         ("hundreds of short-range ballistic missiles", ("missiles_delivered", "count", "between", "100", "1000")),
         ("raking in billions of dollars in profit", ("value_usd", "count", "between", "1000000000", "10000000000")),
-        ("export of weapons to Russia last year earned the regime $540 million", ("value_usd", "count", "about", "540000000", "")),
+        (
+            "export of weapons to Russia last year earned the regime $540 million",
+            ("value_usd", "count", "about", "540000000", ""),
+        ),
         ("tens of thousands of containers", ("containers", "count", "between", "10000", "100000")),
         ("several hundred missiles", ("missiles_delivered", "count", "between", "200", "600")),
         # Calibres
@@ -67,13 +88,25 @@ def _fields(sentence, date="2024-06-01"):
         ("6 million 152-millimeter artillery shells", ("shells_152mm", "count", "about", "6000000", "")),
         ("5.2 million 15-centimetre artillery shells", ("shells_152mm", "count", "about", "5200000", "")),
         # Missiles launched: the ledger reads every launch count one-sided
-        ("In 2024, Ukraine recorded around 60 launches of such missiles", ("missiles_launched", "count", "at_least", "60", "")),
-        ("Russia had used nearly 50 North Korean missiles to attack Ukraine", ("missiles_launched", "count", "about", "50", "")),
+        (
+            "In 2024, Ukraine recorded around 60 launches of such missiles",
+            ("missiles_launched", "count", "at_least", "60", ""),
+        ),
+        (
+            "Russia had used nearly 50 North Korean missiles to attack Ukraine",
+            ("missiles_launched", "count", "about", "50", ""),
+        ),
         ("Russia has fired more than 24 missiles", ("missiles_launched", "count", "more_than", "24", "")),
         # Capacity conversions
-        ("could accommodate up to approximately 3 million rounds of 152 mm artillery shells", ("shells_152mm", "capacity", "could_hold", "3000000", "")),
+        (
+            "could accommodate up to approximately 3 million rounds of 152 mm artillery shells",
+            ("shells_152mm", "capacity", "could_hold", "3000000", ""),
+        ),
         ("could contain as many as 4.8 million artillery shells", ("shells_152mm", "capacity", "up_to", "4800000", "")),
-        ("could hold more than 6 million 152-millimeter artillery shells", ("shells_152mm", "capacity", "more_than", "6000000", "")),
+        (
+            "could hold more than 6 million 152-millimeter artillery shells",
+            ("shells_152mm", "capacity", "more_than", "6000000", ""),
+        ),
         ("would hold about 500,000 rounds of 122 mm", ("rounds_122mm", "capacity", "could_hold", "500000", "")),
         (
             "If calculated with 152 mm single shells, (the number of supplied shells) are presumed to have reached more than 12 million",
@@ -104,12 +137,18 @@ def test_capacity_takes_the_sentences_container_count_as_basis():
 
 
 def test_several_figures_give_rows_in_order_and_other_counts_are_left_out():
-    drafts = draft_rows("Russia has procured several dozen ballistic missiles and millions of artillery shells from North Korea", date="2024-04-11")
+    drafts = draft_rows(
+        "Russia has procured several dozen ballistic missiles and millions of artillery shells from North Korea",
+        date="2024-04-11",
+    )
     assert [(d.row["quantity"], d.row["figure"], d.row["figure_high"]) for d in drafts] == [
         ("missiles_delivered", "24", "72"),
         ("artillery_rounds", "1000000", "10000000"),
     ]
-    d = _one("Around nine million artillery and rocket shells were transferred to Russia over 49 cargo shipments last year.", "2025-05-29")
+    d = _one(
+        "Around nine million artillery and rocket shells were transferred to Russia over 49 cargo shipments last year.",
+        "2025-05-29",
+    )
     assert d.row["figure"] == "9000000" and any("'49'" in u and "not a ledger quantity" in u for u in d.undecided)
 
 
@@ -165,18 +204,34 @@ def test_a_completed_draft_is_a_valid_ledger_row():
         family="south_korean_government",
         url="https://example.org/a",
     )
-    rows = [{**d.row, "id": f"kr-dia-2024-08-27-{i}", "scope": "drafted", "reliability": "leak"} for i, d in enumerate(drafts)]
+    rows = [
+        {**d.row, "id": f"kr-dia-2024-08-27-{i}", "scope": "drafted", "reliability": "leak"}
+        for i, d in enumerate(drafts)
+    ]
     loaded = claims_from_frame(pd.DataFrame(rows, columns=list(COLUMNS)))
     assert list(loaded["kind"]) == ["capacity", "count"] and list(loaded["basis_containers"].fillna(0)) == [13000, 0]
 
 
 def test_cli_prints_csv_under_the_ledgers_header_and_json(capsys):
-    args = ["more than 10,000 containers since September 2023", "--date", "2024-02-23", "--who", "US State Department", "--family", "us_government"]
+    args = [
+        "more than 10,000 containers since September 2023",
+        "--date",
+        "2024-02-23",
+        "--who",
+        "US State Department",
+        "--family",
+        "us_government",
+    ]
     assert main([*args, "--url", "https://example.org/a"]) == 0
     out = capsys.readouterr()
     rows = list(csv.DictReader(io.StringIO(out.out)))
     assert list(rows[0]) == list(COLUMNS) and len(rows) == 1
-    assert (rows[0]["quantity"], rows[0]["qualifier"], rows[0]["figure"], rows[0]["period_start"]) == ("containers", "more_than", "10000", "2023-09-01")
+    assert (rows[0]["quantity"], rows[0]["qualifier"], rows[0]["figure"], rows[0]["period_start"]) == (
+        "containers",
+        "more_than",
+        "10000",
+        "2023-09-01",
+    )
     assert "could not decide: id; scope; reliability" in out.err
     assert main([*args, "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -220,6 +275,11 @@ def test_rows_the_wording_alone_cannot_recover():
 
 
 def test_wired_into_the_command_line(capsys):
-    assert estimator_main(["claims", "draft", "at least 6 million heavy artillery rounds", "--date", "2024-12-18", "--format", "json"]) == 0
+    assert (
+        estimator_main(
+            ["claims", "draft", "at least 6 million heavy artillery rounds", "--date", "2024-12-18", "--format", "json"]
+        )
+        == 0
+    )
     row = json.loads(capsys.readouterr().out)["drafts"][0]["row"]
     assert (row["quantity"], row["qualifier"], row["figure"]) == ("artillery_rounds", "at_least", "6000000")

@@ -26,7 +26,12 @@ def prior(small_run):
 
 def claim_artists(fig):
     """Claim ids drawn in a figure, one per artist tagged as a claim."""
-    return [a.get_gid()[len(F.CLAIM_GID) :] for ax in fig.axes for a in ax.get_children() if (a.get_gid() or "").startswith(F.CLAIM_GID)]
+    return [
+        a.get_gid()[len(F.CLAIM_GID) :]
+        for ax in fig.axes
+        for a in ax.get_children()
+        if (a.get_gid() or "").startswith(F.CLAIM_GID)
+    ]
 
 
 def test_every_standard_figure_renders_with_title_and_source_note(small_run, prior):
@@ -119,7 +124,9 @@ def test_claim_check_draws_one_row_and_one_mark_per_claim(small_run):
     # A restatement is labelled with its original; no other claim is.
     restated = small_run.claims["restates"] != ""
     assert restated.any()
-    assert all(t.endswith(f"; restates {small_run.claims.loc[c, 'restates']}") == restated[c] for c, t in data["text"].items())
+    assert all(
+        t.endswith(f"; restates {small_run.claims.loc[c, 'restates']}") == restated[c] for c, t in data["text"].items()
+    )
 
 
 def test_claim_check_figure_and_score_agree_on_each_claim(small_run):

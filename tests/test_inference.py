@@ -33,11 +33,15 @@ def test_saved_run_loads_with_the_same_posterior_and_inputs(tiny_result, tiny_re
 
 def test_a_slice_of_month_text_selects_those_months_of_the_posterior(tiny_result):
     post = tiny_result.posterior
-    assert isinstance(post.indexes[N.MONTH], pd.DatetimeIndex) and isinstance(post.indexes[N.MONTH_EDGE], pd.DatetimeIndex)
+    assert isinstance(post.indexes[N.MONTH], pd.DatetimeIndex) and isinstance(
+        post.indexes[N.MONTH_EDGE], pd.DatetimeIndex
+    )
     first_half = post.sel({N.MONTH: slice("2024-01", "2024-06")})
     assert list(first_half.indexes[N.MONTH].strftime("%Y-%m")) == [f"2024-{m:02d}" for m in range(1, 7)]
     assert first_half[N.CONTAINER_RATE].sizes[N.MONTH] == 6
-    np.testing.assert_array_equal(first_half[N.CONTAINER_RATE].values, post[N.CONTAINER_RATE].values[:, :, 5:11])  # shipments start in 2023-08
+    np.testing.assert_array_equal(
+        first_half[N.CONTAINER_RATE].values, post[N.CONTAINER_RATE].values[:, :, 5:11]
+    )  # shipments start in 2023-08
     assert post.sel({N.MONTH_EDGE: pd.Timestamp("2024-01-01")})[N.CONTAINERS_CUMULATIVE].dims == ("chain", "draw")
 
 
@@ -156,14 +160,30 @@ def test_diagnostics_read_the_sample_stats_of_either_sampler(tiny_result):
 
 def test_diagnostics_dict_keeps_its_old_keys_and_adds_the_new(tiny_result):
     d = tiny_result.diagnostics.as_dict()
-    old = {"max_rhat", "min_ess_bulk", "divergences", "worst_rhat", "worst_ess", "rhat_threshold", "ess_threshold", "ok"}
+    old = {
+        "max_rhat",
+        "min_ess_bulk",
+        "divergences",
+        "worst_rhat",
+        "worst_ess",
+        "rhat_threshold",
+        "ess_threshold",
+        "ok",
+    }
     assert old | {"min_ess_tail", "max_treedepth_share", "bfmi", "min_bfmi", "bfmi_threshold"} <= set(d)
     json.dumps(d)
 
 
 @pytest.mark.parametrize(
     "value, mcse, expected",
-    [(10_795, 50, 10_800), (10_795, 4, 10_795), (2_471_234, 15_000, 2_470_000), (0.4137, 0.03, 0.41), (47.3, 0.6, 47), (5.0, 0.0, 5.0)],
+    [
+        (10_795, 50, 10_800),
+        (10_795, 4, 10_795),
+        (2_471_234, 15_000, 2_470_000),
+        (0.4137, 0.03, 0.41),
+        (47.3, 0.6, 47),
+        (5.0, 0.0, 5.0),
+    ],
 )
 def test_headline_figures_keep_only_the_digits_their_mcse_supports(value, mcse, expected):
     assert estimator.summaries.round_to_mcse(value, mcse) == pytest.approx(expected)

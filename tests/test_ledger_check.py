@@ -66,8 +66,23 @@ CLEAN = [
         note="Conversion of kr-b-2024-02-01.",
     ),
     _row("us-c-2024-03-01-missiles", "2024-03-01", "missiles_delivered", "between", 24, figure_high=72),
-    _row("us-c-2024-03-01-rounds", "2024-03-01", "artillery_rounds", "more_than", 1000000, note="Same statement as the -missiles row."),
-    _row("kr-d-2024-04-01", "2024-04-01", "containers", "about", 2900, restates="", note="Same figure restated in https://example.org/kr-x-2024-01-01-y"),
+    _row(
+        "us-c-2024-03-01-rounds",
+        "2024-03-01",
+        "artillery_rounds",
+        "more_than",
+        1000000,
+        note="Same statement as the -missiles row.",
+    ),
+    _row(
+        "kr-d-2024-04-01",
+        "2024-04-01",
+        "containers",
+        "about",
+        2900,
+        restates="",
+        note="Same figure restated in https://example.org/kr-x-2024-01-01-y",
+    ),
 ]
 
 
@@ -112,31 +127,61 @@ def test_figure_within_five_percent_is_a_probable_restatement_unless_linked(tmp_
 def test_restatement_tolerance_and_what_is_compared(tmp_path):
     # 6,700 then 'about 7,000' (4.3% of the larger): flagged; 6% apart: not; another quantity: not.
     base = [_row("a-2024-01-01", "2024-01-01", "containers", "about", 6700)]
-    assert [w.claim for w in _warnings(tmp_path, [*base, _row("b-2024-02-01", "2024-02-01", "containers", "about", 7000)])] == ["b-2024-02-01"]
+    assert [
+        w.claim for w in _warnings(tmp_path, [*base, _row("b-2024-02-01", "2024-02-01", "containers", "about", 7000)])
+    ] == ["b-2024-02-01"]
     assert _warnings(tmp_path, [*base, _row("b-2024-02-01", "2024-02-01", "containers", "about", 7130)]) == []
     assert _warnings(tmp_path, [*base, _row("b-2024-02-01", "2024-02-01", "missiles_delivered", "about", 6700)]) == []
     # A conversion's total quoted later as a count of the same quantity: the double count.
-    conv = _row("c-2024-01-01-cap152", "2024-01-01", "shells_152mm", "more_than", 2000000, kind="capacity", basis_containers=5000)
+    conv = _row(
+        "c-2024-01-01-cap152",
+        "2024-01-01",
+        "shells_152mm",
+        "more_than",
+        2000000,
+        kind="capacity",
+        basis_containers=5000,
+    )
     found = _warnings(tmp_path, [conv, _row("d-2024-02-23", "2024-02-23", "shells_152mm", "more_than", 2000000)])
     assert [(w.claim, w.related) for w in found] == [("d-2024-02-23", "c-2024-01-01-cap152")]
     # Two ranges match only when both ends do.
     r1 = _row("e-2024-01-01", "2024-01-01", "missiles_delivered", "between", 24, figure_high=72)
-    assert _warnings(tmp_path, [r1, _row("f-2024-02-01", "2024-02-01", "missiles_delivered", "between", 24, figure_high=100)]) == []
-    assert [w.claim for w in _warnings(tmp_path, [r1, _row("f-2024-02-01", "2024-02-01", "missiles_delivered", "between", 24, figure_high=72)])] == [
-        "f-2024-02-01"
-    ]
+    assert (
+        _warnings(
+            tmp_path, [r1, _row("f-2024-02-01", "2024-02-01", "missiles_delivered", "between", 24, figure_high=100)]
+        )
+        == []
+    )
+    assert [
+        w.claim
+        for w in _warnings(
+            tmp_path, [r1, _row("f-2024-02-01", "2024-02-01", "missiles_delivered", "between", 24, figure_high=72)]
+        )
+    ] == ["f-2024-02-01"]
 
 
 def test_notes_naming_rows_that_do_not_exist(tmp_path):
-    rows = _replace(CLEAN, "kr-b-2024-02-01", note="Updates us-a-2024-01-10 and ua-pgo-2024-05-07; see also the -mortar row.")
-    rows = _replace(rows, "us-c-2024-03-01-rounds", note="See the -missiles and -mortar rows (an earlier note named a '-shells' row).")
+    rows = _replace(
+        CLEAN, "kr-b-2024-02-01", note="Updates us-a-2024-01-10 and ua-pgo-2024-05-07; see also the -mortar row."
+    )
+    rows = _replace(
+        rows,
+        "us-c-2024-03-01-rounds",
+        note="See the -missiles and -mortar rows (an earlier note named a '-shells' row).",
+    )
     found = _warnings(tmp_path, rows)
-    assert [(w.kind, w.claim, w.field) for w in found] == [(UNKNOWN_ID, "kr-b-2024-02-01", "note"), (UNKNOWN_ID, "us-c-2024-03-01-rounds", "note")]
+    assert [(w.kind, w.claim, w.field) for w in found] == [
+        (UNKNOWN_ID, "kr-b-2024-02-01", "note"),
+        (UNKNOWN_ID, "us-c-2024-03-01-rounds", "note"),
+    ]
     assert "'ua-pgo-2024-05-07'" in found[0].message
     # A suffix names a sibling of the row's own stem: 'kr-b-2024-02-01' has none, so '-mortar' there names nothing.
     assert "'us-c-2024-03-01-mortar'" in found[1].message
     # A name in quotes is mentioned, not referred to.
-    assert _warnings(tmp_path, _replace(CLEAN, "us-a-2024-01-10", note="Not the '-mortar' row nor \"xx-2024-01-01\".")) == []
+    assert (
+        _warnings(tmp_path, _replace(CLEAN, "us-a-2024-01-10", note="Not the '-mortar' row nor \"xx-2024-01-01\"."))
+        == []
+    )
 
 
 def test_capacity_conversion_outside_the_prior_range(tmp_path, priors):
@@ -146,10 +191,26 @@ def test_capacity_conversion_outside_the_prior_range(tmp_path, priors):
     assert [(w.kind, w.claim) for w in found] == [(CAPACITY_RANGE, "kr-b-2024-02-01-cap152")]
     assert f"{lo:,.0f} to {hi:,.0f}" in found[0].message
     # A range is checked at both ends.
-    rows = _replace(CLEAN, "kr-b-2024-02-01-cap152", qualifier="between", figure=int(2000 * lo * 1.1), figure_high=int(2000 * lo * 0.9 + 2000 * hi))
+    rows = _replace(
+        CLEAN,
+        "kr-b-2024-02-01-cap152",
+        qualifier="between",
+        figure=int(2000 * lo * 1.1),
+        figure_high=int(2000 * lo * 0.9 + 2000 * hi),
+    )
     assert _warnings(tmp_path, rows)[0].kind == CAPACITY_RANGE
     assert (
-        _warnings(tmp_path, _replace(CLEAN, "kr-b-2024-02-01-cap152", qualifier="between", figure=int(2000 * lo * 1.1), figure_high=int(2000 * hi * 0.9))) == []
+        _warnings(
+            tmp_path,
+            _replace(
+                CLEAN,
+                "kr-b-2024-02-01-cap152",
+                qualifier="between",
+                figure=int(2000 * lo * 1.1),
+                figure_high=int(2000 * hi * 0.9),
+            ),
+        )
+        == []
     )
 
 
@@ -162,7 +223,9 @@ def test_per_container_prior_interval_matches_monte_carlo(priors):
     P = priors.parameters
     rng = np.random.default_rng(20240223)
     n = 400_000
-    draws = [P[k].preliz().rvs(n, random_state=rng) for k in ("container_payload_kg", "shell_mass_152mm_kg", "fill_152mm")]
+    draws = [
+        P[k].preliz().rvs(n, random_state=rng) for k in ("container_payload_kg", "shell_mass_152mm_kg", "fill_152mm")
+    ]
     mc = np.quantile(draws[0] / draws[1] * draws[2], [0.05, 0.95])
     assert per_container_prior_interval(priors, "shells_152mm") == pytest.approx(tuple(mc), rel=0.01)
     mc122 = np.quantile(P["rounds_per_container_122mm"].preliz().rvs(n, random_state=rng), [0.05, 0.95])
@@ -212,11 +275,18 @@ def test_invalid_ledger_exits_2_naming_file_row_and_field(tmp_path, capsys):
 
 
 def test_warnings_exit_0_and_json_output(tmp_path, capsys):
-    rows = _replace([*CLEAN, _row("ua-e-2024-05-01", "2024-05-01", "containers", "at_least", 2050)], "us-a-2024-01-10", url="seed article")
+    rows = _replace(
+        [*CLEAN, _row("ua-e-2024-05-01", "2024-05-01", "containers", "at_least", 2050)],
+        "us-a-2024-01-10",
+        url="seed article",
+    )
     path = _write(tmp_path, rows)
     assert main([str(path)]) == 0
     text = capsys.readouterr().out
-    assert "warning: line 8 (id ua-e-2024-05-01): restatement: field 'restates'" in text and "2 warnings in 7 claims" in text
+    assert (
+        "warning: line 8 (id ua-e-2024-05-01): restatement: field 'restates'" in text
+        and "2 warnings in 7 claims" in text
+    )
     assert main([str(path), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["valid"] is True and doc["claims"] == 7
@@ -242,14 +312,25 @@ def test_the_ledger_before_restatements_were_marked(capsys):
         ("bloomberg-2024-02-23", "kr-mnd-2023-12-29-cap152"),
     } <= pairs
     unknown = {(w.claim, w.message.split("'")[1]) for w in found if w.kind == UNKNOWN_ID}
-    assert unknown == {("ua-hur-2024-11-27-launched", "ua-pgo-2024-05-07"), ("tt-fnf-2025-09-rounds", "tt-fnf-2025-09-mortar")}
+    assert unknown == {
+        ("ua-hur-2024-11-27-launched", "ua-pgo-2024-05-07"),
+        ("tt-fnf-2025-09-rounds", "tt-fnf-2025-09-mortar"),
+    }
     assert {w.claim for w in found if w.kind == URL} == {"bloomberg-2024-02-23", "bloomberg-2024-02-23-value"}
 
 
 def test_surprising_claims_only_with_a_saved_run(tmp_path, tiny_result_path, capsys):
     """A claim 1,000 times the fitted container count is surprising under the run; without --run nothing is scored."""
     rows = [
-        _row("us-nsc-2023-10-13", "2023-10-13", "containers", "more_than", 1000, period_start="2023-09-07", period_end="2023-10-01"),
+        _row(
+            "us-nsc-2023-10-13",
+            "2023-10-13",
+            "containers",
+            "more_than",
+            1000,
+            period_start="2023-09-07",
+            period_end="2023-10-01",
+        ),
         _row("x-2024-02-01", "2024-02-01", "containers", "about", 10_000_000),
     ]
     path = _write(tmp_path, rows)

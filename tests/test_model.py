@@ -15,7 +15,16 @@ from scipy import stats
 import estimator
 from estimator import names as N
 from estimator.coordinates import CENTRING_WEIGHT, LevelCoordinate, PartialCentring
-from estimator.likelihood import CLAIM_FORM, CLAIM_LOG_FIGURE, CLAIM_LOG_HIGH, CLAIM_LOG_LOW, claim_data, claims_logp, log_diff_normal_cdf, log_normal_cdf
+from estimator.likelihood import (
+    CLAIM_FORM,
+    CLAIM_LOG_FIGURE,
+    CLAIM_LOG_HIGH,
+    CLAIM_LOG_LOW,
+    claim_data,
+    claims_logp,
+    log_diff_normal_cdf,
+    log_normal_cdf,
+)
 from estimator.model import build_model
 from estimator.timeline import ModelLayout
 
@@ -66,7 +75,9 @@ def test_log_diff_normal_cdf_gradient_is_finite_at_every_pair_of_ends():
     ends = np.array([-1e4, -200.0, -40.0, -1.0, 0.0, 1.0, 40.0, 200.0, 1e4])
     av, bv = (x.ravel() for x in np.meshgrid(ends, ends))
     keep = av < bv
-    value, ga, gb = _fn([log_diff_normal_cdf(a, b), *pytensor.grad(log_diff_normal_cdf(a, b).sum(), [a, b])], a, b)(av[keep], bv[keep])
+    value, ga, gb = _fn([log_diff_normal_cdf(a, b), *pytensor.grad(log_diff_normal_cdf(a, b).sum(), [a, b])], a, b)(
+        av[keep], bv[keep]
+    )
     assert np.isfinite(ga).all() and np.isfinite(gb).all()
     assert (value <= 0).all() and np.isfinite(value).all()
 
@@ -130,7 +141,10 @@ def test_month_coordinates_are_the_first_days_of_the_months(claims, priors):
     m = estimator.build_model(claims, priors, dynamics="random_walk")
     months = np.array(m.coords[N.MONTH])
     assert months.dtype == np.dtype("datetime64[ns]")
-    assert months[0] == np.datetime64(priors.start_date[:7] + "-01") and (months.astype("datetime64[D]") == months.astype("datetime64[M]")).all()
+    assert (
+        months[0] == np.datetime64(priors.start_date[:7] + "-01")
+        and (months.astype("datetime64[D]") == months.astype("datetime64[M]")).all()
+    )
     edges = np.array(m.coords[N.MONTH_EDGE])
     assert (
         edges.dtype == months.dtype
@@ -171,12 +185,21 @@ def test_every_likelihood_form_matches_scipy_with_finite_gradients():
         a, b = (log_low - mu) / sigma, (log_high - mu) / sigma
         # Difference of CDFs on the side where it does not cancel; scipy underflows to 0 far out.
         with np.errstate(divide="ignore"):
-            ref = np.log(stats.norm.sf(a) - stats.norm.sf(b)) if a > 0 else np.log(stats.norm.cdf(b) - stats.norm.cdf(a))
+            ref = (
+                np.log(stats.norm.sf(a) - stats.norm.sf(b)) if a > 0 else np.log(stats.norm.cdf(b) - stats.norm.cdf(a))
+            )
         rows.append((3, log_low, log_low, log_high, ref))
     form, obs, lo, hi, expected = (np.array(c) for c in zip(*rows))
     mu_all = np.repeat(mus, 4)
     mu = pt.dvector("mu")
-    out = claims_logp(pt.as_tensor(obs), mu, pt.as_tensor(np.full(len(rows), sigma)), pt.as_tensor(lo), pt.as_tensor(hi), pt.as_tensor(form.astype("int64")))
+    out = claims_logp(
+        pt.as_tensor(obs),
+        mu,
+        pt.as_tensor(np.full(len(rows), sigma)),
+        pt.as_tensor(lo),
+        pt.as_tensor(hi),
+        pt.as_tensor(form.astype("int64")),
+    )
     f = pytensor.function([mu], [out, pytensor.grad(out.sum(), mu)])
     value, grad = f(mu_all)
     finite = np.isfinite(expected)
@@ -234,11 +257,15 @@ def test_sampler_coordinates_leave_the_model_unchanged(claims, priors):
     for seed in range(3):
         point = _random_point(model, seed)
         params = dict(zip(names, to_params(point)))
-        assert logp(point) == pytest.approx(plain_logp({plain.rvs_to_values[rv].name: params[rv.name] for rv in plain.free_RVs}), abs=1e-8)
-        jacobian = model.compile_logp(vars=[model["container_rate_mean"], model["rate_innovations"]])(point) - model.compile_logp(
-            vars=[model["container_rate_mean"], model["rate_innovations"]], jacobian=False
-        )(point)
-        expected = np.log(params["container_rate_mean"]) - CENTRING_WEIGHT * n_months * np.log(params["container_rate_volatility"])
+        assert logp(point) == pytest.approx(
+            plain_logp({plain.rvs_to_values[rv].name: params[rv.name] for rv in plain.free_RVs}), abs=1e-8
+        )
+        jacobian = model.compile_logp(vars=[model["container_rate_mean"], model["rate_innovations"]])(
+            point
+        ) - model.compile_logp(vars=[model["container_rate_mean"], model["rate_innovations"]], jacobian=False)(point)
+        expected = np.log(params["container_rate_mean"]) - CENTRING_WEIGHT * n_months * np.log(
+            params["container_rate_volatility"]
+        )
         assert jacobian == pytest.approx(expected, abs=1e-8)
 
 
@@ -276,7 +303,9 @@ def restatement_models(claims, priors):
         m = build_model(claims, priors, restatements=mode)
         # Moments in the value variables: compiled as random variables they would be drawn afresh.
         moments = m.replace_rvs_by_values([m[N.CLAIM_LOG_MEAN], m[N.CLAIM_LOG_SD]])
-        fn = m.compile_fn([m.logp(vars=[m[N.CLAIMS]], sum=False)[0], *moments], inputs=m.value_vars, on_unused_input="ignore")
+        fn = m.compile_fn(
+            [m.logp(vars=[m[N.CLAIMS]], sum=False)[0], *moments], inputs=m.value_vars, on_unused_input="ignore"
+        )
         point = m.initial_point()
         out[mode] = {"model": m, "at": fn(point)}
         if mode == "shared":
@@ -298,8 +327,15 @@ def test_shared_restatements_keep_each_claims_marginal_and_differ_only_by_the_re
     Tolerance 1e-12: the same float64 expressions evaluated twice.
     """
     shared = restatement_models["shared"]
-    assert shared["model"].coords["restatement_group"] == ("us-wh-2024-01-04", "kr-mnd-2024-02-26", "kr-dia-2024-08-27", "ua-president-2024-10-28")
-    in_group = claims.index.isin(list(shared["model"].coords["restatement_group"])) | (claims["restates"] != "").to_numpy()
+    assert shared["model"].coords["restatement_group"] == (
+        "us-wh-2024-01-04",
+        "kr-mnd-2024-02-26",
+        "kr-dia-2024-08-27",
+        "ua-president-2024-10-28",
+    )
+    in_group = (
+        claims.index.isin(list(shared["model"].coords["restatement_group"])) | (claims["restates"] != "").to_numpy()
+    )
     assert in_group.sum() == 8
     _, mu_ind, sd_ind = restatement_models["independent"]["at"]
     _, mu0, sd0 = shared["at"]

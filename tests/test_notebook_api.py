@@ -9,7 +9,14 @@ from matplotlib.figure import Figure
 from estimator import names as N
 from estimator.sampling import Diagnostics
 
-PLOT_METHODS = ("plot_containers_over_time", "plot_delivered_152mm", "plot_value", "plot_loads_and_mix", "plot_claim_check", "plot_family_bias")
+PLOT_METHODS = (
+    "plot_containers_over_time",
+    "plot_delivered_152mm",
+    "plot_value",
+    "plot_loads_and_mix",
+    "plot_claim_check",
+    "plot_family_bias",
+)
 
 
 def test_html_summary_shows_every_headline_quantity_and_the_diagnostics(tiny_result):

@@ -30,7 +30,9 @@ def _pins(path: Path) -> dict[str, str]:
         if not line or line.startswith("#"):
             continue
         name, sep, version = line.partition("==")
-        assert sep and version and not any(c in version for c in " ;<>=!~"), f"{path.name}:{number}: not an exact pin: {line}"
+        assert sep and version and not any(c in version for c in " ;<>=!~"), (
+            f"{path.name}:{number}: not an exact pin: {line}"
+        )
         key = canonicalize_name(name)
         assert key not in pins, f"{path.name}:{number}: {name} pinned twice"
         pins[key] = version
@@ -51,7 +53,9 @@ def test_every_runtime_pin_is_in_the_test_lock_at_the_same_version():
     runtime, test = _pins(RUNTIME), _pins(TEST)
     missing = sorted(n for n in runtime if n not in test)
     differ = {n: (v, test[n]) for n, v in runtime.items() if n in test and test[n] != v}
-    assert not missing and not differ, f"missing from the test lock: {missing}; other versions (runtime, test): {differ}"
+    assert not missing and not differ, (
+        f"missing from the test lock: {missing}; other versions (runtime, test): {differ}"
+    )
     assert TEST_ONLY <= set(test)
 
 
@@ -64,13 +68,19 @@ def test_every_declared_dependency_is_pinned_within_its_range():
     project = _project()
     runtime, test = _pins(RUNTIME), _pins(TEST)
     checks = [(r, runtime, RUNTIME.name) for r in _requirements(project["dependencies"])]
-    checks += [(r, test, TEST.name) for r in _requirements(project["optional-dependencies"]["test"]) if canonicalize_name(r.name) != "estimator"]
+    checks += [
+        (r, test, TEST.name)
+        for r in _requirements(project["optional-dependencies"]["test"])
+        if canonicalize_name(r.name) != "estimator"
+    ]
     for extra in ("notebooks", "dask"):
         checks += [(r, test, TEST.name) for r in _requirements(project["optional-dependencies"][extra])]
     for req, pins, name in checks:
         key = canonicalize_name(req.name)
         assert key in pins, f"{req} is declared in pyproject.toml but not pinned in {name}"
-        assert req.specifier.contains(pins[key], prereleases=True), f"{name} pins {req.name}=={pins[key]}, outside {req}"
+        assert req.specifier.contains(pins[key], prereleases=True), (
+            f"{name} pins {req.name}=={pins[key]}, outside {req}"
+        )
         # An extra asked of a dependency (a name like pkg[extra]) needs its packages pinned too.
         for extra in req.extras:
             for sub in _requirements(metadata.requires(req.name) or [], extra):
@@ -87,7 +97,9 @@ def test_ruff_is_pinned_to_the_version_the_tree_is_formatted_with():
 def _dry_run(target: str, tmp_path: Path) -> list[str]:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    proc = subprocess.run(["make", "-n", "-B", target, f"VENV={tmp_path / 'venv'}"], cwd=ROOT, capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        ["make", "-n", "-B", target, f"VENV={tmp_path / 'venv'}"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     return proc.stdout.splitlines()
 
 

@@ -37,7 +37,10 @@ def test_fixed_median_is_respected():
 
 
 def test_a_per_family_bias_entry_is_refused_because_families_are_pooled():
-    text = DEFAULT_TEXT + '\n[families.extra]\nlabel = "Extra"\n[families.extra.bias]\ndistribution = "LogNormal"\nlower = 0.6\nupper = 1.6\nmass = 0.9\n'
+    text = (
+        DEFAULT_TEXT
+        + '\n[families.extra]\nlabel = "Extra"\n[families.extra.bias]\ndistribution = "LogNormal"\nlower = 0.6\nupper = 1.6\nmass = 0.9\n'
+    )
     with pytest.raises(InputError, match="families are pooled") as err:
         load_priors(text=text, name="perfamily.toml")
     assert "[families.extra]" in str(err.value)
@@ -162,7 +165,9 @@ def test_direct_parameters_outside_their_domain_are_named(var, distribution, sta
         (N.CARGO_MIX, None, "params = {alpha = [5, 2, 3]}"),
     ],
 )
-def test_parameters_in_their_domains_are_accepted_and_give_a_finite_density(claims, var, distribution, statement, fitted_default):
+def test_parameters_in_their_domains_are_accepted_and_give_a_finite_density(
+    claims, var, distribution, statement, fitted_default
+):
     priors = load_priors(text=_with_statement(var, statement, distribution), name="p.toml", fitted=fitted_default)
     assert "params" in priors.parameters[var].elicited
     model = estimator.build_model(claims, priors)
@@ -184,7 +189,19 @@ def test_statements_preliz_cannot_fit_are_named_not_raised(old, new, field, fitt
     assert found == [("p.toml", "[parameters.price_152mm_usd]", field)], message
 
 
-@pytest.mark.parametrize("value", ['"20230801"', '"2023-W31-2"', "2023-08-01T00:00:00", '"9999-12-31"', '"0001-01-01"', '"2023-02-30"', "20230801", "true"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"20230801"',
+        '"2023-W31-2"',
+        "2023-08-01T00:00:00",
+        '"9999-12-31"',
+        '"0001-01-01"',
+        '"2023-02-30"',
+        "20230801",
+        "true",
+    ],
+)
 def test_start_date_must_be_a_plain_date_in_range(value, fitted_default):
     found, message = _problems(_replace('start_date = "2023-08-01"', f"start_date = {value}"), fitted_default)
     assert found == [("p.toml", "[meta]", "start_date")], message
@@ -234,7 +251,13 @@ _ENTRIES = [(f"[parameters.{p}]", ("parameters", p), p) for p in _DOC["parameter
 _ELICITATION = ("lower", "upper", "mass", "median", "mode", "bound")
 _KNOWN_KEYS = {"distribution", "quartiles", "params", "unit", "rationale", "citation", *_ELICITATION}
 _WORDS = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), max_size=12)
-_NOT_A_NUMBER = st.one_of(_WORDS, st.booleans(), st.lists(st.integers(), max_size=2), st.just({"x": 1}), st.sampled_from([math.nan, math.inf, -math.inf]))
+_NOT_A_NUMBER = st.one_of(
+    _WORDS,
+    st.booleans(),
+    st.lists(st.integers(), max_size=2),
+    st.just({"x": 1}),
+    st.sampled_from([math.nan, math.inf, -math.inf]),
+)
 
 
 @pytest.fixture(scope="module")
@@ -258,10 +281,29 @@ def _prior_mutation(draw):
     entry = _entry(doc, path)
     dirichlet = entry["distribution"] == "Dirichlet"
     real_line = DISTRIBUTIONS[entry["distribution"]] == N.REAL  # a negative bound is valid there
-    kind = draw(st.sampled_from(["distribution", "negative", "reversed", "mass", "undocumented", "unknown_key", "wrong_type", "not_a_table", "file"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "distribution",
+                "negative",
+                "reversed",
+                "mass",
+                "undocumented",
+                "unknown_key",
+                "wrong_type",
+                "not_a_table",
+                "file",
+            ]
+        )
+    )
     if kind == "distribution":
         entry["distribution"] = draw(
-            st.one_of(_WORDS.filter(lambda t: t not in DISTRIBUTIONS), st.integers(), st.lists(_WORDS, max_size=2), st.just({"name": "Beta"}))
+            st.one_of(
+                _WORDS.filter(lambda t: t not in DISTRIBUTIONS),
+                st.integers(),
+                st.lists(_WORDS, max_size=2),
+                st.just({"name": "Beta"}),
+            )
         )
         return doc, (where, "distribution"), var
     if kind == "negative" and not real_line:
@@ -273,7 +315,11 @@ def _prior_mutation(draw):
         entry["lower"] = -draw(st.floats(0, 1e6))
         return doc, (where, "lower"), var
     if kind in ("reversed", "negative") and not dirichlet:
-        entry["upper"] = entry["lower"] - abs(entry["lower"]) * draw(st.floats(0.0, 0.99)) if not real_line else entry["lower"] - draw(st.floats(0, 1e3))
+        entry["upper"] = (
+            entry["lower"] - abs(entry["lower"]) * draw(st.floats(0.0, 0.99))
+            if not real_line
+            else entry["lower"] - draw(st.floats(0, 1e3))
+        )
         return doc, (where, "upper"), var
     if kind in ("mass", "reversed"):
         entry["mass"] = draw(st.one_of(st.floats(max_value=0), st.floats(min_value=1), st.sampled_from([0, 1, -1, 2])))
@@ -290,19 +336,29 @@ def _prior_mutation(draw):
         entry[key] = draw(st.one_of(_WORDS, st.integers(), st.floats(allow_nan=False)))
         return doc, (where, key), var
     if kind == "wrong_type":
-        field = draw(st.sampled_from(["mode", "mass", "bound"] if dirichlet else [k for k in _ELICITATION if k in entry]))
-        entry[field] = draw(_NOT_A_NUMBER if field != "mode" else st.one_of(_WORDS, st.integers(), st.lists(_WORDS, min_size=2, max_size=3)))
+        field = draw(
+            st.sampled_from(["mode", "mass", "bound"] if dirichlet else [k for k in _ELICITATION if k in entry])
+        )
+        entry[field] = draw(
+            _NOT_A_NUMBER
+            if field != "mode"
+            else st.one_of(_WORDS, st.integers(), st.lists(_WORDS, min_size=2, max_size=3))
+        )
         return doc, (where, field), var
     if kind == "not_a_table":
         parent = _entry(doc, path[:-1])
         parent[path[-1]] = draw(st.one_of(_WORDS, st.integers(), st.lists(st.integers(), max_size=2)))
         return doc, (where, "-"), var
-    section = draw(st.sampled_from(["meta", "parameters", "families", "start_date", "valuation_basis", "missing", "unknown_table"]))
+    section = draw(
+        st.sampled_from(["meta", "parameters", "families", "start_date", "valuation_basis", "missing", "unknown_table"])
+    )
     if section in ("meta", "parameters", "families"):
         doc[section] = draw(st.one_of(_WORDS, st.integers(), st.lists(st.integers(), max_size=2)))
         return doc, (f"[{section}]", "-"), None
     if section == "start_date":
-        doc["meta"]["start_date"] = draw(st.one_of(_WORDS, st.sampled_from(["2023-02-30", "2023/08/01", "August 2023"])))
+        doc["meta"]["start_date"] = draw(
+            st.one_of(_WORDS, st.sampled_from(["2023-02-30", "2023/08/01", "August 2023"]))
+        )
         return doc, ("[meta]", "start_date"), None
     if section == "valuation_basis":
         doc["meta"]["valuation_basis"] = " "
@@ -318,7 +374,9 @@ def _prior_mutation(draw):
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutation=_prior_mutation())
-def test_every_malformed_prior_file_ends_in_one_input_error_naming_file_entry_and_field(mutation, fitted_default, toml_text):
+def test_every_malformed_prior_file_ends_in_one_input_error_naming_file_entry_and_field(
+    mutation, fitted_default, toml_text
+):
     doc, (where, field), var = mutation
     # The edited entry is elicited afresh; the others reuse the default's fit.
     fitted = {k: v for k, v in fitted_default.items() if k != var}

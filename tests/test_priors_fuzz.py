@@ -31,7 +31,12 @@ EXAMPLES = 1000
 # distribution takes that scheme's names at once, so two extra models cover every parametrisation.
 SCHEMES = {
     "canonical": {},
-    "mean-sd": {"Gamma": ("mu", "sigma"), "InverseGamma": ("mu", "sigma"), "Beta": ("mu", "sigma"), "Normal": ("mu", "tau")},
+    "mean-sd": {
+        "Gamma": ("mu", "sigma"),
+        "InverseGamma": ("mu", "sigma"),
+        "Beta": ("mu", "sigma"),
+        "Normal": ("mu", "tau"),
+    },
     "mean-concentration": {"Beta": ("mu", "nu")},
 }
 
@@ -105,7 +110,9 @@ class LogDensityAtStart:
 # Values a parameter may be given: ordinary ones near the default (most are accepted) and every
 # kind of bad one.
 _NOT_A_TABLE = st.one_of(
-    st.sampled_from([0, 0.0, -0.0, -1, math.nan, math.inf, -math.inf, 1e-300, 1e300, 5e-324, 2**63 - 1, 10**400, 1e-5, 1e5]),
+    st.sampled_from(
+        [0, 0.0, -0.0, -1, math.nan, math.inf, -math.inf, 1e-300, 1e300, 5e-324, 2**63 - 1, 10**400, 1e-5, 1e5]
+    ),
     st.floats(allow_nan=True, allow_infinity=True),
     st.integers(min_value=-(10**30), max_value=10**30),
     st.booleans(),
@@ -117,7 +124,9 @@ _BAD = st.one_of(_NOT_A_TABLE, st.just({"x": 1}))
 
 def _near(value: float):
     """A value the default's ``value`` times a factor of 1e-4 to 1e4, of either sign (for locations)."""
-    return st.tuples(st.floats(-4, 4), st.sampled_from([1, 1, 1, -1])).map(lambda t: value * 10 ** t[0] * t[1] if value else t[0] * 10)
+    return st.tuples(st.floats(-4, 4), st.sampled_from([1, 1, 1, -1])).map(
+        lambda t: value * 10 ** t[0] * t[1] if value else t[0] * 10
+    )
 
 
 def _value(default):
@@ -142,7 +151,9 @@ def params_variant(draw, fitted: dict):
     if edit == "drop":
         params.pop(draw(st.sampled_from(sorted(params))))
     elif edit == "extra":
-        params[draw(st.sampled_from(["mu", "sigma", "tau", "nu", "alpha", "beta", "a", "b", "scale"]))] = draw(_value(1.0))
+        params[draw(st.sampled_from(["mu", "sigma", "tau", "nu", "alpha", "beta", "a", "b", "scale"]))] = draw(
+            _value(1.0)
+        )
     elif edit == "empty":
         params = {}
     elif edit == "not_a_table":
@@ -150,19 +161,32 @@ def params_variant(draw, fitted: dict):
     return var, dist, params
 
 
-@settings(max_examples=EXAMPLES, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data())
-def test_direct_parameters_are_refused_with_named_problems_or_give_a_finite_log_density(data, fitted_default, log_density, toml_text):
+def test_direct_parameters_are_refused_with_named_problems_or_give_a_finite_log_density(
+    data, fitted_default, log_density, toml_text
+):
     """1,000 generated ``params`` tables, one entry of the default file at a time."""
     var, dist, params = data.draw(params_variant(fitted_default))
     doc = copy.deepcopy(_DOC)
     entry = doc["parameters"][var]
-    doc["parameters"][var] = {"distribution": dist, "params": params, **{k: entry[k] for k in ("unit", "rationale", "citation")}}
+    doc["parameters"][var] = {
+        "distribution": dist,
+        "params": params,
+        **{k: entry[k] for k in ("unit", "rationale", "citation")},
+    }
     try:
         priors = load_priors(text=toml_text(doc), name=NAME, fitted=fitted_default)
     except InputError as exc:
         problems = exc.problems
-        assert problems and all(p.file == NAME and p.row == f"[parameters.{var}]" and p.field.startswith("params") for p in problems), str(exc)
+        assert problems and all(
+            p.file == NAME and p.row == f"[parameters.{var}]" and p.field.startswith("params") for p in problems
+        ), str(exc)
         event("refused")
         return
     event("accepted")

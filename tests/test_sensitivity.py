@@ -109,7 +109,12 @@ def test_the_refit_model_has_the_runs_prior_overrides_and_its_edited_ledger(synt
     edited = synthetic_fit.claims.copy()
     edited.loc[DECISIVE, "figure"] = 5_000_000
     claims = claims_from_frame(edited.drop(columns=["low", "high", "line"]))
-    manifest = {**synthetic_fit.manifest, "claims_text": claims.attrs["text"], "claims_source": "<DataFrame>", "prior_overrides": priors.overrides}
+    manifest = {
+        **synthetic_fit.manifest,
+        "claims_text": claims.attrs["text"],
+        "claims_source": "<DataFrame>",
+        "prior_overrides": priors.overrides,
+    }
     run = FitResult(synthetic_fit.tree, claims, priors, manifest)
     state = state_for(I._refit_spec(run, TINY))
     data = {d.name: d.get_value() for d in state.model.data_vars}
@@ -231,7 +236,9 @@ def test_plots_draw_on_a_given_axes(synthetic_fit):
 def test_cli_sensitivity_prints_tables_and_writes_both_figures(synthetic_fit, tmp_path, capsys):
     path = synthetic_fit.save(tmp_path / "result.nc")
     out = tmp_path / "sens"
-    assert main(["sensitivity", str(path), "--out", str(out), "--no-refit", "--workers", "2", "--format", "png,pdf"]) == 0
+    assert (
+        main(["sensitivity", str(path), "--out", str(out), "--no-refit", "--workers", "2", "--format", "png,pdf"]) == 0
+    )
     printed = capsys.readouterr().out
     assert "Power-scaling sensitivity" in printed and "overlap" in printed
     for name in (

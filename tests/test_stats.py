@@ -23,7 +23,9 @@ def test_a_sort_order_given_once_gives_the_same_quantiles():
 
 def test_equal_weights_give_the_inverse_ecdf_of_the_draws():
     x = np.random.default_rng(0).normal(size=1001)
-    np.testing.assert_array_equal(quantile(x, QUANTILES, np.ones(x.size)), np.quantile(x, QUANTILES, method="inverted_cdf"))
+    np.testing.assert_array_equal(
+        quantile(x, QUANTILES, np.ones(x.size)), np.quantile(x, QUANTILES, method="inverted_cdf")
+    )
 
 
 def test_unweighted_draws_use_numpys_default_along_an_axis():

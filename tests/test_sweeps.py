@@ -98,7 +98,9 @@ def test_a_sweep_or_its_prior_file_that_is_not_utf8_is_named(tmp_path, what):
     path = binary if what == "sweep" else _write_sweep(tmp_path / "s.toml", f'[base]\npriors = "binary.toml"\n{_POINT}')
     with pytest.raises(InputError, match="not UTF-8") as info:
         load_sweep(path)
-    assert [(p.file, p.row) for p in info.value.problems] == [(str(binary.resolve() if what == "priors" else binary), "file")]
+    assert [(p.file, p.row) for p in info.value.problems] == [
+        (str(binary.resolve() if what == "priors" else binary), "file")
+    ]
 
 
 def test_a_sweep_file_with_a_byte_order_mark_loads(tmp_path, sweep_file):
@@ -110,7 +112,9 @@ def test_a_sweep_file_with_a_byte_order_mark_loads(tmp_path, sweep_file):
 
 def test_a_point_may_keep_the_parametrisation_and_change_a_parameter(sweep_file, priors, tmp_path):
     sigma = priors.parameters["price_152mm_usd"].params["sigma"] * 1.5
-    path = _write_sweep(tmp_path / "s.toml", f'[[points]]\n"price_152mm_usd.params.sigma" = {sigma}\n[[points]]\nas_of = "2024-06-01"\n')
+    path = _write_sweep(
+        tmp_path / "s.toml", f'[[points]]\n"price_152mm_usd.params.sigma" = {sigma}\n[[points]]\nas_of = "2024-06-01"\n'
+    )
     spec = load_sweep(path)
     new, options = apply_overrides(priors, spec.points[0], file=str(path), where="point")
     assert new.parameters["price_152mm_usd"].params["sigma"] == sigma and options == {}
@@ -185,11 +189,16 @@ def test_two_dask_workers_give_the_same_table_as_one_process_without_seeing_the_
     (tmp_path / "ledger.csv").write_text(read_claims_text()[1], encoding="utf-8")
     (tmp_path / "priors.toml").write_text(read_priors_text()[1], encoding="utf-8")
     sweep = tmp_path / "sweep.toml"
-    sweep.write_text(SMALL.read_text().replace("[base]\n", '[base]\nclaims = "ledger.csv"\npriors = "priors.toml"\n'), encoding="utf-8")
+    sweep.write_text(
+        SMALL.read_text().replace("[base]\n", '[base]\nclaims = "ledger.csv"\npriors = "priors.toml"\n'),
+        encoding="utf-8",
+    )
     spec = load_sweep(sweep)
     (tmp_path / "ledger.csv").unlink()
     (tmp_path / "priors.toml").unlink()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         with Client(cluster) as client:
             dask_table = run_sweep(spec, tmp_path / "dask", scheduler=client, progress=False)
     _same(dask_table, table)
@@ -258,7 +267,19 @@ def _sweep_mutation(draw):
 
     kind = draw(
         st.sampled_from(
-            ["base_key", "base_count", "base_as_of", "base_dynamics", "not_a_table", "grid_values", "prior_name", "field", "as_of", "value", "shape"]
+            [
+                "base_key",
+                "base_count",
+                "base_as_of",
+                "base_dynamics",
+                "not_a_table",
+                "grid_values",
+                "prior_name",
+                "field",
+                "as_of",
+                "value",
+                "shape",
+            ]
         )
     )
     if kind == "base_key":
@@ -273,7 +294,9 @@ def _sweep_mutation(draw):
         doc["base"]["as_of"] = draw(_BAD_DATES.filter(lambda d: not isinstance(d, dt.date) and d != "2020-01-01"))
         return doc, ("[base]", "as_of")
     if kind == "base_dynamics":
-        doc["base"]["dynamics"] = draw(st.one_of(_WORDS.filter(lambda d: d not in ("ar1", "random_walk")), st.integers()))
+        doc["base"]["dynamics"] = draw(
+            st.one_of(_WORDS.filter(lambda d: d not in ("ar1", "random_walk")), st.integers())
+        )
         return doc, ("[base]", "dynamics")
     if kind == "not_a_table":
         section = draw(st.sampled_from(["base", "grid" if grid else "points"]))
@@ -293,7 +316,14 @@ def _sweep_mutation(draw):
         return doc, (where, key)
     if kind == "field":
         var = draw(st.sampled_from(["price_152mm_usd", "fill_152mm"]))
-        bad = draw(_WORDS.filter(lambda f: f not in ("lower", "upper", "mass", "median", "quartiles", "mode", "bound", "params", "label") and "." not in f))
+        bad = draw(
+            _WORDS.filter(
+                lambda f: (
+                    f not in ("lower", "upper", "mass", "median", "quartiles", "mode", "bound", "params", "label")
+                    and "." not in f
+                )
+            )
+        )
         if draw(st.booleans()):
             put(f"{var}.{bad}", 1.0)
             return doc, (where, f"{var}.{bad}")
@@ -303,7 +333,11 @@ def _sweep_mutation(draw):
         put("as_of", draw(_BAD_DATES))
         return doc, (where, "as_of")
     if kind == "value":
-        field, value = draw(st.sampled_from([("upper", 1.5), ("lower", -0.2), ("mass", 1.0), ("upper", "high"), ("lower", True), ("upper", [0.9])]))
+        field, value = draw(
+            st.sampled_from(
+                [("upper", 1.5), ("lower", -0.2), ("mass", 1.0), ("upper", "high"), ("lower", True), ("upper", [0.9])]
+            )
+        )
         put(f"fill_152mm.{field}", value)
         return doc, (f"{where}: fill_152mm", field)
     if grid:
@@ -315,7 +349,9 @@ def _sweep_mutation(draw):
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutation=_sweep_mutation())
-def test_every_malformed_sweep_file_ends_in_one_input_error_naming_file_entry_and_field(mutation, sweep_file, toml_text):
+def test_every_malformed_sweep_file_ends_in_one_input_error_naming_file_entry_and_field(
+    mutation, sweep_file, toml_text
+):
     doc, (where, field) = mutation
     path = sweep_file
     path.write_text(toml_text(doc), encoding="utf-8")
@@ -329,5 +365,7 @@ def test_every_malformed_sweep_file_ends_in_one_input_error_naming_file_entry_an
 def test_a_prior_given_whole_and_by_part_in_one_point_is_named(priors):
     """Found by the sweep property test: `x.params = 5` with `x.params.mu = 1` raised a TypeError."""
     with pytest.raises(InputError) as info:
-        apply_overrides(priors, {"price_152mm_usd.params": 5, "price_152mm_usd.params.mu": 6.5}, file="s.toml", where="point 1")
+        apply_overrides(
+            priors, {"price_152mm_usd.params": 5, "price_152mm_usd.params.mu": 6.5}, file="s.toml", where="point 1"
+        )
     assert any(p.field == "price_152mm_usd.params.mu" and "whole and by part" in p.message for p in info.value.problems)

@@ -34,7 +34,19 @@ _STATEMENTS = [
     ("price_152mm_usd.lower.x", 450),
 ]
 _DATES = st.one_of(
-    st.sampled_from(["2024-01-31", "2024-06-30", "2023-07-31", "2099-01-01", "9999-12-31", "0001-01-01", "20240131", "2024-02-30", ""]),
+    st.sampled_from(
+        [
+            "2024-01-31",
+            "2024-06-30",
+            "2023-07-31",
+            "2099-01-01",
+            "9999-12-31",
+            "0001-01-01",
+            "20240131",
+            "2024-02-30",
+            "",
+        ]
+    ),
     st.dates().map(str),
     st.integers(),
     st.booleans(),
@@ -60,7 +72,9 @@ def override(draw, fitted: dict):
 def sweep_doc(draw, fitted: dict):
     """A sweep document, (points or grid), with 1 to 3 points of 1 or 2 overrides each."""
     if draw(st.booleans()):
-        points = [dict(draw(st.lists(override(fitted), min_size=1, max_size=2))) for _ in range(draw(st.integers(1, 3)))]
+        points = [
+            dict(draw(st.lists(override(fitted), min_size=1, max_size=2))) for _ in range(draw(st.integers(1, 3)))
+        ]
         return {"base": {"seed": 1}, "points": points}
     grid = {}
     for key, value in draw(st.lists(override(fitted), min_size=1, max_size=2)):
@@ -93,9 +107,16 @@ def _sweep_toml(doc) -> str:
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=EXAMPLES, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data())
-def test_sweep_overrides_are_refused_at_load_by_point_and_field_or_every_point_applies(data, fitted_default, sweep_file, log_density, priors):
+def test_sweep_overrides_are_refused_at_load_by_point_and_field_or_every_point_applies(
+    data, fitted_default, sweep_file, log_density, priors
+):
     """1,000 generated sweep files; the finite log density is checked on the first and last points of accepted ones."""
     doc = data.draw(sweep_doc(fitted_default))
     sweep_file.write_text(_sweep_toml(doc), encoding="utf-8")

@@ -36,7 +36,9 @@ def test_a_vintage_before_the_first_claim_is_refused(claims):
 
 
 def test_fit_known_by_uses_only_the_claims_said_by_then_and_records_it(claims, priors):
-    result = estimator.fit(claims, priors, known_by="2024-02-26", as_of="2024-02-23", draws=20, tune=20, chains=1, progress=False)
+    result = estimator.fit(
+        claims, priors, known_by="2024-02-26", as_of="2024-02-23", draws=20, tune=20, chains=1, progress=False
+    )
     assert set(result.claims.index) == set(claims.index[claims["date_said"] <= dt.date(2024, 2, 26)])
     assert result.manifest["known_by"] == "2024-02-26" and result.manifest["as_of"] == "2024-02-23"
     # Families with no claim by then are left out rather than fitted on their prior alone.
@@ -48,7 +50,9 @@ def test_fit_known_by_uses_only_the_claims_said_by_then_and_records_it(claims, p
 def test_missiles_delivered_is_a_non_decreasing_series_bounded_by_later_launches(claims, priors, dynamics):
     model = build_model(claims, priors, dynamics=dynamics)
     with model:
-        prior = pm.sample_prior_predictive(draws=200, var_names=[N.MISSILES_CUMULATIVE, N.CONTAINERS_CUMULATIVE, N.MISSILES_DELIVERED], random_seed=3)
+        prior = pm.sample_prior_predictive(
+            draws=200, var_names=[N.MISSILES_CUMULATIVE, N.CONTAINERS_CUMULATIVE, N.MISSILES_DELIVERED], random_seed=3
+        )
     ds = prior["prior"]
     for var in (N.MISSILES_CUMULATIVE, N.CONTAINERS_CUMULATIVE):
         steps = np.diff(ds[var].values, axis=-1)
@@ -114,7 +118,9 @@ def tiny_ledger(tmp_path_factory, claims):
 @pytest.mark.slow
 def test_backtest_scores_later_claims_against_baselines_and_resumes(tiny_ledger, tmp_path):
     vintages = ["2023-11-30", "2024-01-31"]
-    kw = dict(claims=tiny_ledger, vintages=vintages, draws=150, tune=150, chains=1, seed=5, progress=False, method="exact")
+    kw = dict(
+        claims=tiny_ledger, vintages=vintages, draws=150, tune=150, chains=1, seed=5, progress=False, method="exact"
+    )
     res = run_backtest(tmp_path, **kw)
     scores = res.scores
     # Every claim said after a vintage (within the horizon) is scored at it, and none before.
@@ -127,7 +133,9 @@ def test_backtest_scores_later_claims_against_baselines_and_resumes(tiny_ledger,
         assert np.isfinite(scores[col]).all()
     assert ((scores["pit"] >= 0) & (scores["pit"] <= 1)).all()
     assert set(scores["method"]) == {"exact"}
-    assert (tmp_path / "backtest.nc").exists() and json.loads((tmp_path / "summary.json").read_text())["pairs"] == len(scores)
+    assert (tmp_path / "backtest.nc").exists() and json.loads((tmp_path / "summary.json").read_text())["pairs"] == len(
+        scores
+    )
     # A rerun resumes: no fit is redone and the table is the same.
     mtimes = {f.name: f.stat().st_mtime_ns for f in (tmp_path / "fits").glob("*.npz")}
     again = run_backtest(tmp_path, **kw)

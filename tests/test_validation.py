@@ -63,7 +63,23 @@ def test_fractional_rank_thins_autocorrelated_chains():
 def test_reduced_sbc_command_writes_ranks_summary_and_figures(tmp_path, capsys):
     """Machinery only (2 simulations, tiny refits): no statistical claim is made here."""
     out = tmp_path / "sbc"
-    code = main(["validate", "sbc", "--simulations", "2", "--draws", "40", "--tune", "60", "--chains", "1", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "validate",
+            "sbc",
+            "--simulations",
+            "2",
+            "--draws",
+            "40",
+            "--tune",
+            "60",
+            "--chains",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     table = pd.read_csv(out / "sbc.csv")
     assert list(table["simulation"]) == [0, 1]
@@ -75,7 +91,23 @@ def test_reduced_sbc_command_writes_ranks_summary_and_figures(tmp_path, capsys):
         assert (out / name).stat().st_size > 0
     # A rerun with more simulations keeps the finished ones (resumes) and adds the rest.
     before = (out / "sims" / "00000.json").read_text()
-    main(["validate", "sbc", "--simulations", "3", "--draws", "40", "--tune", "60", "--chains", "1", "--out", str(out), "--quiet"])
+    main(
+        [
+            "validate",
+            "sbc",
+            "--simulations",
+            "3",
+            "--draws",
+            "40",
+            "--tune",
+            "60",
+            "--chains",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert (out / "sims" / "00000.json").read_text() == before
     assert len(pd.read_csv(out / "sbc.csv")) == 3
 
@@ -85,10 +117,14 @@ def test_an_sbc_folder_from_another_simulator_is_refused_before_any_work(tmp_pat
 
     out = tmp_path / "sbc"
     out.mkdir()
-    spec = RefitSpec.from_inputs(None, None, as_of="2024-02-23", horizon="2024-02-23", draws=40, tune=60, chains=1, source="<sbc>")
+    spec = RefitSpec.from_inputs(
+        None, None, as_of="2024-02-23", horizon="2024-02-23", draws=40, tune=60, chains=1, source="<sbc>"
+    )
     manifest = {"spec": spec.identity(), "seed": 20240223, "simulator": SIMULATOR_VERSION, "code": code_identity()}
     (out / SBC_MANIFEST).write_text(json.dumps(manifest))
-    run_sbc(0, out, draws=40, tune=60, chains=1, as_of="2024-02-23", progress=False)  # same settings and simulator: accepted
+    run_sbc(
+        0, out, draws=40, tune=60, chains=1, as_of="2024-02-23", progress=False
+    )  # same settings and simulator: accepted
     (out / SBC_MANIFEST).write_text(json.dumps({**manifest, "simulator": SIMULATOR_VERSION - 1}))
     with pytest.raises(InputError, match="simulator version"):
         run_sbc(1, out, draws=40, tune=60, chains=1, as_of="2024-02-23", progress=False)
@@ -162,7 +198,9 @@ def test_the_same_count_forecast_further_ahead_is_wider(seed_era_result):
     # differs, so the extra width is the rate dynamics' forecast uncertainty.
     lines = NEW_CLAIMS.read_text(encoding="utf-8").splitlines()
     row = next(line for line in lines if line.startswith("fixture-kr-containers-2024-06,"))
-    later = row.replace("fixture-kr-containers-2024-06", "fixture-kr-containers-2025-02").replace("2024-06-30", "2025-02-28")
+    later = row.replace("fixture-kr-containers-2024-06", "fixture-kr-containers-2025-02").replace(
+        "2024-06-30", "2025-02-28"
+    )
     new = estimator.load_claims(text="\n".join([lines[0], row, later]) + "\n", name="horizons.csv")
     scores = score_claims(seed_era_result, new, seed=0)
     width = np.log(scores["pred_q95"] / scores["pred_q05"])
@@ -174,7 +212,9 @@ def test_interval_shares_and_coverage_are_probabilities(new_scores):
     assert new_scores[["p_figure", "in_50", "in_90"]].apply(lambda c: c.between(0, 1)).all().all()
     assert (new_scores["in_90"] >= new_scores["in_50"]).all()
     point = new_scores.loc["fixture-kr-containers-2024-06"]
-    assert point["in_50"] in (0.0, 1.0) and point["p_figure"] == pytest.approx(2 * min(point["pit_low"], 1 - point["pit_low"]))
+    assert point["in_50"] in (0.0, 1.0) and point["p_figure"] == pytest.approx(
+        2 * min(point["pit_low"], 1 - point["pit_low"])
+    )
     summary = coverage_summary(new_scores)
     assert summary["claims"] == 4 and summary["max_months_extrapolated"] == 7
     assert 0 <= summary["coverage_50"] <= summary["coverage_90"] <= 1
@@ -189,7 +229,9 @@ def test_claims_after_the_horizon_are_refused_with_every_offender_named(seed_era
     assert "fixture-us-containers-2024-01" not in text
 
 
-def test_score_command_prints_coverage_and_writes_table_and_figure(seed_era_result, seed_era_result_path, tmp_path, capsys):
+def test_score_command_prints_coverage_and_writes_table_and_figure(
+    seed_era_result, seed_era_result_path, tmp_path, capsys
+):
     out = tmp_path / "scores"
     assert main(["score", str(seed_era_result_path), "--claims", str(NEW_CLAIMS), "--out", str(out)]) == 0
     text = capsys.readouterr().out
@@ -205,10 +247,28 @@ def test_score_command_prints_coverage_and_writes_table_and_figure(seed_era_resu
 def test_validate_reference_command_writes_the_comparison(tiny_result_path, tmp_path, capsys):
     """Plumbing only: a 2 x 60-draw run against 100,000 prior draws (no agreement is asserted)."""
     out = tmp_path / "reference"
-    assert main(["validate", "reference", str(tiny_result_path), "--reference-draws", "100000", "--out", str(out), "--format", "png,svg", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "validate",
+                "reference",
+                str(tiny_result_path),
+                "--reference-draws",
+                "100000",
+                "--out",
+                str(out),
+                "--format",
+                "png,svg",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "Pareto k-hat" in capsys.readouterr().out
     assert len(pd.read_csv(out / "reference_comparison.csv")) == 9
-    assert (out / "reference_comparison.png").stat().st_size > 0 and (out / "reference_comparison.svg").stat().st_size > 0
+    assert (out / "reference_comparison.png").stat().st_size > 0 and (
+        out / "reference_comparison.svg"
+    ).stat().st_size > 0
     assert json.loads((out / "reference_diagnostics.json").read_text())["draws"] == 100_000
 
 
@@ -229,7 +289,9 @@ def test_a_claim_from_a_family_the_fit_never_saw_scores_from_the_population(seed
     # An open-source count: the family is in neither the seed-era fit nor (under this name) the prior file.
     lines = NEW_CLAIMS.read_text(encoding="utf-8").splitlines()
     row = next(line for line in lines if line.startswith("fixture-kr-containers-2024-06,"))
-    unseen = row.replace("south_korean_government", "news_agency_count").replace("fixture-kr-containers-2024-06", "fixture-news-containers-2024-06", 1)
+    unseen = row.replace("south_korean_government", "news_agency_count").replace(
+        "fixture-kr-containers-2024-06", "fixture-news-containers-2024-06", 1
+    )
     new = estimator.load_claims(text="\n".join([lines[0], row, unseen]) + "\n", name="unseen.csv")
     assert "news_agency_count" not in seed_era_result.family_labels
     scores = score_claims(seed_era_result, new, seed=0)

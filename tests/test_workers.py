@@ -31,7 +31,11 @@ def test_local_workers_are_kept_for_the_next_call_until_shut_down():
 @pytest.mark.slow
 def test_tasks_run_in_this_process_sample_on_every_core_and_draw_the_same():
     """In this process a task's chains run in parallel (one core each); nutpie seeds every chain, so the draws are the same."""
-    spec = load_sweep(Path(__file__).parent / "data" / "sweep_small.toml").refit_spec().replace(draws=30, tune=30, chains=2)
+    spec = (
+        load_sweep(Path(__file__).parent / "data" / "sweep_small.toml")
+        .refit_spec()
+        .replace(draws=30, tune=30, chains=2)
+    )
     alone = refit(spec, {}, 11)
     seen = []
 

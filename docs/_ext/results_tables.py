@@ -48,7 +48,9 @@ class BenchmarkResults(SphinxDirective):
         path = RESULTS / f"{self.arguments[0]}.json"
         self.env.note_dependency(str(path))
         if not path.is_file():
-            raise self.error(f"{path.name} not found in benchmarks/results: run `python benchmarks/{self.arguments[0]}.py` (make bench) first")
+            raise self.error(
+                f"{path.name} not found in benchmarks/results: run `python benchmarks/{self.arguments[0]}.py` (make bench) first"
+            )
         container = nodes.container(classes=["benchmark-results"])
         container += self.parse_text_to_nodes(results_markdown(json.loads(path.read_text(encoding="utf-8"))))
         return [container]

@@ -44,8 +44,19 @@ def _output_options() -> argparse.ArgumentParser:
     """Options every subcommand shares: how much it says while it works."""
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_mutually_exclusive_group()
-    group.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no informational messages (results and warnings still print)")
-    group.add_argument("-v", "--verbose", action="count", default=0, help="log the package's steps to stderr (-vv: with debugging detail)")
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars and no informational messages (results and warnings still print)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log the package's steps to stderr (-vv: with debugging detail)",
+    )
     return common
 
 

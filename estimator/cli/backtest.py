@@ -6,7 +6,15 @@ import datetime as dt
 from pathlib import Path
 
 from estimator.backtest import run_backtest
-from estimator.cli.common import add_figure_arguments, check_writable, command, figure_formats, problem, save_figure, use_agg
+from estimator.cli.common import (
+    add_figure_arguments,
+    check_writable,
+    command,
+    figure_formats,
+    problem,
+    save_figure,
+    use_agg,
+)
 from estimator.errors import InputError
 from estimator.likelihood import DEFAULT_RESTATEMENTS, RESTATEMENTS
 from estimator.model import DEFAULT_DYNAMICS, DYNAMICS
@@ -21,7 +29,9 @@ def _vintages(text: str | None) -> list[dt.date] | None:
         try:
             vintages.append(dt.date.fromisoformat(v.strip()))
         except ValueError:
-            problems.append(problem("--vintages", "--vintages", f"'{v.strip()}' is not a date (use YYYY-MM-DD, comma-separated)"))
+            problems.append(
+                problem("--vintages", "--vintages", f"'{v.strip()}' is not a date (use YYYY-MM-DD, comma-separated)")
+            )
     if problems:
         raise InputError(problems)
     return vintages
@@ -61,7 +71,9 @@ def run(args) -> int:
         ("backtest_pit", plot_backtest_pit(res.scores, note=note)),
     ):
         save_figure(fig, out, name, formats, args.dpi)
-    print(f"Wrote {out}/backtest.csv, backtest.nc, beliefs.csv, summary.json and the figures backtest_beliefs, backtest_pit ({', '.join(formats)})")
+    print(
+        f"Wrote {out}/backtest.csv, backtest.nc, beliefs.csv, summary.json and the figures backtest_beliefs, backtest_pit ({', '.join(formats)})"
+    )
     return 0
 
 
@@ -82,11 +94,25 @@ def register(sub, common) -> None:
     )
     bt.add_argument("--claims", default=None, help="claims ledger CSV (default: the embedded ledger)")
     bt.add_argument("--priors", default=None, help="prior file TOML (default: the embedded priors)")
-    bt.add_argument("--vintages", default=None, help="comma-separated vintage dates (default: every month end from the first claim to the last)")
-    bt.add_argument("--horizon-months", type=int, default=12, help="score claims at most this many months past the vintage (default 12)")
-    bt.add_argument("--dynamics", choices=DYNAMICS, default=DEFAULT_DYNAMICS, help=f"rate dynamics (default {DEFAULT_DYNAMICS})")
     bt.add_argument(
-        "--restatements", choices=RESTATEMENTS, default=DEFAULT_RESTATEMENTS, help=f"how restatements enter the likelihood (default {DEFAULT_RESTATEMENTS})"
+        "--vintages",
+        default=None,
+        help="comma-separated vintage dates (default: every month end from the first claim to the last)",
+    )
+    bt.add_argument(
+        "--horizon-months",
+        type=int,
+        default=12,
+        help="score claims at most this many months past the vintage (default 12)",
+    )
+    bt.add_argument(
+        "--dynamics", choices=DYNAMICS, default=DEFAULT_DYNAMICS, help=f"rate dynamics (default {DEFAULT_DYNAMICS})"
+    )
+    bt.add_argument(
+        "--restatements",
+        choices=RESTATEMENTS,
+        default=DEFAULT_RESTATEMENTS,
+        help=f"how restatements enter the likelihood (default {DEFAULT_RESTATEMENTS})",
     )
     bt.add_argument(
         "--method",
@@ -94,12 +120,23 @@ def register(sub, common) -> None:
         default="auto",
         help="auto: PSIS from the latest exact fit where k-hat allows (default); exact: refit every vintage",
     )
-    bt.add_argument("--draws", type=int, default=None, help="draws per chain of each exact fit (default 1000, as estimator fit)")
-    bt.add_argument("--tune", type=int, default=None, help="tuning steps per chain of each exact fit (default 500, as estimator fit)")
+    bt.add_argument(
+        "--draws", type=int, default=None, help="draws per chain of each exact fit (default 1000, as estimator fit)"
+    )
+    bt.add_argument(
+        "--tune",
+        type=int,
+        default=None,
+        help="tuning steps per chain of each exact fit (default 500, as estimator fit)",
+    )
     bt.add_argument("--chains", type=int, default=4, help="chains of each exact fit (default 4)")
     bt.add_argument("--seed", type=int, default=20240223, help="seed (default 20240223)")
     bt.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
-    bt.add_argument("--scheduler", default=None, help="address of a Dask distributed scheduler (instead of local workers)")
-    bt.add_argument("--out", default="estimator-backtest", help="output folder (default ./estimator-backtest); rerunning resumes")
+    bt.add_argument(
+        "--scheduler", default=None, help="address of a Dask distributed scheduler (instead of local workers)"
+    )
+    bt.add_argument(
+        "--out", default="estimator-backtest", help="output folder (default ./estimator-backtest); rerunning resumes"
+    )
     add_figure_arguments(bt)
     bt.set_defaults(func=run)

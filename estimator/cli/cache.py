@@ -39,5 +39,7 @@ def register(sub, common) -> None:
         """,
         common,
     )
-    ca.add_argument("action", choices=("info", "clear"), help="info: location, entries and size; clear: remove every entry")
+    ca.add_argument(
+        "action", choices=("info", "clear"), help="info: location, entries and size; clear: remove every entry"
+    )
     ca.set_defaults(func=run)

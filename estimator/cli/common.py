@@ -51,7 +51,11 @@ def use_agg():
 def figure_formats(args) -> list[str]:
     """The formats named by ``--format``, checked before any work is done."""
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
-    problems = [problem(args.format, "--format", f"unknown format '{f}'; one of {', '.join(FIGURE_FORMATS)}") for f in formats if f not in FIGURE_FORMATS]
+    problems = [
+        problem(args.format, "--format", f"unknown format '{f}'; one of {', '.join(FIGURE_FORMATS)}")
+        for f in formats
+        if f not in FIGURE_FORMATS
+    ]
     if not formats:
         problems.append(problem(args.format, "--format", "name at least one format"))
     if problems:
@@ -75,7 +79,9 @@ def save_figure(fig, out: Path, stem: str, formats, dpi: int, *, tight: bool = T
 
 def add_figure_arguments(p, dpi: int = FIGURE_DPI) -> None:
     """Add ``--format`` and ``--dpi`` to a parser that draws figures."""
-    p.add_argument("--format", default="png", help=f"comma-separated figure formats from {', '.join(FIGURE_FORMATS)} (default png)")
+    p.add_argument(
+        "--format", default="png", help=f"comma-separated figure formats from {', '.join(FIGURE_FORMATS)} (default png)"
+    )
     p.add_argument("--dpi", type=int, default=dpi, help=f"resolution of raster figures (default {dpi})")
 
 
@@ -107,7 +113,9 @@ def saved_run_and_out(args):
     """Load RESULT and prepare --out, naming a missing file before anything is computed."""
     path = Path(args.result)
     if not path.is_file():
-        raise InputError([problem(str(path), "RESULT", "file not found (give the result.nc that 'estimator fit' wrote)")])
+        raise InputError(
+            [problem(str(path), "RESULT", "file not found (give the result.nc that 'estimator fit' wrote)")]
+        )
     out = Path(args.out)
     check_writable(out)
     return load_result(path), path, out

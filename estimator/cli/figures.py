@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from estimator.cli.common import FIGURE_DPI, FIGURE_FORMATS, add_drawing_arguments, command, load_for_drawing, problem, save_figure, use_agg
+from estimator.cli.common import (
+    FIGURE_DPI,
+    FIGURE_FORMATS,
+    add_drawing_arguments,
+    command,
+    load_for_drawing,
+    problem,
+    save_figure,
+    use_agg,
+)
 from estimator.errors import InputError
 from estimator.report import REPORT_FILES, REPORT_FORMATS, write_report
 
@@ -30,7 +39,9 @@ def report_formats(args) -> tuple[list[str], list[str]]:
     names = [f.strip().lower() for f in args.format.split(",") if f.strip()]
     known = (*REPORT_FORMATS, *FIGURE_FORMATS)
     if bad := [f for f in names if f not in known]:
-        raise InputError([problem(args.format, "--format", f"unknown format '{f}'; one of {', '.join(known)}") for f in bad])
+        raise InputError(
+            [problem(args.format, "--format", f"unknown format '{f}'; one of {', '.join(known)}") for f in bad]
+        )
     reports = [f for f in REPORT_FORMATS if f in names] or ["md"]
     figures = [f for f in dict.fromkeys(names) if f in FIGURE_FORMATS] or ["png"]
     return reports, figures
@@ -51,7 +62,9 @@ def run_report(args) -> int:
     if "md" in reports:
         written = write_figures(result, out, formats, args.dpi)
         # Link the PNG when there is one: every Markdown viewer shows it.
-        links = {name: path.with_suffix(".png").name if "png" in formats else path.name for name, path in written.items()}
+        links = {
+            name: path.with_suffix(".png").name if "png" in formats else path.name for name, path in written.items()
+        }
         path = write_report(result, out, format="md", figures=links)
         print(f"Wrote {path} and {len(written)} figures ({', '.join(formats)})")
     return 0

@@ -100,9 +100,17 @@ def register(sub, common) -> None:
         default=None,
         help=f"date of the headline quantities (default: the latest claim's date; a later date is a forecast, up to {FORECAST_MONTHS} months)",
     )
-    f.add_argument("--known-by", default=None, metavar="DATE", help="use only the claims said on or before DATE (a vintage; default: every claim)")
     f.add_argument(
-        "--dynamics", choices=DYNAMICS, default=DEFAULT_DYNAMICS, help=f"rate dynamics of containers and missiles over time (default {DEFAULT_DYNAMICS})"
+        "--known-by",
+        default=None,
+        metavar="DATE",
+        help="use only the claims said on or before DATE (a vintage; default: every claim)",
+    )
+    f.add_argument(
+        "--dynamics",
+        choices=DYNAMICS,
+        default=DEFAULT_DYNAMICS,
+        help=f"rate dynamics of containers and missiles over time (default {DEFAULT_DYNAMICS})",
     )
     f.add_argument(
         "--restatements",
@@ -111,10 +119,14 @@ def register(sub, common) -> None:
         help=f"how a claim that restates another counts: excluded from the likelihood, sharing its original's error, or independent (default {DEFAULT_RESTATEMENTS})",
     )
     f.add_argument("--draws", type=int, default=None, help="draws per chain after tuning (default 1000)")
-    f.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default 500 with nutpie, 1000 with pymc)")
+    f.add_argument(
+        "--tune", type=int, default=None, help="tuning steps per chain (default 500 with nutpie, 1000 with pymc)"
+    )
     f.add_argument("--chains", type=int, default=4, help="chains (default 4)")
     f.add_argument("--seed", type=int, default=20240223, help="random seed (default 20240223)")
-    f.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER, help=f"NUTS implementation (default {DEFAULT_SAMPLER})")
+    f.add_argument(
+        "--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER, help=f"NUTS implementation (default {DEFAULT_SAMPLER})"
+    )
     f.add_argument(
         "--no-cache",
         action="store_true",

@@ -21,7 +21,19 @@ def run(args) -> int:
     claims = load_claims(args.claims) if args.claims else result.claims
     scores = score_claims(result, claims, horizon=args.horizon, seed=args.seed)
     summary = coverage_summary(scores)
-    cols = ["quantity", "qualifier", "low", "high", "pred_q05", "pred_q50", "pred_q95", "p_figure", "in_50", "in_90", "months_extrapolated"]
+    cols = [
+        "quantity",
+        "qualifier",
+        "low",
+        "high",
+        "pred_q05",
+        "pred_q50",
+        "pred_q95",
+        "p_figure",
+        "in_50",
+        "in_90",
+        "months_extrapolated",
+    ]
     with pd.option_context("display.width", 220, "display.max_columns", 20, "display.float_format", "{:,.4g}".format):
         print(scores[cols].to_string())
     what = "new claims" if args.claims else "fitted claims (posterior predictive check)"
@@ -37,7 +49,11 @@ def run(args) -> int:
     stem = "scores" if args.claims else "fitted_scores"
     scores.to_csv(out / f"{stem}.csv")
     (out / f"{stem}_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    title = "How surprising is each new claim?" if args.claims else "Where each fitted claim falls in its posterior predictive"
+    title = (
+        "How surprising is each new claim?"
+        if args.claims
+        else "Where each fitted claim falls in its posterior predictive"
+    )
     fig, _ = plot_claim_scores(scores, note=source_note(result), title=title)
     save_figure(fig, out, stem, formats, args.dpi)
     print(f"Wrote {out}/{stem}.csv, {stem}_summary.json and the figure {stem} ({', '.join(formats)})")
@@ -60,9 +76,15 @@ def register(sub, common) -> None:
         common,
     )
     sc.add_argument("result", metavar="RESULT", help="result.nc written by 'estimator fit'")
-    sc.add_argument("--claims", default=None, help="ledger of claims to score (same format); default: the fitted claims")
-    sc.add_argument("--horizon", default=None, help="latest date a claim may speak of (default: 24 months after the fitted months)")
-    sc.add_argument("--seed", type=int, default=0, help="seed of the random-walk continuation for forecasts (default 0)")
+    sc.add_argument(
+        "--claims", default=None, help="ledger of claims to score (same format); default: the fitted claims"
+    )
+    sc.add_argument(
+        "--horizon", default=None, help="latest date a claim may speak of (default: 24 months after the fitted months)"
+    )
+    sc.add_argument(
+        "--seed", type=int, default=0, help="seed of the random-walk continuation for forecasts (default 0)"
+    )
     sc.add_argument("--out", default="estimator-scores", help="output folder (default ./estimator-scores)")
     add_figure_arguments(sc)
     sc.set_defaults(func=run)

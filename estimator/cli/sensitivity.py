@@ -27,12 +27,25 @@ def run(args) -> int:
     influence = I.influence_table(result, method=method, **pool)
     recon = I.reconciliation_table(result, method=method, **pool)
     shares = S.value_variance_shares(result)
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 110, "display.float_format", "{:,.3g}".format):
+    with pd.option_context(
+        "display.width",
+        200,
+        "display.max_columns",
+        20,
+        "display.max_colwidth",
+        110,
+        "display.float_format",
+        "{:,.3g}".format,
+    ):
         print("Power-scaling sensitivity (>= 0.05 flags a component):")
         print(psense[["prior", "likelihood", "in_words"]].to_string())
         print("\nInfluence: shift of each median when a claim or family is left out (%):")
-        wide = influence.pivot_table(index=["level", "left_out"], columns="quantity", values="shift_median_pct", sort=False)
-        meta = influence.drop_duplicates(["level", "left_out"]).set_index(["level", "left_out"])[["method", "khat", "reliable"]]
+        wide = influence.pivot_table(
+            index=["level", "left_out"], columns="quantity", values="shift_median_pct", sort=False
+        )
+        meta = influence.drop_duplicates(["level", "left_out"]).set_index(["level", "left_out"])[
+            ["method", "khat", "reliable"]
+        ]
         print(wide.join(meta).to_string())
         print(f"\nReconciliation of {N.LABELS[N.SHELLS_152MM]}:")
         print(recon.drop(columns="claims").to_string())
@@ -40,7 +53,9 @@ def run(args) -> int:
         print("\nShare of the posterior variance of value:")
         print(shares.to_string())
     if not args.refit and not influence["reliable"].all():
-        print("\nSome PSIS rows have k-hat above the threshold (reliable = False); rerun with --refit for exact refits.")
+        print(
+            "\nSome PSIS rows have k-hat above the threshold (reliable = False); rerun with --refit for exact refits."
+        )
 
     psense.to_csv(out / "sensitivity_psense.csv")
     influence.to_csv(out / "sensitivity_influence.csv", index=False)
@@ -52,7 +67,9 @@ def run(args) -> int:
         "sensitivity_variance_shares": plot_variance_shares(shares, source=source),
     }.items():
         save_figure(fig, out, name, formats, args.dpi, tight=False)
-    print(f"Wrote sensitivity_*.csv and the figures sensitivity_tornado, sensitivity_variance_shares ({', '.join(formats)}) to {out}")
+    print(
+        f"Wrote sensitivity_*.csv and the figures sensitivity_tornado, sensitivity_variance_shares ({', '.join(formats)}) to {out}"
+    )
     return 0
 
 
@@ -81,6 +98,8 @@ def register(sub, common) -> None:
         help="refit exactly where PSIS k-hat is too high (default); --no-refit reweights only and flags those rows",
     )
     v.add_argument("--workers", type=int, default=1, help="local worker processes for the exact refits (default 1)")
-    v.add_argument("--scheduler", default=None, help="address of a Dask distributed scheduler (instead of local workers)")
+    v.add_argument(
+        "--scheduler", default=None, help="address of a Dask distributed scheduler (instead of local workers)"
+    )
     add_figure_arguments(v, dpi=150)
     v.set_defaults(func=run)

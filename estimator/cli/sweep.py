@@ -19,7 +19,9 @@ def run(args) -> int:
     spec = load_sweep(args.file)
     out = Path(args.out)
     check_writable(out)
-    table = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler, mode=args.mode, progress=not args.quiet)
+    table = run_sweep(
+        spec, out, workers=args.workers, scheduler=args.scheduler, mode=args.mode, progress=not args.quiet
+    )
     for quantity in (N.SHELLS_152MM, N.VALUE_USD):
         fig, _ = plot_sweep(table, quantity, spec.grid_keys)
         save_figure(fig, out, f"sweep_{quantity}", formats, args.dpi)
@@ -54,7 +56,14 @@ def register(sub, common) -> None:
     s.add_argument("file", metavar="FILE", help="sweep file (TOML; see sweeps/prices-and-fill.toml)")
     s.add_argument("--out", default="sweep-run", help="output folder (default ./sweep-run); rerunning resumes")
     s.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
-    s.add_argument("--scheduler", default=None, help="address of a Dask distributed scheduler (instead of local workers)")
-    s.add_argument("--mode", choices=("exact", "approx"), default="exact", help="exact refits, or PSIS reweighting of one reference fit")
+    s.add_argument(
+        "--scheduler", default=None, help="address of a Dask distributed scheduler (instead of local workers)"
+    )
+    s.add_argument(
+        "--mode",
+        choices=("exact", "approx"),
+        default="exact",
+        help="exact refits, or PSIS reweighting of one reference fit",
+    )
     add_figure_arguments(s)
     s.set_defaults(func=run)

@@ -10,7 +10,15 @@ from pathlib import Path
 import pandas as pd
 
 from estimator import validation as V
-from estimator.cli.common import add_figure_arguments, check_writable, command, figure_formats, save_figure, saved_run_and_out, use_agg
+from estimator.cli.common import (
+    add_figure_arguments,
+    check_writable,
+    command,
+    figure_formats,
+    save_figure,
+    saved_run_and_out,
+    use_agg,
+)
 from estimator.sampling import sampler_steps
 
 
@@ -34,7 +42,9 @@ def run_reference(args) -> int:
     table = V.compare_with_reference(result, ref)
     with pd.option_context("display.width", 200, "display.float_format", "{:,.4g}".format):
         print(table.to_string(index=False))
-    print(f"Importance sampling: {ref['draws']:,} prior draws, ESS {ref['ess']:,.0f}, Pareto k-hat {ref['khat']:.2f} (reliable below 0.7)")
+    print(
+        f"Importance sampling: {ref['draws']:,} prior draws, ESS {ref['ess']:,.0f}, Pareto k-hat {ref['khat']:.2f} (reliable below 0.7)"
+    )
     if not ref["khat"] <= 0.7:
         print(
             f"WARNING: k-hat {ref['khat']:.2f} > 0.7: the prior is too far from this posterior for importance sampling; "
@@ -42,7 +52,9 @@ def run_reference(args) -> int:
             file=sys.stderr,
         )
     table.to_csv(out / "reference_comparison.csv", index=False)
-    (out / "reference_diagnostics.json").write_text(json.dumps({k: ref[k] for k in ("draws", "ess", "khat")}, indent=2) + "\n")
+    (out / "reference_diagnostics.json").write_text(
+        json.dumps({k: ref[k] for k in ("draws", "ess", "khat")}, indent=2) + "\n"
+    )
     note = f"{source_note(result)} Reference: {ref['draws']:,} prior draws reweighted by the likelihood, ESS {ref['ess']:,.0f}, k-hat {ref['khat']:.2f}."
     fig, _ = plot_reference_comparison(table, note=note)
     save_figure(fig, out, "reference_comparison", formats, args.dpi)
@@ -90,7 +102,10 @@ def run_sbc(args) -> int:
         f"Source: estimator validate sbc{ledger}, {len(table)} simulations, seed {args.seed}, {args.chains} chains × {draws} draws each. "
         f"Refits missing a diagnostic threshold are kept (dropping them would bias the ranks): {reasons}."
     )
-    for name, (fig, _) in {"sbc_ecdf_difference": plot_sbc_ecdf(table, summary, note=note), "sbc_rank_histograms": plot_sbc_ranks(table, note=note)}.items():
+    for name, (fig, _) in {
+        "sbc_ecdf_difference": plot_sbc_ecdf(table, summary, note=note),
+        "sbc_rank_histograms": plot_sbc_ranks(table, note=note),
+    }.items():
         save_figure(fig, out, name, formats, args.dpi)
     print(
         f"{len(table)} simulations in {time.perf_counter() - t0:.0f} s; {missed} missed a diagnostic threshold ({reasons}). "
@@ -132,12 +147,22 @@ def register(sub, common) -> None:
     sbc.add_argument("--priors", default=None, help="prior file (default: the embedded priors)")
     sbc.add_argument("--simulations", type=int, default=200, help="simulations (default 200)")
     sbc.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
-    sbc.add_argument("--scheduler", default=None, help="address of a Dask distributed scheduler (instead of local workers)")
-    sbc.add_argument("--draws", type=int, default=None, help="draws per chain of each refit (default 1000, as estimator fit)")
-    sbc.add_argument("--tune", type=int, default=None, help="tuning steps per chain of each refit (default 500, as estimator fit)")
+    sbc.add_argument(
+        "--scheduler", default=None, help="address of a Dask distributed scheduler (instead of local workers)"
+    )
+    sbc.add_argument(
+        "--draws", type=int, default=None, help="draws per chain of each refit (default 1000, as estimator fit)"
+    )
+    sbc.add_argument(
+        "--tune", type=int, default=None, help="tuning steps per chain of each refit (default 500, as estimator fit)"
+    )
     sbc.add_argument("--chains", type=int, default=4, help="chains of each refit (default 4)")
     sbc.add_argument("--seed", type=int, default=20240223, help="seed (default 20240223)")
-    sbc.add_argument("--out", default="estimator-validation", help="output folder (default ./estimator-validation); rerunning resumes")
+    sbc.add_argument(
+        "--out",
+        default="estimator-validation",
+        help="output folder (default ./estimator-validation); rerunning resumes",
+    )
     add_figure_arguments(sbc)
     sbc.set_defaults(func=run_sbc)
     ref = command(
@@ -153,7 +178,9 @@ def register(sub, common) -> None:
         common,
     )
     ref.add_argument("result", metavar="RESULT", help="result.nc written by 'estimator fit'")
-    ref.add_argument("--reference-draws", type=int, default=4_000_000, help="prior draws of the reference (default 4 million)")
+    ref.add_argument(
+        "--reference-draws", type=int, default=4_000_000, help="prior draws of the reference (default 4 million)"
+    )
     ref.add_argument("--seed", type=int, default=20240223, help="seed (default 20240223)")
     ref.add_argument("--out", default="estimator-validation", help="output folder (default ./estimator-validation)")
     add_figure_arguments(ref)

@@ -35,7 +35,9 @@ def _scale(values) -> tuple[float, str]:
     return 1.0, ""
 
 
-def plot_backtest_beliefs(beliefs: pd.DataFrame, claims: pd.DataFrame, *, note: str = "", title_suffix: str = "", ax=None):
+def plot_backtest_beliefs(
+    beliefs: pd.DataFrame, claims: pd.DataFrame, *, note: str = "", title_suffix: str = "", ax=None
+):
     """Headline quantities as of each vintage, as believed then, with the claims overlaid.
 
     Each panel shows, against the vintage date, the posterior median and the
@@ -49,11 +51,18 @@ def plot_backtest_beliefs(beliefs: pd.DataFrame, claims: pd.DataFrame, *, note: 
     when = pd.to_datetime(beliefs["vintage"])
     for a, (var, quantity, label) in zip(axes, _PANELS):
         cols = [f"{var}_q{p}" for p in ("05", "25", "50", "75", "95")]
-        rows = claims[(claims["kind"] == C.COUNT) & claims["quantity"].isin([quantity] + ([C.MISSILES_LAUNCHED] if quantity == C.MISSILES_DELIVERED else []))]
+        rows = claims[
+            (claims["kind"] == C.COUNT)
+            & claims["quantity"].isin([quantity] + ([C.MISSILES_LAUNCHED] if quantity == C.MISSILES_DELIVERED else []))
+        ]
         scale, unit = _scale(np.r_[beliefs[cols[-1]].to_numpy(float), rows["figure"].to_numpy(float)])
         q = beliefs[cols].to_numpy(float) / scale
-        a.fill_between(when, q[:, 0], q[:, 4], color=OKABE_ITO["blue"], alpha=0.15, lw=0, label="90% interval", step="post")
-        a.fill_between(when, q[:, 1], q[:, 3], color=OKABE_ITO["blue"], alpha=0.3, lw=0, label="50% interval", step="post")
+        a.fill_between(
+            when, q[:, 0], q[:, 4], color=OKABE_ITO["blue"], alpha=0.15, lw=0, label="90% interval", step="post"
+        )
+        a.fill_between(
+            when, q[:, 1], q[:, 3], color=OKABE_ITO["blue"], alpha=0.3, lw=0, label="50% interval", step="post"
+        )
         a.step(when, q[:, 2], where="post", color=OKABE_ITO["blue"], lw=1.8, label="median, as believed at the vintage")
         # The axis shows the estimates and the claims' figures; a range reaching far above
         # them (a "hundreds" coded up to 1,000) is cut at the top and marked as continuing.
@@ -66,9 +75,25 @@ def plot_backtest_beliefs(beliefs: pd.DataFrame, claims: pd.DataFrame, *, note: 
                 hi = r["figure_high"] / scale
                 a.vlines(x, r["figure"] / scale, min(hi, top), color=colour, lw=2.5)
                 if hi > top:
-                    a.annotate(f"to {hi * scale:,.0f}", (x, top), xytext=(0, -2), textcoords="offset points", ha="center", va="top", fontsize=7, color=colour)
+                    a.annotate(
+                        f"to {hi * scale:,.0f}",
+                        (x, top),
+                        xytext=(0, -2),
+                        textcoords="offset points",
+                        ha="center",
+                        va="top",
+                        fontsize=7,
+                        color=colour,
+                    )
             else:
-                a.plot([x], [r["figure"] / scale], marker=marker, ms=10 if marker.startswith("$") else 7, color=colour, ls="none")
+                a.plot(
+                    [x],
+                    [r["figure"] / scale],
+                    marker=marker,
+                    ms=10 if marker.startswith("$") else 7,
+                    color=colour,
+                    ls="none",
+                )
         a.set_title(label, loc="left", fontsize=10)
         a.set_ylabel(f"{label}{unit}")
         a.set_xlabel("vintage: date of what was known")
@@ -80,7 +105,10 @@ def plot_backtest_beliefs(beliefs: pd.DataFrame, claims: pd.DataFrame, *, note: 
         plt.Line2D([], [], marker="o", color=OKABE_ITO["vermillion"], ls="none"),
         plt.Line2D([], [], marker="o", color=OKABE_ITO["reddish_purple"], ls="none"),
     ]
-    labels += ["a claim of the quantity, at the date said (arrow: 'more than'; bar: a range)", "missiles launched (a lower bound on delivered)"]
+    labels += [
+        "a claim of the quantity, at the date said (arrow: 'more than'; bar: a range)",
+        "missiles launched (a lower bound on delivered)",
+    ]
     finish(fig, f"What we believed when: headline estimates at each vintage{title_suffix}", note)
     # The key sits in a strip of its own between the panels and the source note.
     fig.get_layout_engine().set(rect=(0, 0.13, 1, 0.87))
@@ -100,9 +128,24 @@ def plot_backtest_pit(scores: pd.DataFrame, *, bins: int = 10, note: str = "", a
     edges = np.linspace(0, 1, bins + 1)
     lo, hi = stats.binom.ppf([0.05, 0.95], n, 1 / bins) / max(n, 1) * bins
     a.axhspan(lo, hi, color="#cccccc", alpha=0.5, lw=0, label="90% range of a uniform sample")
-    a.hist(scores["pit"].dropna(), bins=edges, density=True, color=OKABE_ITO["blue"], alpha=0.8, label=f"model ({n} vintage-claim pairs)")
+    a.hist(
+        scores["pit"].dropna(),
+        bins=edges,
+        density=True,
+        color=OKABE_ITO["blue"],
+        alpha=0.8,
+        label=f"model ({n} vintage-claim pairs)",
+    )
     if "prior_pit" in scores:
-        a.hist(scores["prior_pit"].dropna(), bins=edges, density=True, histtype="step", lw=1.8, color=OKABE_ITO["orange"], label="prior only (no claims)")
+        a.hist(
+            scores["prior_pit"].dropna(),
+            bins=edges,
+            density=True,
+            histtype="step",
+            lw=1.8,
+            color=OKABE_ITO["orange"],
+            label="prior only (no claims)",
+        )
     a.axhline(1.0, color="#333333", lw=0.8, ls="--")
     # The band's edges over the bars, so they stay visible.
     for y in (lo, hi):

@@ -43,9 +43,17 @@ def claim_check(result, seed: int = 0) -> pd.DataFrame:
     cl = result.claims.loc[df.index]
     df["date"] = pd.to_datetime(cl["date_said"])
     df["family"] = cl["source_family"]
-    df["text"] = [claim_text(r) + (f"; restates {r['restates']}" if r.get("restates") else "") for _, r in cl.iterrows()]
+    df["text"] = [
+        claim_text(r) + (f"; restates {r['restates']}" if r.get("restates") else "") for _, r in cl.iterrows()
+    ]
     df["ref"] = np.where(np.isfinite(df["low"]), df["low"], df["high"])
-    for col, src in (("r_low", "low"), ("r_high", "high"), ("r_q05", "pred_q05"), ("r_median", "pred_q50"), ("r_q95", "pred_q95")):
+    for col, src in (
+        ("r_low", "low"),
+        ("r_high", "high"),
+        ("r_q05", "pred_q05"),
+        ("r_median", "pred_q50"),
+        ("r_q95", "pred_q95"),
+    ):
         df[col] = df[src] / df["ref"]
     df.attrs.update(families=result.family_labels, note=source_note(result))
     return df
@@ -82,7 +90,13 @@ def plot_claim_check(data: pd.DataFrame, ax=None):
             hi_d = hi if np.isfinite(hi) else right
             art = ax.plot([lo_d, hi_d], [i, i], color="black", lw=1.6, marker="|", ms=9, mew=1.6)[0]
             if not np.isfinite(hi):
-                ax.annotate("", xy=(hi_d, i), xytext=(-1, 0), textcoords="offset points", arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2})
+                ax.annotate(
+                    "",
+                    xy=(hi_d, i),
+                    xytext=(-1, 0),
+                    textcoords="offset points",
+                    arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2},
+                )
         art.set_gid(f"{CLAIM_GID}{cid}")
     ax.set_yticks(range(n), [f"{cid}\n{t}" for cid, t in zip(data.index, data["text"])], fontsize=7.5)
     ax.set_ylim(n - 0.5, -0.5)
@@ -99,7 +113,11 @@ def plot_claim_check(data: pd.DataFrame, ax=None):
 
     # Verdicts as tick labels of a twin axis, so the layout keeps room for them.
     verdicts = ax.twinx()
-    texts = [(f"figure at percentile {100 * r['pit_low']:.0f}, " if r["low"] == r["high"] else "") + f"p = {r['p_figure']:.2f}" for _, r in data.iterrows()]
+    texts = [
+        (f"figure at percentile {100 * r['pit_low']:.0f}, " if r["low"] == r["high"] else "")
+        + f"p = {r['p_figure']:.2f}"
+        for _, r in data.iterrows()
+    ]
     verdicts.set_ylim(ax.get_ylim())
     verdicts.set_yticks(range(n), texts, fontsize=8)
     for label, surprising in zip(verdicts.get_yticklabels(), data["surprising"]):
@@ -113,10 +131,22 @@ def plot_claim_check(data: pd.DataFrame, ax=None):
         Line2D([], [], ls="none", marker="|", ms=11, mew=2, color="#777777", label="predictive median"),
         Line2D([], [], ls="none", marker="o", ms=6, color="black", label="figure given (point)"),
         Line2D([], [], color="black", lw=1.6, marker="|", ms=8, label="range the wording allows"),
-        *[Line2D([], [], color=c, lw=6, alpha=0.55, label=data.attrs["families"][f]) for f, c in colors.items() if f in set(data["family"])],
+        *[
+            Line2D([], [], color=c, lw=6, alpha=0.55, label=data.attrs["families"][f])
+            for f, c in colors.items()
+            if f in set(data["family"])
+        ],
     ]
     below_xlabel = transforms.offset_copy(ax.transAxes, fig=fig, y=-34, units="points")
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below_xlabel, ncol=4, fontsize=7.5, frameon=False)
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0),
+        bbox_transform=below_xlabel,
+        ncol=4,
+        fontsize=7.5,
+        frameon=False,
+    )
     finish(
         fig,
         "Which claims does the model find surprising?",

@@ -68,7 +68,9 @@ def claim_text(row) -> str:
     money = row["quantity"] == C.VALUE_USD
     what = QUANTITY_LABELS[row["quantity"]]
     if row["kind"] == C.CAPACITY:
-        amount = f"{label_number(lo)}–{label_number(hi)}" if q == C.BETWEEN else f"{QUALIFIER_SYMBOL[q]} {label_number(lo)}"
+        amount = (
+            f"{label_number(lo)}–{label_number(hi)}" if q == C.BETWEEN else f"{QUALIFIER_SYMBOL[q]} {label_number(lo)}"
+        )
         return f"{label_number(row['basis_containers'])} containers could hold {amount} {what}"
     if q == C.BETWEEN:
         amount = f"{label_number(lo, money)}–{label_number(hi, money)}"

@@ -111,15 +111,34 @@ def containers_over_time(result) -> pd.DataFrame:
     edges = list(pd.to_datetime(post[N.MONTH_EDGE].values).date)
     last = min(edges[-1], max([*result.claims["period_end"], as_of(result)]) + dt.timedelta(days=7))
     dates = [edges[0] + dt.timedelta(days=k) for k in range((last - edges[0]).days + 1)]
-    labels = {TOTAL: "Modelled total", **{f: f"As {result.priors.family_label(f)} counts" for f in container_families(result.claims)}}
+    labels = {
+        TOTAL: "Modelled total",
+        **{f: f"As {result.priors.family_label(f)} counts" for f in container_families(result.claims)},
+    }
     frames = []
     for scope, label in labels.items():
         q = quantile(cumulative_draws(result, scope, dates), BANDS, axis=0)
         frames.append(
-            pd.DataFrame({"date": pd.to_datetime(dates), "scope": scope, "label": label, "q05": q[0], "q25": q[1], "q50": q[2], "q75": q[3], "q95": q[4]})
+            pd.DataFrame(
+                {
+                    "date": pd.to_datetime(dates),
+                    "scope": scope,
+                    "label": label,
+                    "q05": q[0],
+                    "q25": q[1],
+                    "q50": q[2],
+                    "q75": q[3],
+                    "q95": q[4],
+                }
+            )
         )
     df = pd.concat(frames, ignore_index=True)
-    df.attrs.update(as_of=as_of(result), start=dt.date.fromisoformat(result.priors.start_date), families=result.family_labels, note=source_note(result))
+    df.attrs.update(
+        as_of=as_of(result),
+        start=dt.date.fromisoformat(result.priors.start_date),
+        families=result.family_labels,
+        note=source_note(result),
+    )
     return df
 
 
@@ -187,7 +206,14 @@ def draw_mark(ax, x, y, y_high, marker, color, gid, on_scale=True):
         (art,) = ax.plot([x, x], [y, y_high], color=color, lw=2.5, marker="_", ms=10, mew=2.5)
     elif marker == ARROW_UP and on_scale:
         (art,) = ax.plot([x], [y], ls="none", marker="_", ms=10, mew=2.5, color=color)
-        ax.annotate("", xy=(x, y), xytext=(0, 20), textcoords="offset points", arrowprops={"arrowstyle": "<|-", "color": color, "lw": 2}, zorder=5)
+        ax.annotate(
+            "",
+            xy=(x, y),
+            xytext=(0, 20),
+            textcoords="offset points",
+            arrowprops={"arrowstyle": "<|-", "color": color, "lw": 2},
+            zorder=5,
+        )
     elif marker == CAPACITY_MARKER:
         (art,) = ax.plot([x], [y], ls="none", marker=marker, ms=8, mfc="white", mec=color, mew=2)
     elif marker in ("_", "|", ARROW_UP):
@@ -218,7 +244,9 @@ def plot_containers_over_time(curves: pd.DataFrame, marks: pd.DataFrame, ax=None
         The container panel; the strip is the figure's other Axes.
     """
     if ax is None:
-        fig, (ax, strip) = plt.subplots(2, 1, figsize=(11, 6.6), sharex=True, height_ratios=(4, 1.25), layout="constrained")
+        fig, (ax, strip) = plt.subplots(
+            2, 1, figsize=(11, 6.6), sharex=True, height_ratios=(4, 1.25), layout="constrained"
+        )
     else:
         fig = ax.figure
         strip = ax.inset_axes((0, -0.42, 1, 0.25), sharex=ax)
@@ -289,12 +317,16 @@ def _draw_other_claims(strip, marks: pd.DataFrame, colors: dict) -> None:
             # A label goes left of its mark, unless the mark is so early that it would run off the axes.
             early = mdates.date2num(pd.Timestamp(m["date"])) - strip.get_xlim()[0] < EARLY_LABEL_DAYS
             side = {"xytext": (7, 0), "ha": "left"} if early else {"xytext": (-7, 0), "ha": "right"}
-            strip.annotate(m["text"], (m["date"], y), textcoords="offset points", va="center", fontsize=7.5, color=col, **side)
+            strip.annotate(
+                m["text"], (m["date"], y), textcoords="offset points", va="center", fontsize=7.5, color=col, **side
+            )
             last_label[m["quantity"]] = pd.Timestamp(m["date"])
     strip.set_yticks(range(len(rows)), [QUANTITY_LABELS[q] for q in rows], fontsize=8)
     strip.set_ylim(-0.6, len(rows) - 0.4)
     strip.invert_yaxis()
-    strip.set_title("Claims in other units (not convertible to containers on this axis)", fontsize=8.5, loc="left", color="#444444")
+    strip.set_title(
+        "Claims in other units (not convertible to containers on this axis)", fontsize=8.5, loc="left", color="#444444"
+    )
     strip.spines[["top", "right", "left"]].set_visible(False)
     strip.tick_params(axis="y", length=0)
     # Monthly ticks while they fit; quarters over a longer record.
@@ -310,9 +342,17 @@ def _add_legends(ax, curves: pd.DataFrame, marks: pd.DataFrame, colors: dict, fa
         Line2D([], [], color=colors[s], lw=2 if s == TOTAL else 1.4, ls="-" if s == TOTAL else "--", label=lab)
         for s, lab in curves.drop_duplicates("scope").set_index("scope")["label"].items()
     ]
-    fam_handles = [Line2D([], [], ls="none", marker="s", ms=8, color=colors[f], label=f"{families[f]} claim") for f in dict.fromkeys(marks["family"])]
+    fam_handles = [
+        Line2D([], [], ls="none", marker="s", ms=8, color=colors[f], label=f"{families[f]} claim")
+        for f in dict.fromkeys(marks["family"])
+    ]
     leg = ax.legend(
-        handles=scope_handles + fam_handles, loc="upper left", fontsize=8, frameon=False, title="Median, 50% and 90% bands; claims by source", title_fontsize=8
+        handles=scope_handles + fam_handles,
+        loc="upper left",
+        fontsize=8,
+        frameon=False,
+        title="Median, 50% and 90% bands; claims by source",
+        title_fontsize=8,
     )
     ax.add_artist(leg)
     # A "between" claim is a vertical bar on the curve, so its legend glyph is one too.
@@ -345,5 +385,12 @@ def _add_legends(ax, curves: pd.DataFrame, marks: pd.DataFrame, colors: dict, fa
             )
         )
     ax.legend(
-        handles=shape_handles, loc="lower left", bbox_to_anchor=(1.01, 0), fontsize=8, frameon=False, title="Claim wording", title_fontsize=8, alignment="left"
+        handles=shape_handles,
+        loc="lower left",
+        bbox_to_anchor=(1.01, 0),
+        fontsize=8,
+        frameon=False,
+        title="Claim wording",
+        title_fontsize=8,
+        alignment="left",
     )

@@ -68,7 +68,9 @@ def density_rows(draws: dict[tuple[str, str], np.ndarray], log: bool, n: int = 2
             lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
         grid = np.linspace(lo, hi, n)
         for s, t in tr.items():
-            rows.append(pd.DataFrame({"variable": var, "source": s, "x": 10**grid if log else grid, "density": kde(t, grid)}))
+            rows.append(
+                pd.DataFrame({"variable": var, "source": s, "x": 10**grid if log else grid, "density": kde(t, grid)})
+            )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -211,7 +213,9 @@ def plot_value(data: pd.DataFrame, ax=None):
         col = VALUE_COLORS[var]
         med = data.attrs["median"][var]
         lw = 2.4 if var == N.VALUE_USD else 1.6
-        ax.plot(d["x"], d["density"], color=col, lw=lw, label=f"{VALUE_LABELS[var]}: median {label_number(med, money=True)}")
+        ax.plot(
+            d["x"], d["density"], color=col, lw=lw, label=f"{VALUE_LABELS[var]}: median {label_number(med, money=True)}"
+        )
         ax.fill_between(d["x"], d["density"], color=col, alpha=0.12, lw=0)
     log_axis(ax, money=True, subs=(1.0, 3.0))
     ax.set_xlabel("US dollars (log scale)")
@@ -243,7 +247,11 @@ def loads_and_mix(result, prior: xr.Dataset) -> pd.DataFrame:
         claim) and ``note``.
     """
     k = N.SHELLS_PER_CONTAINER_152MM
-    loads = density_rows({(k, s): samples(ds, k).values for s, ds in ((PRIOR, prior), (POSTERIOR, result.posterior))}, log=False, bounds=(0, np.inf))
+    loads = density_rows(
+        {(k, s): samples(ds, k).values for s, ds in ((PRIOR, prior), (POSTERIOR, result.posterior))},
+        log=False,
+        bounds=(0, np.inf),
+    )
     mix = {}
     for cargo in N.CARGO_TYPES:
         for s, ds in ((PRIOR, prior), (POSTERIOR, result.posterior)):
@@ -278,7 +286,12 @@ def plot_loads_and_mix(data: pd.DataFrame, ax=None):
     prior_posterior(a, data[data["variable"] == N.SHELLS_PER_CONTAINER_152MM], OKABE_ITO["blue"])
     lo, med, hi = data.attrs["max_q"]
     a.axvspan(lo, hi, color=OKABE_ITO["vermillion"], alpha=0.10, lw=0)
-    a.axvline(med, color=OKABE_ITO["vermillion"], lw=1.5, label=f"weight limit (payload ÷ shell mass):\nmedian {med:,.0f}, 90% {lo:,.0f}–{hi:,.0f}")
+    a.axvline(
+        med,
+        color=OKABE_ITO["vermillion"],
+        lw=1.5,
+        label=f"weight limit (payload ÷ shell mass):\nmedian {med:,.0f}, 90% {lo:,.0f}–{hi:,.0f}",
+    )
     for i, (cid, (low, high)) in enumerate(data.attrs["conversions"].items()):
         # Staggered heights: conversions overlap on the axis.
         y = 0.04 + 0.07 * i
@@ -294,7 +307,15 @@ def plot_loads_and_mix(data: pd.DataFrame, ax=None):
             label="capacity conversions (stated per container)" if i == 0 else None,
         )
         a.annotate(
-            cid, (low, y), xycoords=("data", "axes fraction"), xytext=(-6, 0), textcoords="offset points", ha="right", va="center", fontsize=7, color="#333333"
+            cid,
+            (low, y),
+            xycoords=("data", "axes fraction"),
+            xytext=(-6, 0),
+            textcoords="offset points",
+            ha="right",
+            va="center",
+            fontsize=7,
+            color="#333333",
         )
     a.set_xlabel("152mm shells per container of 152mm shells")
     a.set_ylabel("density")
@@ -308,8 +329,20 @@ def plot_loads_and_mix(data: pd.DataFrame, ax=None):
         d = data[data["variable"] == f"{N.CARGO_MIX}[{cargo}]"]
         col = MIX_COLORS[cargo]
         b.plot(d.loc[d["source"] == PRIOR, "x"], d.loc[d["source"] == PRIOR, "density"], color=col, ls="--", lw=1.2)
-        b.plot(d.loc[d["source"] == POSTERIOR, "x"], d.loc[d["source"] == POSTERIOR, "density"], color=col, lw=2, label=cargo)
-        b.fill_between(d.loc[d["source"] == POSTERIOR, "x"], d.loc[d["source"] == POSTERIOR, "density"], color=col, alpha=0.15, lw=0)
+        b.plot(
+            d.loc[d["source"] == POSTERIOR, "x"],
+            d.loc[d["source"] == POSTERIOR, "density"],
+            color=col,
+            lw=2,
+            label=cargo,
+        )
+        b.fill_between(
+            d.loc[d["source"] == POSTERIOR, "x"],
+            d.loc[d["source"] == POSTERIOR, "density"],
+            color=col,
+            alpha=0.15,
+            lw=0,
+        )
     b.plot([], [], color="#555555", ls="--", lw=1.2, label="prior (dashed)")
     b.set_xlim(0, 1)
     b.xaxis.set_major_formatter(ticker.PercentFormatter(1.0))
@@ -319,6 +352,10 @@ def plot_loads_and_mix(data: pd.DataFrame, ax=None):
     b.spines[["top", "right", "left"]].set_visible(False)
     b.legend(loc="upper right", fontsize=8, frameon=False, title="posterior (solid)", title_fontsize=8)
     finish(
-        fig, "What a container holds: 152mm shells per container, and the cargo mix", data.attrs["note"], "Prior (dashed) against posterior (solid)", axes[0]
+        fig,
+        "What a container holds: 152mm shells per container, and the cargo mix",
+        data.attrs["note"],
+        "Prior (dashed) against posterior (solid)",
+        axes[0],
     )
     return fig, axes

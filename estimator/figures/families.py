@@ -64,7 +64,10 @@ def family_bias(result, prior: xr.Dataset) -> pd.DataFrame:
                 }
             )
     df = pd.DataFrame(rows)
-    df.attrs.update(families={**result.family_labels, POPULATION: "A family not yet seen\n(the population)"}, note=source_note(result))
+    df.attrs.update(
+        families={**result.family_labels, POPULATION: "A family not yet seen\n(the population)"},
+        note=source_note(result),
+    )
     return df
 
 
@@ -88,16 +91,36 @@ def plot_family_bias(data: pd.DataFrame, ax=None):
         for source, dy, col in ((PRIOR, 0.18, PRIOR_COLOR), (POSTERIOR, -0.08, colors[fam])):
             r = data[(data["family"] == fam) & (data["source"] == source)].iloc[0]
             ax.plot([r["q05"], r["q95"]], [i - dy] * 2, color=col, lw=1.5)
-            ax.plot([r["q25"], r["q75"]], [i - dy] * 2, color=col, lw=5 if source == POSTERIOR else 3.5, solid_capstyle="butt")
-            ax.plot([r["q50"]], [i - dy], ls="none", marker="o", ms=7 if source == POSTERIOR else 5, color=col, mec="white")
+            ax.plot(
+                [r["q25"], r["q75"]],
+                [i - dy] * 2,
+                color=col,
+                lw=5 if source == POSTERIOR else 3.5,
+                solid_capstyle="butt",
+            )
+            ax.plot(
+                [r["q50"]], [i - dy], ls="none", marker="o", ms=7 if source == POSTERIOR else 5, color=col, mec="white"
+            )
             if source == POSTERIOR:
                 ax.annotate(
-                    f"median {r['q50']:.2f}×", (r["q95"], i - dy), xytext=(5, 0), textcoords="offset points", ha="left", va="center", fontsize=8, color=col
+                    f"median {r['q50']:.2f}×",
+                    (r["q95"], i - dy),
+                    xytext=(5, 0),
+                    textcoords="offset points",
+                    ha="left",
+                    va="center",
+                    fontsize=8,
+                    color=col,
                 )
     counts = data.drop_duplicates("family").set_index("family")["n_claims"]
     ax.set_yticks(
         range(len(fams)),
-        [data.attrs["families"][f] if f == POPULATION else f"{data.attrs['families'][f]}\n({counts[f]} claim{'s' if counts[f] != 1 else ''})" for f in fams],
+        [
+            data.attrs["families"][f]
+            if f == POPULATION
+            else f"{data.attrs['families'][f]}\n({counts[f]} claim{'s' if counts[f] != 1 else ''})"
+            for f in fams
+        ],
         fontsize=9,
     )
     ax.set_ylim(len(fams) - 0.2, -0.6)

@@ -13,7 +13,9 @@ from estimator.figures.style import OKABE_ITO, PRIOR_COLOR, add_note, new_axes
 
 __all__ = ["plot_influence_tornado", "plot_variance_shares"]
 
-_QUANTITY_COLOURS = dict(zip(N.INFLUENCE_QUANTITIES, (OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["bluish_green"])))
+_QUANTITY_COLOURS = dict(
+    zip(N.INFLUENCE_QUANTITIES, (OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["bluish_green"]))
+)
 _SHORT = {N.SHELLS_152MM: "152mm shells", N.CONTAINERS: "containers", N.VALUE_USD: "value (USD)"}
 _METHOD_MARK = {N.PSIS: "", N.REFIT: " [refit]", N.FLAT: " [flat]"}
 
@@ -52,7 +54,15 @@ def plot_influence_tornado(influence, ax=None, source: str = ""):
         offset = (j - (len(quantities) - 1) / 2) * height
         ax.barh(y + offset, vals, height, color=_QUANTITY_COLOURS.get(q, PRIOR_COLOR), label=_SHORT.get(q, q))
         if not reliable.all():
-            ax.barh((y + offset)[~reliable], vals[~reliable], height, color="none", edgecolor="black", hatch="///", linewidth=0)
+            ax.barh(
+                (y + offset)[~reliable],
+                vals[~reliable],
+                height,
+                color="none",
+                edgecolor="black",
+                hatch="///",
+                linewidth=0,
+            )
     labels = []
     for level, name in order:
         method = meta.loc[(level, name), "method"]

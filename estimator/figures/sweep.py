@@ -28,7 +28,15 @@ def plot_sweep(table: pd.DataFrame, quantity: str = N.VALUE_USD, grid_keys=None,
         color = palette_color(i)
         xs = np.array([x_labels.index(str(v)) for v in g[x_key]]) + (i - (n - 1) / 2) * 0.12
         med, lo, hi = g[f"{quantity}_median"], g[f"{quantity}_q05"], g[f"{quantity}_q95"]
-        ax.errorbar(xs, med, yerr=[med - lo, hi - med], fmt="o-", color=color, capsize=3, label=None if name is None else f"{keys[1]}: {name}")
+        ax.errorbar(
+            xs,
+            med,
+            yerr=[med - lo, hi - med],
+            fmt="o-",
+            color=color,
+            capsize=3,
+            label=None if name is None else f"{keys[1]}: {name}",
+        )
         bad = ~(g["diagnostics_ok"].astype(bool)) | (g["status"] != "ok")
         if bad.any():
             ax.scatter(
@@ -50,5 +58,10 @@ def plot_sweep(table: pd.DataFrame, quantity: str = N.VALUE_USD, grid_keys=None,
     if ax.get_legend_handles_labels()[0]:
         ax.legend(frameon=False, fontsize=8)
     methods = ", ".join(f"{m}: {c}" for m, c in table["method"].value_counts().items()) if "method" in table else ""
-    finish(fig, f"{N.LABELS.get(quantity, quantity).strip()} across the sweep", f"Source: estimator sweep of {len(table)} points ({methods}).", ax=ax)
+    finish(
+        fig,
+        f"{N.LABELS.get(quantity, quantity).strip()} across the sweep",
+        f"Source: estimator sweep of {len(table)} points ({methods}).",
+        ax=ax,
+    )
     return fig, ax

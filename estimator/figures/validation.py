@@ -128,7 +128,9 @@ def plot_sbc_ecdf(table, summary, ax=None, note: str = ""):
         Patch(color=BAND_COLOR, label="95% simultaneous band\nunder calibration"),
     ]
     key = "A curve leaving the band: the fit is\nmiscalibrated for that quantity. Above\nzero, the truth tends to sit low in the\nposterior (it overestimates); below, high.\nOrange titles: uniformity p < 0.05."
-    _complete(fig, axes, "ECDF − uniform", handles, key, f"Simulation-based calibration: {len(table)} simulated ledgers", note)
+    _complete(
+        fig, axes, "ECDF − uniform", handles, key, f"Simulation-based calibration: {len(table)} simulated ledgers", note
+    )
     return fig, axes
 
 
@@ -150,9 +152,7 @@ def plot_sbc_ranks(table, bins: int = 10, ax=None, note: str = ""):
         Line2D([], [], color="#555555", lw=0.8, label="expected count"),
         Patch(facecolor=BAND_COLOR, edgecolor="#555555", ls="--", label="95% pointwise band\nunder calibration"),
     ]
-    key = (
-        "Calibrated: bars level, inside the band\n(about 1 bar in 20 outside by chance).\nA U shape: posteriors too narrow;\na hump: too wide; a slope: biased."
-    )
+    key = "Calibrated: bars level, inside the band\n(about 1 bar in 20 outside by chance).\nA U shape: posteriors too narrow;\na hump: too wide; a slope: biased."
     _complete(fig, axes, "simulations", handles, key, f"SBC rank histograms: {n} simulated ledgers, {bins} bins", note)
     return fig, axes
 
@@ -183,7 +183,9 @@ def plot_reference_comparison(table, ax=None, note: str = "", z: float = 4.0):
     return fig, ax
 
 
-def plot_claim_scores(scores, ax=None, note: str = "", title: str = "Where each claim falls in its posterior predictive"):
+def plot_claim_scores(
+    scores, ax=None, note: str = "", title: str = "Where each claim falls in its posterior predictive"
+):
     r"""Each claim's position in its predictive distribution, on the probability scale.
 
     A point claim is a dot at :math:`F(\text{figure})`; a bound or range is a
@@ -203,7 +205,10 @@ def plot_claim_scores(scores, ax=None, note: str = "", title: str = "Where each 
             ax.plot([a], [i], "o", color=col, ms=6)
         else:
             ax.plot([a, b], [i, i], color=col, lw=2.2, marker="|", ms=9, mew=1.8, solid_capstyle="butt")
-    labels = [f"{cid}  ({QUANTITY_LABELS.get(r['quantity'], r['quantity'])}, {r['qualifier'].replace('_', ' ')})" for cid, r in scores.iterrows()]
+    labels = [
+        f"{cid}  ({QUANTITY_LABELS.get(r['quantity'], r['quantity'])}, {r['qualifier'].replace('_', ' ')})"
+        for cid, r in scores.iterrows()
+    ]
     ax.set_yticks(range(n), labels, fontsize=7.5)
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_xlim(0, 1)
@@ -211,7 +216,10 @@ def plot_claim_scores(scores, ax=None, note: str = "", title: str = "Where each 
     ax.spines[["top", "right"]].set_visible(False)
     right = ax.twinx()
     right.set_ylim(ax.get_ylim())
-    texts = [f"p = {r['p_figure']:.2f}" + (f", +{r['months_extrapolated']} mo" if r["months_extrapolated"] else "") for _, r in scores.iterrows()]
+    texts = [
+        f"p = {r['p_figure']:.2f}" + (f", +{r['months_extrapolated']} mo" if r["months_extrapolated"] else "")
+        for _, r in scores.iterrows()
+    ]
     right.set_yticks(range(n), texts, fontsize=7.5)
     for label, p in zip(right.get_yticklabels(), scores["p_figure"]):
         label.set_color(OKABE_ITO["vermillion"] if p < SURPRISE_P else "#333333")
@@ -226,7 +234,15 @@ def plot_claim_scores(scores, ax=None, note: str = "", title: str = "Where each 
     ]
     # Anchored a fixed distance under the x label, whatever the number of claims.
     below_xlabel = transforms.offset_copy(ax.transAxes, fig=fig, y=-34, units="points")
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below_xlabel, ncol=3, fontsize=7.5, frameon=False)
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0),
+        bbox_transform=below_xlabel,
+        ncol=3,
+        fontsize=7.5,
+        frameon=False,
+    )
     last_fitted = scores.attrs.get("last_fitted_month")
     sub = P_FIGURE_MEANING
     if last_fitted and scores["months_extrapolated"].any():
