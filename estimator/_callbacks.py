@@ -37,7 +37,6 @@ __all__ = [
 
 SOURCE = "callbacks.py"
 
-
 # numba's cache location is process-wide configuration: set and restored under this lock.
 _NUMBA_CONFIG_LOCK = threading.Lock()
 

@@ -71,25 +71,16 @@ __all__ = [
 log = logging.getLogger("estimator")
 
 
-SAMPLE_DIMS = N.SAMPLE_DIMS
-
-
 PSIS, REFIT, FLAT = N.PSIS, N.REFIT, N.FLAT
-
-
 INFLUENCE_QUANTITIES = N.INFLUENCE_QUANTITIES
-
 
 # "auto": PSIS where k-hat allows, refit elsewhere; "psis": never refit (rows
 # above the k-hat threshold are flagged unreliable); "refit": always refit.
 METHODS = ("auto", PSIS, REFIT)
 
-
 # Spread of the left-out log-likelihood below which all weights are equal to
 # within a relative 1e-8: reweighting cannot move any quantile.
 FLAT_TOL = 1e-8
-
-
 CHAIN, DIRECT, BOTH, FULL = "count x capacity chain", "direct estimates", "chain and direct together", "full ledger"
 
 
@@ -154,7 +145,7 @@ class LeftOut:
 
 
 def _flat_draws(result, var) -> np.ndarray:
-    return result.posterior[var].transpose(*SAMPLE_DIMS).values.ravel()
+    return result.posterior[var].transpose(*N.SAMPLE_DIMS).values.ravel()
 
 
 def _log_lik(result):
@@ -262,7 +253,7 @@ def _reweighted(result, claim_ids, quantities, method, r_eff) -> LeftOut:
     if not ids or not keep:
         raise ValueError("leave out at least one claim and keep at least one")
 
-    ll = _log_lik(result).sel({N.CLAIM: list(ids)}).sum(N.CLAIM).transpose(*SAMPLE_DIMS).values.ravel()
+    ll = _log_lik(result).sel({N.CLAIM: list(ids)}).sum(N.CLAIM).transpose(*N.SAMPLE_DIMS).values.ravel()
     n = ll.size
     threshold = khat_threshold(n)
     if np.ptp(ll) <= FLAT_TOL:

@@ -43,13 +43,8 @@ __all__ = [
 # predictive density within 0.01 per claim, coverage alike) and sampled cleanly, where shared
 # left divergences in four of five exact fits and halved the effective sample size.
 EXCLUDED, SHARED, INDEPENDENT = "excluded", "shared", "independent"
-
-
 RESTATEMENTS = (EXCLUDED, SHARED, INDEPENDENT)
-
-
 DEFAULT_RESTATEMENTS = EXCLUDED
-
 
 # Likelihood forms. The form of each claim is data (``claim_form``), not
 # structure, so one compiled model serves every ledger of the same length,
@@ -144,16 +139,9 @@ def claim_data(claims: pd.DataFrame, weight=None) -> dict[str, np.ndarray]:
 
 
 CLAIM_FORM = "claim_form"
-
-
 CLAIM_LOG_FIGURE, CLAIM_LOG_LOW, CLAIM_LOG_HIGH = "claim_log_figure", "claim_log_low", "claim_log_high"
-
-
 CLAIM_WEIGHT = "claim_weight"
-
-
 UNUSED_BOUND_OFFSET = 1.0
-
 
 # The open end of a one-sided claim, in log units: a factor e^1000 beyond any count, so
 # about 200 noise sd away even at a noise sd of 5 (Phi there is 1 in float64).
@@ -294,11 +282,7 @@ def padded_claim_data(claims: pd.DataFrame, capacity: int | None = None, weight=
 
 
 CLAIM_EXPOSURE = "claim_exposure"
-
-
 CLAIM_COUNTED, CLAIM_GROUP = "claim_counted", "claim_group"
-
-
 RESTATEMENT_GROUP, RESTATEMENT_ERROR = "restatement_group", "restatement_error"
 
 
@@ -311,10 +295,7 @@ def counted_claims(claims: pd.DataFrame, restatements: str = DEFAULT_RESTATEMENT
 
 
 CLAIM_FAMILY, CLAIM_QUANTITY = "claim_family", "claim_quantity"
-
-
 CLAIM_CAPACITY_QUANTITY, CLAIM_IS_CAPACITY = "claim_capacity_quantity", "claim_is_capacity"
-
 
 # Order of the claimable quantities in the model's per-quantity factors (claim_quantity indexes it).
 QUANTITY_ORDER = (

@@ -51,16 +51,9 @@ DISTRIBUTIONS = {
 # Fields that state a prior the way an analyst elicits it, and with "params" every
 # field that fixes its parameters: what a sweep point may override.
 STATEMENT_FIELDS = ("lower", "upper", "mass", "median", "quartiles", "mode", "bound")
-
-
 ELICITATION_FIELDS = (*STATEMENT_FIELDS, "params")
-
-
 _DOC_KEYS = ("rationale", "citation")
-
-
 _ENTRY_KEYS = {"distribution", *ELICITATION_FIELDS, "unit", *_DOC_KEYS}
-
 
 # The open bounds of each support.
 _SUPPORT_BOUNDS = {
@@ -73,7 +66,6 @@ _SUPPORT_BOUNDS = {
 
 # The statements an entry can make, as the checks and the fit read them.
 FORM_PARAMS, FORM_DIRICHLET, FORM_QUARTILES, FORM_INTERVAL = "params", "dirichlet", "quartiles", "interval"
-
 
 # The field a problem with a statement's fitted parameters names.
 STATEMENT_FIELD = {FORM_PARAMS: "params", FORM_DIRICHLET: "mode", FORM_QUARTILES: "quartiles", FORM_INTERVAL: "mass"}
@@ -137,45 +129,30 @@ class _Range:
 # a price of up to millions of dollars) lies far inside 1e-30..1e30, and the model multiplies up
 # to six of them: inside these bounds no product leaves double precision (1e-308..1e308).
 _MAGNITUDE = _Range(1e-30, 1e30, "the scale of a positive quantity")
-
-
 _RATE = _Range(1e-30, 1e30, "an inverse scale")
-
 
 # Normal priors are on log scales (the real-line parameters are the family_log_* ones, which the
 # model exponentiates): e^50 is about 5e21, so a location of +/-50 reaches past any quantity here.
 _LOG_LOCATION = _Range(-50.0, 50.0, "a location on the log scale")
-
 
 # A spread below 1e-4 (0.01%) states more precision than any source offers; the log density, whose
 # terms are of order 1/spread^2, then loses the digits the sampler's step-size adaptation needs.
 # Above 5 a log-normal's 90% interval spans more than seven orders of magnitude each way, and its
 # mean, exp(mu + sigma^2/2), where PyMC starts sampling, stays inside the magnitudes above.
 _LOG_SPREAD = _Range(1e-4, 5.0, "a spread on the log scale")
-
-
 _LOG_PRECISION = _Range(1 / 25, 1e8, "a precision 1/sigma^2 on the log scale")
-
-
 _PRECISION = _Range(1e-60, 1e60, "a precision 1/sigma^2")
-
 
 # A shape below 0.1 piles the prior against the edge of its support: log x of a Gamma(shape) draw
 # is about log(U) / shape, so draws underflow to zero. Above 1e8 the relative spread is below
 # 1e-4, as for the log-scale spread.
 _SHAPE = _Range(0.1, 1e8, "a shape")
-
-
 _CONCENTRATION = _Range(0.2, 2e8, "a concentration alpha + beta")
-
-
 _SHARE = _Range(0.0, 1.0, "a mean share", open=True)
-
 
 # A share's sd below 1e-8 is a concentration alpha + beta beyond 1e15, far outside _SHAPE anyway;
 # the bound keeps sigma^2 from underflowing to zero in the conversion.
 _SHARE_SD = _Range(1e-8, 0.5, "the sd of a share", open=True)
-
 
 # Each distribution's parametrisations that both PyMC and PreliZ take, the first the canonical
 # one (PreliZ's fits return it): parameter -> its domain.

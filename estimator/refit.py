@@ -240,9 +240,9 @@ class Refit:
     seed: int
     seconds: float
 
-    @property
+    @cached_property
     def posterior(self):
-        """The refit's posterior as an xarray Dataset."""
+        """The refit's posterior as an xarray Dataset (built once: :meth:`flat` reads it per variable)."""
         return self.tree["posterior"].to_dataset()
 
     def flat(self, var: str) -> np.ndarray:

@@ -67,7 +67,6 @@ __all__ = [
 
 _BASE_KEYS = {"claims", "priors", "as_of", "dynamics", "seed", "draws", "tune", "chains", "reference_draws"}
 
-
 # Whole-number settings: (default, least, most). A million draws per chain is hundreds of times
 # the effective sample size any reported quantile needs, and a posterior that size (times the
 # chains) fills gigabytes; 64 chains is far more than R-hat needs (4 is usual) and each holds a

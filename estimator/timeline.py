@@ -32,7 +32,6 @@ __all__ = [
 # How far past the last claim an as-of date or a scored claim may reach.
 FORECAST_MONTHS = 24
 
-
 # The longest time grid a model is built on: twenty years of monthly rates. The
 # record spans about two years; a grid of centuries (a year typed 2099 for 2024)
 # would take hours to build and sample, so it is refused at once instead.

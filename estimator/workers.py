@@ -14,7 +14,7 @@ import atexit
 import multiprocessing as mp
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import as_completed as done
+from concurrent.futures import as_completed as local_as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -101,7 +101,7 @@ def run_tasks(
     elif (workers or 1) > 1 and len(tasks) > 1:
         pool = _local_pool(workers)
         try:
-            for fut in done([pool.submit(fn, *t) for t in tasks]):
+            for fut in local_as_completed([pool.submit(fn, *t) for t in tasks]):
                 record(fut.result())
         except BrokenProcessPool:
             # A worker died (killed, out of memory): the next call starts a fresh pool.
