@@ -66,6 +66,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from estimator import claims as C
+from estimator._draft_periods import MONTHS as _MONTHS
+from estimator._draft_periods import period as _period
 from estimator.errors import InputError, Problem
 
 __all__ = ["Figure", "Draft", "draft_rows", "draft_accuracy", "MEASURED_FIELDS", "add_arguments", "run", "main"]
@@ -81,20 +83,6 @@ _WORD_NUMBERS = {
     "seventy": 70, "eighty": 80, "ninety": 90, "dozen": 12, "a dozen": 12, "a hundred": 100, "a thousand": 1000,
 }  # fmt: skip
 _SCALES = {"hundred": 100, "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12, "bn": 10**9}
-_MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
 
 _WORDNUM = (
     r"(?:a\s+dozen|a\s+hundred|a\s+thousand|"
@@ -328,63 +316,6 @@ def _quantity(unit: str, words: str, sentence: str) -> tuple[str, str]:
             "MRL rockets coded rounds_122mm, as the ledger codes them" if not re.search(r"122", words) else ""
         )
     return C.ARTILLERY_ROUNDS, _ALL_ARTILLERY
-
-
-def _period(sentence: str, said: dt.date) -> tuple[str, str, list[str]]:
-    """(period_start, period_end, notes) named by the sentence, relative to the date said; empty when none is named."""
-    s = sentence.lower()
-    month = r"(?P<month>" + "|".join(_MONTHS) + r")"
-    notes: list[str] = []
-    start = end = ""
-
-    def year_of(m, month_no):
-        if m["year"]:
-            return int(m["year"])
-        if m["rel"]:
-            return said.year - 1 if "last" in m["rel"] else said.year
-        # A month without a year is its latest occurrence before the date said.
-        return said.year if month_no <= said.month else said.year - 1
-
-    if m := re.search(r"since\s+the\s+(?:beginning|start)\s+of\s+the\s+full[-\s]scale\s+(?:invasion|war)", s):
-        start = "2022-02-24"
-        notes.append("'full-scale invasion' dated 2022-02-24, as the ledger dates it")
-    elif m := re.search(
-        rf"since\s+(?:(?P<part>early|mid|late)[-\s])?{month}(?:\s+(?P<year>\d{{4}})|\s+(?P<rel>last\s+year|this\s+year))?",
-        s,
-    ):
-        month_no = _MONTHS.index(m["month"]) + 1
-        day = {"early": 1, None: 1, "mid": 15, "late": 21}[m["part"]]
-        start = dt.date(year_of(m, month_no), month_no, day).isoformat()
-        if m["part"] in ("mid", "late"):
-            notes.append(f"'{m[0]}' read as from day {day} of the month: check the source")
-    elif m := re.search(r"since\s+mid-?\s*(?P<year>\d{4})", s):
-        start = f"{m['year']}-07-01"
-        notes.append(f"'{m[0]}' coded as from 1 July, as the ledger codes 'mid-2022'")
-    elif m := re.search(r"since\s+(?P<year>\d{4})\b", s):
-        start = f"{m['year']}-01-01"
-    elif m := re.search(r"\b(?:in|during|throughout)\s+(?P<year>20\d\d)\b", s):
-        year = int(m["year"])
-        start = f"{year}-01-01"
-        end = f"{year}-12-31" if dt.date(year, 12, 31) < said else ""
-    elif re.search(r"\blast\s+year\b", s) and not re.search(r"since\s+last\s+year", s):
-        start, end = f"{said.year - 1}-01-01", f"{said.year - 1}-12-31"
-    elif re.search(r"\bthis\s+year\b", s):
-        start = f"{said.year}-01-01"
-    if m := re.search(
-        rf"as\s+of\s+(?:(?P<day>\d{{1,2}})\s+)?{month}(?:\s+(?P<day2>\d{{1,2}}),?)?(?:\s+(?P<year>\d{{4}}))?", s
-    ):
-        month_no = _MONTHS.index(m["month"]) + 1
-        year = int(m["year"]) if m["year"] else (said.year if month_no <= said.month else said.year - 1)
-        day = int(m["day"] or m["day2"] or 0)
-        if day:
-            end = dt.date(year, month_no, day).isoformat()
-        else:
-            nxt = dt.date(year + month_no // 12, month_no % 12 + 1, 1)
-            end = min(nxt - dt.timedelta(days=1), said).isoformat()
-    if end and end > said.isoformat():
-        notes.append(f"period end {end} is after the date said: left empty")
-        end = ""
-    return start, end, notes
 
 
 def _cell(x: Decimal | None) -> str:
