@@ -33,24 +33,33 @@ launches bound deliveries from below), except "nearly" / "almost" X, which
 says the count is below X and stays ``about``.
 
 *Quantity*: the first unit noun after the figure (before the next figure):
-containers; missiles (``missiles_launched`` when the sentence speaks of
-launches, firing or use, else ``missiles_delivered``); shells, rounds, rockets
-or ammunition (``shells_152mm`` / ``rounds_122mm`` when a calibre, or for 122mm
-"multiple rocket launchers", is named, else ``artillery_rounds``: the ledger
-reads "artillery shells" as all artillery rounds); dollars (``value_usd``). A
-figure followed by no words borrows the last unit noun before it; one followed
-by words naming none of these (``49 cargo shipments``) is not a ledger figure.
+containers; missiles; shells, rounds, rockets or ammunition (``shells_152mm`` /
+``rounds_122mm`` when a calibre, or for 122mm "multiple rocket launchers", is
+named after the figure or, failing that, between the last figure of rounds and
+it in its sentence, else ``artillery_rounds``: the ledger reads "artillery
+shells" as all artillery rounds); dollars (``value_usd``). A bracketed remark
+after a figure is part of its noun ("400,000 (artillery) rounds"). A figure
+followed by no words, or by a pronoun only ("60 of them"), borrows the last
+unit noun before it, else the first after it in the passage; one followed by
+words naming none of these (``49 cargo shipments``) is not a ledger figure.
+Missiles are ``missiles_launched`` when the verb nearest the figure in its own
+sentence (else in the passage) is one of use ("launched", "fired", "used to
+attack", "launches of"), ``missiles_delivered`` when it is one of transfer
+("supplied", "sent", "procured", "transferred") or there is none.
 
-*Kind*: ``capacity`` when the sentence converts containers ("could / can /
-would hold, contain, accommodate", "if all were", "if calculated"), for figures
-of rounds; an uncalibred conversion is coded 152mm, as the ledger codes them.
-``basis_containers`` is the sentence's container figure. When two figures of
-one quantity nest (a vague one and a precise one inside it), the narrower is kept.
+*Kind*: ``capacity`` when the passage converts containers ("could / can /
+would hold, contain, accommodate", "if all were", "if calculated", "convert"),
+or offers two calibres as alternatives ("X 152mm rounds or Y 122mm rounds":
+one cargo read two ways), for figures of rounds; an uncalibred conversion is
+coded 152mm, as the ledger codes them. ``basis_containers`` is the passage's
+container figure. When two figures of one quantity nest (a vague one and a
+precise one inside it), the narrower is kept.
 
-*Period*: "since [early|mid|late] MONTH [YEAR | last year]", "since mid-YEAR",
-"since YEAR", "in YEAR", "last year", "this year", "as of DAY MONTH YEAR" and
-"since the beginning of the full-scale invasion" (2022-02-24, as the ledger
-codes it), each relative to the date said.
+*Period* (:mod:`estimator._draft_periods`): "since [early|mid|late] MONTH
+[YEAR | last year]", "since mid-YEAR", "since YEAR", "in YEAR", "last year",
+"this year", "as of DAY MONTH YEAR" and "since the beginning of the full-scale
+invasion" (2022-02-24, as the ledger codes it), each relative to the date said.
+The phrase tables are in :mod:`estimator._draft_phrases`.
 """
 
 from __future__ import annotations
@@ -411,17 +420,17 @@ def _parse_date(text: str) -> dt.date:
 def draft_accuracy(claims, *, by_statement: bool = False) -> tuple[dict, list[dict]]:
     """Share of ledger rows whose :data:`MEASURED_FIELDS` a draft of their own wording recovers.
 
-    Each row's wording is drafted with its own date, who and family. Rows that
-    share one wording (one sentence giving two figures) are compared in order
-    with the sentence's drafts: the i-th such row with the i-th draft. A field
-    counts as recovered when the draft's text equals the row's value written as
-    the ledger writes it (figures compared as numbers).
+    Each row's wording is drafted with its own date, who and family. Rows of
+    one statement that share one wording (one sentence giving two figures) are
+    compared in order with the sentence's drafts: the i-th such row with the
+    i-th draft. A field counts as recovered when the draft's text equals the
+    row's value written as the ledger writes it (figures compared as numbers).
 
-    With ``by_statement``, the wordings of one statement (the rows sharing date
-    said, who and url), each read as a sentence, are drafted together as one
-    passage, and its drafts are compared in order with the statement's rows: what
-    the drafts recover when they read the whole of what the ledger quotes of a
-    statement, as a reader of the source would, not one quoted fragment alone.
+    With ``by_statement``, the distinct wordings of one statement (the rows
+    sharing date said, who and url), each read as a sentence, are drafted
+    together as one passage, and its drafts are compared in order with the
+    statement's rows: what the drafts recover from everything the ledger quotes
+    of a statement rather than from one quoted fragment.
 
     Returns
     -------
@@ -429,7 +438,7 @@ def draft_accuracy(claims, *, by_statement: bool = False) -> tuple[dict, list[di
         Per field and for all five together: the share recovered and the
         number of rows; and per row, which fields differ.
     """
-    statement = ["date_said", "who", "url"] if by_statement else ["wording", "date_said"]
+    statement = ["date_said", "who", "url"] + ([] if by_statement else ["wording"])
     rows = []
     for _, group in claims.groupby(statement, sort=False, dropna=False):
         r = group.iloc[0]

@@ -341,6 +341,46 @@ def test_measurement_on_the_ledgers_own_wordings(claims):
     assert summary["share"]["all five"] == sum(not r["missed"] for r in rows) / len(rows)
 
 
+def _ledger(statements):
+    """A ledger from (url, wording, coded fields) triples: rows with one url are one statement."""
+    rows = []
+    for k, (url, wording, coded) in enumerate(statements):
+        row = {**draft_rows(wording, date="2024-03-01", family="osint", url=url)[0].row, **coded}
+        rows.append({**row, "id": f"row-{k}", "who": "Someone", "scope": "test", "reliability": "official"})
+    return claims_from_frame(pd.DataFrame(rows, columns=list(COLUMNS)))
+
+
+def test_measurement_by_statement_reads_a_statements_wordings_as_one_passage():
+    """A fragment whose conversion verb is in another fragment of its statement is recovered only when read with it."""
+    cap = {"quantity": "rounds_122mm", "kind": "capacity", "qualifier": "could_hold", "basis_containers": "900"}
+    ledger = _ledger(
+        [
+            ("https://example.org/a", "around 900 containers", {}),
+            (
+                "https://example.org/a",
+                "which could hold some 300,000 rounds of 152 mm shells",
+                {"basis_containers": "900"},
+            ),
+            ("https://example.org/a", "or 60,000 rounds of 122 mm", cap),
+            ("https://example.org/b", "or 60,000 rounds of 122 mm", cap),
+        ]
+    )
+    alone = {r["id"]: r["missed"] for r in draft_accuracy(ledger)[1]}
+    together = {r["id"]: r["missed"] for r in draft_accuracy(ledger, by_statement=True)[1]}
+    assert alone == {"row-0": [], "row-1": [], "row-2": ["kind", "qualifier"], "row-3": ["kind", "qualifier"]}
+    # Statement b holds nothing but the fragment: reading by statement cannot help it.
+    assert together == {"row-0": [], "row-1": [], "row-2": [], "row-3": ["kind", "qualifier"]}
+
+
+def test_measurement_by_statement_on_the_ledger(claims):
+    """On the default ledger, reading each statement whole recovers one row more and loses none."""
+    alone = {r["id"]: r["missed"] for r in draft_accuracy(claims)[1]}
+    together = {r["id"]: r["missed"] for r in draft_accuracy(claims, by_statement=True)[1]}
+    assert {i for i, m in together.items() if m} == {i for i, m in alone.items() if m} - {"kr-mnd-2024-02-26-cap122"}
+    # A delivery count read beside a launch count ("around 60 launches") keeps its own sentence's verb.
+    assert together["ua-hur-2024-11-27-delivered"] == []
+
+
 def test_rows_the_wording_alone_cannot_recover():
     """On the ledger as it stood before restatements were marked, the misses are the rows whose wording lacks what was coded.
 
