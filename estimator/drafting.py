@@ -55,11 +55,11 @@ coded 152mm, as the ledger codes them. ``basis_containers`` is the passage's
 container figure. When two figures of one quantity nest (a vague one and a
 precise one inside it), the narrower is kept.
 
-*Period* (:mod:`estimator._draft_periods`): "since [early|mid|late] MONTH
+*Period* (``estimator._draft_periods``): "since [early|mid|late] MONTH
 [YEAR | last year]", "since mid-YEAR", "since YEAR", "in YEAR", "last year",
 "this year", "as of DAY MONTH YEAR" and "since the beginning of the full-scale
 invasion" (2022-02-24, as the ledger codes it), each relative to the date said.
-The phrase tables are in :mod:`estimator._draft_phrases`.
+The phrase tables are in ``estimator._draft_phrases``.
 """
 
 from __future__ import annotations
