@@ -33,24 +33,33 @@ launches bound deliveries from below), except "nearly" / "almost" X, which
 says the count is below X and stays ``about``.
 
 *Quantity*: the first unit noun after the figure (before the next figure):
-containers; missiles (``missiles_launched`` when the sentence speaks of
-launches, firing or use, else ``missiles_delivered``); shells, rounds, rockets
-or ammunition (``shells_152mm`` / ``rounds_122mm`` when a calibre, or for 122mm
-"multiple rocket launchers", is named, else ``artillery_rounds``: the ledger
-reads "artillery shells" as all artillery rounds); dollars (``value_usd``). A
-figure followed by no words borrows the last unit noun before it; one followed
-by words naming none of these (``49 cargo shipments``) is not a ledger figure.
+containers; missiles; shells, rounds, rockets or ammunition (``shells_152mm`` /
+``rounds_122mm`` when a calibre, or for 122mm "multiple rocket launchers", is
+named after the figure or, failing that, between the last figure of rounds and
+it in its sentence, else ``artillery_rounds``: the ledger reads "artillery
+shells" as all artillery rounds); dollars (``value_usd``). A bracketed remark
+after a figure is part of its noun ("400,000 (artillery) rounds"). A figure
+followed by no words, or by a pronoun only ("60 of them"), borrows the last
+unit noun before it, else the first after it in the passage; one followed by
+words naming none of these (``49 cargo shipments``) is not a ledger figure.
+Missiles are ``missiles_launched`` when the verb nearest the figure in its own
+sentence (else in the passage) is one of use ("launched", "fired", "used to
+attack", "launches of"), ``missiles_delivered`` when it is one of transfer
+("supplied", "sent", "procured", "transferred") or there is none.
 
-*Kind*: ``capacity`` when the sentence converts containers ("could / can /
-would hold, contain, accommodate", "if all were", "if calculated"), for figures
-of rounds; an uncalibred conversion is coded 152mm, as the ledger codes them.
-``basis_containers`` is the sentence's container figure. When two figures of
-one quantity nest (a vague one and a precise one inside it), the narrower is kept.
+*Kind*: ``capacity`` when the passage converts containers ("could / can /
+would hold, contain, accommodate", "if all were", "if calculated", "convert"),
+or offers two calibres as alternatives ("X 152mm rounds or Y 122mm rounds":
+one cargo read two ways), for figures of rounds; an uncalibred conversion is
+coded 152mm, as the ledger codes them. ``basis_containers`` is the passage's
+container figure. When two figures of one quantity nest (a vague one and a
+precise one inside it), the narrower is kept.
 
-*Period*: "since [early|mid|late] MONTH [YEAR | last year]", "since mid-YEAR",
-"since YEAR", "in YEAR", "last year", "this year", "as of DAY MONTH YEAR" and
-"since the beginning of the full-scale invasion" (2022-02-24, as the ledger
-codes it), each relative to the date said.
+*Period* (``estimator._draft_periods``): "since [early|mid|late] MONTH
+[YEAR | last year]", "since mid-YEAR", "since YEAR", "in YEAR", "last year",
+"this year", "as of DAY MONTH YEAR" and "since the beginning of the full-scale
+invasion" (2022-02-24, as the ledger codes it), each relative to the date said.
+The phrase tables are in ``estimator._draft_phrases``.
 """
 
 from __future__ import annotations
@@ -65,7 +74,10 @@ import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from estimator import _draft_phrases as P
 from estimator import claims as C
+from estimator._draft_periods import MONTHS as _MONTHS
+from estimator._draft_periods import period as _period
 from estimator.errors import InputError, Problem
 
 __all__ = ["Figure", "Draft", "draft_rows", "draft_accuracy", "MEASURED_FIELDS", "add_arguments", "run", "main"]
@@ -74,118 +86,6 @@ EXIT_OK, EXIT_INPUT = 0, 2
 MEASURED_FIELDS = ("quantity", "kind", "qualifier", "figure", "figure_high")
 # The wording never carries these: the analyst writes them.
 ALWAYS_UNDECIDED = ("id", "scope", "reliability")
-
-_WORD_NUMBERS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-    "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
-    "seventy": 70, "eighty": 80, "ninety": 90, "dozen": 12, "a dozen": 12, "a hundred": 100, "a thousand": 1000,
-}  # fmt: skip
-_SCALES = {"hundred": 100, "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12, "bn": 10**9}
-_MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
-
-_WORDNUM = (
-    r"(?:a\s+dozen|a\s+hundred|a\s+thousand|"
-    + "|".join(sorted((w for w in _WORD_NUMBERS if " " not in w), key=len, reverse=True))
-    + r")"
-)
-# Digits: grouped in threes by ',' or by (no-break) spaces, or plain, with an optional decimal part.
-# A space-grouped number never ends in a calibre ("400,000 122mm" is two numbers).
-_DIGITS = r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d{1,3}(?:[\u00a0\u202f ]\d{3})+(?!\d)(?!\s*-?\s*(?:mm|millimet|centimet))(?:\.\d+)?|\d+(?:\.\d+)?"
-_SCALE = r"(?:hundred|thousand|million|billion|trillion|bn)\b"
-_FIG = rf"(?P<@dollar>\$\s?)?(?P<@num>{_DIGITS}|\b{_WORDNUM}\b)(?:\s*(?P<@scale>{_SCALE}))?"
-_ONE = _FIG.replace("@", "")
-_A, _B = _FIG.replace("@", "a_"), _FIG.replace("@", "b_")
-# Not a figure: part of a designation (KN-23, KN-23/24), a calibre, a percentage.
-_DESIGNATION = re.compile(r"[A-Za-z][-/]?$|\d/$|/$")
-_NOT_A_COUNT_AFTER = re.compile(r"^\s*(?:-\s*)?(?:mm\b|millimet|centimet|cm\b|%|percent|per\s*cent)", re.I)
-
-_PLURAL_UNITS = {"dozens": 12, "hundreds": 100, "thousands": 10**3, "millions": 10**6, "billions": 10**9}
-_VAGUE = (
-    (
-        re.compile(r"\b(?:several|a\s+few)\s+dozen\b|\bdozens\b", re.I),
-        lambda m: (24, 72),
-        "'{t}' coded as between two and six dozen (the ledger's 'several dozen' convention)",
-    ),
-    (
-        re.compile(r"\b(hundreds|thousands|millions|billions)\s+of\s+(thousands|millions|billions)\b", re.I),
-        lambda m: (
-            _PLURAL_UNITS[m[1].lower()] * _PLURAL_UNITS[m[2].lower()],
-            10 * _PLURAL_UNITS[m[1].lower()] * _PLURAL_UNITS[m[2].lower()],
-        ),
-        "'{t}' coded as between {lo:,} and {hi:,} (the ledger's convention: one to ten of the unit)",
-    ),
-    (
-        re.compile(r"\btens\s+of\s+(thousands|millions|billions)\b", re.I),
-        lambda m: (10 * _PLURAL_UNITS[m[1].lower()], 100 * _PLURAL_UNITS[m[1].lower()]),
-        "'{t}' coded as between {lo:,} and {hi:,}",
-    ),
-    (
-        re.compile(r"\bseveral\s+(hundred|thousand|million|billion)\b", re.I),
-        lambda m: (2 * _SCALES[m[1].lower()], 6 * _SCALES[m[1].lower()]),
-        "'{t}' coded as between {lo:,} and {hi:,} (two to six, as 'several dozen')",
-    ),
-    (
-        re.compile(r"\b(hundreds|thousands|millions|billions)\b(?!\s+of\s+(?:thousands|millions|billions))", re.I),
-        lambda m: (_PLURAL_UNITS[m[1].lower()], 10 * _PLURAL_UNITS[m[1].lower()]),
-        "'{t}' coded as between {lo:,} and {hi:,} (the ledger's convention: one to ten of the unit)",
-    ),
-)
-_PART_RANGE = re.compile(rf"\b(?P<part>upper|lower|mid|middle)\s+{_ONE}\s+range\b", re.I)
-_PARTS = {
-    "lower": (Decimal(0), Decimal("0.3")),
-    "mid": (Decimal("0.3"), Decimal("0.7")),
-    "middle": (Decimal("0.3"), Decimal("0.7")),
-    "upper": (Decimal("0.7"), Decimal(1)),
-}
-_RANGES = (
-    re.compile(rf"\bbetween\s+{_A}\s+and\s+{_B}", re.I),
-    re.compile(rf"(?:\bfrom\s+)?{_A}\s*(?:to|-|–)\s*{_B}", re.I),
-)
-_SINGLE = re.compile(_ONE, re.I)
-
-# Qualifying phrases, matched just before a figure (the nearest wins).
-_QUALIFIER_PHRASES = (
-    (
-        C.MORE_THAN,
-        r"more\s+than|well\s+over|over|upwards?\s+of|in\s+excess\s+of|exceeding|above|greater\s+than|north\s+of",
-    ),
-    (C.AT_LEAST, r"at\s+least|no\s+fewer\s+than|no\s+less\s+than|not\s+less\s+than|a\s+minimum\s+of"),
-    (C.UP_TO, r"up\s+to|as\s+many\s+as|as\s+much\s+as|at\s+most|no\s+more\s+than|a\s+maximum\s+of"),
-    (
-        C.ABOUT,
-        r"about|around|approximately|approx\.|roughly|some|nearly|almost|close\s+to|an\s+estimated|estimated|circa",
-    ),
-)
-_QUALIFIER = re.compile(r"\b(?:" + "|".join(f"(?P<{q}>{p})" for q, p in _QUALIFIER_PHRASES) + r")\b", re.I)
-
-_UNIT = re.compile(
-    r"\b(?P<containers>containers?)\b|\b(?P<missiles>missiles?|launches)\b|\b(?P<rounds>shells?|rounds?|rockets?|ammunition)\b|(?P<value>\bdollars?\b|\bUSD\b)",
-    re.I,
-)
-_CALIBRE_152 = re.compile(r"\b15[25]\s*-?\s*(?:mm|millimet(?:er|re)s?)\b|\b15\s*-?\s*centimet(?:er|re)s?\b", re.I)
-_CALIBRE_122 = re.compile(r"\b122\s*-?\s*(?:mm|millimet(?:er|re)s?)\b|\bmultiple[-\s]rocket|\bMRLs?\b", re.I)
-_LAUNCH = re.compile(r"\b(?:launch(?:es|ed|ing)?|fired|firing|used|attacks?|struck)\b", re.I)
-_CAPACITY = re.compile(
-    r"\b(?:could|can|would|might|may)\s+(?:\w+\s+)?(?:hold|contain|accommodate|carry|fit)\b|\bif\s+(?:all\s+)?(?:were|carried|calculated|filled|loaded)\b",
-    re.I,
-)
-# Approximations from below: "nearly 50" launches cannot be a lower bound of 50, so it stays about.
-_FROM_BELOW = re.compile(r"nearly|almost|close\s+to")
-# A clause ends at these: a unit noun after one is not the figure's.
-_CLAUSE_END = re.compile(r"[;:()\"]|,\s|\.\s|\.$|\s[-–—]\s")
 
 
 @dataclass
@@ -215,19 +115,19 @@ class Draft:
 def _number(text: str, scale: str | None) -> Decimal:
     """The value of a matched number (digits or words) times its scale word."""
     t = re.sub(r"\s+", " ", text.strip().lower())
-    value = Decimal(_WORD_NUMBERS[t]) if t in _WORD_NUMBERS else Decimal(re.sub(r"[,\u00a0\u202f ]", "", t))
-    return value * _SCALES[scale.lower()] if scale else value
+    value = Decimal(P.WORD_NUMBERS[t]) if t in P.WORD_NUMBERS else Decimal(re.sub(r"[,\u00a0\u202f ]", "", t))
+    return value * P.SCALES[scale.lower()] if scale else value
 
 
 def _is_number_context(text: str, m: re.Match, prefix: str = "") -> bool:
     """False for a designation (KN-23), a calibre (152 mm), a percentage, or a date part (2024, 15 July)."""
     num = m[f"{prefix}num"]
     start, end = m.start(f"{prefix}num"), m.end(f"{prefix}num")
-    if _DESIGNATION.search(text[max(0, start - 2) : start]) or _NOT_A_COUNT_AFTER.match(text[end:]):
+    if P.DESIGNATION.search(text[max(0, start - 2) : start]) or P.NOT_A_COUNT_AFTER.match(text[end:]):
         return False
     before, after = text[:start].lower(), text[end:].lower()
     if m[f"{prefix}scale"] is None and re.fullmatch(r"\d+", num):
-        if re.fullmatch(r"(?:19|20)\d\d", num) and not _UNIT.match(after.lstrip()):
+        if re.fullmatch(r"(?:19|20)\d\d", num) and not P.UNIT.match(after.lstrip()):
             return False  # a year
         if re.match(r"\s*(?:" + "|".join(_MONTHS) + r")\b", after) or re.search(
             r"\b(?:" + "|".join(_MONTHS) + r")\s*$", before
@@ -248,18 +148,18 @@ def _figures(text: str) -> list[Figure]:
         found.append(fig)
         taken.append((fig.start, fig.end))
 
-    for m in _PART_RANGE.finditer(text):
+    for m in P.PART_RANGE.finditer(text):
         n = _number(m["num"], m["scale"])
         unit = Decimal(10) ** (len(str(int(n))) - 1)
-        lo, hi = _PARTS[m["part"].lower()]
+        lo, hi = P.PARTS[m["part"].lower()]
         low, high = n + lo * unit, n + hi * unit
         add(Figure(m.start(), m.end(), low, high, note=f"'{m[0]}' coded as between {int(low):,} and {int(high):,}"))
-    for pattern, bounds, note in _VAGUE:
+    for pattern, bounds, note in P.VAGUE:
         for m in pattern.finditer(text):
             if free(m.start(), m.end()):
                 lo, hi = bounds(m)
                 add(Figure(m.start(), m.end(), Decimal(lo), Decimal(hi), note=note.format(t=m[0], lo=lo, hi=hi)))
-    for pattern in _RANGES:
+    for pattern in P.RANGES:
         for m in pattern.finditer(text):
             if not (
                 free(m.start(), m.end()) and _is_number_context(text, m, "a_") and _is_number_context(text, m, "b_")
@@ -270,7 +170,7 @@ def _figures(text: str) -> list[Figure]:
             lo = _number(m["a_num"], scale_a or scale_b)  # "5.7 to 6.7 million": the scale is said once
             if lo < hi:
                 add(Figure(m.start(), m.end(), lo, hi, dollar=bool(m["a_dollar"] or m["b_dollar"])))
-    for m in _SINGLE.finditer(text):
+    for m in P.SINGLE.finditer(text):
         if free(m.start(), m.end()) and _is_number_context(text, m):
             add(Figure(m.start(), m.end(), _number(m["num"], m["scale"]), dollar=bool(m["dollar"])))
     return sorted(found, key=lambda f: f.start)
@@ -284,7 +184,7 @@ def _qualifier(text: str, fig: Figure, floor: int) -> tuple[str, str, str]:
     window = re.split(r"[;:]|\.\s", window)[-1]
     # The nearest phrase wins ("up to approximately 3 million" is approximate), and only one
     # word may stand between it and the figure.
-    close = [m for m in _QUALIFIER.finditer(window) if len(window[m.end() :].split()) <= 1]
+    close = [m for m in P.QUALIFIER.finditer(window) if len(window[m.end() :].split()) <= 1]
     if not close:
         return C.ABOUT, "a figure without a qualifier is coded about", ""
     last = close[-1]
@@ -294,97 +194,82 @@ def _qualifier(text: str, fig: Figure, floor: int) -> tuple[str, str, str]:
 def _unit(text: str, fig: Figure, stop: int) -> tuple[str | None, str]:
     """(unit, the words it was read from): the first unit noun in the figure's clause, else the last one before it.
 
+    A figure with no unit noun in its clause (none at all, or only a pronoun: "60 of them")
+    and none before it takes the first one after it in the passage ("Kyiv counted at least
+    24. All were North Korean missiles."): a bare number counts what the passage names.
     ``None`` with words: the figure counts something that is not a ledger quantity.
     """
     after = text[fig.end : stop].lstrip(" \"'")
-    clause = after[: m.start()] if (m := _CLAUSE_END.search(after)) else after
+    # A remark in brackets right after the figure is part of its noun: "400,000 (artillery) rounds".
+    after = re.sub(r"^\(([^()\d]*)\)", r"\1", after)
+    clause = after[: m.start()] if (m := P.CLAUSE_END.search(after)) else after
     words = " ".join(clause.split()[:10])
     if fig.dollar:
         return "value", words
-    if (u := _UNIT.search(words)) is not None:
+    if (u := P.UNIT.search(words)) is not None:
         return u.lastgroup, words
-    if words.strip(" .,"):
+    if words.strip(" .,") and not P.PRONOUN.match(words):
         return None, words
-    before = list(_UNIT.finditer(text[: fig.start]))
-    return (before[-1].lastgroup, text[: fig.start]) if before else (None, "")
+    if before := list(P.UNIT.finditer(text[: fig.start])):
+        return before[-1].lastgroup, text[: fig.start]
+    later = P.UNIT.search(text, fig.end)
+    return (later.lastgroup, text[fig.end :]) if later else (None, "")
 
 
+def _sentence_start(text: str, fig: Figure) -> int:
+    """Where the sentence holding the figure begins."""
+    return max([0] + [m.end() for m in P.SENTENCE_END.finditer(text, 0, fig.start)])
+
+
+def _launched(text: str, fig: Figure) -> bool:
+    """Whether a missile figure counts launches: the verb nearest the figure in its own sentence, else in the passage.
+
+    A verb of use ("launched", "fired", "used to attack") makes it launches, one of transfer
+    ("supplied", "sent", "procured") deliveries; the figure's own sentence decides before
+    the rest of the passage, so "North Korea supplied 100 missiles. Russia launched 60 of
+    them." gives one of each. With no such verb anywhere the count is of deliveries.
+    """
+    start = _sentence_start(text, fig)
+    end = m.end() if (m := P.SENTENCE_END.search(text, fig.end)) else len(text)
+    for lo, hi in ((start, end), (0, len(text))):
+        # (gap between the verb and the figure, 0 for a launch so a tie goes to it, is a launch)
+        verbs = [
+            (max(v.start() - fig.end, fig.start - v.end(), 0), int(not launch), launch)
+            for pattern, launch in ((P.LAUNCH, True), (P.DELIVERY, False))
+            for v in pattern.finditer(text, lo, hi)
+        ]
+        if verbs:
+            return min(verbs)[2]
+    return False
+
+
+_ROUNDS = (C.SHELLS_152MM, C.ROUNDS_122MM, C.ARTILLERY_ROUNDS)
 _ALL_ARTILLERY = "shells or rounds of no stated calibre read as all artillery rounds (the ledger's convention)"
 
 
-def _quantity(unit: str, words: str, sentence: str) -> tuple[str, str]:
-    """The ledger quantity of a unit noun, with a note when a convention of the ledger decided it."""
+def _quantity(unit: str, words: str, launched: bool, lead: str = "") -> tuple[str, str]:
+    """The ledger quantity of a unit noun, with a note when a convention of the ledger decided it.
+
+    The calibre is the one the figure's own words name, else one named in ``lead``, the
+    words between the previous figure of rounds (or the start of the sentence) and this
+    one: "converted into 122mm ammunition, the 1,000 containers are 80,000 rounds".
+    """
     if unit == "containers":
         return C.CONTAINERS, ""
     if unit == "value":
         return C.VALUE_USD, ""
     if unit == "missiles":
-        launched = re.search(r"\blaunches\b", words, re.I) or _LAUNCH.search(sentence)
+        launched = launched or re.match(r"\s*launches\b", words, re.I)  # "60 launches of such missiles"
         return (C.MISSILES_LAUNCHED, "") if launched else (C.MISSILES_DELIVERED, "")
-    if _CALIBRE_152.search(words):
-        return C.SHELLS_152MM, ""
-    if _CALIBRE_122.search(words) and not re.search(r"\bartillery\b", words, re.I):
-        return C.ROUNDS_122MM, (
-            "MRL rockets coded rounds_122mm, as the ledger codes them" if not re.search(r"122", words) else ""
-        )
+    for said in (words, lead):
+        if P.CALIBRE_152.search(said):
+            return C.SHELLS_152MM, ""
+        if re.search(P.CALIBRE_122_SIZE, said, re.I):
+            return C.ROUNDS_122MM, ""
+    # "Rockets for multiple rocket launchers" are 122mm; "artillery and rocket rounds" are not all rockets.
+    if P.CALIBRE_122.search(words) and not re.search(r"\bartillery\b", words, re.I):
+        return C.ROUNDS_122MM, "MRL rockets coded rounds_122mm, as the ledger codes them"
     return C.ARTILLERY_ROUNDS, _ALL_ARTILLERY
-
-
-def _period(sentence: str, said: dt.date) -> tuple[str, str, list[str]]:
-    """(period_start, period_end, notes) named by the sentence, relative to the date said; empty when none is named."""
-    s = sentence.lower()
-    month = r"(?P<month>" + "|".join(_MONTHS) + r")"
-    notes: list[str] = []
-    start = end = ""
-
-    def year_of(m, month_no):
-        if m["year"]:
-            return int(m["year"])
-        if m["rel"]:
-            return said.year - 1 if "last" in m["rel"] else said.year
-        # A month without a year is its latest occurrence before the date said.
-        return said.year if month_no <= said.month else said.year - 1
-
-    if m := re.search(r"since\s+the\s+(?:beginning|start)\s+of\s+the\s+full[-\s]scale\s+(?:invasion|war)", s):
-        start = "2022-02-24"
-        notes.append("'full-scale invasion' dated 2022-02-24, as the ledger dates it")
-    elif m := re.search(
-        rf"since\s+(?:(?P<part>early|mid|late)[-\s])?{month}(?:\s+(?P<year>\d{{4}})|\s+(?P<rel>last\s+year|this\s+year))?",
-        s,
-    ):
-        month_no = _MONTHS.index(m["month"]) + 1
-        day = {"early": 1, None: 1, "mid": 15, "late": 21}[m["part"]]
-        start = dt.date(year_of(m, month_no), month_no, day).isoformat()
-        if m["part"] in ("mid", "late"):
-            notes.append(f"'{m[0]}' read as from day {day} of the month: check the source")
-    elif m := re.search(r"since\s+mid-?\s*(?P<year>\d{4})", s):
-        start = f"{m['year']}-07-01"
-        notes.append(f"'{m[0]}' coded as from 1 July, as the ledger codes 'mid-2022'")
-    elif m := re.search(r"since\s+(?P<year>\d{4})\b", s):
-        start = f"{m['year']}-01-01"
-    elif m := re.search(r"\b(?:in|during|throughout)\s+(?P<year>20\d\d)\b", s):
-        year = int(m["year"])
-        start = f"{year}-01-01"
-        end = f"{year}-12-31" if dt.date(year, 12, 31) < said else ""
-    elif re.search(r"\blast\s+year\b", s) and not re.search(r"since\s+last\s+year", s):
-        start, end = f"{said.year - 1}-01-01", f"{said.year - 1}-12-31"
-    elif re.search(r"\bthis\s+year\b", s):
-        start = f"{said.year}-01-01"
-    if m := re.search(
-        rf"as\s+of\s+(?:(?P<day>\d{{1,2}})\s+)?{month}(?:\s+(?P<day2>\d{{1,2}}),?)?(?:\s+(?P<year>\d{{4}}))?", s
-    ):
-        month_no = _MONTHS.index(m["month"]) + 1
-        year = int(m["year"]) if m["year"] else (said.year if month_no <= said.month else said.year - 1)
-        day = int(m["day"] or m["day2"] or 0)
-        if day:
-            end = dt.date(year, month_no, day).isoformat()
-        else:
-            nxt = dt.date(year + month_no // 12, month_no % 12 + 1, 1)
-            end = min(nxt - dt.timedelta(days=1), said).isoformat()
-    if end and end > said.isoformat():
-        notes.append(f"period end {end} is after the date said: left empty")
-        end = ""
-    return start, end, notes
 
 
 def _cell(x: Decimal | None) -> str:
@@ -423,10 +308,11 @@ def draft_rows(sentence: str, *, date: str | dt.date, who: str = "", family: str
     if not text:
         raise InputError([Problem("<sentence>", "SENTENCE", "wording", "is empty")])
     figures = _figures(text)
-    capacity = bool(_CAPACITY.search(text))
+    capacity = bool(P.CAPACITY.search(text))
     start, end, period_notes = _period(text, said)
     read = []  # (figure, quantity, notes, undecided)
     skipped = []
+    last_rounds = 0  # where the last figure of rounds ends: a calibre named before it is that figure's
     for i, fig in enumerate(figures):
         stop = figures[i + 1].start if i + 1 < len(figures) else len(text)
         unit, words = _unit(text, fig, stop)
@@ -435,9 +321,12 @@ def draft_rows(sentence: str, *, date: str | dt.date, who: str = "", family: str
                 f"figure '{text[fig.start : fig.end]}' ({words.strip()}) is not a ledger quantity: not drafted"
             )
             continue
-        quantity, note = _quantity(unit, words, text) if unit else (None, "")
+        lead = text[max(last_rounds, _sentence_start(text, fig)) : fig.start]
+        quantity, note = _quantity(unit, words, _launched(text, fig), lead) if unit else (None, "")
+        last_rounds = fig.end if quantity in _ROUNDS else last_rounds
         read.append((fig, quantity, [fig.note, note], [] if quantity else ["quantity", "kind"]))
     read = _narrowest(read)
+    capacity = capacity or _alternative_calibres(text, read)
     container_figure = next((f for f, q, _, _ in read if q == C.CONTAINERS), None)
     drafts = []
     for fig, quantity, notes, undecided in read or [(None, None, [], ["quantity", "kind", "figure"])]:
@@ -445,7 +334,7 @@ def draft_rows(sentence: str, *, date: str | dt.date, who: str = "", family: str
         qualifier, qnote, phrase = _qualifier(text, fig, floor) if fig is not None else ("", "", "")
         kind = C.COUNT
         basis = None
-        if capacity and quantity in (C.SHELLS_152MM, C.ROUNDS_122MM, C.ARTILLERY_ROUNDS):
+        if capacity and quantity in _ROUNDS:
             kind = C.CAPACITY
             if quantity == C.ARTILLERY_ROUNDS:
                 quantity = C.SHELLS_152MM
@@ -457,7 +346,7 @@ def draft_rows(sentence: str, *, date: str | dt.date, who: str = "", family: str
             basis = container_figure.low if container_figure is not None else None
             if basis is None:
                 undecided.append("basis_containers")
-        elif quantity == C.MISSILES_LAUNCHED and qualifier == C.ABOUT and not _FROM_BELOW.fullmatch(phrase):
+        elif quantity == C.MISSILES_LAUNCHED and qualifier == C.ABOUT and not P.FROM_BELOW.fullmatch(phrase):
             qualifier, qnote = C.AT_LEAST, "a launch count is coded at_least: launches bound deliveries from below"
         if not family:
             undecided.append("source_family")
@@ -480,6 +369,19 @@ def draft_rows(sentence: str, *, date: str | dt.date, who: str = "", family: str
         )
         drafts.append(Draft(row, [*ALWAYS_UNDECIDED, *dict.fromkeys(undecided), *skipped]))
     return drafts
+
+
+def _alternative_calibres(text: str, read: list) -> bool:
+    """Whether two figures of different calibres are offered as alternatives: "X 152mm rounds or Y 122mm rounds".
+
+    One cargo read in two calibres is a conversion, not two counts (two counts are joined
+    by "and"), so the passage is read as converting though no conversion verb is said.
+    """
+    calibred = [(f, q) for f, q, _, _ in read if q in (C.SHELLS_152MM, C.ROUNDS_122MM)]
+    return any(
+        q1 != q2 and re.fullmatch(r"[^.;]*\bor\b[^.;]*", text[f1.end : f2.start], re.I)
+        for (f1, q1), (f2, q2) in zip(calibred, calibred[1:], strict=False)
+    )
 
 
 def _narrowest(read: list) -> list:
@@ -515,14 +417,20 @@ def _parse_date(text: str) -> dt.date:
         ) from None
 
 
-def draft_accuracy(claims) -> tuple[dict, list[dict]]:
+def draft_accuracy(claims, *, by_statement: bool = False) -> tuple[dict, list[dict]]:
     """Share of ledger rows whose :data:`MEASURED_FIELDS` a draft of their own wording recovers.
 
-    Each row's wording is drafted with its own date, who and family. Rows that
-    share one wording (one sentence giving two figures) are compared in order
-    with the sentence's drafts: the i-th such row with the i-th draft. A field
-    counts as recovered when the draft's text equals the row's value written as
-    the ledger writes it (figures compared as numbers).
+    Each row's wording is drafted with its own date, who and family. Rows of
+    one statement that share one wording (one sentence giving two figures) are
+    compared in order with the sentence's drafts: the i-th such row with the
+    i-th draft. A field counts as recovered when the draft's text equals the
+    row's value written as the ledger writes it (figures compared as numbers).
+
+    With ``by_statement``, the distinct wordings of one statement (the rows
+    sharing date said, who and url), each read as a sentence, are drafted
+    together as one passage, and its drafts are compared in order with the
+    statement's rows: what the drafts recover from everything the ledger quotes
+    of a statement rather than from one quoted fragment.
 
     Returns
     -------
@@ -530,16 +438,25 @@ def draft_accuracy(claims) -> tuple[dict, list[dict]]:
         Per field and for all five together: the share recovered and the
         number of rows; and per row, which fields differ.
     """
-    seen: dict[tuple, int] = {}
+    statement = ["date_said", "who", "url"] + ([] if by_statement else ["wording"])
     rows = []
-    for cid, r in claims.iterrows():
-        key = (r["wording"], str(r["date_said"]))
-        i = seen.get(key, 0)
-        seen[key] = i + 1
-        drafts = draft_rows(r["wording"], date=r["date_said"], who=r["who"], family=r["source_family"], url=r["url"])
-        d = drafts[i].row if i < len(drafts) else dict.fromkeys(C.COLUMNS, "")
-        missed = [f for f in MEASURED_FIELDS if not _same(f, r[f], d[f])]
-        rows.append({"id": cid, "missed": missed, "drafted": {f: d[f] for f in MEASURED_FIELDS}})
+    for _, group in claims.groupby(statement, sort=False, dropna=False):
+        r = group.iloc[0]
+        wordings = list(dict.fromkeys(group["wording"]))
+        passage = " ".join(w if w.rstrip()[-1:] in ".!?" else f"{w.rstrip()}." for w in wordings)
+        drafts = draft_rows(
+            passage if by_statement else r["wording"],
+            date=r["date_said"],
+            who=r["who"],
+            family=r["source_family"],
+            url=r["url"],
+        )
+        for i, (cid, row) in enumerate(group.iterrows()):
+            d = drafts[i].row if i < len(drafts) else dict.fromkeys(C.COLUMNS, "")
+            missed = [f for f in MEASURED_FIELDS if not _same(f, row[f], d[f])]
+            rows.append({"id": cid, "missed": missed, "drafted": {f: d[f] for f in MEASURED_FIELDS}})
+    order = {cid: k for k, cid in enumerate(claims.index)}
+    rows.sort(key=lambda x: order[x["id"]])
     n = len(rows)
     shares = {f: sum(f not in x["missed"] for x in rows) / n for f in MEASURED_FIELDS}
     shares["all five"] = sum(not x["missed"] for x in rows) / n

@@ -118,6 +118,92 @@ def test_phrase_forms(sentence, expected):
     assert _fields(sentence) == expected
 
 
+def _all(passage, date="2024-06-01"):
+    return [tuple(d.row[f] for f in (*FIELDS, "basis_containers")) for d in draft_rows(passage, date=date)]
+
+
+@pytest.mark.parametrize(
+    "passage, expected",
+    [
+        # Launches or deliveries: the verb nearest the figure in its own sentence, else in the passage
+        (
+            "North Korea supplied 100 missiles. Russia launched 60 of them.",
+            [
+                ("missiles_delivered", "count", "about", "100", "", ""),
+                ("missiles_launched", "count", "at_least", "60", "", ""),
+            ],
+        ),
+        (
+            "Of the 100 missiles North Korea supplied, Russia has launched 60",
+            [
+                ("missiles_delivered", "count", "about", "100", "", ""),
+                ("missiles_launched", "count", "at_least", "60", "", ""),
+            ],
+        ),
+        (
+            "Russia has launched missiles at Kyiv since January. North Korea has sent another 40 ballistic missiles.",
+            [("missiles_delivered", "count", "about", "40", "", "")],
+        ),
+        (
+            "Russia fired them at Kharkiv and Kyiv. In all, at least 24 North Korean missiles.",
+            [("missiles_launched", "count", "at_least", "24", "", "")],
+        ),
+        (
+            "Russia has launched upward of 65 North Korean missiles",
+            [("missiles_launched", "count", "more_than", "65", "", "")],
+        ),
+        # A bare number counts what the passage names, before it or else after it
+        (
+            "Kyiv counted at least 24. All were North Korean ballistic missiles.",
+            [("missiles_delivered", "count", "at_least", "24", "", "")],
+        ),
+        (
+            "Russia has used at least 24 of them, all North Korean missiles",
+            [("missiles_launched", "count", "at_least", "24", "", "")],
+        ),
+        ("about 300,000 (artillery) shells", [("artillery_rounds", "count", "about", "300000", "", "")]),
+        # Calibres: an explicit 122mm is 122mm even of "artillery shells"; one named before the figure counts
+        ("500,000 rounds of 122 mm artillery shells", [("rounds_122mm", "count", "about", "500000", "", "")]),
+        (
+            "In 122mm ammunition alone, North Korea sent 500,000 rounds",
+            [("rounds_122mm", "count", "about", "500000", "", "")],
+        ),
+        # Conversions: the cue anywhere in the passage, "convert", and two calibres offered as alternatives
+        (
+            "The 6,000 containers could hold many kinds of munitions. That is about 2 million 152mm rounds.",
+            [
+                ("containers", "count", "about", "6000", "", ""),
+                ("shells_152mm", "capacity", "could_hold", "2000000", "", "6000"),
+            ],
+        ),
+        (
+            "Converted to 122mm ammunition, the 1,000 containers are some 80,000 rounds",
+            [
+                ("containers", "count", "about", "1000", "", ""),
+                ("rounds_122mm", "capacity", "could_hold", "80000", "", "1000"),
+            ],
+        ),
+        (
+            "the shipments come to more than 2 million 152mm rounds or 400,000 122mm rounds",
+            [
+                ("shells_152mm", "capacity", "more_than", "2000000", "", ""),
+                ("rounds_122mm", "capacity", "could_hold", "400000", "", ""),
+            ],
+        ),
+        (
+            "the shipments held more than 2 million 152mm rounds and 400,000 122mm rounds",
+            [
+                ("shells_152mm", "count", "more_than", "2000000", "", ""),
+                ("rounds_122mm", "count", "about", "400000", "", ""),
+            ],
+        ),
+    ],
+)
+def test_passages_read_whole(passage, expected):
+    """Rules that read past the figure's own words: verbs, a unit named elsewhere, calibres, conversion cues."""
+    assert _all(passage) == expected
+
+
 def test_a_range_in_a_part_of_a_number_and_a_vague_figure_restated_precisely():
     """'the upper 200,000 range' is 270,000-300,000; inside 'hundreds of thousands', the narrower is kept; 'if all were' converts."""
     d = _one('"hundreds of thousands of rounds"; "in the upper 200,000 range" if all were shells', "2023-10-16")
@@ -253,6 +339,46 @@ def test_measurement_on_the_ledgers_own_wordings(claims):
         assert summary["share"][f] == sum(f not in r["missed"] for r in rows) / len(rows)
         assert summary["share"]["all five"] <= summary["share"][f]
     assert summary["share"]["all five"] == sum(not r["missed"] for r in rows) / len(rows)
+
+
+def _ledger(statements):
+    """A ledger from (url, wording, coded fields) triples: rows with one url are one statement."""
+    rows = []
+    for k, (url, wording, coded) in enumerate(statements):
+        row = {**draft_rows(wording, date="2024-03-01", family="osint", url=url)[0].row, **coded}
+        rows.append({**row, "id": f"row-{k}", "who": "Someone", "scope": "test", "reliability": "official"})
+    return claims_from_frame(pd.DataFrame(rows, columns=list(COLUMNS)))
+
+
+def test_measurement_by_statement_reads_a_statements_wordings_as_one_passage():
+    """A fragment whose conversion verb is in another fragment of its statement is recovered only when read with it."""
+    cap = {"quantity": "rounds_122mm", "kind": "capacity", "qualifier": "could_hold", "basis_containers": "900"}
+    ledger = _ledger(
+        [
+            ("https://example.org/a", "around 900 containers", {}),
+            (
+                "https://example.org/a",
+                "which could hold some 300,000 rounds of 152 mm shells",
+                {"basis_containers": "900"},
+            ),
+            ("https://example.org/a", "or 60,000 rounds of 122 mm", cap),
+            ("https://example.org/b", "or 60,000 rounds of 122 mm", cap),
+        ]
+    )
+    alone = {r["id"]: r["missed"] for r in draft_accuracy(ledger)[1]}
+    together = {r["id"]: r["missed"] for r in draft_accuracy(ledger, by_statement=True)[1]}
+    assert alone == {"row-0": [], "row-1": [], "row-2": ["kind", "qualifier"], "row-3": ["kind", "qualifier"]}
+    # Statement b holds nothing but the fragment: reading by statement cannot help it.
+    assert together == {"row-0": [], "row-1": [], "row-2": [], "row-3": ["kind", "qualifier"]}
+
+
+def test_measurement_by_statement_on_the_ledger(claims):
+    """On the default ledger, reading each statement whole recovers one row more and loses none."""
+    alone = {r["id"]: r["missed"] for r in draft_accuracy(claims)[1]}
+    together = {r["id"]: r["missed"] for r in draft_accuracy(claims, by_statement=True)[1]}
+    assert {i for i, m in together.items() if m} == {i for i, m in alone.items() if m} - {"kr-mnd-2024-02-26-cap122"}
+    # A delivery count read beside a launch count ("around 60 launches") keeps its own sentence's verb.
+    assert together["ua-hur-2024-11-27-delivered"] == []
 
 
 def test_rows_the_wording_alone_cannot_recover():
