@@ -592,7 +592,8 @@ def _update(result: FitResult, claims, priors, *, seed: int | None, progress: bo
     t0 = time.perf_counter()
     # A what-if of a what-if in memory reweights the original run's draws, not a resample of them.
     base = result.source if result.source is not None else result
-    claims, priors = _whatif_inputs(base, claims, priors)
+    # Unchanged inputs are those of the run asked (a what-if's own, for a what-if of a what-if).
+    claims, priors = _whatif_inputs(result, claims, priors)
     layout = ModelLayout(claims, priors, base.manifest["as_of"])
     reasons = structural_changes(base, claims, priors, layout)
     if base.manifest.get("method") == PSIS:
