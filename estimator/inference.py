@@ -627,7 +627,7 @@ def _reweighted(base: FitResult, claims, priors, decision, moments, seed: int, t
     mu, sd, deltas, layout = moments
     idx = systematic_resample(decision.weights, seed)
     groups = reweighted_groups(base, claims, priors, idx, mu, sd, deltas, seed, layout)
-    tree = _label_claims(xr.DataTree.from_dict(groups), claims)
+    tree = xr.DataTree.from_dict({name: with_claim_coords(ds, claims) for name, ds in groups.items()})
     m = base.manifest
     settings = {k: m.get(k) for k in _WHATIF_SETTINGS}
     settings.update(target_accept=m.get("target_accept"), prior_overrides=priors.overrides)

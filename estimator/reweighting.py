@@ -215,22 +215,22 @@ class LedgerDiff:
         return bool(self.added or self.removed or self.edited)
 
 
-def _likelihood_row(row) -> tuple:
-    return tuple(str(row[c]) for c in LIKELIHOOD_COLUMNS if c in row.index)
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells as text, every missing value (None, NaN, NA: a ledger's columns hold any of them) as ""."""
+    return frame.map(lambda v: "" if v is None or (np.ndim(v) == 0 and pd.isna(v)) else str(v))
 
 
 def ledger_diff(old: pd.DataFrame, new: pd.DataFrame, restatements: str = DEFAULT_RESTATEMENTS) -> LedgerDiff:
     """What changed from ``old`` to ``new``, by claim id (a restatement whose original comes or goes is edited)."""
-    w_old = dict(zip(old.index, counted_claims(old, restatements)))
-    w_new = dict(zip(new.index, counted_claims(new, restatements)))
-    added = [c for c in new.index if c not in w_old]
-    removed = [c for c in old.index if c not in w_new]
-    edited = [
-        c
-        for c in new.index
-        if c in w_old and (w_old[c] != w_new[c] or _likelihood_row(old.loc[c]) != _likelihood_row(new.loc[c]))
-    ]
-    return LedgerDiff(added, removed, edited)
+    w_old = pd.Series(counted_claims(old, restatements), index=old.index)
+    w_new = pd.Series(counted_claims(new, restatements), index=new.index)
+    added = [c for c in new.index if c not in w_old.index]
+    removed = [c for c in old.index if c not in w_new.index]
+    common = [c for c in new.index if c in w_old.index]
+    cols = [c for c in LIKELIHOOD_COLUMNS if c in old.columns and c in new.columns]
+    a, b = _as_text(old.loc[common, cols]), _as_text(new.loc[common, cols])
+    differs = (a != b).any(axis=1) | (w_old[common] != w_new[common])
+    return LedgerDiff(added, removed, [c for c in common if differs[c]])
 
 
 def ledger_log_ratio(result, ledger: pd.DataFrame, *, horizon=None, seed: int = 0, layout: ModelLayout | None = None):
@@ -358,13 +358,39 @@ def _resampled(ds: xr.Dataset, idx: np.ndarray, skip=()) -> xr.Dataset:
     """Every variable of ``ds`` with its (chain, draw) draws replaced by the flattened draws ``idx``."""
     shape = (ds.sizes["chain"], ds.sizes["draw"])
     out = {}
-    for name, da in ds.data_vars.items():
+    for name in ds.data_vars:
         if name in skip:
             continue
-        da = da.transpose(*N.SAMPLE_DIMS, ...)
-        x = da.values.reshape(-1, *da.shape[2:])[idx].reshape(*shape, *da.shape[2:])
-        out[name] = (da.dims, x)
+        # The Variable, not a DataArray: a what-if resamples some 45 of them, and DataArrays cost.
+        v = ds.variables[name].transpose(*N.SAMPLE_DIMS, ...)
+        out[name] = xr.Variable(v.dims, v.values.reshape(-1, *v.shape[2:])[idx].reshape(*shape, *v.shape[2:]))
     return xr.Dataset(out, coords={k: v for k, v in ds.coords.items() if N.CLAIM not in v.dims}, attrs=ds.attrs)
+
+
+def _ledger_loglik(result, ledger: pd.DataFrame, mu: np.ndarray, sd: np.ndarray, restatements: str) -> np.ndarray:
+    """Each of ``ledger``'s claims' likelihood term per draw (claim x draw), as the model weighs it.
+
+    Claims the run fitted unchanged keep their stored terms (``log_likelihood``); the
+    others are computed (:func:`estimator.likelihood.claim_loglik`) at ``mu``, ``sd``.
+    """
+    diff = ledger_diff(result.claims, ledger, restatements)
+    fresh = set(diff.added) | set(diff.edited)
+    stored = result.tree["log_likelihood"].to_dataset() if "log_likelihood" in result.tree.children else None
+    if stored is None or N.CLAIMS not in stored:
+        fresh = set(ledger.index)
+    out = np.empty(mu.shape)
+    new_rows = [i for i, c in enumerate(ledger.index) if c in fresh]
+    if new_rows:
+        ids = [ledger.index[i] for i in new_rows]
+        weight = counted_claims(ledger, restatements)[new_rows][:, None]
+        out[new_rows] = weight * claim_loglik(ledger.loc[ids], mu[new_rows], sd[new_rows])
+    old_rows = [i for i, c in enumerate(ledger.index) if c not in fresh]
+    if old_rows:
+        v = stored.variables[N.CLAIMS].transpose(*N.SAMPLE_DIMS, N.CLAIM)
+        flat = v.values.reshape(-1, v.shape[-1]).T
+        at = [result.claims.index.get_loc(ledger.index[i]) for i in old_rows]
+        out[old_rows] = flat[at]
+    return out
 
 
 def reweighted_groups(
@@ -409,8 +435,7 @@ def reweighted_groups(
     posterior = _resampled(post, idx, skip=(N.CLAIM_LOG_MEAN, N.CLAIM_LOG_SD))
     posterior = posterior.assign({N.CLAIM_LOG_MEAN: per_claim(mu), N.CLAIM_LOG_SD: per_claim(sd)})
     posterior = posterior.assign_coords({N.CLAIM: ids})
-    weight = counted_claims(ledger, restatements)[:, None]
-    loglik = weight * claim_loglik(ledger, mu, sd)
+    loglik = _ledger_loglik(result, ledger, mu, sd, restatements)
     groups = {
         "posterior": posterior,
         "log_likelihood": xr.Dataset({N.CLAIMS: per_claim(loglik)}, coords=claim_coords),

@@ -21,10 +21,12 @@ from estimator import names as N
 from estimator import sweeps
 from estimator.claims import claims_from_frame
 from estimator.cli import score as score_cli
+from estimator.likelihood import claim_loglik, counted_claims
 from estimator.reweighting import (
     NUTS,
     PSIS,
     absorption,
+    ledger_diff,
     ledger_log_ratio,
     prior_log_ratio,
     reweigh,
@@ -94,6 +96,8 @@ def test_appended_claim_is_reweighted_with_its_moments(small):
     assert 0 < m["ess"] <= n
     assert m["input_hash"] != small.manifest["input_hash"]
     assert list(u.posterior[N.CLAIM].values) == list(ledger.index)
+    diff = ledger_diff(small.claims, u.claims, small.manifest["restatements"])
+    assert (diff.added, diff.removed, diff.edited) == (["osint-2025-08-01"], [], [])
     # The new claim's moments are the compiled model's (what scoring uses), at the resampled draws.
     mu, _, _, _ = ledger_moments(small, u.claims)
     idx = systematic_resample(np.exp(reweigh(ledger_log_ratio(small, u.claims)[0]).log_weights), m["resample_seed"])
@@ -108,6 +112,20 @@ def test_appended_claim_is_reweighted_with_its_moments(small):
     # A what-if of this what-if reweights the original run's draws, not the resample.
     again = u.update(priors={"price_152mm_usd": {"mu": 7.3}})
     assert again.manifest["from_run"] == small.manifest["input_hash"]
+
+
+def test_stored_log_likelihood_is_claim_loglik_at_the_stored_moments(small):
+    # What makes the importance ratio right: a claim's stored term (the sampler's) and the term
+    # computed for a new claim (claim_loglik at its moments) are the same function.
+    def flat(group, var):
+        v = small.tree[group][var].transpose(*N.SAMPLE_DIMS, N.CLAIM).values
+        return v.reshape(-1, v.shape[-1]).T
+
+    weight = counted_claims(small.claims, small.manifest["restatements"])[:, None]
+    computed = weight * claim_loglik(
+        small.claims, flat("posterior", N.CLAIM_LOG_MEAN), flat("posterior", N.CLAIM_LOG_SD)
+    )
+    np.testing.assert_allclose(computed, flat("log_likelihood", N.CLAIMS), rtol=1e-9, atol=1e-9)
 
 
 def test_unchanged_claims_keep_their_log_likelihood(small):
@@ -168,6 +186,20 @@ def test_new_family_is_refitted_exactly(small, monkeypatch):
         assert kwargs[key] == small.manifest[key]
     assert u.manifest["method"] == NUTS and u.manifest["khat"] is None
     assert "a family the run did not fit (new_source)" in u.manifest["refit_reason"]
+
+
+def test_reweighted_run_saves_and_a_loaded_one_refits(small, tmp_path, monkeypatch):
+    u = small.update(claims=near_claim(small.claims))
+    loaded = estimator.load_result(u.save(tmp_path / "result.nc"))
+    assert {k: loaded.manifest[k] for k in ("method", "from_run", "khat", "ess")} == {
+        k: u.manifest[k] for k in ("method", "from_run", "khat", "ess")
+    }
+    np.testing.assert_array_equal(loaded.posterior[N.CONTAINERS].values, u.posterior[N.CONTAINERS].values)
+    assert "Reweighted from run" in loaded.summary_text()
+    # Read back, it holds only the resample: a what-if of it is refitted, not reweighted again.
+    monkeypatch.setattr(inference, "fit", lambda *a, **k: dataclasses.replace(small, manifest=dict(small.manifest)))
+    again = loaded.update(priors={"price_152mm_usd": {"mu": 7.3}})
+    assert again.manifest["method"] == NUTS and "keeps no draws" in again.manifest["refit_reason"]
 
 
 def test_sweeps_and_score_take_the_same_decision(small):
