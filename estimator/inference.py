@@ -627,7 +627,12 @@ def _reweighted(base: FitResult, claims, priors, decision, moments, seed: int, t
     mu, sd, deltas, layout = moments
     idx = systematic_resample(decision.weights, seed)
     groups = reweighted_groups(base, claims, priors, idx, mu, sd, deltas, seed, layout)
-    tree = xr.DataTree.from_dict({name: with_claim_coords(ds, claims) for name, ds in groups.items()})
+    # The claims' coordinates computed once (with_claim_coords), then set on every group with claims.
+    labelled = with_claim_coords(groups["posterior"], claims)
+    coords = {c: labelled[c] for c in CLAIM_COORDS}
+    tree = xr.DataTree.from_dict(
+        {name: ds.assign_coords(coords) if N.CLAIM in ds.dims else ds for name, ds in groups.items()}
+    )
     m = base.manifest
     settings = {k: m.get(k) for k in _WHATIF_SETTINGS}
     settings.update(target_accept=m.get("target_accept"), prior_overrides=priors.overrides)

@@ -76,6 +76,7 @@ __all__ = [
     "prior_changes",
     "prior_log_ratio",
     "ledger_diff",
+    "LedgerDiff",
     "ledger_log_ratio",
     "structural_changes",
     "absorption",
