@@ -69,6 +69,7 @@ _SUBMODULES = (
     "priors",
     "refit",
     "report",
+    "reweighting",
     "sampling",
     "scoring",
     "sensitivity",

@@ -17,10 +17,28 @@ from estimator import names as N
 from estimator.formatting import fmt_number, vintage_label
 from estimator.summaries import headline_table, prob_shells_above, round_to_mcse, scope_table
 
-__all__ = ["result_html", "result_text"]
+__all__ = ["result_html", "result_text", "whatif_line"]
 
 _WARNING_BOX = "border:2px solid #b00020;background:#fdecea;color:#5f0010;padding:6px 10px;margin:4px 0 8px 0"
 _PASS_LINE = "color:#1b5e20;margin:4px 0 8px 0"
+
+
+def whatif_line(manifest: dict) -> str:
+    """How a what-if (:meth:`estimator.FitResult.update`) was answered, in words; empty for a plain fit.
+
+    ``reweighted from run abc123 by PSIS (k-hat 0.12 ≤ 0.70, ESS 2,900)``, or
+    ``refitted exactly (a what-if of run abc123): k-hat 1.30 > 0.70``.
+    """
+    source = manifest.get("from_run")
+    if not source:
+        return ""
+    khat, threshold, ess = manifest.get("khat"), manifest.get("khat_threshold"), manifest.get("ess")
+    if manifest.get("method") == "psis":
+        return (
+            f"Reweighted from run {source} by PSIS (k-hat {khat:.2f} ≤ {threshold:.2f}, "
+            f"ESS {fmt_number(round(ess), 'compact')}), resampled to the run's draws"
+        )
+    return f"Refitted exactly (a what-if of run {source}): {manifest.get('refit_reason') or 'exact NUTS'}"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -70,6 +88,7 @@ def result_html(result) -> str:
             '<div class="estimator-result">',
             f"<h4>estimator run: posterior {escape(vintage_label(m))}</h4>",
             f"<p>{escape(identity)}</p>",
+            f"<p>{escape(whatif_line(m))}</p>" if whatif_line(m) else "",
             _diagnostics_html(result.diagnostics),
             "<p><strong>Headline quantities</strong> (median and 90% interval)</p>",
             _table(["quantity", "median", "5%", "95%"], rows),
@@ -103,6 +122,8 @@ def result_text(result, wall: float | None = None) -> str:
         "",
         f"{'':46s}{'median':>12s}{'5%':>12s}{'95%':>12s}",
     ]
+    if whatif_line(result.manifest):
+        lines[2:2] = [whatif_line(result.manifest)]
     for _, r in head.iterrows():
         lines.append(f"{r['label']:46s}{_cells(r)}")
     lines += ["", "Containers as each source family counts them (total x family bias):"]

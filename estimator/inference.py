@@ -17,6 +17,7 @@ The sampler, its settings and the diagnostics every fit is held to are in
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -41,6 +42,16 @@ from estimator.likelihood import DEFAULT_RESTATEMENTS, claim_capacity
 from estimator.model import DEFAULT_DYNAMICS, ModelRecipe
 from estimator.prior_draws import PRIOR_DRAWS, PRIOR_SEED, sample_prior
 from estimator.priors import PriorSet, load_priors, read_priors_text
+from estimator.reweighting import (
+    NUTS,
+    PSIS,
+    ledger_log_ratio,
+    prior_log_ratio,
+    reweigh,
+    reweighted_groups,
+    structural_changes,
+    systematic_resample,
+)
 from estimator.sampling import (
     DEFAULT_DRAWS,
     DEFAULT_SAMPLER,
@@ -52,7 +63,7 @@ from estimator.sampling import (
     warn_if_missed,
 )
 from estimator.summaries import draws_table, headline_table
-from estimator.timeline import FORECAST_MONTHS, default_as_of, months_between
+from estimator.timeline import FORECAST_MONTHS, ModelLayout, default_as_of, months_between
 
 __all__ = ["FitResult", "fit", "load_result", "input_hash", "resolve_as_of", "with_claim_coords", "RESULT_FILE"]
 
@@ -105,6 +116,8 @@ class FitResult:
     manifest: dict = field(default_factory=dict)
     # Whether the prior draws may be read from and stored in the cache (estimator.cache).
     cache: bool = field(default=True, repr=False, compare=False)
+    # The run a reweighted what-if was drawn from, while in memory (FitResult.update reweights its draws).
+    source: FitResult | None = field(default=None, repr=False, compare=False)
 
     @property
     def posterior(self) -> xr.Dataset:
@@ -220,6 +233,48 @@ class FitResult:
         from estimator.figures import standard_figures  # noqa: PLC0415 - loads matplotlib; only when drawing
 
         return {name: _inline(drawn, None) for name, drawn in standard_figures(self).items()}
+
+    def update(self, claims=None, priors=None, *, seed: int | None = None, progress: bool = False) -> FitResult:
+        r"""The run with other claims or priors: reweighted where k-hat allows, else refitted exactly.
+
+        The what-if's ledger and priors are compared with the run's. When only
+        densities change (claims appended, removed or edited within the run's
+        months and families; prior parameters moved), the run's draws are
+        reweighted by Pareto-smoothed importance sampling
+        (:mod:`estimator.reweighting`) and, if :math:`\hat k` is at most
+        :func:`estimator.stats.khat_threshold` (the one rule,
+        :func:`estimator.reweighting.reweigh`), resampled into a posterior of the
+        same shape: a fraction of a second instead of a fit. Otherwise (k-hat
+        above the threshold, or a change of the model's shape, such as a new
+        family or later months) the what-if is an exact NUTS fit, :func:`fit`
+        with the run's own settings (as-of date, vintage, dynamics,
+        restatements, draws, tuning, chains, seed, sampler).
+
+        The manifest says which: ``method`` (``"psis"`` or ``"nuts"``),
+        ``from_run`` (this run's ``input_hash``), ``khat``, ``khat_threshold``,
+        ``ess`` (the weights' effective sample size) and, for an exact refit,
+        ``refit_reason``; the printed summary says it in words.
+
+        Parameters
+        ----------
+        claims : path, DataFrame or None
+            The what-if's whole ledger (``None``: the run's). A DataFrame is
+            validated as :func:`fit` validates it; to append a claim, pass the
+            run's ``claims`` with the row added.
+        priors : path, PriorSet, dict or None
+            The what-if's priors (``None``: the run's); a dict maps prior names
+            to parameters to replace (:meth:`estimator.priors.PriorSet.with_params`),
+            e.g. ``{"price_152mm_usd": {"mu": 7.0}}``.
+        seed : int, optional
+            Seed of the resampling and the predictive draws (default: the run's seed).
+        progress : bool
+            Show the sampler's progress bar if the what-if is refitted.
+
+        Returns
+        -------
+        FitResult
+        """
+        return _update(self, claims, priors, seed=seed, progress=progress)
 
     def save(self, path: str | Path) -> Path:
         """Write the run to one netCDF file (atomically: temp file, then rename).
@@ -500,6 +555,108 @@ def fit(
     result = FitResult(tree, claims, priors, manifest, cache=cache)
     warn_if_missed(result.diagnostics, stacklevel=2)
     return result
+
+
+# ---------------------------------------------------------------- what-ifs (FitResult.update)
+
+# The installed versions do not change within a process; reading them costs about 0.1 s a what-if.
+_process_versions = functools.cache(run_versions)
+
+# The settings of a run that a what-if keeps (and refits with when it must).
+_WHATIF_SETTINGS = ("as_of", "known_by", "dynamics", "restatements", "draws", "tune", "chains", "seed", "sampler")
+
+
+def _whatif_inputs(result: FitResult, claims, priors) -> tuple[pd.DataFrame, PriorSet]:
+    """The what-if's ledger and priors, loaded and validated as :func:`fit` loads them, at the run's vintage."""
+    if priors is None:
+        priors = result.priors
+    elif isinstance(priors, dict):
+        priors = result.priors.with_params(priors)
+    elif not isinstance(priors, PriorSet):
+        priors = load_priors(priors, cache=result.cache)
+    if claims is None:
+        claims = result.claims
+    elif isinstance(claims, pd.DataFrame):
+        claims = claims_from_frame(claims)
+    else:
+        claims = load_claims(claims)
+    known_by = result.manifest.get("known_by")
+    if known_by is not None:
+        claims = claims_known_by(claims, known_by)
+        priors = priors.restricted_to(set(claims["source_family"]))
+    return claims, priors
+
+
+def _update(result: FitResult, claims, priors, *, seed: int | None, progress: bool) -> FitResult:
+    """:meth:`FitResult.update`: decide by k-hat, then reweight (:func:`_reweighted`) or refit (:func:`fit`)."""
+    t0 = time.perf_counter()
+    # A what-if of a what-if in memory reweights the original run's draws, not a resample of them.
+    base = result.source if result.source is not None else result
+    # Unchanged inputs are those of the run asked (a what-if's own, for a what-if of a what-if).
+    claims, priors = _whatif_inputs(result, claims, priors)
+    layout = ModelLayout(claims, priors, base.manifest["as_of"])
+    reasons = structural_changes(base, claims, priors, layout)
+    if base.manifest.get("method") == PSIS:
+        reasons.append("a reweighted run read from a file keeps no draws of its own to reweight")
+    decision = None
+    if not reasons:
+        log_ratio, mu, sd, _ = ledger_log_ratio(base, claims, layout=layout)
+        deltas = prior_log_ratio(base.posterior, base.priors, priors)
+        decision = reweigh(log_ratio + sum(deltas.values()))
+        if decision.holds:
+            seed = base.manifest["seed"] if seed is None else seed
+            return _reweighted(base, claims, priors, decision, (mu, sd, deltas, layout), seed, t0)
+        reasons.append(decision.describe())
+    m = base.manifest
+    refitted = fit(claims, priors, **{k: m.get(k) for k in _WHATIF_SETTINGS}, progress=progress, cache=base.cache)
+    refitted.manifest.update(
+        {
+            "method": NUTS,
+            "from_run": m.get("input_hash"),
+            "khat": None if decision is None else decision.khat,
+            "khat_threshold": None if decision is None else decision.threshold,
+            "ess": None if decision is None else decision.ess,
+            "refit_reason": "; ".join(reasons),
+        }
+    )
+    return refitted
+
+
+def _reweighted(base: FitResult, claims, priors, decision, moments, seed: int, t0: float) -> FitResult:
+    """The what-if as ``base``'s draws resampled by ``decision``'s weights (:mod:`estimator.reweighting`)."""
+    mu, sd, deltas, layout = moments
+    idx = systematic_resample(decision.weights, seed)
+    groups = reweighted_groups(base, claims, priors, idx, mu, sd, deltas, seed, layout)
+    # The claims' coordinates computed once (with_claim_coords), then set on every group with claims.
+    labelled = with_claim_coords(groups["posterior"], claims)
+    coords = {c: labelled[c] for c in CLAIM_COORDS}
+    tree = xr.DataTree.from_dict(
+        {name: ds.assign_coords(coords) if N.CLAIM in ds.dims else ds for name, ds in groups.items()}
+    )
+    m = base.manifest
+    settings = {k: m.get(k) for k in _WHATIF_SETTINGS}
+    settings.update(target_accept=m.get("target_accept"), prior_overrides=priors.overrides)
+    identity = {**settings, "method": PSIS, "from_run": m.get("input_hash"), "resample_seed": seed}
+    manifest = {
+        **settings,
+        "months_extrapolated": resolve_as_of(claims, m["as_of"])[1],
+        "claims_source": claims.attrs.get("source", ""),
+        "claims_text": claims.attrs.get("text", ""),
+        "priors_source": priors.source,
+        "priors_text": priors.text,
+        "priors_families": list(priors.families),
+        "prior_params": priors.fitted_params(),
+        "versions": _process_versions(),
+        "input_hash": input_hash(claims.attrs.get("text", ""), priors.text, identity),
+        "method": PSIS,
+        "from_run": m.get("input_hash"),
+        "khat": decision.khat,
+        "khat_threshold": decision.threshold,
+        "ess": decision.ess,
+        "resample_seed": seed,
+        "reweighting_seconds": round(time.perf_counter() - t0, 3),
+    }
+    return FitResult(tree, claims, priors, manifest, cache=base.cache, source=base)
 
 
 def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:

@@ -26,7 +26,9 @@ For calibrated predictions their averages are 0.5 and 0.9.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -41,22 +43,31 @@ from scipy.special import ndtr
 from estimator import claims as C
 from estimator import names as N
 from estimator.errors import InputError, Problem
-from estimator.likelihood import DEFAULT_RESTATEMENTS
+from estimator.likelihood import DEFAULT_RESTATEMENTS, SHARED, claim_capacity, claim_design
 from estimator.model import DEFAULT_DYNAMICS, RANDOM_WALK, build_model, forecast_log_rates
 from estimator.stats import SURPRISE_P
-from estimator.timeline import FORECAST_MONTHS, add_months, months_between
+from estimator.timeline import FORECAST_MONTHS, ModelLayout, add_months, months_between
 
-__all__ = ["score_claims", "coverage_summary", "mixture_cdf", "share_inside", "unconstrained_model", "batched_function"]
+__all__ = [
+    "score_claims",
+    "coverage_summary",
+    "ledger_moments",
+    "mixture_cdf",
+    "share_inside",
+    "unconstrained_model",
+    "batched_function",
+]
 
 
 def _as_date(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
-def unconstrained_model(claims, priors, as_of, horizon=None, dynamics=None, restatements=None):
+def unconstrained_model(claims, priors, as_of, horizon=None, dynamics=None, restatements=None, capacity=None):
     """The model with value transforms removed: its value variables are the parameters themselves."""
     options = {"dynamics": dynamics or DEFAULT_DYNAMICS, "restatements": restatements or DEFAULT_RESTATEMENTS}
-    return remove_value_transforms(build_model(claims, priors, as_of=as_of, horizon=horizon, **options))
+    model = build_model(claims, priors, as_of=as_of, horizon=horizon, capacity=capacity, **options)
+    return remove_value_transforms(model)
 
 
 def batched_function(model, outputs, replace=None, mode=None):
@@ -79,34 +90,113 @@ def batched_function(model, outputs, replace=None, mode=None):
     return fn, [v.name for v in core[: len(core) - len(extra)]]
 
 
-def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed: int):
-    r"""Per claim and posterior draw, :math:`\mu` and :math:`\sigma` of the log estimate.
+@dataclass
+class _MomentsFunction:
+    """A compiled map from parameter draws to every claim's moments, for one model structure.
 
-    The claims are appended to the fitted ledger, the model is built up to
-    ``horizon`` (a family the fit never saw draws its bias and noise from the
-    fitted population, draw by draw), and its monthly rates (containers
-    and missiles) are replaced by the fitted months' posterior rates followed
-    by each draw's continuation under the run's own rate dynamics
-    (:func:`estimator.model.forecast_log_rates`). Returns ``(mu, sigma,
-    months, fitted)`` with ``mu``, ``sigma`` of shape (claim, draw).
+    The claims' design is ``pm.Data`` (:func:`estimator.likelihood.claim_design`), so one compiled
+    function serves every ledger of up to ``capacity`` claims over the same months, families and
+    restatement groups: a ledger is swapped in by setting the design's shared values.
+    """
+
+    model: object
+    fn: object
+    names: list
+    rates: tuple
+    capacity: int
+
+
+# Compiled moment functions by model structure (a few; each holds a compiled PyTensor function).
+_MOMENTS: dict[str, _MomentsFunction] = {}
+_MOMENTS_KEEP = 4
+
+
+def _moments_function(
+    result, ledger: pd.DataFrame, horizon, layout: ModelLayout | None = None
+) -> tuple[_MomentsFunction, list[str], ModelLayout]:
+    """The compiled moments of ``ledger``'s model structure (built on first use), its families and its layout.
+
+    Building and compiling the model takes about half a second; a what-if of a run
+    (:mod:`estimator.reweighting`) asks for the moments of many ledgers of one structure.
+    """
+    m = result.manifest
+    dynamics = m.get("dynamics", RANDOM_WALK)
+    restatements = m.get("restatements") or DEFAULT_RESTATEMENTS
+    if layout is None:
+        layout = ModelLayout(ledger, result.priors, m["as_of"], horizon)
+    families = result.priors.model_families(ledger["source_family"])
+    heads = C.restatement_groups(ledger)[1] if restatements == SHARED else []
+    capacity = claim_capacity(len(ledger))
+    key = json.dumps(
+        [
+            result.priors.start_date,
+            {v: s.distribution for v, s in result.priors.all_specs().items()},
+            [str(d) for d in layout.months],
+            families,
+            heads,
+            str(m["as_of"]),
+            dynamics,
+            restatements,
+            capacity,
+        ]
+    )
+    entry = _MOMENTS.get(key)
+    if entry is None:
+        model = unconstrained_model(
+            ledger, result.priors, m["as_of"], horizon, dynamics, restatements, capacity=capacity
+        )
+        rates = (N.CONTAINER_RATE, N.MISSILE_RATE)
+        inputs = {model[var]: pt.vector(f"{var}_draw") for var in rates}
+        fn, names = batched_function(model, [model[N.CLAIM_LOG_MEAN], model[N.CLAIM_LOG_SD]], replace=inputs)
+        entry = _MomentsFunction(model, fn, names, rates, capacity)
+        while len(_MOMENTS) >= _MOMENTS_KEEP:
+            _MOMENTS.pop(next(iter(_MOMENTS)))
+        _MOMENTS[key] = entry
+    # The ledger's own design in the compiled function's shared data (padded to its capacity).
+    for name, value in claim_design(ledger, families, layout, entry.capacity, restatements).items():
+        shared = entry.model[name]
+        shared.set_value(np.asarray(value, dtype=shared.type.dtype))
+    return entry, families, layout
+
+
+def ledger_moments(result, ledger: pd.DataFrame, horizon=None, seed: int = 0, *, layout: ModelLayout | None = None):
+    r"""Per claim of ``ledger`` and posterior draw, :math:`\mu` and :math:`\sigma` of the source's log estimate.
+
+    The model of ``ledger`` is built up to ``horizon`` (``None``: its claims and the
+    run's as-of date), with the run's priors, as-of date, dynamics and restatements;
+    a family the fit never saw draws its bias and noise from the fitted population,
+    draw by draw, and the monthly rates (containers and missiles) are the fitted
+    months' posterior rates followed by each draw's continuation under the run's own
+    rate dynamics (:func:`estimator.model.forecast_log_rates`). The model's
+    ``claim_log_mean`` and ``claim_log_sd`` are evaluated at every draw: the
+    model's own expressions, compiled once per model structure (:func:`_moments_function`).
+    ``layout`` is ``ledger``'s :class:`~estimator.timeline.ModelLayout` up to
+    ``horizon`` when the caller has it.
+
+    Returns
+    -------
+    (ndarray, ndarray, DatetimeIndex, DatetimeIndex)
+        ``mu``, ``sd`` of shape (claim, draw), draws in chain-major order; the
+        model's months and the run's fitted months.
     """
     post = result.posterior
     dynamics = result.manifest.get("dynamics", RANDOM_WALK)
-    combined = pd.concat([result.claims, new_claims])
-    # Internal ids: a scored claim may repeat a fitted one.
-    combined.index = [f"row{i}" for i in range(len(combined))]
-    model = unconstrained_model(
-        combined, result.priors, result.manifest["as_of"], horizon, dynamics, result.manifest.get("restatements")
-    )
+    # Internal ids: a ledger may repeat a claim's id (a scored claim repeating a fitted one). A
+    # ``restates`` then names no row, so no claim is a restatement here: under ``excluded`` and
+    # ``independent`` a restatement's moments are an original's anyway (only its weight differs).
+    ledger = ledger.copy()
+    ledger.index = [f"row{i}" for i in range(len(ledger))]
+    entry, families, layout = _moments_function(result, ledger, horizon, layout)
     # Month starts as dates (a run saved when months were "YYYY-MM" text reads the same).
-    months = pd.DatetimeIndex(model.coords[N.MONTH])
+    months = pd.DatetimeIndex(np.array(layout.months, dtype="datetime64[ns]"))
     fitted = pd.to_datetime(post[N.MONTH].values)
     if not months[: len(fitted)].equals(fitted):
         raise ValueError("the run's months do not start the scoring model's months")
 
     def stacked(name):
-        x = post[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
-        return np.asarray(x, dtype=float)
+        # Chains then draws, flattened (chain-major): numpy's reshape, as xarray's stack orders them.
+        x = np.asarray(post[name].transpose(*N.SAMPLE_DIMS, ...).values, dtype=float)
+        return x.reshape(-1, *x.shape[2:])
 
     rng = np.random.default_rng(seed)
     extra = len(months) - len(fitted)
@@ -127,7 +217,7 @@ def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed
             rate = np.concatenate([rate, np.exp(ahead)], axis=1)
         rates[var] = rate
     # A family the fit never saw (a new kind of source) is a draw from the population.
-    families, fitted_families = list(model.coords[N.FAMILY]), [str(f) for f in post[N.FAMILY].values]
+    fitted_families = [str(f) for f in post[N.FAMILY].values]
 
     def values(name):
         x = stacked(name)
@@ -139,11 +229,21 @@ def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed
                 out[:, j] = x[:, fitted_families.index(fam)]
         return out
 
-    inputs = {model[var]: pt.vector(f"{var}_draw") for var in rates}
-    fn, names = batched_function(model, [model[N.CLAIM_LOG_MEAN], model[N.CLAIM_LOG_SD]], replace=inputs)
-    mu, sd = fn(*(values(name) for name in names), *rates.values())
+    mu, sd = entry.fn(*(values(name) for name in entry.names), *(rates[v] for v in entry.rates))
+    n = len(ledger)
+    return mu[:, :n].T, sd[:, :n].T, months, fitted
+
+
+def _predictive_moments(result, new_claims: pd.DataFrame, horizon: dt.date, seed: int):
+    r"""Per claim and posterior draw, :math:`\mu` and :math:`\sigma` of the log estimate.
+
+    The claims are appended to the fitted ledger (so the model spans the fitted
+    months and families) and :func:`ledger_moments` evaluated up to ``horizon``.
+    Returns ``(mu, sd, months, fitted)`` with ``mu``, ``sd`` of shape (claim, draw).
+    """
+    mu, sd, months, fitted = ledger_moments(result, pd.concat([result.claims, new_claims]), horizon, seed)
     n_new = len(new_claims)
-    return mu[:, -n_new:].T, sd[:, -n_new:].T, months, fitted
+    return mu[-n_new:], sd[-n_new:], months, fitted
 
 
 def mixture_cdf(x, mu, sd, weights=None):

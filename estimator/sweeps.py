@@ -12,7 +12,7 @@ point by importance sampling, :math:`\log w_s = \sum_j \log p_j^{new}(\theta_s)
 - \log p_j^{base}(\theta_s)` over the overridden priors :math:`j`, smoothed by
 PSIS (Vehtari et al. 2024; ArviZ ``psislw``) with diagnostic :math:`\hat k`.
 Points whose :math:`\hat k` exceeds the threshold of
-:func:`estimator.stats.reweighting_holds` are refit exactly. Sweeping ``as_of`` is not
+:func:`estimator.reweighting.reweigh` (the rule every what-if is decided by) are refit exactly. Sweeping ``as_of`` is not
 a prior change, so such points are always exact.
 
 Reproducibility and resumption
@@ -40,7 +40,8 @@ from estimator import names as N
 from estimator.files import NETCDF_ENGINE
 from estimator.model import EXPOSURE_AS_OF, prior_data_name
 from estimator.refit import RefitSpec, ResultFolder, canonical, refit, state_for
-from estimator.stats import QUANTILES, khat_threshold, psis, quantile, reweighting_holds
+from estimator.reweighting import Reweighting, prior_logpdf, reweigh
+from estimator.stats import QUANTILES, quantile
 from estimator.sweep_file import AS_OF, SweepSpec, changed_specs, load_sweep, point_id, point_label, point_seed
 from estimator.timeline import ModelLayout
 from estimator.workers import run_tasks
@@ -129,10 +130,10 @@ def run_point(spec: RefitSpec, point: Point, seed: int, mode: str, reference: di
     try:
         done = False
         if mode == APPROX and reference is not None and AS_OF not in point.overrides:
-            khat, weights = _psis_weights(spec, point.changed, reference)
-            row["khat"] = khat
-            if reweighting_holds(khat, weights.size):
-                row.update(_summarise(reference["draws"], weights, reference["order"]))
+            decision = _psis_weights(spec, point.changed, reference)
+            row["khat"] = decision.khat
+            if decision.holds:
+                row.update(_summarise(reference["draws"], decision.weights, reference["order"]))
                 row.update(
                     {
                         "method": "approx",
@@ -146,9 +147,7 @@ def run_point(spec: RefitSpec, point: Point, seed: int, mode: str, reference: di
         if not done:
             r = refit(spec, point.data, seed)
             row.update(_summarise({v: r.posterior[v].values for v in QUANTITIES}))
-            method = (
-                f"exact (k-hat {row['khat']:.2f} > {khat_threshold(weights.size):.2f})" if "khat" in row else "exact"
-            )
+            method = f"exact (k-hat {row['khat']:.2f} > {decision.threshold:.2f})" if "khat" in row else "exact"
             row.update({"method": method, **r.diagnostics_row()})
     except Exception as exc:  # a failed point is recorded, not fatal to the sweep
         row.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
@@ -169,15 +168,12 @@ def _reference(spec: RefitSpec, reference_draws: int, seed: int) -> dict:
     return {"draws": draws, "order": {v: np.argsort(x) for v, x in draws.items()}, "params": params}
 
 
-def _prior_logpdf(spec, x):
-    d = spec.preliz()
-    if spec.distribution == "Dirichlet":
-        return np.asarray([d.logpdf(row) for row in x])
-    return np.asarray(d.logpdf(x), dtype=float)
+def _psis_weights(spec: RefitSpec, updates: dict, reference) -> Reweighting:
+    """PSIS weights of the reference draws for a point (its changed priors) and the k-hat rule's verdict.
 
-
-def _psis_weights(spec: RefitSpec, updates: dict, reference):
-    """PSIS-smoothed normalised weights for a point (its changed priors) and their k-hat."""
+    The one decision of every what-if (:func:`estimator.reweighting.reweigh`), as
+    :meth:`estimator.FitResult.update` and ``estimator score`` take it.
+    """
     base_specs = spec.priors.all_specs()
     n = next(iter(reference["draws"].values())).size
     log_ratio = np.zeros(n)
@@ -189,12 +185,9 @@ def _psis_weights(spec: RefitSpec, updates: dict, reference):
         key = (var, canonical(spec.params))
         if key not in cache:
             x = reference["params"][var]
-            cache[key] = _prior_logpdf(spec, x) - _prior_logpdf(base_specs[var], x)
+            cache[key] = prior_logpdf(spec, x) - prior_logpdf(base_specs[var], x)
         log_ratio = log_ratio + cache[key]
-    if not log_ratio.any():
-        return 0.0, np.full(n, 1.0 / n)
-    lw, khat = psis(log_ratio)
-    return khat, np.exp(lw)
+    return reweigh(log_ratio)
 
 
 # ---------------------------------------------------------------- driver

@@ -236,8 +236,12 @@ def test_score_command_prints_coverage_and_writes_table_and_figure(
     assert main(["score", str(seed_era_result_path), "--claims", str(NEW_CLAIMS), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "coverage of the 50% interval" in text and "months past them" in text
+    # Whether the run could absorb them, by the decision FitResult.update takes.
+    assert "Adding the new claims to the run would take" in text and "k-hat" in text
+    summary = json.loads((out / "scores_summary.json").read_text())
+    assert summary["max_months_extrapolated"] == 7 and summary["khat_threshold"] > 0
+    assert summary["absorbable"] == (summary["khat"] <= summary["khat_threshold"])
     assert len(pd.read_csv(out / "scores.csv")) == 4
-    assert json.loads((out / "scores_summary.json").read_text())["max_months_extrapolated"] == 7
     assert (out / "scores.png").stat().st_size > 0
     # Without --claims: the posterior predictive check of the fitted claims.
     assert main(["score", str(seed_era_result_path), "--out", str(out)]) == 0

@@ -8,6 +8,7 @@ import pandas as pd
 
 from estimator.claims import load_claims
 from estimator.cli.common import add_figure_arguments, command, figure_formats, save_figure, saved_run_and_out, use_agg
+from estimator.reweighting import absorption
 from estimator.scoring import coverage_summary, score_claims
 
 
@@ -42,6 +43,15 @@ def run(args) -> int:
         f"of the 90% interval {summary['coverage_90']:.2f} (nominal 0.90)"
     )
     print(f"Surprising (p < {summary['surprise_threshold']}): {', '.join(summary['surprising']) or 'none'}")
+    if args.claims:
+        # The decision FitResult.update and sweeps take: could the run's draws absorb these claims?
+        decision = absorption(result, claims, horizon=scores.attrs["horizon"], seed=args.seed)
+        if decision is not None:
+            verdict = "reweighting the run's draws by PSIS" if decision.holds else "an exact refit"
+            print(f"Adding the new claims to the run would take {verdict} ({decision.describe()}).")
+            summary.update(
+                absorbable=decision.holds, khat=decision.khat, khat_threshold=decision.threshold, ess=decision.ess
+            )
     print(
         f"Fitted months end {summary['last_fitted_month']}; forecasts continue the rates' {result.manifest.get('dynamics', 'random_walk')} dynamics up to "
         f"{summary['max_months_extrapolated']} months past them (horizon {summary['horizon']})."
