@@ -50,6 +50,7 @@ extensions = [
     "layers",
     "field_tables",
     "api_modules",
+    "gallery_figures",
 ]
 exclude_patterns = ["_build", "_ext", "conf.py", "**.ipynb_checkpoints"]
 source_suffix = {".md": "myst-nb", ".py": "myst-nb"}
