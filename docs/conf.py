@@ -2,8 +2,10 @@
 
 The gallery's notebooks are the percent-format ``.py`` files in ``notebooks/`` (copied into
 ``gallery/`` at each build; git ignores the copies), read by jupytext and executed by MyST-NB at build time with few draws
-(``ESTIMATOR_DRAWS``, 60 unless set, as the notebook tests run them): the build shows that
-they run, not numbers to report. Any cell error fails the build.
+(``ESTIMATOR_DRAWS``, 60 unless set): the build shows that
+they run, not numbers to report. Any cell error fails the build, and so does a gallery page
+without a figure (``_ext/gallery_figures.py``); ``make test`` relies on both, as pytest no
+longer runs the notebooks itself.
 """
 
 import os
@@ -50,6 +52,7 @@ extensions = [
     "layers",
     "field_tables",
     "api_modules",
+    "gallery_figures",
 ]
 exclude_patterns = ["_build", "_ext", "conf.py", "**.ipynb_checkpoints"]
 source_suffix = {".md": "myst-nb", ".py": "myst-nb"}

@@ -22,7 +22,12 @@ matplotlib.use("Agg")
 settings.register_profile("fixed-seed", derandomize=True, database=None)
 settings.load_profile("fixed-seed")
 # The suite reads and writes its own cache directory (subprocesses inherit it), never the user's.
-os.environ["ESTIMATOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="estimator-test-cache-")
+# Under pytest-xdist the controller loads this file before it starts the workers, which inherit
+# its folder: every worker then reads the graphs another has compiled, as concurrent processes
+# of one user do (the cache's writes are atomic; tests/test_cache_stress.py starts fits together
+# on one folder). A worker making a folder of its own would compile every graph again.
+if "PYTEST_XDIST_WORKER" not in os.environ or "ESTIMATOR_CACHE_DIR" not in os.environ:
+    os.environ["ESTIMATOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="estimator-test-cache-")
 
 
 @pytest.fixture(scope="session")
