@@ -94,15 +94,17 @@ def test_padded_claims_add_nothing_to_the_log_density(claims, priors):
 
 def test_a_corrupt_or_foreign_compiled_record_is_not_trusted(cache_dir, tmp_path):
     entry = tmp_path / "entry"
-    entry.mkdir()
-    (entry / "callbacks.py").write_text("")
+    for part in ("logp", "expand"):
+        (entry / part).mkdir(parents=True)
+        (entry / part / "callbacks.py").write_text("")
     (entry / "record.json").write_text("{truncated")
     assert compiled._read_record(entry, "k") is None
     cache.write_entry(entry / "record.json", "another key", {"n_dim": 1})
     assert compiled._read_record(entry, "k") is None
     cache.write_entry(entry / "record.json", "k", {"n_dim": 1})
     assert compiled._read_record(entry, "k") is not None
-    (entry / "callbacks.py").unlink()
+    # Each callback is compiled into its own folder: an entry missing either one is rebuilt.
+    (entry / "expand" / "callbacks.py").unlink()
     assert compiled._read_record(entry, "k") is None
 
 
