@@ -145,8 +145,11 @@ def main(repeats: int = 3) -> list[str]:
 
 
 def measure(repeats: int, tmp: Path, code: dict[str, Path]) -> list[str]:
+    """REPEATS interleaved rounds; the results file is rewritten after each, so a long run stopped early keeps its rounds."""
     cold = {name: [] for name in code}
     warm = {name: [] for name in code}
+    command = f"python benchmarks/bench_cold.py {repeats}"
+    new0 = tmp / "new-0"
     for i in range(repeats):
         for name, path in code.items():
             caches = tmp / f"{name}-{i}"
@@ -157,21 +160,23 @@ def measure(repeats: int, tmp: Path, code: dict[str, Path]) -> list[str]:
             caches = tmp / f"{name}-{i}"
             warm[name].append(run(path, caches, caches / "warm"))
             print(f"round {i + 1}: {name} warm {warm[name][-1]['wall']:.1f} s", flush=True)
-    # The new code's draws: cold, warm and --no-cache (on empty caches too) of the default seed.
+        same_warm = identical(new0 / "cold" / "result.nc", new0 / "warm" / "result.nc")
+        save("cold", command, report(i + 1, repeats, cold, warm, same_warm, None))
+    # The new code's draws with --no-cache (on empty caches too) against its cold fit of the same seed.
     fresh = tmp / "new-no-cache"
     (fresh / "pytensor").mkdir(parents=True)
     run(code["new"], fresh, fresh / "out", ["--no-cache"])
-    new0 = tmp / "new-0"
-    same_warm = identical(new0 / "cold" / "result.nc", new0 / "warm" / "result.nc")
     same_uncached = identical(new0 / "cold" / "result.nc", fresh / "out" / "result.nc")
-    return report(repeats, cold, warm, same_warm, same_uncached)
+    lines = report(repeats, repeats, cold, warm, same_warm, same_uncached)
+    save("cold", command, lines)
+    return lines
 
 
-def report(repeats, cold, warm, same_warm, same_uncached) -> list[str]:
+def report(rounds, repeats, cold, warm, same_warm, same_uncached) -> list[str]:
     prev_cold, new_cold = med(r["wall"] for r in cold["previous"]), med(r["wall"] for r in cold["new"])
     prev_warm, new_warm = med(r["wall"] for r in warm["previous"]), med(r["wall"] for r in warm["new"])
     lines = [
-        f"Whole process, `estimator fit --quiet` (the defaults), {repeats} rounds interleaved of: previous code ({BASE}) "
+        f"Whole process, `estimator fit --quiet` (the defaults), {rounds} of {repeats} rounds interleaved of: previous code ({BASE}) "
         "and new code, each cold (estimator's cache and PyTensor's compile folder both empty) then warm (the same "
         f"command again on the caches the cold run filled); {os.cpu_count()} cores",
         "",
@@ -212,10 +217,11 @@ def report(repeats, cold, warm, same_warm, same_uncached) -> list[str]:
         )
         + " |"
     )
+    uncached = "not run yet" if same_uncached is None else same_uncached
     lines += [
         "",
         f"New code, one seed: cold and warm fits give identical draws ({', '.join(GROUPS)}): {same_warm}; "
-        f"cold and `--no-cache` fits: {same_uncached}",
+        f"cold and `--no-cache` fits: {uncached}",
     ]
     return lines
 
@@ -224,7 +230,5 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--driver":
         driver(sys.argv[2], sys.argv[3])
     else:
-        n = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-        found = main(n)
+        found = main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
         print("\n".join(found), flush=True)
-        save("cold", f"python benchmarks/bench_cold.py {n}", found)

@@ -492,10 +492,17 @@ def _compile_children(job_file: str) -> list[subprocess.CompletedProcess]:
         for part in PARTS
     }
     done = []
-    for part, child in children.items():
-        stdout, stderr = child.communicate()
-        done.append(subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr))
-        log.info("compiled the %s callback in a child process: %.1f s", part, time.perf_counter() - t0)
+    try:
+        for part, child in children.items():
+            stdout, stderr = child.communicate()
+            done.append(subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr))
+            log.info("compiled the %s callback in a child process: %.1f s", part, time.perf_counter() - t0)
+    finally:
+        # Interrupted (Ctrl-C): no child goes on compiling into a staging folder about to be removed.
+        for child in children.values():
+            if child.poll() is None:
+                child.kill()
+                child.wait()
     return done
 
 
