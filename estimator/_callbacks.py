@@ -28,7 +28,8 @@ __all__ = [
     "assemble",
     "cache_beside_source",
     "callback_source",
-    "cfuncs",
+    "cfunc",
+    "PARTS",
     "data_values",
     "model_shared",
     "write_module",
@@ -36,6 +37,8 @@ __all__ = [
 
 
 SOURCE = "callbacks.py"
+# The two callbacks, each compiled (by its own process) into its own folder of an entry, in this order.
+PARTS = ("logp", "expand")
 
 # numba's cache location is process-wide configuration: set and restored under this lock.
 _NUMBA_CONFIG_LOCK = threading.Lock()
@@ -170,8 +173,8 @@ def cache_beside_source():
             config.CACHE_DIR, config.CACHE_LOCATOR_CLASSES = saved
 
 
-def cfuncs(module):
-    """The two C callbacks of ``module`` through numba's cache (compiled and stored on a miss)."""
+def cfunc(module, part: str):
+    """The C callback ``part`` (:data:`PARTS`) of ``module`` through numba's cache (compiled and stored on a miss)."""
     import numba  # noqa: PLC0415 - heavy; only when compiling or loading callbacks
 
     # PyTensor generates its numba functions in a module named "<dynamic>"; numba rebuilds the
@@ -180,12 +183,10 @@ def cfuncs(module):
     # globals through that environment, so an empty module of that name serves.
     sys.modules.setdefault("<dynamic>", types.ModuleType("<dynamic>"))
 
-    sig_logp, sig_expand = signatures()
+    signature = dict(zip(PARTS, signatures()))[part]
     with warnings.catch_warnings(), cache_beside_source():
         warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=numba.NumbaWarning)
-        logp = numba.cfunc(sig_logp, cache=True)(module.logp)
-        expand = numba.cfunc(sig_expand, cache=True)(module.expand)
-    return logp, expand
+        return numba.cfunc(signature, cache=True)(getattr(module, part))
 
 
 class InitialPoint:
@@ -267,14 +268,21 @@ def assemble(model, module, logp_cf, expand_cf, record, shared_vars):
 
 
 def write_module(directory: Path, record: dict, key: str):
-    """Write (once) and import the callbacks' source for ``record``."""
+    """Write (once) and import the callbacks' source for ``record`` in ``directory``.
+
+    Each callback is compiled from its own copy of the source (one folder per
+    part of :data:`PARTS`): numba's cache of a function is tied to its source
+    file's time stamp, so two processes compiling one callback each must not
+    share (and rewrite) one file.
+    """
     data = [(name, ndim, dtype) for name, ndim, dtype in record["data"]]
     source = callback_source(record["n_dim"], record["n_expanded"], record["logp_data"], record["expand_data"], data)
+    directory.mkdir(mode=0o700, exist_ok=True)
     path = directory / SOURCE
     # Rewriting an unchanged file would change its time stamp, which invalidates numba's cache.
     if not path.is_file() or path.read_text(encoding="utf-8") != source:
         write_text(path, source)
-    return import_source(path, f"estimator_compiled_{key[:16]}")
+    return import_source(path, f"estimator_compiled_{key[:16]}_{directory.name}")
 
 
 def model_shared(model) -> dict:

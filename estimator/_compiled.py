@@ -34,9 +34,10 @@ that do not load, is compiled afresh (into a private staging folder renamed
 into place in one step) and rewritten. An entry owned by another user or
 writable by others is never loaded (:func:`estimator.cache.trusted`), and a
 cache that cannot be written leaves the model compiled uncached.
-Compiling happens in a child process (``python -m estimator._compiled``, which
-rebuilds the model from the inputs :func:`estimator.model.build_model` was
-given), and this process always samples with the code loaded back from
+Compiling happens in two child processes at once, one per callback
+(``python -m estimator._compiled``, which rebuilds the model from the inputs
+:func:`estimator.model.build_model` was given, see :func:`_compile_children`),
+each into its own folder of the entry, and this process always samples with the code loaded back from
 numba's cache: code compiled here would be linked against PyTensor's
 functions as compiled here, which differs from the cached code in the last
 bit at some points, and a seed would then give different draws on the run
@@ -73,7 +74,7 @@ import pymc as pm
 from pymc.model.fgraph import clone_model
 from pytensor.graph.traversal import graph_inputs, io_toposort
 
-from estimator._callbacks import SOURCE, assemble, cfuncs, data_values, model_shared, write_module
+from estimator._callbacks import PARTS, SOURCE, assemble, cfunc, data_values, model_shared, write_module
 from estimator.cache import (
     cache_dir,
     canonical_versions,
@@ -269,7 +270,7 @@ def _entry_dir(key: str) -> Path:
 
 def _read_record(entry: Path, key: str) -> dict | None:
     record = read_entry(entry / _RECORD, key)
-    if record is None or not (entry / SOURCE).is_file():
+    if record is None or not all((entry / part / SOURCE).is_file() for part in PARTS):
         return None
     return record
 
@@ -429,25 +430,28 @@ def _build(model, var_names, job: tuple | None, entry: Path | None, key: str | N
             with tempfile.NamedTemporaryFile(dir=staging, prefix=".recipe-", suffix=".pkl", delete=False) as f:
                 pickle.dump((job, str(staging), key), f)
             try:
-                done = subprocess.run(
-                    [sys.executable, "-m", "estimator._compiled", f.name], capture_output=True, text=True
-                )
+                done = _compile_children(f.name)
             finally:
                 os.unlink(f.name)
-            if done.returncode == _GRAPH_DIFFERS:
+            if any(d.returncode == _GRAPH_DIFFERS for d in done):
                 # The model rebuilt from its recipe is not this one (a module setting changed
                 # in this process, say): its code must not be cached under this model's key.
                 log.warning(
                     "the model rebuilt from its recipe has another graph than this one; compiling it in this process, uncached"
                 )
                 return _build(model, var_names, None, None, key)
-            if done.returncode != 0:
-                if entry is not None and _disk_full(done.stderr):
+            failed = [d for d in done if d.returncode != 0]
+            if failed:
+                stderr = "\n".join(f"({d.args[-1]}: exit status {d.returncode}) {d.stderr}" for d in failed)
+                if entry is not None and _disk_full(stderr):
                     raise _CacheUnwritable(f"no space left to compile into {entry.parent}")
-                raise RuntimeError(f"compiling the model for nutpie failed:\n{done.stderr[-4000:]}")
+                raise RuntimeError(f"compiling the model for nutpie failed:\n{stderr[-4000:]}")
         record = _read_record(staging, key)
         if record is None:
             raise RuntimeError("compiling the model for nutpie wrote no usable record")
+        if len({(staging / part / SOURCE).read_bytes() for part in PARTS}) != 1:
+            # Each child built the PyTensor functions itself: their data tables must agree.
+            raise RuntimeError("the callbacks were compiled for different layouts of the model's data")
         if entry is None:
             return _load(model, record, staging)
         _seal(staging)
@@ -464,6 +468,42 @@ def _build(model, var_names, job: tuple | None, entry: Path | None, key: str | N
         return _load(model, record, entry)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _compile_children(job_file: str) -> list[subprocess.CompletedProcess]:
+    """Compile the two callbacks (:data:`~estimator._callbacks.PARTS`) at once, one child process each.
+
+    numba compiles in one thread under a process-wide lock, so the log density
+    with its gradient and the expansion, compiled one after the other in one
+    process, kept one core busy for the sum of the two; in two processes they
+    take about the longer of the two on a machine with two cores or more
+    (``benchmarks/bench_cold.py``). Each child builds both PyTensor functions
+    (the record of the entry needs both; that part is the cheaper one) and
+    compiles its own callback into its own folder of the entry.
+    """
+    t0 = time.perf_counter()
+    children = {
+        part: subprocess.Popen(
+            [sys.executable, "-m", "estimator._compiled", job_file, part],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for part in PARTS
+    }
+    done = []
+    try:
+        for part, child in children.items():
+            stdout, stderr = child.communicate()
+            done.append(subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr))
+            log.info("compiled the %s callback in a child process: %.1f s", part, time.perf_counter() - t0)
+    finally:
+        # Interrupted (Ctrl-C): no child goes on compiling into a staging folder about to be removed.
+        for child in children.values():
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    return done
 
 
 def _staging_dir(entry: Path | None, key: str) -> Path:
@@ -489,8 +529,13 @@ def _seal(folder: Path) -> None:
         path.chmod(mode & ~0o022)
 
 
-def _compile_entry(model, var_names, directory: Path, key: str) -> None:
-    """Compile ``model`` with PyTensor and numba; write its callbacks, numba's cache and the record to ``directory``."""
+def _compile_entry(model, var_names, directory: Path, key: str, parts=PARTS) -> None:
+    """Compile ``model`` with PyTensor and numba; write the callbacks ``parts``, numba's cache of them and the record to ``directory``.
+
+    Each callback of ``parts`` is compiled from its own copy of the source in
+    ``directory/<part>/``; the record (the same whichever part is compiled)
+    is written last, once every callback asked for is in numba's cache.
+    """
     from nutpie.compile_pymc import _make_functions  # noqa: PLC0415 - nutpie loads numba and matplotlib; only when sampling
 
     n_dim, n_expanded, logp_fn, expand_fn, _, shape_info, reparameterized = _make_functions(
@@ -520,22 +565,24 @@ def _compile_entry(model, var_names, directory: Path, key: str) -> None:
         "expand_data": [v.name for v in expand_fn.get_shared()],
         "layout": _layout(model),
     }
-    module = write_module(directory, record, key)
-    module.logp_inner = logp_fn.vm.jit_fn
-    module.expand_inner = expand_fn.vm.jit_fn
-    cfuncs(module)
-    if not any(directory.rglob("*.nbi")):
-        raise RuntimeError(f"numba did not cache the compiled model in {directory}")
+    for part in parts:
+        module = write_module(directory / part, record, key)
+        module.logp_inner = logp_fn.vm.jit_fn
+        module.expand_inner = expand_fn.vm.jit_fn
+        cfunc(module, part)
+        if not any((directory / part).rglob("*.nbi")):
+            raise RuntimeError(f"numba did not cache the compiled {part} callback in {directory / part}")
     if not write_entry(directory / _RECORD, key, record):
         raise OSError(f"could not write the compiled model's record in {directory}")
 
 
 def _load(model, record: dict, entry: Path):
     """The compiled model of ``record`` from numba's cache in ``entry`` (raises if it is not there)."""
-    module = write_module(entry, record, "cached")
-    logp_cf, expand_cf = cfuncs(module)
+    modules = {part: write_module(entry / part, record, "cached") for part in PARTS}
+    logp_cf, expand_cf = (cfunc(modules[part], part) for part in PARTS)
     if logp_cf._cache_hits != 1 or expand_cf._cache_hits != 1:
         raise RuntimeError("numba's cache did not hold the callbacks")
+    module = modules[PARTS[0]]
     shared_vars = _shared_by_name(model, [name for name, _, _ in record["data"]])
     for var, (name, ndim, dtype) in zip(shared_vars, record["data"]):
         value = np.asarray(var.get_value(borrow=True))
@@ -547,13 +594,11 @@ def _load(model, record: dict, entry: Path):
 
 
 if __name__ == "__main__":
-    # The child process of _build: rebuild the model from its recipe and compile it.
-    import pickle
-
+    # A child process of _build: rebuild the model from its recipe and compile one callback of it.
     with open(sys.argv[1], "rb") as f:
         (_recipe, _names, _log_densities), _directory, _key = pickle.load(f)
     _model, _names = _stored_vars(_recipe.build(), _names, _log_densities)
     if graph_key(_model, _names) != _key:
         print("the model rebuilt from its recipe has another graph key than the caller's", file=sys.stderr)
         sys.exit(_GRAPH_DIFFERS)
-    _compile_entry(_model, _names, Path(_directory), _key)
+    _compile_entry(_model, _names, Path(_directory), _key, parts=(sys.argv[2],))

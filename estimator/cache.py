@@ -70,7 +70,7 @@ log = logging.getLogger("estimator")
 
 ENV_VAR = "ESTIMATOR_CACHE_DIR"
 # Bumped whenever the layout or meaning of an entry changes: older entries are then rebuilt.
-FORMAT = 1
+FORMAT = 2
 # Packages whose version changes what an entry holds (elicited parameters or compiled code).
 # Packages whose versions a run records (its manifest) and a resumable folder is checked against.
 RUN_PACKAGES = ("estimator", "pymc", "pytensor", "arviz", "nutpie", "preliz", "numpy", "scipy", "xarray", "pandas")

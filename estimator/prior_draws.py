@@ -6,6 +6,14 @@ claims, priors, as-of date and rate dynamics and draws from it with
 ``pymc.sample_prior_predictive`` and a fixed seed: the prior drawn is then
 exactly the one the fit started from, for parameters and derived quantities
 alike, and the same for every figure of the run.
+
+The forward-sampling function is evaluated by PyTensor's Python linker
+(``FAST_COMPILE``), not compiled with numba: numba spent about 30 s compiling
+it on a machine whose PyTensor cache was empty and then about 3 ms a call
+checking the types of its inputs, 4,000 calls in all, while the Python linker
+compiles nothing and draws the 4,000 in a few seconds
+(``benchmarks/bench_cold.py``). The draws are the same in every process, cold
+or warm, since nothing here depends on a cache.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ __all__ = ["PRIOR_SEED", "PRIOR_DRAWS", "sample_prior"]
 
 PRIOR_SEED = 20240223
 PRIOR_DRAWS = 4000
+# PyTensor's Python linker: nothing compiled, nothing cached (see the module docstring).
+PRIOR_MODE = "FAST_COMPILE"
 # Derived quantities the figures show, and what each source would say (the prior
 # predictive check of the claims). Every free parameter and the monthly rate are
 # drawn too, so that the claims can be scored against the prior exactly as against
@@ -72,7 +82,9 @@ def sample_prior(result, draws: int = PRIOR_DRAWS, seed: int = PRIOR_SEED) -> xr
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            idata = pm.sample_prior_predictive(draws=draws, model=model, var_names=names, random_seed=seed)
+            idata = pm.sample_prior_predictive(
+                draws=draws, model=model, var_names=names, random_seed=seed, compile_kwargs={"mode": PRIOR_MODE}
+            )
     finally:
         pymc_log.setLevel(level)
     return idata["prior"].to_dataset()

@@ -2,6 +2,10 @@
 
 import ctypes
 import json
+import os
+import subprocess
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -12,7 +16,9 @@ from estimator import cache
 from estimator import model as model_module
 from estimator import names as N
 from estimator import priors as P
-from estimator.model import ModelRecipe, build_model, prior_data_name
+from estimator.inference import resolve_as_of
+from estimator.model import DEFAULT_DYNAMICS, ModelRecipe, build_model, prior_data_name
+from estimator.prior_draws import sample_prior
 from estimator.priors import _cached_fit, _fit_cache_path, read_priors_text
 
 
@@ -94,15 +100,17 @@ def test_padded_claims_add_nothing_to_the_log_density(claims, priors):
 
 def test_a_corrupt_or_foreign_compiled_record_is_not_trusted(cache_dir, tmp_path):
     entry = tmp_path / "entry"
-    entry.mkdir()
-    (entry / "callbacks.py").write_text("")
+    for part in ("logp", "expand"):
+        (entry / part).mkdir(parents=True)
+        (entry / part / "callbacks.py").write_text("")
     (entry / "record.json").write_text("{truncated")
     assert compiled._read_record(entry, "k") is None
     cache.write_entry(entry / "record.json", "another key", {"n_dim": 1})
     assert compiled._read_record(entry, "k") is None
     cache.write_entry(entry / "record.json", "k", {"n_dim": 1})
     assert compiled._read_record(entry, "k") is not None
-    (entry / "callbacks.py").unlink()
+    # Each callback is compiled into its own folder: an entry missing either one is rebuilt.
+    (entry / "expand" / "callbacks.py").unlink()
     assert compiled._read_record(entry, "k") is None
 
 
@@ -227,3 +235,46 @@ def test_a_re_elicited_prior_is_fitted_once_then_read_back(cache_dir, monkeypatc
     # Another interval is a new fit: with the fit disabled, that is what fails.
     with pytest.raises(AssertionError, match="fitted again"):
         P.reelicit(spec, {"lower": 410.0, "upper": 625.0}, file="sweep.toml", where="point")
+
+
+_PRIOR_DRAWS_CHILD = """
+import json, sys, types
+import numpy as np
+import estimator
+from estimator.prior_draws import sample_prior
+spec = json.loads(open(sys.argv[1]).read())
+priors = estimator.load_priors(text=spec["text"], name="priors", fitted=spec["fitted"])
+result = types.SimpleNamespace(claims=estimator.load_claims(), priors=priors, manifest=spec["manifest"])
+prior = sample_prior(result, draws=spec["draws"])
+np.savez(sys.argv[2], **{name: prior[name].values for name in prior.data_vars})
+"""
+
+
+def test_prior_draws_compile_nothing_and_are_the_same_in_a_fresh_process(claims, priors, tmp_path):
+    # The prior draws run on PyTensor's Python linker: a fresh process whose PyTensor compile
+    # folder is empty (a new machine) draws exactly what this process draws, whatever this
+    # process has compiled or cached before, and leaves no numba code in that folder.
+    manifest = {"as_of": str(resolve_as_of(claims)[0]), "dynamics": DEFAULT_DYNAMICS}
+    spec = {"text": priors.text, "fitted": priors.fitted_params(), "manifest": manifest, "draws": 200}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    env = {
+        **os.environ,
+        "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'pytensor'}",
+        cache.ENV_VAR: str(tmp_path / "cache"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _PRIOR_DRAWS_CHILD, str(tmp_path / "spec.json"), str(tmp_path / "fresh.npz")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    here = sample_prior(types.SimpleNamespace(claims=claims, priors=priors, manifest=manifest), draws=200)
+    fresh = np.load(tmp_path / "fresh.npz")
+    assert sorted(fresh.files) == sorted(here.data_vars)
+    for name in fresh.files:
+        np.testing.assert_array_equal(fresh[name], here[name].values, err_msg=name)
+    compiled_files = [
+        p.name for p in (tmp_path / "pytensor").rglob("*") if p.is_file() and p.suffix in {".nbi", ".nbc"}
+    ]
+    assert not compiled_files, compiled_files[:5]
