@@ -74,6 +74,10 @@ import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
 from estimator import _draft_phrases as P
 from estimator import claims as C
 from estimator._draft_periods import MONTHS as _MONTHS
@@ -422,13 +426,13 @@ def draft_accuracy(claims, *, by_statement: bool = False) -> tuple[dict, list[di
 
     Each row's wording is drafted with its own date, who and family. Rows of
     one statement that share one wording (one sentence giving two figures) are
-    compared in order with the sentence's drafts: the i-th such row with the
-    i-th draft. A field counts as recovered when the draft's text equals the
+    paired one to one with the sentence's drafts, the pairing that agrees on
+    most fields (:func:`_paired`). A field counts as recovered when the draft's text equals the
     row's value written as the ledger writes it (figures compared as numbers).
 
     With ``by_statement``, the distinct wordings of one statement (the rows
     sharing date said, who and url), each read as a sentence, are drafted
-    together as one passage, and its drafts are compared in order with the
+    together as one passage, and its drafts are paired one to one with the
     statement's rows: what the drafts recover from everything the ledger quotes
     of a statement rather than from one quoted fragment.
 
@@ -451,8 +455,7 @@ def draft_accuracy(claims, *, by_statement: bool = False) -> tuple[dict, list[di
             family=r["source_family"],
             url=r["url"],
         )
-        for i, (cid, row) in enumerate(group.iterrows()):
-            d = drafts[i].row if i < len(drafts) else dict.fromkeys(C.COLUMNS, "")
+        for cid, row, d in _paired(group, [d.row for d in drafts]):
             missed = [f for f in MEASURED_FIELDS if not _same(f, row[f], d[f])]
             rows.append({"id": cid, "missed": missed, "drafted": {f: d[f] for f in MEASURED_FIELDS}})
     order = {cid: k for k, cid in enumerate(claims.index)}
@@ -461,6 +464,26 @@ def draft_accuracy(claims, *, by_statement: bool = False) -> tuple[dict, list[di
     shares = {f: sum(f not in x["missed"] for x in rows) / n for f in MEASURED_FIELDS}
     shares["all five"] = sum(not x["missed"] for x in rows) / n
     return {"rows": n, "share": shares}, rows
+
+
+def _paired(group: pd.DataFrame, drafts: list[dict]):
+    """``(id, row, draft)`` for each row of ``group``: rows and drafts paired one to one, most fields agreeing.
+
+    A sentence's drafts come in the order its figures are written, a
+    statement's rows in the ledger's order; pairing by position would count a
+    right draft as missed when the two orders differ. The pairing is the
+    assignment that maximises the number of agreeing fields over all pairs
+    (:func:`scipy.optimize.linear_sum_assignment`), each draft used at most once;
+    a row left without a draft (fewer drafts than rows) is compared with an empty one.
+    """
+    empty = dict.fromkeys(C.COLUMNS, "")
+    items = list(group.iterrows())
+    agree = np.array(
+        [[sum(_same(f, row[f], d[f]) for f in MEASURED_FIELDS) for d in drafts] for _, row in items]
+    ).reshape(len(items), len(drafts))
+    chosen = dict(zip(*linear_sum_assignment(agree, maximize=True), strict=True)) if drafts else {}
+    for i, (cid, row) in enumerate(items):
+        yield cid, row, drafts[chosen[i]] if i in chosen else empty
 
 
 def _same(column: str, value, drafted: str) -> bool:
