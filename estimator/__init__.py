@@ -62,6 +62,7 @@ _SUBMODULES = (
     "display",
     "errors",
     "figures",
+    "forecast",
     "inference",
     "influence",
     "model",

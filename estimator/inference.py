@@ -26,6 +26,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,7 @@ from estimator.claims import claims_from_frame, claims_known_by, load_claims, re
 from estimator.display import result_html, result_text
 from estimator.errors import FitError, InputError, Problem
 from estimator.files import NETCDF_ENGINE, atomic_path
+from estimator.forecast import EXTRAPOLATION_DRAWN, extend_draws, extend_posterior, extends
 from estimator.formatting import vintage_label
 from estimator.likelihood import DEFAULT_RESTATEMENTS, claim_capacity
 from estimator.model import DEFAULT_DYNAMICS, ModelRecipe
@@ -301,9 +303,26 @@ def _cached_prior(result: FitResult) -> xr.Dataset:
     a repeated run reads them back (``prior/<key>.nc`` in the cache
     directory) instead of drawing 4,000 times through PyMC again.
     """
+    m = result.manifest
+    if m.get("extrapolation") == EXTRAPOLATION_DRAWN:
+        # The prior of the claims' months (the default fit's, cached), continued as the fit was.
+        sampled = SimpleNamespace(
+            claims=result.claims,
+            priors=result.priors,
+            manifest={**m, "as_of": m["sampled_as_of"], "extrapolation": None},
+            cache=result.cache,
+        )
+        return extend_draws(
+            _cached_prior(sampled),
+            result.claims,
+            result.priors,
+            m["as_of"],
+            m.get("dynamics"),
+            m.get("restatements"),
+            PRIOR_SEED,
+        )
     if not result.cache:
         return sample_prior(result)
-    m = result.manifest
     key = digest(
         "prior",
         result.claims.attrs.get("text", ""),
@@ -511,7 +530,13 @@ def fit(
     run_hash = input_hash(claims.attrs.get("text", ""), priors.text, settings)
     # nutpie's compiled model is reused across ledgers of up to the padded claim count.
     capacity = claim_capacity(len(claims)) if sampler == "nutpie" else None
-    recipe = ModelRecipe(claims, priors, as_of=as_of, dynamics=dynamics, capacity=capacity, restatements=restatements)
+    # A forecast samples the claims' own months (the default fit's graph, compiled once) and
+    # draws the months past them afterwards, where the dynamics allow it (estimator.forecast).
+    extend = extrapolated > 0 and extends(dynamics)
+    sampled_as_of = default_as_of(claims) if extend else as_of
+    recipe = ModelRecipe(
+        claims, priors, as_of=sampled_as_of, dynamics=dynamics, capacity=capacity, restatements=restatements
+    )
     model = recipe.build()
     # Whatever fails past the input's validation ends as one FitError that says what failed,
     # for which inputs and whether the cache was involved; the original is chained.
@@ -536,11 +561,17 @@ def fit(
         raise FitError(
             f"sampling with {sampler}", exc, input_hash=run_hash, cache=cache and sampler == "nutpie"
         ) from exc
-    tree = _label_claims(_without_padding(tree, len(claims)), claims)
+    tree = _without_padding(tree, len(claims))
+    if extend:
+        tree = extend_posterior(tree, claims, priors, as_of, dynamics, restatements, seed)
+    tree = _label_claims(tree, claims)
     wall = time.perf_counter() - t0
     manifest = {
         **settings,
         "months_extrapolated": extrapolated,
+        # How the months past the claims were obtained: sampled in the model, or drawn after it.
+        "extrapolation": (EXTRAPOLATION_DRAWN if extend else "sampled") if extrapolated else None,
+        "sampled_as_of": str(sampled_as_of),
         "claims_source": claims.attrs.get("source", ""),
         "claims_text": claims.attrs.get("text", ""),
         "priors_source": priors.source,
