@@ -96,14 +96,14 @@ def test_the_months_past_the_claims_follow_the_rate_dynamics(fits):
     default, forecast, _, _ = fits
     f = forecast.posterior
     months = default.posterior.sizes[N.MONTH]
-    tail = np.concatenate(
-        [f[n].values[..., months:].ravel() for n in (N.RATE_INNOVATIONS, N.MISSILE_RATE_INNOVATIONS)]
-    )
+    tail = np.concatenate([f[n].values[..., months:].ravel() for n in (N.RATE_INNOVATIONS, N.MISSILE_RATE_INNOVATIONS)])
     assert tail.size == 1200
     assert stats.kstest(tail, "norm").pvalue > 1e-3
     cumulative = f[N.CONTAINERS_CUMULATIVE].values
     # The as-of date falls inside the last month: the total lies between its two edges.
-    assert (cumulative[..., -2] <= f[N.CONTAINERS].values).all() and (f[N.CONTAINERS].values <= cumulative[..., -1]).all()
+    assert (cumulative[..., -2] <= f[N.CONTAINERS].values).all() and (
+        f[N.CONTAINERS].values <= cumulative[..., -1]
+    ).all()
     assert (np.diff(cumulative, axis=-1) >= 0).all()
     assert (f[N.CONTAINERS].values > default.posterior[N.CONTAINERS].values).all()
 
