@@ -566,23 +566,18 @@ def fit(
         tree = extend_posterior(tree, claims, priors, as_of, dynamics, restatements, seed)
     tree = _label_claims(tree, claims)
     wall = time.perf_counter() - t0
-    manifest = {
-        **settings,
-        "months_extrapolated": extrapolated,
+    manifest = _manifest(
+        settings,
+        claims,
+        priors,
+        versions=run_versions(),
+        input_hash=run_hash,
+        months_extrapolated=extrapolated,
         # How the months past the claims were obtained: sampled in the model, or drawn after it.
-        "extrapolation": (EXTRAPOLATION_DRAWN if extend else "sampled") if extrapolated else None,
-        "sampled_as_of": str(sampled_as_of),
-        "claims_source": claims.attrs.get("source", ""),
-        "claims_text": claims.attrs.get("text", ""),
-        "priors_source": priors.source,
-        "priors_text": priors.text,
-        "priors_families": list(priors.families),
-        # The fitted distributions, so loading does not depend on the PreliZ installed then.
-        "prior_params": priors.fitted_params(),
-        "versions": run_versions(),
-        "input_hash": run_hash,
-        "sampling_seconds": round(wall, 3),
-    }
+        extrapolation=(EXTRAPOLATION_DRAWN if extend else "sampled") if extrapolated else None,
+        sampled_as_of=str(sampled_as_of),
+        sampling_seconds=round(wall, 3),
+    )
     result = FitResult(tree, claims, priors, manifest, cache=cache)
     warn_if_missed(result.diagnostics, stacklevel=2)
     return result
@@ -668,26 +663,42 @@ def _reweighted(base: FitResult, claims, priors, decision, moments, seed: int, t
     settings = {k: m.get(k) for k in _WHATIF_SETTINGS}
     settings.update(target_accept=m.get("target_accept"), prior_overrides=priors.overrides)
     identity = {**settings, "method": PSIS, "from_run": m.get("input_hash"), "resample_seed": seed}
-    manifest = {
+    manifest = _manifest(
+        settings,
+        claims,
+        priors,
+        versions=_process_versions(),
+        input_hash=input_hash(claims.attrs.get("text", ""), priors.text, identity),
+        months_extrapolated=resolve_as_of(claims, m["as_of"])[1],
+        # The draws are the run's, so their months past the claims were obtained as the run's were.
+        extrapolation=m.get("extrapolation"),
+        sampled_as_of=m.get("sampled_as_of"),
+        method=PSIS,
+        from_run=m.get("input_hash"),
+        khat=decision.khat,
+        khat_threshold=decision.threshold,
+        ess=decision.ess,
+        resample_seed=seed,
+        reweighting_seconds=round(time.perf_counter() - t0, 3),
+    )
+    return FitResult(tree, claims, priors, manifest, cache=base.cache, source=base)
+
+
+def _manifest(settings: dict, claims: pd.DataFrame, priors: PriorSet, *, versions, input_hash, **extra) -> dict:
+    """A run's manifest: its settings, its inputs as text (so it can be rebuilt), versions and hash, and ``extra``."""
+    return {
         **settings,
-        "months_extrapolated": resolve_as_of(claims, m["as_of"])[1],
         "claims_source": claims.attrs.get("source", ""),
         "claims_text": claims.attrs.get("text", ""),
         "priors_source": priors.source,
         "priors_text": priors.text,
         "priors_families": list(priors.families),
+        # The fitted distributions, so loading does not depend on the PreliZ installed then.
         "prior_params": priors.fitted_params(),
-        "versions": _process_versions(),
-        "input_hash": input_hash(claims.attrs.get("text", ""), priors.text, identity),
-        "method": PSIS,
-        "from_run": m.get("input_hash"),
-        "khat": decision.khat,
-        "khat_threshold": decision.threshold,
-        "ess": decision.ess,
-        "resample_seed": seed,
-        "reweighting_seconds": round(time.perf_counter() - t0, 3),
+        "versions": versions,
+        "input_hash": input_hash,
+        **extra,
     }
-    return FitResult(tree, claims, priors, manifest, cache=base.cache, source=base)
 
 
 def load_result(path: str | Path, *, claims=None, priors=None) -> FitResult:
