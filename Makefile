@@ -34,10 +34,11 @@ lint: $(VENV)/.test
 # pytest runs on every core (pytest-xdist; TEST_WORKERS=0 runs in this process): whole files to a
 # worker (loadfile), so a module's fixtures (a fit, a browser) are made once. The workers share
 # the suite's compiled-model cache (tests/conftest.py). ESTIMATOR_FULL_TESTS=1 runs the full sets
-# the default command samples from (docs/performance.md, "The test suite").
+# the default command samples from (docs/performance.md, "The test suite"). The fifteen slowest tests
+# are listed after every run, so the next one to shorten is in view.
 TEST_WORKERS ?= auto
 test: lint docs $(VENV)/.test
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 test-fast: $(VENV)/.test
 	$(PY) -m pytest -m "not slow"

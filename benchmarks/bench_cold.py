@@ -42,7 +42,7 @@ from pathlib import Path
 from resultfile import save
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = "8027dc1"
+BASE = "a930ebd"
 PHASES = ("elicitation", "compile callbacks", "sampling", "prior draws")
 GROUPS = ("posterior", "posterior_predictive", "log_likelihood", "log_prior", "prior")
 
