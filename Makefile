@@ -60,6 +60,10 @@ bench: $(VENV)/.runtime
 	$(PY) benchmarks/bench_fit.py
 	$(PY) benchmarks/bench_scale.py
 	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_whatif.py
+	$(PY) benchmarks/bench_months.py
+	$(PY) benchmarks/bench_cold.py
+	$(PY) benchmarks/draft_accuracy.py
 
 # Re-resolve both lock files from pyproject.toml in a scratch environment: the runtime
 # install first, then the test extra constrained to the runtime pins, so the two agree.
