@@ -81,6 +81,7 @@ from estimator.cache import (
     digest,
     private_dir,
     read_entry,
+    remember,
     trusted,
     warn_unwritable,
     write_entry,
@@ -258,10 +259,7 @@ def compile_model(
         except _CacheUnwritable as exc:
             warn_unwritable(entry, exc)
             compiled = _build(model, var_names, job, None, key)
-    while len(_MEMORY) >= _MEMORY_SIZE:
-        _MEMORY.pop(next(iter(_MEMORY)))
-    _MEMORY[key] = compiled
-    return compiled
+    return remember(_MEMORY, key, compiled, _MEMORY_SIZE)
 
 
 def _entry_dir(key: str) -> Path:

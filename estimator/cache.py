@@ -59,6 +59,7 @@ __all__ = [
     "versions",
     "canonical_versions",
     "source_digest",
+    "remember",
     "digest",
     "read_entry",
     "write_entry",
@@ -176,6 +177,18 @@ def digest(*parts) -> str:
         h.update(part if isinstance(part, bytes) else str(part).encode("utf-8"))
         h.update(b"\0")
     return h.hexdigest()
+
+
+def remember(memory: dict, key, value, keep: int):
+    """Store ``value`` under ``key`` in the in-process store ``memory``, dropping its oldest entries to hold at most ``keep``.
+
+    The compiled models and functions kept in memory (a few each) are held this
+    way: a dict keeps insertion order, so the first key is the oldest. Returns ``value``.
+    """
+    while len(memory) >= keep:
+        memory.pop(next(iter(memory)))
+    memory[key] = value
+    return value
 
 
 def read_entry(path: Path, key: str) -> dict | None:

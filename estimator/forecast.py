@@ -37,6 +37,7 @@ import pymc as pm
 import xarray as xr
 
 from estimator import names as N
+from estimator.cache import remember
 from estimator.model import RANDOM_WALK
 from estimator.scoring import batched_function, unconstrained_model
 
@@ -163,10 +164,7 @@ def _extension(claims, priors, as_of, dynamics: str, restatements: str) -> _Exte
     )
     ext = _EXTENSIONS.get(key)
     if ext is None:
-        ext = _Extension(claims, priors, as_of, dynamics, restatements)
-        while len(_EXTENSIONS) >= _KEEP:
-            _EXTENSIONS.pop(next(iter(_EXTENSIONS)))
-        _EXTENSIONS[key] = ext
+        ext = remember(_EXTENSIONS, key, _Extension(claims, priors, as_of, dynamics, restatements), _KEEP)
     return ext
 
 

@@ -42,6 +42,7 @@ from scipy.special import ndtr
 
 from estimator import claims as C
 from estimator import names as N
+from estimator.cache import remember
 from estimator.errors import InputError, Problem
 from estimator.likelihood import DEFAULT_RESTATEMENTS, SHARED, claim_capacity, claim_design
 from estimator.model import DEFAULT_DYNAMICS, RANDOM_WALK, build_model, forecast_log_rates
@@ -148,10 +149,7 @@ def _moments_function(
         rates = (N.CONTAINER_RATE, N.MISSILE_RATE)
         inputs = {model[var]: pt.vector(f"{var}_draw") for var in rates}
         fn, names = batched_function(model, [model[N.CLAIM_LOG_MEAN], model[N.CLAIM_LOG_SD]], replace=inputs)
-        entry = _MomentsFunction(model, fn, names, rates, capacity)
-        while len(_MOMENTS) >= _MOMENTS_KEEP:
-            _MOMENTS.pop(next(iter(_MOMENTS)))
-        _MOMENTS[key] = entry
+        entry = remember(_MOMENTS, key, _MomentsFunction(model, fn, names, rates, capacity), _MOMENTS_KEEP)
     # The ledger's own design in the compiled function's shared data (padded to its capacity).
     for name, value in claim_design(ledger, families, layout, entry.capacity, restatements).items():
         shared = entry.model[name]
