@@ -34,10 +34,12 @@ that do not load, is compiled afresh (into a private staging folder renamed
 into place in one step) and rewritten. An entry owned by another user or
 writable by others is never loaded (:func:`estimator.cache.trusted`), and a
 cache that cannot be written leaves the model compiled uncached.
-Compiling happens in two child processes at once, one per callback
-(``python -m estimator._compiled``, which rebuilds the model from the inputs
-:func:`estimator.model.build_model` was given, see :func:`_compile_children`),
-each into its own folder of the entry, and this process always samples with the code loaded back from
+Compiling happens in child processes (``python -m estimator._compiled``,
+which rebuilds the model from the inputs :func:`estimator.model.build_model`
+was given, see :func:`_compile_children`): two at once, one per callback, on a
+machine with two cores or more, else one (``$ESTIMATOR_COMPILE_PROCESSES``
+chooses), each callback into its own folder of the entry, and this process
+always samples with the code loaded back from
 numba's cache: code compiled here would be linked against PyTensor's
 functions as compiled here, which differs from the cached code in the last
 bit at some points, and a seed would then give different draws on the run
@@ -104,6 +106,8 @@ _GRAPH_DIFFERS = 3
 _MEMORY_SIZE = 4
 # Staging folders (``.build-*``) left by a process killed while compiling are removed after this long.
 _STALE_SECONDS = 6 * 3600
+# How many child processes compile a model's two callbacks (1 or 2; see _compile_processes).
+PROCESSES_VAR = "ESTIMATOR_COMPILE_PROCESSES"
 
 
 class _CacheUnwritable(OSError):
@@ -468,33 +472,52 @@ def _build(model, var_names, job: tuple | None, entry: Path | None, key: str | N
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _compile_processes() -> int:
+    """How many child processes compile the callbacks: ``$ESTIMATOR_COMPILE_PROCESSES`` (1 or 2), else one per usable core up to two.
+
+    Two processes finish a compile in about the time of the longer callback
+    on an idle machine with two cores, but each rebuilds the model and both
+    PyTensor functions (about 8 s of CPU on two cores), so where the cores
+    are already busy (a test suite on every core, a sweep's workers) one
+    process doing both callbacks in turn costs less; the code it caches is
+    the same (``tests/test_cache_differential.py`` compares the two).
+    """
+    value = os.environ.get(PROCESSES_VAR, "").strip()
+    if value:
+        if value not in {"1", "2"}:
+            raise ValueError(f"{PROCESSES_VAR} must be 1 or 2, not {value!r}")
+        return int(value)
+    return min(len(PARTS), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
 def _compile_children(job_file: str) -> list[subprocess.CompletedProcess]:
-    """Compile the two callbacks (:data:`~estimator._callbacks.PARTS`) at once, one child process each.
+    """Compile the two callbacks (:data:`~estimator._callbacks.PARTS`), in one child process each or both in one (:func:`_compile_processes`).
 
     numba compiles in one thread under a process-wide lock, so the log density
     with its gradient and the expansion, compiled one after the other in one
-    process, kept one core busy for the sum of the two; in two processes they
+    process, keep one core busy for the sum of the two; in two processes they
     take about the longer of the two on a machine with two cores or more
     (``benchmarks/bench_cold.py``). Each child builds both PyTensor functions
     (the record of the entry needs both; that part is the cheaper one) and
-    compiles its own callback into its own folder of the entry.
+    compiles its callbacks into their own folders of the entry.
     """
     t0 = time.perf_counter()
+    groups = [(part,) for part in PARTS] if _compile_processes() > 1 else [PARTS]
     children = {
-        part: subprocess.Popen(
-            [sys.executable, "-m", "estimator._compiled", job_file, part],
+        ",".join(parts): subprocess.Popen(
+            [sys.executable, "-m", "estimator._compiled", job_file, ",".join(parts)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for part in PARTS
+        for parts in groups
     }
     done = []
     try:
-        for part, child in children.items():
+        for parts, child in children.items():
             stdout, stderr = child.communicate()
             done.append(subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr))
-            log.info("compiled the %s callback in a child process: %.1f s", part, time.perf_counter() - t0)
+            log.info("compiled the %s callback in a child process: %.1f s", parts, time.perf_counter() - t0)
     finally:
         # Interrupted (Ctrl-C): no child goes on compiling into a staging folder about to be removed.
         for child in children.values():
@@ -592,11 +615,11 @@ def _load(model, record: dict, entry: Path):
 
 
 if __name__ == "__main__":
-    # A child process of _build: rebuild the model from its recipe and compile one callback of it.
+    # A child process of _build: rebuild the model from its recipe and compile the callbacks named (comma-separated).
     with open(sys.argv[1], "rb") as f:
         (_recipe, _names, _log_densities), _directory, _key = pickle.load(f)
     _model, _names = _stored_vars(_recipe.build(), _names, _log_densities)
     if graph_key(_model, _names) != _key:
         print("the model rebuilt from its recipe has another graph key than the caller's", file=sys.stderr)
         sys.exit(_GRAPH_DIFFERS)
-    _compile_entry(_model, _names, Path(_directory), _key, parts=(sys.argv[2],))
+    _compile_entry(_model, _names, Path(_directory), _key, parts=tuple(sys.argv[2].split(",")))

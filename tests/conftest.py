@@ -28,6 +28,12 @@ settings.load_profile("fixed-seed")
 # on one folder). A worker making a folder of its own would compile every graph again.
 if "PYTEST_XDIST_WORKER" not in os.environ or "ESTIMATOR_CACHE_DIR" not in os.environ:
     os.environ["ESTIMATOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="estimator-test-cache-")
+# The suite keeps every core busy (one pytest-xdist worker per core), so a model is compiled in
+# one child process, both callbacks in turn, rather than two children each rebuilding the model
+# and its PyTensor functions (estimator._compiled._compile_processes; measured in
+# docs/performance.md). tests/test_cache_differential.py compiles the other way too and
+# compares the draws.
+os.environ.setdefault("ESTIMATOR_COMPILE_PROCESSES", "1")
 
 
 @pytest.fixture(scope="session")

@@ -114,6 +114,19 @@ def test_a_corrupt_or_foreign_compiled_record_is_not_trusted(cache_dir, tmp_path
     assert compiled._read_record(entry, "k") is None
 
 
+def test_the_compile_processes_follow_the_setting_else_the_usable_cores(monkeypatch):
+    monkeypatch.delenv(compiled.PROCESSES_VAR, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert compiled._compile_processes() == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert compiled._compile_processes() == 2  # one per callback at most
+    monkeypatch.setenv(compiled.PROCESSES_VAR, "1")
+    assert compiled._compile_processes() == 1
+    monkeypatch.setenv(compiled.PROCESSES_VAR, "3")
+    with pytest.raises(ValueError, match=compiled.PROCESSES_VAR):
+        compiled._compile_processes()
+
+
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::estimator.errors.SamplingWarning")
 def test_cached_and_uncached_nutpie_fits_give_identical_draws(claims, priors, cache_dir):
