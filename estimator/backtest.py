@@ -30,7 +30,8 @@ Comput. Simul. 90(14)). Refitting at every vintage is exact but costs a fit
 each. From the latest exact fit at vintage :math:`V_r`, the posterior at a
 later vintage :math:`V` is its reweighting by the claims said in
 :math:`(V_r, V]`: :math:`\log w_s = \sum_{j} \log p(y_j \mid \theta_s)`,
-Pareto-smoothed (PSIS; ArviZ ``psislw``). Where the Pareto :math:`\hat k`
+Pareto-smoothed (PSIS, :func:`estimator.reweighting.reweigh`, the decision
+every what-if of stored draws takes). Where the Pareto :math:`\hat k`
 of those weights exceeds :math:`\min(1 - 1/\log_{10} S, 0.7)`, the model is
 refitted exactly at :math:`V`, which becomes the new :math:`V_r`. The
 ``method`` column says which gave each vintage. Every fit is the same
@@ -79,9 +80,10 @@ from estimator.files import NETCDF_ENGINE, atomic_path, write_text
 from estimator.likelihood import DEFAULT_RESTATEMENTS, claim_data, claim_loglik, counted_claims
 from estimator.priors import load_priors
 from estimator.refit import RefitSpec, ResultFolder, refit, state_for
+from estimator.reweighting import reweigh
 from estimator.sampling import sampler_steps
 from estimator.scoring import mixture_cdf, share_inside
-from estimator.stats import psis, quantile, reweighting_holds
+from estimator.stats import quantile
 from estimator.timeline import months_between, next_month
 from estimator.workers import run_tasks
 
@@ -419,8 +421,10 @@ def _walk_vintages(spec: RefitSpec, vintages, fits: _ExactFits, horizon_months: 
             if added:
                 idx = [claims_df.index.get_loc(c) for c in added]
                 log_ratio = claim_loglik(claims_df.loc[added], ref["mu"][idx], ref["sd"][idx]).sum(axis=0)
-                log_w, khat = psis(log_ratio)
-                if reweighting_holds(khat, log_ratio.size):
+                # The one decision every what-if of stored draws takes (estimator.reweighting).
+                weights = reweigh(log_ratio)
+                log_w, khat = weights.log_weights, weights.khat
+                if weights.holds:
                     used = "psis"
                 else:
                     fits.ensure([v])
