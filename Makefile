@@ -56,14 +56,16 @@ screenshots: $(VENV)/.test
 	ESTIMATOR_REPORT_RUN=$(OUT) ESTIMATOR_SCREENSHOTS=docs/_static $(PY) -m pytest tests/test_browser.py -q -k "real_browser"
 
 # Every benchmark on the documentation's Performance page: each writes benchmarks/results/NAME.json.
-bench: $(VENV)/.runtime
+bench: $(VENV)/.test
 	$(PY) benchmarks/bench_fit.py
 	$(PY) benchmarks/bench_scale.py
 	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/bench_whatif.py
 	$(PY) benchmarks/bench_months.py
 	$(PY) benchmarks/bench_cold.py
+	$(PY) benchmarks/bench_compile.py
 	$(PY) benchmarks/draft_accuracy.py
+	$(PY) benchmarks/bench_tests.py
 
 # Re-resolve both lock files from pyproject.toml in a scratch environment: the runtime
 # install first, then the test extra constrained to the runtime pins, so the two agree.
