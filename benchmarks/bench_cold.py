@@ -39,10 +39,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from previous import BASE, checkout
 from resultfile import save
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = "a930ebd"
 PHASES = ("elicitation", "compile callbacks", "sampling", "prior draws")
 GROUPS = ("posterior", "posterior_predictive", "log_likelihood", "log_prior", "prior")
 
@@ -132,16 +132,8 @@ def med(values) -> float:
 
 
 def main(repeats: int = 3) -> list[str]:
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        base = tmp / "base"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(base), BASE], cwd=ROOT, check=True, capture_output=True
-        )
-        try:
-            return measure(repeats, tmp, {"previous": base, "new": ROOT})
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, capture_output=True)
+    with tempfile.TemporaryDirectory() as tmp, checkout(Path(tmp) / "base") as base:
+        return measure(repeats, Path(tmp), {"previous": base, "new": ROOT})
 
 
 def measure(repeats: int, tmp: Path, code: dict[str, Path]) -> list[str]:

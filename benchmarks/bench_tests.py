@@ -25,10 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from previous import BASE, checkout
 from resultfile import save
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = "a930ebd"
 BIN = Path(sys.executable).parent
 STEPS = ("lint", "docs", "pytest")
 
@@ -77,20 +77,12 @@ def run_tree(tree: Path, tmp: Path) -> dict:
 
 def main(repeats: int = 1) -> list[str]:
     runs: dict[str, list[dict]] = {"previous": [], "new": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        base = tmp / "base"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(base), BASE], cwd=ROOT, check=True, capture_output=True
-        )
-        try:
-            for i in range(repeats):
-                for name, tree in (("previous", base), ("new", ROOT)):
-                    runs[name].append(run_tree(tree, tmp))
-                    r = runs[name][-1]
-                    print(f"round {i + 1}: {name} {r['total']:.0f} s ({r['summary']})", flush=True)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, capture_output=True)
+    with tempfile.TemporaryDirectory() as tmp, checkout(Path(tmp) / "base") as base:
+        for i in range(repeats):
+            for name, tree in (("previous", base), ("new", ROOT)):
+                runs[name].append(run_tree(tree, Path(tmp)))
+                r = runs[name][-1]
+                print(f"round {i + 1}: {name} {r['total']:.0f} s ({r['summary']})", flush=True)
 
     def med(name: str, key: str) -> float:
         return statistics.median(r["seconds"][key] if key in STEPS else r[key] for r in runs[name])
