@@ -67,7 +67,12 @@ def run_tree(tree: Path, tmp: Path) -> dict:
                 command, cwd=tree, env={**env, "ESTIMATOR_DRAWS": "60"}, capture_output=True, text=True
             )
             if step == "pytest":
-                summary = next((x for x in reversed(done.stdout.splitlines()) if " in " in x and "=" in x), "")
+                # pytest's last line: "612 passed, 18 warnings in 750.56s (0:12:30)", framed by "=" unless -q.
+                summary = next(
+                    (x for x in reversed(done.stdout.splitlines()) if re.search(r"\d+ (passed|failed)", x)), ""
+                )
+                if done.returncode != 0:
+                    summary += f" (pytest exit status {done.returncode})"
             elif done.returncode != 0:
                 raise RuntimeError(f"{' '.join(command)} failed in {tree}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
         seconds[step] = time.perf_counter() - t0
