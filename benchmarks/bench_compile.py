@@ -14,7 +14,8 @@ folder, so the model is compiled) and PyTensor's compile folder as the machine h
 ``bench_cold.py``), at tiny draws (``--draws 10 --tune 10 --chains 1``), since the
 compile is what is measured. "One core busy" runs a Python busy loop beside the fit, as
 another job would. REPEATS rounds, interleaved so every setting sees the same machine.
-The draws of the two settings are compared: they must be identical.
+The draws of the two settings are compared (every group of ``result.nc``, as ``bench_cold.py``
+compares them): they must be identical.
 
 Usage: ``python benchmarks/bench_compile.py [REPEATS]`` (default 3).
 """
@@ -29,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_cold import identical
 from resultfile import save
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,20 +62,6 @@ def run(tmp: Path, name: str, processes: str, busy: bool) -> float:
     if done.returncode != 0:
         raise RuntimeError(f"fit failed:\n{done.stderr[-3000:]}")
     return wall
-
-
-def identical(a: Path, b: Path) -> bool:
-    import numpy as np  # noqa: PLC0415 - only when comparing
-    import xarray as xr  # noqa: PLC0415
-
-    x, y = xr.open_datatree(a), xr.open_datatree(b)
-    for group in ("posterior", "posterior_predictive", "log_likelihood", "log_prior"):
-        p, q = x[group].to_dataset(), y[group].to_dataset()
-        if set(p.data_vars) != set(q.data_vars) or not all(
-            np.array_equal(p[v].values, q[v].values) for v in p.data_vars
-        ):
-            return False
-    return True
 
 
 def main(repeats: int = 3) -> list[str]:

@@ -476,11 +476,13 @@ def _compile_processes() -> int:
     """How many child processes compile the callbacks: ``$ESTIMATOR_COMPILE_PROCESSES`` (1 or 2), else one per usable core up to two.
 
     Two processes finish a compile in about the time of the longer callback
-    on an idle machine with two cores, but each rebuilds the model and both
-    PyTensor functions (about 8 s of CPU on two cores), so where the cores
+    on an idle machine with two cores, but each imports PyMC, rebuilds the
+    model and has PyTensor build both functions (about 10 s of one core for
+    the default model, 6 s of it PyTensor's rewriting), so where the cores
     are already busy (a test suite on every core, a sweep's workers) one
-    process doing both callbacks in turn costs less; the code it caches is
-    the same (``tests/test_cache_differential.py`` compares the two).
+    process doing both callbacks in turn finishes sooner
+    (``benchmarks/bench_compile.py``); the code it caches is the same
+    (``tests/test_cache_differential.py`` and the benchmark compare the draws).
     """
     value = os.environ.get(PROCESSES_VAR, "").strip()
     if value:
@@ -517,7 +519,7 @@ def _compile_children(job_file: str) -> list[subprocess.CompletedProcess]:
         for parts, child in children.items():
             stdout, stderr = child.communicate()
             done.append(subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr))
-            log.info("compiled the %s callback in a child process: %.1f s", parts, time.perf_counter() - t0)
+            log.info("compiled the callbacks %s in a child process: %.1f s", parts, time.perf_counter() - t0)
     finally:
         # Interrupted (Ctrl-C): no child goes on compiling into a staging folder about to be removed.
         for child in children.values():
